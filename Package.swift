@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+// Strata: a declarative network compiler. One target per pipeline stage; dependencies flow one way:
+// StrataDiagnostics ← StrataSpec (the only target that imports Yams) ← StrataIR ← StrataCommands ← strata.
+import PackageDescription
+
+let package = Package(
+    name: "Strata",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "strata", targets: ["strata"]),
+        .library(name: "StrataIR", targets: ["StrataIR"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config. tools/bootstrap installs the Debian packages.
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "COpenCL", pkgConfig: "OpenCL",
+            providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+
+        // Stage 0: source locations, diagnostics and their rendering. No dependencies.
+        .target(name: "StrataDiagnostics"),
+        // Stage 1: YAML text → spec tree with source locations → resolved network spec (variants expanded).
+        .target(name: "StrataSpec", dependencies: ["StrataDiagnostics", "Yams"]),
+        // Stage 2: spec → graph IR (typed layers), shape inference, verifier. No I/O.
+        .target(name: "StrataIR", dependencies: ["StrataDiagnostics", "StrataSpec"]),
+        // The commands (check, compile), as a library so tests can drive them in-process.
+        .target(
+            name: "StrataCommands",
+            dependencies: [
+                "StrataDiagnostics", "StrataSpec", "StrataIR",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "strata", dependencies: ["StrataCommands"]),
+
+        .testTarget(name: "StrataDiagnosticsTests", dependencies: ["StrataDiagnostics"]),
+        .testTarget(name: "StrataSpecTests", dependencies: ["StrataSpec"]),
+        .testTarget(name: "StrataIRTests", dependencies: ["StrataIR", "StrataSpec"]),
+        .testTarget(name: "StrataCommandsTests", dependencies: ["StrataCommands", "strata"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

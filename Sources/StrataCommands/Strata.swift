@@ -1,0 +1,85 @@
+import ArgumentParser
+import StrataDiagnostics
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `strata` command: every stage of the compiler is visible from here.
+///
+/// Exit codes: 0 success, 1 an error in the spec (or its files), 2 a usage error.
+public struct StrataCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "strata",
+        abstract: "A declarative network compiler: YAML specs → checked graph IR → CPU and OpenCL kernels.",
+        discussion: "Exit status: 0 on success, 1 when the spec has errors, 2 on a usage error.",
+        version: "0.1.0",
+        subcommands: [Check.self, Compile.self])
+
+    public init() {}
+}
+
+/// Runs `strata` with `arguments` (without the program name) and returns the exit status.
+/// Output goes to the given streams so tests can capture it.
+public enum StrataMain {
+    public static func run(_ arguments: [String], output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        let command: ParsableCommand
+        do {
+            command = try StrataCommand.parseAsRoot(arguments)
+        } catch {
+            return report(error, output: &output, errors: &errors)
+        }
+        do {
+            switch command {
+            case let c as Check: return try c.execute(output: &output, errors: &errors)
+            case let c as Compile: return try c.execute(output: &output, errors: &errors)
+            default:
+                var c = command
+                try c.run()
+                return 0
+            }
+        } catch {
+            return report(error, output: &output, errors: &errors)
+        }
+    }
+
+    private static func report(_ error: Error, output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        let code = StrataCommand.exitCode(for: error)
+        let message = StrataCommand.fullMessage(for: error)
+        if code == .success {
+            output.write(message + "\n")
+            return 0
+        }
+        if !message.isEmpty { errors.write(message + "\n") }
+        // ArgumentParser's usage errors exit 64; ours are 2, like most Unix tools.
+        return code == .validationFailure ? 2 : code.rawValue
+    }
+
+    /// The executable's entry point.
+    public static func main() -> Never {
+        var out = StandardStream(descriptor: 1)
+        var err = StandardStream(descriptor: 2)
+        let status = run(Array(CommandLine.arguments.dropFirst()), output: &out, errors: &err)
+        exit(status)
+    }
+}
+
+/// A file descriptor (1: stdout, 2: stderr) as an unbuffered `TextOutputStream`.
+public struct StandardStream: TextOutputStream {
+    let descriptor: Int32
+    public init(descriptor: Int32) { self.descriptor = descriptor }
+    public mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }  // a closed pipe: nothing more to do
+            bytes = bytes.dropFirst(n)
+        }
+    }
+}
+
+/// Prints diagnostics with their source lines and returns the exit status for a spec error.
+func emit(_ error: DiagnosticError, sources: [String: String], errors: inout some TextOutputStream) -> Int32 {
+    errors.write(DiagnosticRenderer(sources: sources).render(error.diagnostics))
+    return 1
+}

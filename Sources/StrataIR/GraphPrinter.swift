@@ -1,0 +1,40 @@
+/// Stable, diffable text forms of the IR, for `strata compile --stop-after ir|shapes` and `--emit dot`.
+///
+///     graph alexnet
+///       %input: (N, 3, 227, 227)
+///       %conv1 = conv(%input) {filters: 96, kernel: 11, stride: 4, pad: 0, groups: 1, bias: true} : (N, 96, 55, 55)
+public enum GraphPrinter {
+    public static func text(_ graph: Graph) -> String {
+        var out = "graph \(graph.name)\n"
+        out += "  %input: \(graph.input.batchedDescription)\n"
+        for node in graph.nodes {
+            let args = node.inputs.map { "%" + graph.name(of: $0) }.joined(separator: ", ")
+            let attributes = node.layer.definition.attributeList
+            var line = "  %\(node.name) = \(node.op)(\(args))"
+            if !attributes.isEmpty { line += " {" + attributes.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}" }
+            if let shape = node.shape { line += " : \(shape.batchedDescription)" }
+            out += line + "\n"
+        }
+        return out
+    }
+
+    /// A Graphviz graph: one box per layer with its op, attributes and shape.
+    public static func dot(_ graph: Graph) -> String {
+        func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        var out = "digraph \(quote(graph.name)) {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n"
+        out += "  \(quote("input")) [label=\(quote("input\\n\(graph.input.compactDescription)")), shape=oval];\n"
+        for node in graph.nodes {
+            var label = "\(node.name)\\n\(node.op)"
+            let attributes = node.layer.definition.attributeList.filter { ["filters", "kernel", "stride", "units", "rate", "groups"].contains($0.0) }
+            if !attributes.isEmpty { label += " " + attributes.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
+            if let shape = node.shape { label += "\\n\(shape.compactDescription)" }
+            out += "  \(quote(node.name)) [label=\(quote(label))];\n"
+        }
+        for node in graph.nodes {
+            for input in node.inputs {
+                out += "  \(quote(graph.name(of: input))) -> \(quote(node.name));\n"
+            }
+        }
+        return out + "}\n"
+    }
+}

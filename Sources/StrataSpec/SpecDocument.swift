@@ -1,0 +1,172 @@
+import StrataDiagnostics
+
+/// One spec file as written, before its `base:` is resolved: every top-level key is optional here.
+struct SpecDocument {
+    var file: String
+    var root: SourceLocation
+    var name: Located<String>?
+    var description: String?
+    var input: InputSpec?
+    var layers: [LayerSpec]?
+    var training: TrainingSpec?
+    var base: Located<String>?
+    var remove: [Located<String>] = []
+    var set: [(layer: Located<String>, entries: [SpecEntry])] = []
+    var insert: [(after: Located<String>, layers: [LayerSpec])] = []
+    /// The keys this document wrote, for "replaces the base's".
+    var writtenKeys: Set<String> = []
+
+    static let topLevelKeys = ["name", "description", "input", "layers", "training", "base", "remove", "set", "insert"]
+
+    /// Decodes a parsed file; every independent error goes to `bag`.
+    static func decode(_ node: SpecNode, file: String, bag: inout DiagnosticBag) -> SpecDocument {
+        var doc = SpecDocument(file: file, root: node.location)
+        guard let entries = node.mapping else {
+            bag.error("a spec must be a mapping with 'name', 'input' and 'layers', got \(node.shortDescription)", at: node.location)
+            return doc
+        }
+        var r = AttributeReader(entries, at: node.location, owner: "the spec")
+        doc.writtenKeys = Set(entries.map(\.key))
+        if let n = r.string("name", default: "") {
+            if entries[key: "name"] != nil {
+                if n.value.isEmpty { r.report("'name' of the spec must not be empty", at: n.location) }
+                doc.name = n
+            }
+        }
+        doc.description = r.has("description") ? r.string("description")?.value : { _ = r.node("description"); return nil }()
+        if let inputNode = r.node("input") {
+            var i = AttributeReader(node: inputNode, owner: "'input'")
+            let c = i.int("channels", in: 1...1_048_576)
+            let h = i.int("height", in: 1...1_048_576)
+            let w = i.int("width", in: 1...1_048_576)
+            i.finish()
+            r.merge(i)
+            if let c, let h, let w {
+                doc.input = InputSpec(channels: Located(c, at: i.location(of: "channels")),
+                                      height: Located(h, at: i.location(of: "height")),
+                                      width: Located(w, at: i.location(of: "width")), location: inputNode.location)
+            }
+        }
+        if let layersNode = r.node("layers") {
+            doc.layers = decodeLayers(layersNode, owner: "'layers'", bag: &bag)
+        }
+        if let t = r.node("training") {
+            doc.training = TrainingSpec.decode(t, bag: &bag)
+        }
+        if let b = r.node("base") {
+            if case .scalar(let s, _) = b.kind, !s.isEmpty {
+                doc.base = Located(s, at: b.location)
+            } else {
+                r.report("'base' must be the path of another spec, got \(b.shortDescription)", at: b.location)
+            }
+        }
+        if let rm = r.node("remove") {
+            for item in rm.sequence ?? [rm] {
+                if case .scalar(let s, _) = item.kind, !item.isNull {
+                    doc.remove.append(Located(s, at: item.location))
+                } else {
+                    r.report("'remove' must be a list of layer names, got \(item.shortDescription)", at: item.location)
+                }
+            }
+        }
+        if let setNode = r.node("set") {
+            if let layers = setNode.mapping {
+                for entry in layers {
+                    if let attrs = entry.value.mapping {
+                        doc.set.append((Located(entry.key, at: entry.keyLocation), attrs))
+                    } else {
+                        r.report("'set' of layer '\(entry.key)' must be a mapping of attributes to values, got \(entry.value.shortDescription)",
+                                 at: entry.value.location)
+                    }
+                }
+            } else {
+                r.report("'set' must be a mapping from layer names to attributes, got \(setNode.shortDescription)", at: setNode.location)
+            }
+        }
+        if let ins = r.node("insert") {
+            for item in ins.sequence ?? [ins] {
+                var ir = AttributeReader(node: item, owner: "an 'insert' entry")
+                let after = ir.string("after")
+                let layers = ir.node("layers").map { decodeLayers($0, owner: "'layers' of an 'insert' entry", bag: &bag) }
+                if item.mapping != nil && layers == nil { ir.report("an 'insert' entry needs 'layers' (a list of layers)", at: item.location) }
+                ir.finish()
+                r.merge(ir)
+                if let after, let layers { doc.insert.append((after, layers)) }
+            }
+        }
+        r.finish()
+        bag.append(contentsOf: r.bag.diagnostics)
+        return doc
+    }
+
+    static func decodeLayers(_ node: SpecNode, owner: String, bag: inout DiagnosticBag) -> [LayerSpec] {
+        guard let items = node.sequence else {
+            bag.error("\(owner) must be a list of layers (each '- name: ..., op: ...'), got \(node.shortDescription)", at: node.location)
+            return []
+        }
+        return items.compactMap { decodeLayer($0, bag: &bag) }
+    }
+
+    static func decodeLayer(_ node: SpecNode, bag: inout DiagnosticBag) -> LayerSpec? {
+        guard let entries = node.mapping else {
+            bag.error("a layer must be a mapping with 'name' and 'op', got \(node.shortDescription)", at: node.location)
+            return nil
+        }
+        var ok = true
+        func name(_ key: String) -> Located<String>? {
+            guard let entry = entries[key: key] else {
+                let what = entries[key: "name"]?.value.scalar.map { "layer '\($0)'" } ?? "a layer"
+                bag.error("\(what) needs '\(key)'", at: node.location)
+                ok = false
+                return nil
+            }
+            guard case .scalar(let s, _) = entry.value.kind, !entry.value.isNull else {
+                bag.error("'\(key)' of a layer must be a name, got \(entry.value.shortDescription)", at: entry.value.location)
+                ok = false
+                return nil
+            }
+            return Located(s, at: entry.value.location)
+        }
+        let layerName = name("name"), op = name("op")
+        if let layerName, !isValidName(layerName.value) {
+            bag.error("layer name '\(layerName.value)' must start with a letter or '_' and contain only letters, digits, '_', '-' and '.'",
+                      at: layerName.location)
+            ok = false
+        }
+        var from: [Located<String>]?
+        var fromIsList = false
+        if let f = entries[key: "from"]?.value, !f.isNull {
+            switch f.kind {
+            case .scalar(let s, _):
+                from = [Located(s, at: f.location)]
+            case .sequence(let items):
+                fromIsList = true
+                from = []
+                for item in items {
+                    if case .scalar(let s, _) = item.kind, !item.isNull {
+                        from?.append(Located(s, at: item.location))
+                    } else {
+                        bag.error("'from' must name a layer or list layer names, got \(item.shortDescription)", at: item.location)
+                        ok = false
+                    }
+                }
+                if items.isEmpty {
+                    bag.error("'from' must name at least one layer", at: f.location)
+                    ok = false
+                }
+            case .mapping:
+                bag.error("'from' must name a layer or list layer names, got a mapping", at: f.location)
+                ok = false
+            }
+        }
+        guard ok, let layerName, let op else { return nil }
+        return LayerSpec(name: layerName, op: op, from: from, fromIsList: fromIsList,
+                         attributes: entries.filter { !LayerSpec.commonKeys.contains($0.key) }, location: node.location)
+    }
+
+    static func isValidName(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, s.unicodeScalars.count <= 128 else { return false }
+        func letter(_ c: Unicode.Scalar) -> Bool { (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "_" }
+        return letter(first) && s.unicodeScalars.allSatisfy { letter($0) || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "." }
+    }
+}

@@ -1,0 +1,3 @@
+import StrataCommands
+
+StrataMain.main()
