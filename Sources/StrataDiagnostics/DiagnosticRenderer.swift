@@ -18,19 +18,25 @@ public struct DiagnosticRenderer: Sendable {
     }
 
     public func render(_ diagnostic: Diagnostic) -> String {
+        render(diagnostic, parent: nil)
+    }
+
+    /// A note at its parent's place repeats no source line.
+    private func render(_ diagnostic: Diagnostic, parent: SourceLocation?) -> String {
         var out = diagnostic.description + "\n"
-        if let location = diagnostic.location, let line = sourceLine(location) {
+        if let location = diagnostic.location, location != parent, let line = sourceLine(location) {
             out += line
         }
         for note in diagnostic.notes {
-            out += render(note)
+            out += render(note, parent: diagnostic.location)
         }
         return out
     }
 
     /// The source line at `location` and a caret line, or nil when the text is unknown.
     func sourceLine(_ location: SourceLocation) -> String? {
-        guard let text = sources[location.file], location.line >= 1 else { return nil }
+        // Past the width we show, a caret would point at nothing: the located first line says enough.
+        guard let text = sources[location.file], location.line >= 1, location.column <= 240 else { return nil }
         var current = 1
         var start = text.unicodeScalars.startIndex
         let scalars = text.unicodeScalars
@@ -60,7 +66,7 @@ public struct DiagnosticRenderer: Sendable {
             column += 1
             i = scalars.index(after: i)
         }
-        if location.column > column { caret += String(repeating: " ", count: min(location.column - column, 240)) }
+        if location.column > column { caret += String(repeating: " ", count: location.column - column) }
         return "  " + String(line) + "\n  " + caret + "^\n"
     }
 }

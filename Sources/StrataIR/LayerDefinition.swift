@@ -134,10 +134,13 @@ public struct ShapeContext {
         inputDescriptions[i] == "the input" ? "the input is \(shape)" : "\(inputDescriptions[i]) produces \(shape)"
     }
 
+    /// Where an error about the inputs points: the `from:` reference, or the op of a layer that reads the previous one.
+    public var inputAttribute: String { attributeLocations["from"] != nil ? "from" : "op" }
+
     /// Checks the layer reads a (C, H, W) feature map.
     public mutating func requireFeatureMap(_ shape: TensorShape, input: Int = 0) -> Bool {
         if shape.isFeatureMap { return true }
-        error("\(op) layer '\(layerName)' needs a (C, H, W) feature map, but \(produces(input, shape))", inputs: [input])
+        error("\(op) layer '\(layerName)' needs a (C, H, W) feature map, but \(produces(input, shape))", attribute: inputAttribute, inputs: [input])
         return false
     }
 }

@@ -110,6 +110,9 @@ public final class SpecLoader {
                 continue
             }
             let removed = spec.layers.remove(at: index)
+            // An init override belongs to its layer and goes with it.
+            spec.training?.initialization.layers[removed.name.value] = nil
+            spec.training?.initialization.layerLocations[removed.name.value] = nil
             // What the removed layer read becomes what its readers read.
             let source: [Located<String>] = (removed.from ?? [Located(index == 0 ? inputReferenceName : spec.layers[index - 1].name.value,
                                                                       at: name.location)])

@@ -18,7 +18,7 @@ public struct Concat: LayerDefinition, Equatable {
             if !fits {
                 let what = first.rank == 3 && x.rank == 3 ? "feature maps of the same height and width" : "inputs of the same rank"
                 ctx.error("concat '\(ctx.layerName)' needs \(what), but \(ctx.produces(0, first)) and \(ctx.produces(i, x))",
-                          inputs: [0, i])
+                          attribute: ctx.inputAttribute, inputs: [0, i])
                 return nil
             }
         }

@@ -37,7 +37,7 @@ public struct Conv: LayerDefinition, Equatable {
         let bias = r.bool("bias", default: true)
         guard let filters, let kernel, let stride, let pad, let groups, let bias else { return nil }
         if filters % groups != 0 {
-            r.report("'groups' (\(groups)) of conv layer must divide 'filters' (\(filters))", at: r.location(of: "groups"))
+            r.report("'groups' (\(groups)) of \(r.owner) must divide 'filters' (\(filters))", at: r.location(of: "groups"))
             return nil
         }
         self.init(filters: filters, kernel: kernel, stride: stride, pad: pad, groups: groups, bias: bias)

@@ -11,7 +11,7 @@ public struct Softmax: LayerDefinition, Equatable {
     public func outputShape(_ inputs: [TensorShape], _ ctx: inout ShapeContext) -> TensorShape? {
         guard inputs[0].rank == 1 else {
             ctx.error("softmax '\(ctx.layerName)' needs a vector (F), but \(ctx.produces(0, inputs[0])); put an 'fc' layer before it",
-                      inputs: [0])
+                      attribute: ctx.inputAttribute, inputs: [0])
             return nil
         }
         return inputs[0]
