@@ -20,19 +20,22 @@ public enum GraphPrinter {
 
     /// A Graphviz graph: one box per layer with its op, attributes and shape.
     public static func dot(_ graph: Graph) -> String {
-        func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-        var out = "digraph \(quote(graph.name)) {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n"
-        out += "  \(quote("input")) [label=\(quote("input\\n\(graph.input.compactDescription)")), shape=oval];\n"
+        // Names are escaped; `\n` between the parts is DOT's line break inside a label.
+        func escape(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
+        func label(_ parts: [String]) -> String { "\"" + parts.map(escape).joined(separator: "\\n") + "\"" }
+        var out = "digraph \"\(escape(graph.name))\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n"
+        out += "  \"input\" [label=\(label(["input", graph.input.compactDescription])), shape=oval];\n"
         for node in graph.nodes {
-            var label = "\(node.name)\\n\(node.op)"
+            var op = node.op
             let attributes = node.layer.definition.attributeList.filter { ["filters", "kernel", "stride", "units", "rate", "groups"].contains($0.0) }
-            if !attributes.isEmpty { label += " " + attributes.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
-            if let shape = node.shape { label += "\\n\(shape.compactDescription)" }
-            out += "  \(quote(node.name)) [label=\(quote(label))];\n"
+            if !attributes.isEmpty { op += " " + attributes.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
+            var parts = [node.name, op]
+            if let shape = node.shape { parts.append(shape.compactDescription) }
+            out += "  \"\(escape(node.name))\" [label=\(label(parts))];\n"
         }
         for node in graph.nodes {
             for input in node.inputs {
-                out += "  \(quote(graph.name(of: input))) -> \(quote(node.name));\n"
+                out += "  \"\(escape(graph.name(of: input)))\" -> \"\(escape(node.name))\";\n"
             }
         }
         return out + "}\n"

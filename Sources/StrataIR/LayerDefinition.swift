@@ -161,3 +161,8 @@ public enum Window {
 
 /// Formats an attribute pair `[h, w]` compactly: `3` when square, `[3, 5]` otherwise.
 func pairText(_ p: (Int, Int)) -> String { p.0 == p.1 ? "\(p.0)" : "[\(p.0), \(p.1)]" }
+
+/// Formats a number attribute: `2` for whole numbers, `0.0001` otherwise.
+func numberText(_ x: Double) -> String {
+    x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+}

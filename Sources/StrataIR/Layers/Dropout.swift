@@ -16,6 +16,6 @@ public struct Dropout: LayerDefinition, Equatable {
     }
 
     public func outputShape(_ inputs: [TensorShape], _ ctx: inout ShapeContext) -> TensorShape? { inputs[0] }
-    public var attributeList: [(String, String)] { [("rate", "\(rate)")] }
+    public var attributeList: [(String, String)] { [("rate", numberText(rate))] }
     public var layer: Layer { .dropout(self) }
 }

@@ -40,7 +40,7 @@ public struct LRN: LayerDefinition, Equatable {
     }
 
     public var attributeList: [(String, String)] {
-        [("size", "\(size)"), ("alpha", "\(alpha)"), ("beta", "\(beta)"), ("k", "\(k)")]
+        [("size", "\(size)"), ("alpha", numberText(alpha)), ("beta", numberText(beta)), ("k", numberText(k))]
     }
 
     public var layer: Layer { .lrn(self) }

@@ -1,0 +1,90 @@
+import Foundation
+import StrataCommands
+import Testing
+
+/// The package root, found from this file's path (Tests/StrataCommandsTests/Helpers.swift).
+let packageRoot: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/")
+}()
+
+/// What one run of `strata` did.
+struct RunResult {
+    var status: Int32
+    var output: String
+    var errors: String
+}
+
+/// Runs `strata ARGUMENTS` in this process, as the executable would.
+func strata(_ arguments: String...) -> RunResult {
+    strata(arguments)
+}
+
+func strata(_ arguments: [String]) -> RunResult {
+    var output = "", errors = ""
+    let status = StrataMain.run(arguments, output: &output, errors: &errors)
+    return RunResult(status: status, output: output, errors: errors)
+}
+
+/// The built `strata` executable, beside the test bundle.
+let strataExecutable: String = {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var directory = URL(fileURLWithPath: exe).deletingLastPathComponent()
+    // The test runner may live inside a bundle folder (StrataPackageTests.xctest/...).
+    while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("strata").path), directory.path != "/" {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent("strata").path
+}()
+
+/// Runs the real executable in a child process.
+func strataProcess(_ arguments: [String], currentDirectory: String = packageRoot) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: strataExecutable)
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory)
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read before waiting so a large output cannot fill the pipe and block the child.
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return RunResult(status: process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus,
+                     output: String(decoding: outData, as: UTF8.self), errors: String(decoding: errData, as: UTF8.self))
+}
+
+/// Compares `actual` with the golden file `Golden/NAME`; with STRATA_RECORD_GOLDEN=1 it rewrites the file instead.
+func expectGolden(_ actual: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let path = packageRoot + "/Tests/StrataCommandsTests/Golden/" + name
+    if ProcessInfo.processInfo.environment["STRATA_RECORD_GOLDEN"] == "1" {
+        try actual.write(toFile: path, atomically: true, encoding: .utf8)
+        return
+    }
+    let expected = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(actual == expected, "\(name) differs from its golden file; rerun with STRATA_RECORD_GOLDEN=1 if the change is intended",
+            sourceLocation: sourceLocation)
+}
+
+/// A deterministic generator for tests.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Whether `line` starts `FILE:LINE:COL: error: ` followed by a message.
+func isLocatedError(_ line: Substring) -> Bool {
+    guard let range = line.range(of: ": error: "), range.upperBound < line.endIndex else { return false }
+    let place = line[..<range.lowerBound].split(separator: ":", omittingEmptySubsequences: false)
+    guard place.count >= 3, !place[0].isEmpty else { return false }
+    return place.suffix(2).allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+}
