@@ -41,7 +41,9 @@ let package = Package(
         .testTarget(name: "StrataDiagnosticsTests", dependencies: ["StrataDiagnostics"]),
         .testTarget(name: "StrataSpecTests", dependencies: ["StrataSpec"]),
         .testTarget(name: "StrataIRTests", dependencies: ["StrataIR", "StrataSpec"]),
-        .testTarget(name: "StrataCommandsTests", dependencies: ["StrataCommands", "strata"]),
+        .testTarget(
+            name: "StrataCommandsTests", dependencies: ["StrataCommands", "strata"],
+            exclude: ["Golden"]),  // golden outputs, read from the source tree
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
     ],
     swiftLanguageModes: [.v6]
