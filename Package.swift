@@ -24,18 +24,19 @@ let package = Package(
             providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
 
         // Stage 0: source locations, diagnostics and their rendering. No dependencies.
-        .target(name: "StrataDiagnostics"),
+        .target(name: "StrataDiagnostics", exclude: ["README.md"]),
         // Stage 1: YAML text → spec tree with source locations → resolved network spec (variants expanded).
-        .target(name: "StrataSpec", dependencies: ["StrataDiagnostics", "Yams"]),
+        .target(name: "StrataSpec", dependencies: ["StrataDiagnostics", "Yams"], exclude: ["README.md"]),
         // Stage 2: spec → graph IR (typed layers), shape inference, verifier. No I/O.
-        .target(name: "StrataIR", dependencies: ["StrataDiagnostics", "StrataSpec"]),
+        .target(name: "StrataIR", dependencies: ["StrataDiagnostics", "StrataSpec"], exclude: ["README.md"]),
         // The commands (check, compile), as a library so tests can drive them in-process.
         .target(
             name: "StrataCommands",
             dependencies: [
                 "StrataDiagnostics", "StrataSpec", "StrataIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            exclude: ["README.md"]),
         .executableTarget(name: "strata", dependencies: ["StrataCommands"]),
 
         .testTarget(name: "StrataDiagnosticsTests", dependencies: ["StrataDiagnostics"]),
