@@ -29,11 +29,21 @@ let package = Package(
         .target(name: "StrataSpec", dependencies: ["StrataDiagnostics", "Yams"], exclude: ["README.md"]),
         // Stage 2: spec → graph IR (typed layers), shape inference, verifier. No I/O.
         .target(name: "StrataIR", dependencies: ["StrataDiagnostics", "StrataSpec"], exclude: ["README.md"]),
+        // Stage 3: training graph → execution plan (kernels, buffers placed by liveness), for every backend.
+        .target(name: "StrataPlan", dependencies: ["StrataIR"], exclude: ["README.md"]),
+        // Stage 4a: the CPU backend: OpenBLAS GEMMs and threaded kernels, float32 and float64.
+        .target(
+            name: "StrataCPU", dependencies: ["StrataIR", "StrataPlan", "COpenBLAS"], exclude: ["README.md"],
+            // Swift 5 mode: the kernels share raw buffer pointers across threads by design (each thread
+            // writes a disjoint range), which Swift 6's Sendable checking cannot express.
+            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // File formats: safetensors (weights, gradients) and .npy (inputs, labels, features).
+        .target(name: "StrataFormats", exclude: ["README.md"]),
         // The commands (check, compile), as a library so tests can drive them in-process.
         .target(
             name: "StrataCommands",
             dependencies: [
-                "StrataDiagnostics", "StrataSpec", "StrataIR",
+                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
@@ -45,6 +55,9 @@ let package = Package(
         .testTarget(
             name: "StrataCommandsTests", dependencies: ["StrataCommands", "strata"],
             exclude: ["Golden"]),  // golden outputs, read from the source tree
+        .testTarget(name: "StrataPlanTests", dependencies: ["StrataPlan", "StrataIR", "StrataSpec"]),
+        .testTarget(name: "StrataCPUTests", dependencies: ["StrataCPU", "StrataPlan", "StrataIR", "StrataSpec"]),
+        .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import StrataDiagnostics
 import StrataIR
+import StrataPlan
 import StrataSpec
 
 /// `strata compile SPEC --stop-after STAGE`: run the compiler up to a stage and print what it made.
@@ -9,7 +10,9 @@ struct Compile: ParsableCommand {
         abstract: "Run the compiler up to a stage and print its result as stable text (or a Graphviz graph).",
         discussion: """
             Stages: spec (the resolved spec, variants expanded, as YAML), ir (the graph IR), \
-            shapes (the IR with every shape).
+            shapes (the IR with every shape), grad (the kernel steps of inference, or with --training \
+            of training: forward, loss and the backward steps each layer's gradient rule derives), \
+            plan (steps and buffers for a backend and batch size, with peak memory).
             """)
 
     @Argument(help: "The network spec (YAML).")
@@ -21,12 +24,24 @@ struct Compile: ParsableCommand {
     @Option(help: "Output form: text, or dot (Graphviz) for ir and shapes.")
     var emit: Emit = .text
 
+    @Flag(help: "Compile for training (forward, loss and backward) instead of inference.")
+    var training = false
+
+    @Option(help: "The backend a plan is for (cpu).")
+    var backend: Backend = .cpu
+
+    @Option(help: "Batch size of the plan.")
+    var batch = 1
+
+    enum Backend: String, ExpressibleByArgument, CaseIterable { case cpu }
+
     enum Emit: String, ExpressibleByArgument, CaseIterable { case text, dot }
 
     func validate() throws {
-        if emit == .dot && stopAfter == .spec {
+        if emit == .dot && ![Stage.ir, .shapes].contains(stopAfter) {
             throw ValidationError("--emit dot needs --stop-after ir or shapes")
         }
+        guard batch >= 1, batch <= 1 << 20 else { throw ValidationError("--batch must be between 1 and \(1 << 20)") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) throws -> Int32 {
@@ -38,8 +53,21 @@ struct Compile: ParsableCommand {
                 return 0
             }
             var graph = try GraphBuilder.build(resolved)
-            if stopAfter == .shapes { graph = try ShapeInference.infer(graph) }
-            output.write(emit == .dot ? GraphPrinter.dot(graph) : GraphPrinter.text(graph))
+            if stopAfter == .ir {
+                output.write(emit == .dot ? GraphPrinter.dot(graph) : GraphPrinter.text(graph))
+                return 0
+            }
+            graph = try ShapeInference.infer(graph)
+            if stopAfter == .shapes {
+                output.write(emit == .dot ? GraphPrinter.dot(graph) : GraphPrinter.text(graph))
+                return 0
+            }
+            let derived = try TrainingGraph.derive(graph, training: training)
+            if stopAfter == .grad {
+                output.write(derived.text())
+                return 0
+            }
+            output.write(Planner.plan(derived, batch: batch).text())
             return 0
         } catch {
             return StrataCommands.emit(error, sources: compiler.sources, errors: &errors)

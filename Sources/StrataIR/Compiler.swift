@@ -10,6 +10,10 @@ public enum Stage: String, CaseIterable, Sendable {
     case ir
     /// The graph with every shape inferred.
     case shapes
+    /// The kernel steps: forward, and for training the loss and the backward steps.
+    case grad
+    /// Steps and buffers for a backend and batch size.
+    case plan
 }
 
 /// Runs the front end: spec file → resolved spec → IR → shaped IR.

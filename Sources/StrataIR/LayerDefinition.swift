@@ -33,6 +33,14 @@ public protocol LayerDefinition: Sendable {
 
     /// This definition wrapped in the `Layer` enum.
     var layer: Layer { get }
+
+    /// The kernel step that computes the layer, with what it saves for its backward step; nil when
+    /// the layer is the identity here (dropout in inference), so its output is its input.
+    func forwardStep(_ c: StepContext) -> Step?
+
+    /// The gradient rule: the steps that compute dL/d(input) (where `c.inputGradients` asks for it)
+    /// and dL/d(parameters) from dL/d(output).
+    func backwardSteps(_ c: StepContext) -> [Step]
 }
 
 extension LayerDefinition {

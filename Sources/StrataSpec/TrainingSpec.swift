@@ -27,6 +27,13 @@ public struct TrainingSpec: Sendable {
         public var learningRate = 0.01
         public var momentum = 0.9
         public var weightDecay = 0.0005
+
+        public init(type: String = "sgd", learningRate: Double = 0.01, momentum: Double = 0.9, weightDecay: Double = 0.0005) {
+            self.type = type
+            self.learningRate = learningRate
+            self.momentum = momentum
+            self.weightDecay = weightDecay
+        }
     }
 
     public enum Schedule: Sendable, Equatable {
@@ -46,11 +53,18 @@ public struct TrainingSpec: Sendable {
         /// Per-layer overrides, by layer name.
         public var layers: [String: LayerOverride] = [:]
         public var layerLocations: [String: SourceLocation] = [:]
+
+        public init() {}
     }
 
     public struct LayerOverride: Sendable, Equatable {
         public var std: Double?
         public var bias: Double?
+
+        public init(std: Double? = nil, bias: Double? = nil) {
+            self.std = std
+            self.bias = bias
+        }
     }
 
     public struct Augment: Sendable, Equatable {

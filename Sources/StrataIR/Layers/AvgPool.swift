@@ -20,4 +20,15 @@ public struct AvgPool: LayerDefinition, Equatable {
 
     public var attributeList: [(String, String)] { window.attributeList }
     public var layer: Layer { .avgpool(self) }
+
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.avgpool_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output])
+    }
+
+    /// Each input in a window gets dY / (kh·kw).
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        guard let dx = c.inputGradients[0] else { return [] }
+        return [Step(.avgpool_backward, node: c.node, inputs: [c.outputGradient], outputs: [dx])]
+    }
+
 }

@@ -29,4 +29,16 @@ public struct Concat: LayerDefinition, Equatable {
     }
 
     public var layer: Layer { .concat(self) }
+
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.concat_forward, node: c.node, inputs: c.inputs, outputs: [c.output])
+    }
+
+    /// Each input's gradient is its slice of dY: one step per input that needs one.
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        c.inputGradients.enumerated().compactMap { k, dx in
+            dx.map { Step(.concat_backward, node: c.node, inputs: [c.outputGradient], outputs: [$0], part: k) }
+        }
+    }
+
 }

@@ -76,6 +76,21 @@ public struct Conv: LayerDefinition, Equatable {
 
     public var layer: Layer { .conv(self) }
 
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.conv_forward, node: c.node, inputs: [c.inputs[0], c.parameter("weight")] + (bias ? [c.parameter("bias")] : []), outputs: [c.output])
+    }
+
+    /// dW = Σ_n dY·colᵀ, db = Σ dY; dX = col2im(Wᵀ·dY).
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        var steps = [Step(.conv_backward_filter, node: c.node, inputs: [c.outputGradient, c.inputs[0]],
+                          outputs: [c.parameterGradient("weight")] + (bias ? [c.parameterGradient("bias")] : []))]
+        if let dx = c.inputGradients[0] {
+            steps.append(Step(.conv_backward_data, node: c.node, inputs: [c.outputGradient, c.parameter("weight")], outputs: [dx]))
+        }
+        return steps
+    }
+
+
     public static func == (a: Conv, b: Conv) -> Bool {
         a.filters == b.filters && a.kernel == b.kernel && a.stride == b.stride && a.pad == b.pad && a.groups == b.groups && a.bias == b.bias
     }

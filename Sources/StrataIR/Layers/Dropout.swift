@@ -18,4 +18,17 @@ public struct Dropout: LayerDefinition, Equatable {
     public func outputShape(_ inputs: [TensorShape], _ ctx: inout ShapeContext) -> TensorShape? { inputs[0] }
     public var attributeList: [(String, String)] { [("rate", numberText(rate))] }
     public var layer: Layer { .dropout(self) }
+
+    /// In training, draws a mask (0 or 1/(1 − rate) per value) and saves it; in inference, no step.
+    public func forwardStep(_ c: StepContext) -> Step? {
+        guard c.training && c.dropout else { return nil }
+        return Step(.dropout_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output, c.saved("mask")])
+    }
+
+    /// dX = dY·mask.
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        guard let dx = c.inputGradients[0] else { return [] }
+        return [Step(.dropout_backward, node: c.node, inputs: [c.outputGradient, c.saved("mask")], outputs: [dx])]
+    }
+
 }

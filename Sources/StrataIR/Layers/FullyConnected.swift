@@ -34,4 +34,19 @@ public struct FullyConnected: LayerDefinition, Equatable {
 
     public var attributeList: [(String, String)] { [("units", "\(units)"), ("bias", "\(bias)")] }
     public var layer: Layer { .fc(self) }
+
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.fc_forward, node: c.node, inputs: [c.inputs[0], c.parameter("weight")] + (bias ? [c.parameter("bias")] : []), outputs: [c.output])
+    }
+
+    /// dW = dYᵀ·X, db = Σ_n dY; dX = dY·W.
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        var steps = [Step(.fc_backward_filter, node: c.node, inputs: [c.outputGradient, c.inputs[0]],
+                          outputs: [c.parameterGradient("weight")] + (bias ? [c.parameterGradient("bias")] : []))]
+        if let dx = c.inputGradients[0] {
+            steps.append(Step(.fc_backward_data, node: c.node, inputs: [c.outputGradient, c.parameter("weight")], outputs: [dx]))
+        }
+        return steps
+    }
+
 }

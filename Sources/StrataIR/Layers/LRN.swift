@@ -44,4 +44,16 @@ public struct LRN: LayerDefinition, Equatable {
     }
 
     public var layer: Layer { .lrn(self) }
+
+    /// In training, also saves the denominators s = k + alpha·Σa² for the backward step.
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.lrn_forward, node: c.node, inputs: [c.inputs[0]], outputs: c.training ? [c.output, c.saved("scale")] : [c.output])
+    }
+
+    /// dX[i] = dY[i]·s[i]^−β − 2αβ·a[i]·Σ_{j: i in window(j)} dY[j]·b[j] / s[j].
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        guard let dx = c.inputGradients[0] else { return [] }
+        return [Step(.lrn_backward, node: c.node, inputs: [c.outputGradient, c.inputs[0], c.output, c.saved("scale")], outputs: [dx])]
+    }
+
 }

@@ -20,4 +20,16 @@ public struct MaxPool: LayerDefinition, Equatable {
 
     public var attributeList: [(String, String)] { window.attributeList }
     public var layer: Layer { .maxpool(self) }
+
+    /// Saves the switches (the argmax of each window) in training and inference alike: the deconvnet unpools with them.
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.maxpool_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output, c.saved("switches")])
+    }
+
+    /// dX[switch] += dY: each output's gradient goes to the input that won its window.
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        guard let dx = c.inputGradients[0] else { return [] }
+        return [Step(.maxpool_backward, node: c.node, inputs: [c.outputGradient, c.saved("switches")], outputs: [dx])]
+    }
+
 }

@@ -18,4 +18,15 @@ public struct Softmax: LayerDefinition, Equatable {
     }
 
     public var layer: Layer { .softmax(self) }
+
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.softmax_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output])
+    }
+
+    /// dX = Y·(dY − Σ dY·Y). (As the last layer in training, the loss's own gradient replaces this.)
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        guard let dx = c.inputGradients[0] else { return [] }
+        return [Step(.softmax_backward, node: c.node, inputs: [c.outputGradient, c.output], outputs: [dx])]
+    }
+
 }

@@ -8,4 +8,15 @@ public struct Tanh: LayerDefinition, Equatable {
     public init?(attributes r: inout AttributeReader) {}
     public func outputShape(_ inputs: [TensorShape], _ ctx: inout ShapeContext) -> TensorShape? { inputs[0] }
     public var layer: Layer { .tanh(self) }
+
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.tanh_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output])
+    }
+
+    /// dX = dY·(1 − Y²).
+    public func backwardSteps(_ c: StepContext) -> [Step] {
+        guard let dx = c.inputGradients[0] else { return [] }
+        return [Step(.tanh_backward, node: c.node, inputs: [c.outputGradient, c.output], outputs: [dx])]
+    }
+
 }

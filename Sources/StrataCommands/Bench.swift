@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import StrataCPU
+import StrataFormats
+import StrataIR
+import StrataPlan
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `strata bench SPEC`: random data, warm-up, then per-layer forward (and backward) times like
+/// `caffe time`, and images/s for the whole step (median over the iterations). A training step
+/// is forward, backward and an SGD update with momentum and weight decay.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time a network on random data: per-layer times and images/s (median over iterations).")
+
+    @Argument(help: "The network spec (YAML).")
+    var spec: String
+
+    @Option(help: "Device: cpu.")
+    var device = "cpu"
+
+    @Option(help: "Batch size (default: the spec's training batch, else 32).")
+    var batch: Int?
+
+    @Flag(help: "Time a training step (forward, backward, SGD update) instead of inference.")
+    var training = false
+
+    @Option(help: "Timed iterations (after 2 warm-up runs).")
+    var iterations = 10
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+    }
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, spec) = CommandSupport.graph(self.spec, errors: &errors) else { return 1 }
+        return CommandSupport.run(errors: &errors) {
+            try CommandSupport.parseDevice(device)
+            let batch = self.batch ?? spec.training?.batch ?? 32
+            let derived = try TrainingGraph.derive(graph, training: training)
+            let plan = Planner.plan(derived, batch: batch)
+            let executor = CPUExecutor(plan: plan)
+            for p in Weights.initialize(graph: graph, spec: spec, seed: 1).tensors {
+                if let t = executor.parameterNames.first(where: { $0.name == p.key }) { executor.write(t.tensor, p.value.values) }
+            }
+            var generator = SplitMix64(seed: 7)
+            let inputCount = plan.buffer(.input)!.elements
+            let input = (0..<inputCount).map { _ in Float(Double(generator.next() >> 11) * 0x1.0p-53 * 2 - 1) }
+            input.withUnsafeBufferPointer { executor.setInput($0) }
+            let classes = graph.nodes.last!.shape!.elementCount!
+            if training { executor.setLabels((0..<batch).map { _ in Int32(generator.next() % UInt64(classes)) }) }
+            let optimizer = spec.training?.optimizer ?? .init()
+
+            func step(_ seed: UInt64) {
+                executor.run(seed: seed)
+                if training { executor.sgdStep(learningRate: optimizer.learningRate * 1e-3, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay) }
+            }
+            for k in 0..<2 { step(UInt64(k)) }
+            executor.timing = true
+            var totals: [Double] = []
+            var perStep: [[Double]] = []
+            for k in 0..<iterations {
+                let t0 = now()
+                step(UInt64(k + 2))
+                totals.append(now() - t0)
+                perStep.append(executor.stepSeconds)
+            }
+            let median = totals.sorted()[totals.count / 2]
+            // Per layer: the median over iterations of each step's time, summed by node and pass.
+            var forward = [Double](repeating: 0, count: graph.nodes.count), backward = forward
+            var other = 0.0
+            for (k, s) in plan.steps.enumerated() {
+                let t = perStep.map { $0[k] }.sorted()[perStep.count / 2]
+                guard let node = s.node else { other += t; continue }
+                if k < plan.backwardStart { forward[node] += t } else { backward[node] += t }
+            }
+            let imagesPerSecond = Double(batch) / median
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let rssMiB = Double(usage.ru_maxrss) / 1024
+            if json {
+                let layers = graph.nodes.enumerated().map { i, node in
+                    "{\"name\": \(JSON.string(node.name)), \"op\": \(JSON.string(node.op)), \"forward_ms\": \(ms(forward[i])), \"backward_ms\": \(ms(backward[i]))}"
+                }
+                output.write("{\"name\": \(JSON.string(graph.name)), \"device\": \"cpu\", \"threads\": \(Parallel.threads), \"batch\": \(batch), "
+                             + "\"training\": \(training), \"ms_per_batch\": \(ms(median)), \"images_per_s\": \(round1(imagesPerSecond)), "
+                             + "\"peak_rss_mib\": \(round1(rssMiB)), \"layers\": [\(layers.joined(separator: ", "))]}\n")
+            } else {
+                var out = "\(graph.name): \(training ? "training" : "inference"), batch \(batch), cpu, \(Parallel.threads) threads, "
+                out += "median of \(iterations)\n\n"
+                let width = max(5, graph.nodes.map(\.name.count).max() ?? 5)
+                func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+                func right(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
+                out += pad("layer", width) + "  " + pad("op", 8) + right("forward ms", 11) + (training ? right("backward ms", 13) : "") + "\n"
+                for (i, node) in graph.nodes.enumerated() {
+                    out += pad(node.name, width) + "  " + pad(node.op, 8) + right(ms(forward[i]), 11) + (training ? right(ms(backward[i]), 13) : "") + "\n"
+                }
+                if training { out += pad("(loss, sums)", width + 10) + right("", 11) + right(ms(other), 13) + "\n" }
+                out += "\n\(ms(median)) ms per batch, \(round1(imagesPerSecond)) images/s; peak RSS \(round1(rssMiB)) MiB\n"
+                output.write(out)
+            }
+            return 0
+        }
+    }
+
+    func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    func ms(_ seconds: Double) -> String { String(format: "%.2f", seconds * 1000) }
+    func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import StrataCPU
+import StrataFormats
+import StrataIR
+import StrataPlan
+
+/// `strata features SPEC --weights W --input X --layers A,B --out DIR`: inference, keeping the
+/// named layers' outputs, one `.npy` per layer.
+struct Features: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a network in inference mode and write the named layers' outputs as .npy arrays.",
+        discussion: """
+            Writes DIR/LAYER.npy for each layer: float32, shape (N, C, H, W) or (N, F). An .npy input \
+            (float32 N×C×H×W, or one C×H×W image) is used as it is, with no preprocessing.
+            """)
+
+    @Argument(help: "The network spec (YAML).")
+    var spec: String
+
+    @Option(help: "Weights (.safetensors).")
+    var weights: String
+
+    @Option(help: "Input images: an .npy array (N×C×H×W float32).")
+    var input: String
+
+    @Option(help: "Comma-separated layer names.")
+    var layers: String
+
+    @Option(help: "Output folder (created if missing).")
+    var out: String
+
+    @Option(help: "Device: cpu.")
+    var device = "cpu"
+
+    @Option(help: "Images per run (bounds memory).")
+    var batch = 64
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, _) = CommandSupport.graph(spec, errors: &errors) else { return 1 }
+        return CommandSupport.run(errors: &errors) {
+            try CommandSupport.parseDevice(device)
+            let nodes = try CommandSupport.layers(layers, in: graph)
+            let weightsFile = try Safetensors.read(path: weights)
+            let images = try CommandSupport.inputBatch(input, graph: graph)
+            let count = images.shape[0]
+            let perImage = graph.input.elementCount!
+            let derived = try TrainingGraph.derive(graph, training: false)
+            var results = nodes.map { [Float](repeating: 0, count: count * graph.nodes[$0].shape!.elementCount!) }
+            var executor: CPUExecutor?
+            var start = 0
+            while start < count {
+                let n = min(batch, count - start)
+                if executor?.plan.batch != n {
+                    let plan = Planner.plan(derived, batch: n, keep: Set(nodes.map { TensorID.value($0) }))
+                    executor = CPUExecutor(plan: plan)
+                    try Weights.load(weightsFile, path: weights, into: executor!)
+                }
+                images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { executor!.setInput($0) }
+                executor!.run()
+                for (k, node) in nodes.enumerated() {
+                    let values = executor!.readFloat(.value(node))
+                    let size = graph.nodes[node].shape!.elementCount!
+                    results[k].replaceSubrange((start * size)..<((start + n) * size), with: values.prefix(n * size))
+                }
+                start += n
+            }
+            try makeDirectory(out)
+            for (k, node) in nodes.enumerated() {
+                let path = "\(out)/\(graph.nodes[node].name).npy"
+                try NumpyArray.write(NumpyArray.Array32(shape: [count] + graph.nodes[node].shape!.dims, values: results[k]), path: path)
+                output.write("wrote \(path): (\(([count] + graph.nodes[node].shape!.dims).map(String.init).joined(separator: ", ")))\n")
+            }
+            return 0
+        }
+    }
+}
+
+/// mkdir -p.
+func makeDirectory(_ path: String) throws {
+    var current = path.hasPrefix("/") ? "" : "."
+    for part in path.split(separator: "/") {
+        current += "/" + part
+        var st = stat()
+        if stat(current, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw CommandError("\(current) exists and is not a folder") }
+            continue
+        }
+        guard mkdir(current, 0o755) == 0 || errno == EEXIST else {
+            throw CommandError("cannot create folder \(current): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,88 @@
+import ArgumentParser
+import StrataCPU
+import StrataFormats
+import StrataIR
+import StrataPlan
+
+/// `strata grad SPEC --weights W --input X.npy --labels Y.npy --out G.safetensors`: the gradient of
+/// the mean cross-entropy loss over the batch (dropout off) for every parameter.
+struct Grad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the gradient of the mean cross-entropy loss (dropout off) for every parameter.",
+        discussion: "The gradients have the weights' names and layouts (safetensors); the loss goes to stdout.")
+
+    @Argument(help: "The network spec (YAML); it must end in softmax.")
+    var spec: String
+
+    @Option(help: "Weights (.safetensors).")
+    var weights: String
+
+    @Option(help: "Input images (.npy, N×C×H×W float32).")
+    var input: String
+
+    @Option(help: "Class labels (.npy, N integers).")
+    var labels: String
+
+    @Option(help: "Where to write the gradients (.safetensors).")
+    var out: String
+
+    @Option(help: "Device: cpu.")
+    var device = "cpu"
+
+    @Option(help: "Images per run (bounds memory; the result is the same).")
+    var batch = 64
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, _) = CommandSupport.graph(spec, errors: &errors) else { return 1 }
+        return CommandSupport.run(errors: &errors) {
+            try CommandSupport.parseDevice(device)
+            let derived = try TrainingGraph.derive(graph, training: true, dropout: false)
+            let weightsFile = try Safetensors.read(path: weights)
+            let images = try CommandSupport.inputBatch(input, graph: graph)
+            let count = images.shape[0]
+            let (labelShape, labelValues) = try NumpyArray.readLabels(path: labels)
+            guard labelValues.count == count, labelShape.count == 1 || (labelShape.count == 2 && labelShape[1] == 1) else {
+                throw CommandError("\(labels): \(labelValues.count) labels of shape (\(labelShape.map(String.init).joined(separator: ", "))) for \(count) images; give one integer per image")
+            }
+            let classes = graph.nodes.last!.shape!.elementCount!
+            if let bad = labelValues.firstIndex(where: { $0 < 0 || $0 >= Int64(classes) }) {
+                throw CommandError("\(labels): label \(labelValues[bad]) (image \(bad)) is outside 0..<\(classes), the classes of '\(graph.name)'")
+            }
+            let perImage = graph.input.elementCount!
+            var executor: CPUExecutor?
+            var sums: [String: [Double]] = [:]
+            var loss = 0.0
+            var start = 0
+            while start < count {
+                let n = min(batch, count - start)
+                if executor?.plan.batch != n {
+                    executor = CPUExecutor(plan: Planner.plan(derived, batch: n))
+                    try Weights.load(weightsFile, path: weights, into: executor!)
+                }
+                images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { executor!.setInput($0) }
+                executor!.setLabels(labelValues[start..<(start + n)].map { Int32($0) })
+                // Each chunk gives the mean over its n images; weight it by n / count.
+                loss += (executor!.run() ?? 0) * Double(n) / Double(count)
+                for p in executor!.parameterNames {
+                    guard case .parameter(let i, let name) = p.tensor else { continue }
+                    let g = executor!.read(.parameterGradient(i, name))
+                    let weight = Double(n) / Double(count)
+                    if sums[p.name] == nil { sums[p.name] = [Double](repeating: 0, count: g.count) }
+                    for j in g.indices { sums[p.name]![j] += g[j] * weight }
+                }
+                start += n
+            }
+            let names = executor!.parameterNames
+            let file = Safetensors.File(
+                tensors: names.map { ($0.name, Safetensors.Tensor(shape: $0.shape, values: sums[$0.name]!.map(Float.init))) },
+                metadata: ["network": graph.name, "loss": "\(loss)", "images": "\(count)", "format": "strata-gradients"])
+            try Safetensors.write(file, path: out)
+            output.write("loss \(loss) over \(count) images; wrote \(out): \(names.count) gradients\n")
+            return 0
+        }
+    }
+}

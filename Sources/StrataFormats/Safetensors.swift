@@ -1,0 +1,196 @@
+import Foundation
+
+/// Reads and writes safetensors files (https://huggingface.co/docs/safetensors): an 8-byte
+/// little-endian header length, a JSON header `{"NAME": {"dtype", "shape", "data_offsets"}, ...,
+/// "__metadata__": {...}}`, then the raw little-endian data. PyTorch's `safetensors.torch`
+/// reads what we write and we read what it writes (F32; F64, F16 and BF16 are converted).
+public enum Safetensors {
+    public struct Tensor: Sendable, Equatable {
+        public var shape: [Int]
+        public var values: [Float]
+
+        public init(shape: [Int], values: [Float]) {
+            self.shape = shape
+            self.values = values
+        }
+    }
+
+    public struct File: Sendable {
+        /// Tensors by name, and the order they appear in the file.
+        public var tensors: [String: Tensor]
+        public var order: [String]
+        public var metadata: [String: String]
+
+        public init(tensors: [(String, Tensor)] = [], metadata: [String: String] = [:]) {
+            self.tensors = Dictionary(tensors, uniquingKeysWith: { _, b in b })
+            self.order = tensors.map(\.0)
+            self.metadata = metadata
+        }
+    }
+
+    /// Headers larger than this are refused (real ones are kilobytes).
+    public static let maximumHeaderBytes = 100 << 20
+
+    public static func read(path: String) throws(FormatError) -> File {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw FormatError(path: path, reason: "cannot read it: \(FormatError.describe(error))")
+        }
+        return try decode(data, path: path)
+    }
+
+    public static func decode(_ data: Data, path: String) throws(FormatError) -> File {
+        func fail(_ reason: String) -> FormatError { FormatError(path: path, reason: reason) }
+        guard data.count >= 8 else { throw fail("it is \(data.count) bytes, too short for a safetensors file (8-byte header length)") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(maximumHeaderBytes), Int(headerLength) <= data.count - 8 else {
+            throw fail("its header claims \(headerLength) bytes but the file has \(data.count - 8) after the length; the file is truncated or not safetensors")
+        }
+        let headerData = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + 8 + Int(headerLength)))
+        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw fail("its header is not a JSON object")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let dataCount = data.count - dataStart
+        var file = File()
+        if let meta = header["__metadata__"] {
+            guard let m = meta as? [String: Any] else { throw fail("'__metadata__' is not an object") }
+            for (k, v) in m { file.metadata[k] = v as? String ?? "\(v)" }
+        }
+        var entries: [(String, Int)] = []
+        for (name, value) in header where name != "__metadata__" {
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shapeAny = info["shape"] as? [Any], let offsetsAny = info["data_offsets"] as? [Any] else {
+                throw fail("tensor '\(name)' lacks 'dtype', 'shape' or 'data_offsets'")
+            }
+            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
+            let offsets = offsetsAny.compactMap { ($0 as? NSNumber)?.intValue }
+            guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
+                throw fail("tensor '\(name)' has a malformed shape or data_offsets")
+            }
+            guard let size = ["F32": 4, "F64": 8, "F16": 2, "BF16": 2][dtype] else {
+                throw fail("tensor '\(name)' has dtype \(dtype); Strata reads F32, F64, F16 and BF16")
+            }
+            guard let count = shape.reduce(Optional(1), { a, d in a.flatMap { x in let (r, o) = x.multipliedReportingOverflow(by: d); return o ? nil : r } }),
+                  offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataCount, offsets[1] - offsets[0] == count * size else {
+                throw fail("tensor '\(name)' (\(dtype) \(shape)) has data_offsets \(offsets) that do not fit its size or the file's \(dataCount) data bytes; the file is truncated or corrupt")
+            }
+            let base = data.startIndex + dataStart + offsets[0]
+            var values = [Float](repeating: 0, count: count)
+            data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                let bytes = raw.baseAddress! + (base - data.startIndex)
+                for i in 0..<count {
+                    switch dtype {
+                    case "F32": values[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                    case "F64": values[i] = Float(Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))))
+                    case "F16": values[i] = Float(Float16(bitPattern: UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))))
+                    default: values[i] = Float(bitPattern: UInt32(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16)
+                    }
+                }
+            }
+            file.tensors[name] = Tensor(shape: shape, values: values)
+            entries.append((name, offsets[0]))
+        }
+        file.order = entries.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0)
+        return file
+    }
+
+    /// The file's bytes: F32 tensors in `order`, header padded with spaces to 8 bytes.
+    public static func encode(_ file: File) -> Data {
+        var header = "{"
+        var offset = 0
+        var parts: [String] = []
+        if !file.metadata.isEmpty {
+            let meta = file.metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(file.metadata[$0]!))" }.joined(separator: ",")
+            parts.append("\"__metadata__\":{\(meta)}")
+        }
+        for name in file.order {
+            let t = file.tensors[name]!
+            let bytes = t.values.count * 4
+            parts.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            offset += bytes
+        }
+        header += parts.joined(separator: ",") + "}"
+        while header.utf8.count % 8 != 0 { header += " " }
+        var data = Data()
+        let length = UInt64(header.utf8.count)
+        for i in 0..<8 { data.append(UInt8((length >> (8 * UInt64(i))) & 0xFF)) }
+        data.append(contentsOf: Array(header.utf8))
+        data.reserveCapacity(data.count + offset)
+        for name in file.order {
+            file.tensors[name]!.values.withUnsafeBufferPointer { values in
+                values.withMemoryRebound(to: UInt8.self) { data.append($0) }   // little-endian hosts only
+            }
+        }
+        return data
+    }
+
+    /// Writes atomically: a temporary file beside the target, fsync, rename.
+    public static func write(_ file: File, path: String) throws(FormatError) {
+        try AtomicFile.write(encode(file), to: path)
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A file that could not be read or written, with the path and a reason in words.
+public struct FormatError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "\(path): \(reason)" }
+
+    static func describe(_ error: Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSCocoaErrorDomain, let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError,
+           underlying.domain == NSPOSIXErrorDomain, let message = strerror(Int32(underlying.code)) {
+            return String(cString: message)
+        }
+        if ns.domain == NSCocoaErrorDomain && (ns.code == NSFileReadNoSuchFileError || ns.code == NSFileNoSuchFileError) {
+            return "No such file or directory"
+        }
+        return ns.localizedDescription
+    }
+}
+
+/// Atomic replacement of a file: write a temporary sibling, fsync it, rename it over the target.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws(FormatError) {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw FormatError(path: path, reason: "cannot write it: \(String(cString: strerror(errno)))") }
+        var ok = true
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue }; ok = false; return }
+                offset += n
+            }
+        }
+        let reason = ok ? nil : String(cString: strerror(errno))
+        if fsync(fd) != 0 { ok = false }
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            let why = reason ?? String(cString: strerror(errno))
+            unlink(temporary)
+            throw FormatError(path: path, reason: "cannot write it: \(why)")
+        }
+    }
+}
