@@ -1,0 +1,134 @@
+import Foundation
+import StrataFormats
+import Testing
+
+@Suite("strata init, features, grad, bench")
+struct RunCommandTests {
+    let mini = packageRoot + "/networks/zfnet-mini.yaml"
+
+    func scratch() throws -> String {
+        let directory = NSTemporaryDirectory() + "strata-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test func initFollowsTheSpecAndTheSeed() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        #expect(strata("init", packageRoot + "/networks/alexnet.yaml", "--out", d + "/a.safetensors", "--seed", "1").status == 0)
+        #expect(strata("init", packageRoot + "/networks/alexnet.yaml", "--out", d + "/b.safetensors", "--seed", "1").status == 0)
+        #expect(strata("init", packageRoot + "/networks/alexnet.yaml", "--out", d + "/c.safetensors", "--seed", "2").status == 0)
+        let a = try Data(contentsOf: URL(fileURLWithPath: d + "/a.safetensors"))
+        #expect(a == (try Data(contentsOf: URL(fileURLWithPath: d + "/b.safetensors"))))
+        #expect(a != (try Data(contentsOf: URL(fileURLWithPath: d + "/c.safetensors"))))
+        let w = try Safetensors.read(path: d + "/a.safetensors")
+        #expect(w.order.first == "conv1.weight" && w.order.count == 16)
+        #expect(w.tensors["conv1.weight"]?.shape == [96, 3, 11, 11])
+        #expect(w.tensors["conv2.weight"]?.shape == [256, 48, 5, 5])
+        #expect(w.tensors["fc6.weight"]?.shape == [4096, 9216])
+        // AlexNet's rule: biases 1 in conv2, conv4, conv5, fc6, fc7; 0 elsewhere; weights N(0, 0.01²).
+        for (name, bias) in [("conv1", 0), ("conv2", 1), ("conv3", 0), ("conv4", 1), ("conv5", 1), ("fc6", 1), ("fc7", 1), ("fc8", 0)] {
+            #expect(w.tensors["\(name).bias"]?.values.allSatisfy { $0 == Float(bias) } == true, "\(name).bias")
+        }
+        let values = w.tensors["fc6.weight"]!.values.map(Double.init)
+        let mean = values.reduce(0, +) / Double(values.count)
+        let std = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)).squareRoot()
+        #expect(abs(mean) < 1e-4 && abs(std - 0.01) < 1e-4)
+    }
+
+    @Test func weightsThatDoNotFitNameTheLayerAndBothShapes() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        #expect(strata("init", mini, "--out", d + "/w.safetensors").status == 0)
+        try NumpyArray.write(.init(shape: [1, 1, 28, 28], values: .init(repeating: 0.5, count: 784)), path: d + "/x.npy")
+        let run = strata("features", packageRoot + "/networks/alexnet-mini.yaml", "--weights", d + "/w.safetensors", "--input", d + "/x.npy",
+                         "--layers", "fc8", "--out", d + "/f")
+        #expect(run.status == 1)
+        #expect(run.errors.contains("does not fit 'alexnet-mini'"))
+        #expect(run.errors.contains("'conv2.weight' is (64, 32, 5, 5) but the spec needs (64, 16, 5, 5)"))
+        #expect(run.errors.contains("make weights for this spec with 'strata init'"))
+    }
+
+    @Test func badInputsAreErrorsNotCrashes() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        #expect(strata("init", mini, "--out", d + "/w.safetensors").status == 0)
+        try NumpyArray.write(.init(shape: [2, 3, 28, 28], values: .init(repeating: 0, count: 2 * 3 * 784)), path: d + "/rgb.npy")
+        try NumpyArray.write(.init(shape: [2, 1, 28, 28], values: .init(repeating: 0, count: 2 * 784)), path: d + "/x.npy")
+        try writeInt64Npy([1, 10], path: d + "/y.npy")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: d + "/w.safetensors"))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: d + "/cut.safetensors"))
+        let cases: [([String], String)] = [
+            (["features", mini, "--weights", d + "/w.safetensors", "--input", d + "/rgb.npy", "--layers", "fc8", "--out", d + "/f"],
+             "the array is (2, 3, 28, 28) but 'zfnet-mini' takes (N, 1, 28, 28) float32 images"),
+            (["features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "fc9", "--out", d + "/f"],
+             "'zfnet-mini' has no layer 'fc9'; did you mean 'fc"),
+            (["features", mini, "--weights", d + "/cut.safetensors", "--input", d + "/x.npy", "--layers", "fc8", "--out", d + "/f"],
+             "the file is truncated or corrupt"),
+            (["features", mini, "--weights", d + "/w.safetensors", "--input", d + "/missing.npy", "--layers", "fc8", "--out", d + "/f"],
+             "missing.npy: cannot read it: No such file or directory"),
+            (["features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "fc8", "--out", d + "/f", "--device", "gpu"],
+             "device 'gpu' is not available"),
+            (["grad", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--labels", d + "/y.npy", "--out", d + "/g.safetensors"],
+             "label 10 (image 1) is outside 0..<10"),
+            (["grad", packageRoot + "/networks/variants/../zfnet-mini.yaml", "--weights", d + "/w.safetensors", "--input", d + "/x.npy",
+              "--labels", d + "/x.npy", "--out", d + "/g.safetensors"],
+             "1568 labels of shape (2, 1, 28, 28) for 2 images"),
+        ]
+        for (arguments, expected) in cases {
+            let run = strata(arguments)
+            #expect(run.status == 1, "\(arguments)")
+            #expect(run.errors.contains(expected), "\(arguments): \(run.errors)")
+        }
+    }
+
+    @Test func featuresWritesOneArrayPerLayer() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        #expect(strata("init", mini, "--out", d + "/w.safetensors").status == 0)
+        var generator = SplitMix64(seed: 1)
+        let values = (0..<(5 * 784)).map { _ in Float(generator.next() % 256) / 255 }
+        try NumpyArray.write(.init(shape: [5, 1, 28, 28], values: values), path: d + "/x.npy")
+        let run = strata("features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "conv1,pool5,fc8,prob",
+                         "--out", d + "/f", "--batch", "2")
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(try NumpyArray.readFloats(path: d + "/f/conv1.npy").shape == [5, 32, 28, 28])
+        #expect(try NumpyArray.readFloats(path: d + "/f/pool5.npy").shape == [5, 64, 2, 2])
+        let prob = try NumpyArray.readFloats(path: d + "/f/prob.npy")
+        #expect(prob.shape == [5, 10])
+        for n in 0..<5 { #expect(abs(prob.values[(n * 10)..<(n * 10 + 10)].reduce(0, +) - 1) < 1e-5) }
+        // conv1 is kept before its ReLU: some values are negative.
+        #expect(try NumpyArray.readFloats(path: d + "/f/conv1.npy").values.contains { $0 < 0 })
+        // Batching does not change the result.
+        #expect(strata("features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "prob", "--out", d + "/g", "--batch", "5").status == 0)
+        #expect(try NumpyArray.readFloats(path: d + "/g/prob.npy") == prob)
+    }
+
+    @Test func compilePrintsTheTrainingGraphAndThePlan() throws {
+        let grad = strata("compile", mini, "--training", "--stop-after", "grad")
+        #expect(grad.status == 0)
+        try expectGolden(grad.output, "zfnet-mini.grad.txt")
+        let plan = strata("compile", mini, "--training", "--stop-after", "plan", "--batch", "128", "--backend", "cpu")
+        #expect(plan.status == 0)
+        try expectGolden(plan.output, "zfnet-mini.plan.txt")
+        let inference = strata("compile", mini, "--stop-after", "plan")
+        #expect(!inference.output.contains("dropout") && !inference.output.contains("backward"))
+        let noSoftmax = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: noSoftmax) }
+        try "name: x\ninput: {channels: 1, height: 2, width: 2}\nlayers:\n  - {name: f, op: fc, units: 2}\n".write(toFile: noSoftmax + "/x.yaml", atomically: true, encoding: .utf8)
+        let refused = strata("compile", noSoftmax + "/x.yaml", "--training", "--stop-after", "grad")
+        #expect(refused.status == 1)
+        #expect(refused.errors.contains("x.yaml:4:19: error: training needs the network to end in a 'softmax' layer"))
+    }
+
+    @Test func benchReportsLayersAndThroughput() throws {
+        let run = strata("bench", mini, "--batch", "4", "--iterations", "2", "--training", "--json")
+        #expect(run.status == 0, "\(run.errors)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+        #expect((object["images_per_s"] as? Double ?? 0) > 0)
+        #expect((object["layers"] as? [[String: Any]])?.count == 23)
+        #expect(object["batch"] as? Int == 4 && object["training"] as? Bool == true)
+        let table = strata("bench", mini, "--batch", "4", "--iterations", "1")
+        #expect(table.output.contains("images/s"))
+    }
+}
