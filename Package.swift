@@ -23,6 +23,9 @@ let package = Package(
             name: "COpenCL", pkgConfig: "OpenCL",
             providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
 
+        // A few lines of C the CPU backend needs (the x86 denormal mode).
+        .target(name: "CStrataSupport"),
+
         // Stage 0: source locations, diagnostics and their rendering. No dependencies.
         .target(name: "StrataDiagnostics", exclude: ["README.md"]),
         // Stage 1: YAML text → spec tree with source locations → resolved network spec (variants expanded).
@@ -33,7 +36,7 @@ let package = Package(
         .target(name: "StrataPlan", dependencies: ["StrataIR"], exclude: ["README.md"]),
         // Stage 4a: the CPU backend: OpenBLAS GEMMs and threaded kernels, float32 and float64.
         .target(
-            name: "StrataCPU", dependencies: ["StrataIR", "StrataPlan", "COpenBLAS"], exclude: ["README.md"],
+            name: "StrataCPU", dependencies: ["StrataIR", "StrataPlan", "COpenBLAS", "CStrataSupport"], exclude: ["README.md"],
             // Swift 5 mode: the kernels share raw buffer pointers across threads by design (each thread
             // writes a disjoint range), which Swift 6's Sendable checking cannot express.
             swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),

@@ -5,7 +5,7 @@ import Glibc
 
 /// The element types the CPU backend computes in: `Float` for real work, `Double` for the
 /// finite-difference gradient checks. Kernels are generic over this and specialised for both.
-public protocol CPUScalar: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWidthInteger {
+public protocol CPUScalar: BinaryFloatingPoint, Sendable, CPUPrimitives where Self.RawSignificand: FixedWidthInteger, Element == Self {
     /// C = alpha·op(A)·op(B) + beta·C, row-major.
     static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Self,
                      _ a: UnsafePointer<Self>, _ lda: Int, _ b: UnsafePointer<Self>, _ ldb: Int,

@@ -1,5 +1,6 @@
 import Dispatch
 import COpenBLAS
+import CStrataSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,10 +25,12 @@ public enum Parallel {
     public static func chunks(_ count: Int, threads: Int = Parallel.threads, _ body: (Range<Int>, Int) -> Void) {
         let parts = max(1, min(threads, count))
         if parts == 1 {
+            strata_flush_denormals()
             body(0..<count, 0)
             return
         }
         DispatchQueue.concurrentPerform(iterations: parts) { p in
+            strata_flush_denormals()
             let start = count * p / parts, end = count * (p + 1) / parts
             body(start..<end, p)
         }

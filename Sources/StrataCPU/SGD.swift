@@ -12,11 +12,7 @@ extension Engine {
             let w = pointer(parameter), g = pointer(gradient)
             let v = velocity(parameter, count: count)
             Parallel.chunks(count) { r, _ in
-                for i in r {
-                    let step = m * v[i] - decay * w[i] - lr * g[i]
-                    v[i] = step
-                    w[i] += step
-                }
+                T.sgd(w + r.lowerBound, g + r.lowerBound, v + r.lowerBound, r.count, learningRate: lr, momentum: m, decay: decay)
             }
         }
     }

@@ -17,64 +17,21 @@ struct ConvKernel<T: CPUScalar> {
     /// 1×1, stride 1, no padding: the image itself is the column matrix.
     var isPointwise: Bool { conv.kernel == (1, 1) && conv.stride == (1, 1) && conv.pad == (0, 0) }
 
+    var geometry: PlaneGeometry {
+        PlaneGeometry(h: h, w: w, kh: conv.kernel.h, kw: conv.kernel.w, sh: conv.stride.h, sw: conv.stride.w,
+                      ph: conv.pad.h, pw: conv.pad.w, oh: oh, ow: ow)
+    }
+
     /// Unfolds one group of one image into columns: col[(ci·kh + i)·kw + j][y·OW + x] = x[ci][y·sh − ph + i][x·sw − pw + j].
     func im2col(_ x: UnsafePointer<T>, _ col: UnsafeMutablePointer<T>) {
-        let (kh, kw) = conv.kernel, (sh, sw) = conv.stride, (ph, pw) = conv.pad
-        var row = col
-        for ci in 0..<cg {
-            let plane = x + ci * h * w
-            for i in 0..<kh {
-                for j in 0..<kw {
-                    for oy in 0..<oh {
-                        let iy = oy * sh - ph + i
-                        let out = row + oy * ow
-                        if iy < 0 || iy >= h {
-                            out.update(repeating: 0, count: ow)
-                            continue
-                        }
-                        let line = plane + iy * w
-                        if sw == 1 {
-                            // Contiguous: zeros at the edges, a copy in between.
-                            let x0 = j - pw
-                            let lo = max(0, -x0), hi = min(ow, w - x0)
-                            if lo > 0 { out.update(repeating: 0, count: min(lo, ow)) }
-                            if hi > lo { out.advanced(by: lo).update(from: line + (x0 + lo), count: hi - lo) }
-                            if hi < ow { out.advanced(by: max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
-                        } else {
-                            for ox in 0..<ow {
-                                let ix = ox * sw - pw + j
-                                out[ox] = (ix >= 0 && ix < w) ? line[ix] : 0
-                            }
-                        }
-                    }
-                    row += p
-                }
-            }
-        }
+        let g = geometry, rows = conv.kernel.h * conv.kernel.w
+        for ci in 0..<cg { T.im2col(x + ci * h * w, g, col + ci * rows * p) }
     }
 
     /// Folds columns back, adding into x (the adjoint of im2col).
     func col2im(_ col: UnsafePointer<T>, _ x: UnsafeMutablePointer<T>) {
-        let (kh, kw) = conv.kernel, (sh, sw) = conv.stride, (ph, pw) = conv.pad
-        var row = col
-        for ci in 0..<cg {
-            let plane = x + ci * h * w
-            for i in 0..<kh {
-                for j in 0..<kw {
-                    for oy in 0..<oh {
-                        let iy = oy * sh - ph + i
-                        guard iy >= 0 && iy < h else { continue }
-                        let line = plane + iy * w
-                        let src = row + oy * ow
-                        for ox in 0..<ow {
-                            let ix = ox * sw - pw + j
-                            if ix >= 0 && ix < w { line[ix] += src[ox] }
-                        }
-                    }
-                    row += p
-                }
-            }
-        }
+        let g = geometry, rows = conv.kernel.h * conv.kernel.w
+        for ci in 0..<cg { T.col2im(col + ci * rows * p, g, x + ci * h * w) }
     }
 
     func forward(x: UnsafePointer<T>, weight: UnsafePointer<T>, bias: UnsafePointer<T>?, y: UnsafeMutablePointer<T>,
@@ -90,15 +47,7 @@ struct ConvKernel<T: CPUScalar> {
                     T.gemm(false, false, fg, p, k, 1, weight + g * fg * k, k, source, p, 0, yg, p)
                 }
                 let yn = y + n * f * p
-                for o in 0..<f {
-                    let b = bias?[o] ?? 0
-                    let row = yn + o * p
-                    if relu {
-                        for q in 0..<p { let v = row[q] + b; row[q] = v > 0 ? v : 0 }
-                    } else if b != 0 {
-                        for q in 0..<p { row[q] += b }
-                    }
-                }
+                for o in 0..<f { T.biasActivation(yn + o * p, bias?[o] ?? 0, p, relu: relu) }
             }
         }
     }
@@ -145,12 +94,7 @@ struct ConvKernel<T: CPUScalar> {
                 }
                 if let db = thread == 0 ? dBias : accBias {
                     let dyn = dy + n * f * p
-                    for o in 0..<f {
-                        var s: T = 0
-                        let row = dyn + o * p
-                        for q in 0..<p { s += row[q] }
-                        db[o] += s
-                    }
+                    for o in 0..<f { db[o] += T.sum(dyn + o * p, p) }
                 }
             }
         }

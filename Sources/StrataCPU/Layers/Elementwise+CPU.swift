@@ -4,11 +4,11 @@ import StrataIR
 /// across threads. Any of them may run in place (output == input).
 enum ElementwiseKernel<T: CPUScalar> {
     static func reluForward(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ count: Int) {
-        Parallel.chunks(count) { r, _ in for i in r { y[i] = x[i] > 0 ? x[i] : 0 } }
+        Parallel.chunks(count) { r, _ in T.relu(x + r.lowerBound, y + r.lowerBound, r.count) }
     }
 
     static func reluBackward(_ dy: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ count: Int) {
-        Parallel.chunks(count) { r, _ in for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 } }
+        Parallel.chunks(count) { r, _ in T.reluBackward(dy + r.lowerBound, y + r.lowerBound, dx + r.lowerBound, r.count) }
     }
 
     static func tanhForward(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ count: Int) {
@@ -40,7 +40,7 @@ enum ElementwiseKernel<T: CPUScalar> {
     }
 
     static func dropoutBackward(_ dy: UnsafePointer<T>, _ mask: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ count: Int) {
-        Parallel.chunks(count) { r, _ in for i in r { dx[i] = dy[i] * mask[i] } }
+        Parallel.chunks(count) { r, _ in T.multiply(dy + r.lowerBound, mask + r.lowerBound, dx + r.lowerBound, r.count) }
     }
 
     static func add(_ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>, _ count: Int) {

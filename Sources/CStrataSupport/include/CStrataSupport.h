@@ -1,0 +1,2 @@
+#include "strata_support.h"
+#include "strata_kernels.h"

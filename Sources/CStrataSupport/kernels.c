@@ -1,0 +1,213 @@
+#include "strata_kernels.h"
+#include <math.h>
+#include <string.h>
+
+void strata_relu_f32(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void strata_relu_backward_f32(const float *dy, const float *y, float *dx, long n) {
+    /* Both loads unconditional, so the select vectorises. */
+    for (long i = 0; i < n; i++) { float g = dy[i]; dx[i] = y[i] > 0.0f ? g : 0.0f; }
+}
+
+void strata_bias_activation_f32(float *row, float bias, long n, int relu) {
+    if (relu) {
+        for (long i = 0; i < n; i++) { float v = row[i] + bias; row[i] = v > 0.0f ? v : 0.0f; }
+    } else if (bias != 0.0f) {
+        for (long i = 0; i < n; i++) row[i] += bias;
+    }
+}
+
+float strata_sum_f32(const float *x, long n) {
+    // Eight partial sums: vectorisable without -ffast-math, and more accurate than one.
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8) for (int j = 0; j < 8; j++) s[j] += x[i + j];
+    float total = 0;
+    for (; i < n; i++) total += x[i];
+    for (int j = 0; j < 8; j++) total += s[j];
+    return total;
+}
+
+void strata_multiply_f32(const float *x, const float *m, float *y, long n) {
+    for (long i = 0; i < n; i++) y[i] = x[i] * m[i];
+}
+
+void strata_sgd_f32(float *restrict w, const float *restrict g, float *restrict v, long n, float lr, float momentum, float decay) {
+    for (long i = 0; i < n; i++) {
+        float step = momentum * v[i] - decay * w[i] - lr * g[i];
+        v[i] = step;
+        w[i] += step;
+    }
+}
+
+void strata_im2col_plane_f32(const float *restrict plane, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+                             int oh, int ow, float *restrict col) {
+    for (int i = 0; i < kh; i++) {
+        for (int j = 0; j < kw; j++) {
+            for (int oy = 0; oy < oh; oy++) {
+                float *out = col + oy * ow;
+                int iy = oy * sh - ph + i;
+                if (iy < 0 || iy >= h) { memset(out, 0, sizeof(float) * ow); continue; }
+                const float *line = plane + (long)iy * w;
+                int x0 = j - pw;
+                if (sw == 1) {
+                    int lo = x0 < 0 ? -x0 : 0;
+                    int hi = w - x0 < ow ? w - x0 : ow;
+                    if (lo > ow) lo = ow;
+                    if (hi < lo) hi = lo;
+                    if (lo > 0) memset(out, 0, sizeof(float) * lo);
+                    if (hi > lo) memcpy(out + lo, line + x0 + lo, sizeof(float) * (hi - lo));
+                    if (hi < ow) memset(out + hi, 0, sizeof(float) * (ow - hi));
+                } else {
+                    for (int ox = 0; ox < ow; ox++) {
+                        int ix = ox * sw + x0;
+                        out[ox] = (ix >= 0 && ix < w) ? line[ix] : 0.0f;
+                    }
+                }
+            }
+            col += (long)oh * ow;
+        }
+    }
+}
+
+void strata_col2im_plane_f32(const float *restrict col, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+                             int oh, int ow, float *restrict plane) {
+    for (int i = 0; i < kh; i++) {
+        for (int j = 0; j < kw; j++) {
+            for (int oy = 0; oy < oh; oy++) {
+                int iy = oy * sh - ph + i;
+                if (iy < 0 || iy >= h) continue;
+                float *line = plane + (long)iy * w;
+                const float *src = col + oy * ow;
+                int x0 = j - pw;
+                if (sw == 1) {
+                    int lo = x0 < 0 ? -x0 : 0;
+                    int hi = w - x0 < ow ? w - x0 : ow;
+                    for (int ox = lo; ox < hi; ox++) line[ox + x0] += src[ox];
+                } else {
+                    for (int ox = 0; ox < ow; ox++) {
+                        int ix = ox * sw + x0;
+                        if (ix >= 0 && ix < w) line[ix] += src[ox];
+                    }
+                }
+            }
+            col += (long)oh * ow;
+        }
+    }
+}
+
+void strata_maxpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int oh, int ow, float *restrict y, int32_t *restrict switches) {
+    for (int oy = 0; oy < oh; oy++) {
+        int ys = oy * sh - ph, ye = ys + kh;
+        if (ys < 0) ys = 0;
+        if (ye > h) ye = h;
+        for (int ox = 0; ox < ow; ox++) {
+            int xs = ox * sw - pw, xe = xs + kw;
+            if (xs < 0) xs = 0;
+            if (xe > w) xe = w;
+            if (ys >= ye || xs >= xe) { y[oy * ow + ox] = 0.0f; switches[oy * ow + ox] = -1; continue; }
+            /* Branch-free: the first element seeds the maximum, then selects (cmov), first winner kept on ties. */
+            int32_t at = ys * w + xs;
+            float best = x[at];
+            for (int iy = ys; iy < ye; iy++) {
+                const float *line = x + (long)iy * w;
+                for (int ix = xs; ix < xe; ix++) {
+                    float v = line[ix];
+                    int better = v > best;
+                    best = better ? v : best;
+                    at = better ? iy * w + ix : at;
+                }
+            }
+            y[oy * ow + ox] = best;
+            switches[oy * ow + ox] = at;
+        }
+    }
+}
+
+static inline int pool_area(int oy, int ox, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw) {
+    int ys = oy * sh - ph, xs = ox * sw - pw;
+    int ye = ys + kh < h + ph ? ys + kh : h + ph;
+    int xe = xs + kw < w + pw ? xs + kw : w + pw;
+    int a = (ye - ys) * (xe - xs);
+    return a > 0 ? a : 1;
+}
+
+void strata_avgpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int oh, int ow, float *restrict y) {
+    for (int oy = 0; oy < oh; oy++) {
+        int ys = oy * sh - ph, ye = ys + kh;
+        if (ys < 0) ys = 0;
+        if (ye > h) ye = h;
+        for (int ox = 0; ox < ow; ox++) {
+            int xs = ox * sw - pw, xe = xs + kw;
+            if (xs < 0) xs = 0;
+            if (xe > w) xe = w;
+            float sum = 0;
+            for (int iy = ys; iy < ye; iy++) for (int ix = xs; ix < xe; ix++) sum += x[(long)iy * w + ix];
+            y[oy * ow + ox] = sum / (float)pool_area(oy, ox, h, w, kh, kw, sh, sw, ph, pw);
+        }
+    }
+}
+
+void strata_avgpool_backward_plane_f32(const float *restrict dy, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+                                       int oh, int ow, float *restrict dx) {
+    memset(dx, 0, sizeof(float) * (long)h * w);
+    for (int oy = 0; oy < oh; oy++) {
+        int ys = oy * sh - ph, ye = ys + kh;
+        if (ys < 0) ys = 0;
+        if (ye > h) ye = h;
+        for (int ox = 0; ox < ow; ox++) {
+            int xs = ox * sw - pw, xe = xs + kw;
+            if (xs < 0) xs = 0;
+            if (xe > w) xe = w;
+            float g = dy[oy * ow + ox] / (float)pool_area(oy, ox, h, w, kh, kw, sh, sw, ph, pw);
+            for (int iy = ys; iy < ye; iy++) for (int ix = xs; ix < xe; ix++) dx[(long)iy * w + ix] += g;
+        }
+    }
+}
+
+/* s^-beta with a fast path for the paper's beta = 0.75: r·sqrt(r), r = 1/sqrt(s). */
+static inline float negative_power(float s, float beta) {
+    if (beta == 0.75f) { float r = 1.0f / sqrtf(s); return r * sqrtf(r); }
+    return powf(s, -beta);
+}
+
+void strata_lrn_forward_f32(const float *restrict x, int c, long hw, int size, float alpha, float beta, float k,
+                            float *restrict y, float *restrict scale, float *restrict sum) {
+    int half = size / 2;
+    memset(sum, 0, sizeof(float) * hw);
+    for (int j = 0; j < half && j < c; j++) { const float *p = x + j * hw; for (long q = 0; q < hw; q++) sum[q] += p[q] * p[q]; }
+    for (int ch = 0; ch < c; ch++) {
+        int in = ch + half, out = ch - half - 1;
+        if (in < c) { const float *p = x + in * hw; for (long q = 0; q < hw; q++) sum[q] += p[q] * p[q]; }
+        if (out >= 0) { const float *p = x + out * hw; for (long q = 0; q < hw; q++) sum[q] -= p[q] * p[q]; }
+        const float *xc = x + ch * hw;
+        float *yc = y + ch * hw;
+        if (scale) {
+            float *sc = scale + ch * hw;
+            for (long q = 0; q < hw; q++) { float s = k + alpha * sum[q]; sc[q] = s; yc[q] = xc[q] * negative_power(s, beta); }
+        } else {
+            for (long q = 0; q < hw; q++) { float s = k + alpha * sum[q]; yc[q] = xc[q] * negative_power(s, beta); }
+        }
+    }
+}
+
+void strata_lrn_backward_f32(const float *restrict dy, const float *restrict x, const float *restrict y, const float *restrict scale,
+                             int c, long hw, int size, float alpha, float beta, float *restrict dx, float *restrict work) {
+    int half = size / 2;
+    float factor = 2.0f * alpha * beta;
+    float *sum = work, *t = work + hw;
+    for (long q = 0; q < (long)c * hw; q++) t[q] = dy[q] * y[q] / scale[q];
+    memset(sum, 0, sizeof(float) * hw);
+    for (int j = 0; j < half && j < c; j++) { const float *p = t + j * hw; for (long q = 0; q < hw; q++) sum[q] += p[q]; }
+    for (int ch = 0; ch < c; ch++) {
+        int in = ch + half, out = ch - half - 1;
+        if (in < c) { const float *p = t + in * hw; for (long q = 0; q < hw; q++) sum[q] += p[q]; }
+        if (out >= 0) { const float *p = t + out * hw; for (long q = 0; q < hw; q++) sum[q] -= p[q]; }
+        long o = ch * hw;
+        for (long q = 0; q < hw; q++) dx[o + q] = dy[o + q] * negative_power(scale[o + q], beta) - factor * x[o + q] * sum[q];
+    }
+}
