@@ -43,7 +43,7 @@ void strata_sgd_f32(float *restrict w, const float *restrict g, float *restrict 
 }
 
 void strata_im2col_plane_f32(const float *restrict plane, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
-                             int oh, int ow, float *restrict col) {
+                             int oh, int ow, float *restrict col, long row_stride) {
     for (int i = 0; i < kh; i++) {
         for (int j = 0; j < kw; j++) {
             for (int oy = 0; oy < oh; oy++) {
@@ -67,13 +67,13 @@ void strata_im2col_plane_f32(const float *restrict plane, int h, int w, int kh, 
                     }
                 }
             }
-            col += (long)oh * ow;
+            col += row_stride;
         }
     }
 }
 
 void strata_col2im_plane_f32(const float *restrict col, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
-                             int oh, int ow, float *restrict plane) {
+                             int oh, int ow, float *restrict plane, long row_stride) {
     for (int i = 0; i < kh; i++) {
         for (int j = 0; j < kw; j++) {
             for (int oy = 0; oy < oh; oy++) {
@@ -93,7 +93,7 @@ void strata_col2im_plane_f32(const float *restrict col, int h, int w, int kh, in
                     }
                 }
             }
-            col += (long)oh * ow;
+            col += row_stride;
         }
     }
 }

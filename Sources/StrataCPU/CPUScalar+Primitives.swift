@@ -12,8 +12,8 @@ public protocol CPUPrimitives {
     static func multiply(_ x: UnsafePointer<Element>, _ m: UnsafePointer<Element>, _ y: UnsafeMutablePointer<Element>, _ n: Int)
     static func sgd(_ w: UnsafeMutablePointer<Element>, _ g: UnsafePointer<Element>, _ v: UnsafeMutablePointer<Element>, _ n: Int,
                     learningRate: Element, momentum: Element, decay: Element)
-    static func im2col(_ plane: UnsafePointer<Element>, _ g: PlaneGeometry, _ columns: UnsafeMutablePointer<Element>)
-    static func col2im(_ columns: UnsafePointer<Element>, _ g: PlaneGeometry, _ plane: UnsafeMutablePointer<Element>)
+    static func im2col(_ plane: UnsafePointer<Element>, _ g: PlaneGeometry, _ columns: UnsafeMutablePointer<Element>, rowStride: Int)
+    static func col2im(_ columns: UnsafePointer<Element>, _ g: PlaneGeometry, _ plane: UnsafeMutablePointer<Element>, rowStride: Int)
     static func maxPool(_ x: UnsafePointer<Element>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Element>, _ switches: UnsafeMutablePointer<Int32>)
     static func averagePool(_ x: UnsafePointer<Element>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Element>)
     static func averagePoolBackward(_ dy: UnsafePointer<Element>, _ g: PlaneGeometry, _ dx: UnsafeMutablePointer<Element>)
@@ -70,7 +70,7 @@ extension CPUPrimitives where Element: CPUScalar {
     }
 
     /// columns[(i·kw + j)][oy·ow + ox] = plane[oy·sh − ph + i][ox·sw − pw + j], zero outside the plane.
-    public static func im2col(_ plane: UnsafePointer<Element>, _ g: PlaneGeometry, _ columns: UnsafeMutablePointer<Element>) {
+    public static func im2col(_ plane: UnsafePointer<Element>, _ g: PlaneGeometry, _ columns: UnsafeMutablePointer<Element>, rowStride: Int) {
         var row = columns
         for i in 0..<g.kh {
             for j in 0..<g.kw {
@@ -81,12 +81,12 @@ extension CPUPrimitives where Element: CPUScalar {
                         row[oy * g.ow + ox] = (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) ? plane[iy * g.w + ix] : 0
                     }
                 }
-                row += g.oh * g.ow
+                row += rowStride
             }
         }
     }
 
-    public static func col2im(_ columns: UnsafePointer<Element>, _ g: PlaneGeometry, _ plane: UnsafeMutablePointer<Element>) {
+    public static func col2im(_ columns: UnsafePointer<Element>, _ g: PlaneGeometry, _ plane: UnsafeMutablePointer<Element>, rowStride: Int) {
         var row = columns
         for i in 0..<g.kh {
             for j in 0..<g.kw {
@@ -98,7 +98,7 @@ extension CPUPrimitives where Element: CPUScalar {
                         if ix >= 0 && ix < g.w { plane[iy * g.w + ix] += row[oy * g.ow + ox] }
                     }
                 }
-                row += g.oh * g.ow
+                row += rowStride
             }
         }
     }
@@ -225,13 +225,13 @@ extension Float: CPUPrimitives {
                            learningRate: Float, momentum: Float, decay: Float) {
         strata_sgd_f32(w, g, v, n, learningRate, momentum, decay)
     }
-    public static func im2col(_ plane: UnsafePointer<Float>, _ g: PlaneGeometry, _ columns: UnsafeMutablePointer<Float>) {
+    public static func im2col(_ plane: UnsafePointer<Float>, _ g: PlaneGeometry, _ columns: UnsafeMutablePointer<Float>, rowStride: Int) {
         strata_im2col_plane_f32(plane, Int32(g.h), Int32(g.w), Int32(g.kh), Int32(g.kw), Int32(g.sh), Int32(g.sw), Int32(g.ph), Int32(g.pw),
-                                Int32(g.oh), Int32(g.ow), columns)
+                                Int32(g.oh), Int32(g.ow), columns, rowStride)
     }
-    public static func col2im(_ columns: UnsafePointer<Float>, _ g: PlaneGeometry, _ plane: UnsafeMutablePointer<Float>) {
+    public static func col2im(_ columns: UnsafePointer<Float>, _ g: PlaneGeometry, _ plane: UnsafeMutablePointer<Float>, rowStride: Int) {
         strata_col2im_plane_f32(columns, Int32(g.h), Int32(g.w), Int32(g.kh), Int32(g.kw), Int32(g.sh), Int32(g.sw), Int32(g.ph), Int32(g.pw),
-                                Int32(g.oh), Int32(g.ow), plane)
+                                Int32(g.oh), Int32(g.ow), plane, rowStride)
     }
     public static func maxPool(_ x: UnsafePointer<Float>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Float>, _ switches: UnsafeMutablePointer<Int32>) {
         strata_maxpool_plane_f32(x, Int32(g.h), Int32(g.w), Int32(g.kh), Int32(g.kw), Int32(g.sh), Int32(g.sw), Int32(g.ph), Int32(g.pw),

@@ -130,12 +130,13 @@ public enum Planner {
             arena = max(arena, offset + size)
         }
 
-        // im2col scratch: the largest conv's columns for one image and group.
+        // im2col scratch: the largest conv's columns (and GEMM output), tiled as the CPU backend tiles them.
         var workspace = 0
         for step in planSteps where [.conv_forward, .conv_backward_data, .conv_backward_filter].contains(step.kernel) {
             guard let n = step.node, case .conv(let c) = graph.nodes[n].layer, let out = graph.nodes[n].shape,
                   let input = graph.shape(of: graph.nodes[n].inputs[0]) else { continue }
-            workspace = max(workspace, input.channels / c.groups * c.kernel.h * c.kernel.w * out.height * out.width)
+            workspace = max(workspace, ConvTiling.scratchElements(depth: input.channels / c.groups * c.kernel.h * c.kernel.w,
+                                                                  filtersPerGroup: out.channels / c.groups, positions: out.height * out.width))
         }
         return ExecutionPlan(graph: graph, training: tg.training, batch: batch, buffers: buffers, steps: planSteps,
                              backwardStart: backwardStart, bufferOf: bufferOf, arenaBytes: arena,

@@ -62,7 +62,8 @@ struct GradientCheckTests {
     func analyticGradientsMatchFiniteDifferences(_ c: Case) throws {
         // Every case ends the same way: an fc to 3 classes and the softmax loss.
         let g = try graph(c.layers + "  - {name: head, op: fc, units: 3}\n  - {name: prob, op: softmax}\n", input: c.input)
-        let executor = try trainingExecutor(g, batch: 2, precision: .float64, dropout: c.dropout)
+        // Batch 5: with 2 threads, 2 and 3 images, so convolutions run both their one-image and tiled paths.
+        let executor = try trainingExecutor(g, batch: 5, precision: .float64, dropout: c.dropout)
         let seed: UInt64 = 42
         let loss = try #require(executor.run(seed: seed))
         #expect(loss.isFinite)

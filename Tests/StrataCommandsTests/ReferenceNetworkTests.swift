@@ -37,7 +37,7 @@ struct ReferenceNetworkTests {
         var weights: [String: Safetensors.Tensor]
         var images: [Double]
         var labels: [Int]
-        let batch = 3
+        let batch = 5
     }
 
     static func setup() throws -> Setup {
@@ -48,9 +48,9 @@ struct ReferenceNetworkTests {
         #expect(initRun.status == 0, "\(initRun.errors)")
         let weights = try Safetensors.read(path: directory + "/w.safetensors").tensors
         var generator = SplitMix64(seed: 11)
-        let images = (0..<(3 * 2 * 7 * 7)).map { _ in Double(Float(Double(generator.next() >> 11) * 0x1.0p-53 * 2 - 1)) }
-        try NumpyArray.write(.init(shape: [3, 2, 7, 7], values: images.map(Float.init)), path: directory + "/x.npy")
-        let labels = [2, 0, 1]
+        let images = (0..<(5 * 2 * 7 * 7)).map { _ in Double(Float(Double(generator.next() >> 11) * 0x1.0p-53 * 2 - 1)) }
+        try NumpyArray.write(.init(shape: [5, 2, 7, 7], values: images.map(Float.init)), path: directory + "/x.npy")
+        let labels = [2, 0, 1, 1, 2]
         try writeInt64Npy(labels, path: directory + "/y.npy")
         return Setup(directory: directory, weights: weights, images: images, labels: labels)
     }
@@ -59,7 +59,7 @@ struct ReferenceNetworkTests {
         let s = try Self.setup()
         defer { try? FileManager.default.removeItem(atPath: s.directory) }
         let run = strata("features", s.directory + "/net.yaml", "--weights", s.directory + "/w.safetensors", "--input", s.directory + "/x.npy",
-                         "--layers", Self.layerNames.joined(separator: ","), "--out", s.directory + "/features", "--batch", "2")
+                         "--layers", Self.layerNames.joined(separator: ","), "--out", s.directory + "/features", "--batch", "4")
         #expect(run.status == 0, "\(run.errors)")
         let params = s.weights.mapValues { $0.values.map(Double.init) }
         for n in 0..<s.batch {
@@ -82,7 +82,7 @@ struct ReferenceNetworkTests {
         let s = try Self.setup()
         defer { try? FileManager.default.removeItem(atPath: s.directory) }
         let run = strata("grad", s.directory + "/net.yaml", "--weights", s.directory + "/w.safetensors", "--input", s.directory + "/x.npy",
-                         "--labels", s.directory + "/y.npy", "--out", s.directory + "/g.safetensors", "--batch", "2")
+                         "--labels", s.directory + "/y.npy", "--out", s.directory + "/g.safetensors", "--batch", "4")
         #expect(run.status == 0, "\(run.errors)")
         let gradients = try Safetensors.read(path: s.directory + "/g.safetensors")
         var params = s.weights.mapValues { $0.values.map(Double.init) }

@@ -18,12 +18,13 @@ void strata_multiply_f32(const float *x, const float *m, float *y, long n);
 /// SGD with momentum and weight decay: v = m·v − decay·w − lr·g; w += v (decay = weight_decay·lr).
 void strata_sgd_f32(float *w, const float *g, float *v, long n, float lr, float momentum, float decay);
 
-/// One channel plane (h, w) → columns: kh·kw rows of oh·ow values (zeros where the window is in the padding).
+/// One channel plane (h, w) → columns: kh·kw rows of oh·ow values (zeros where the window is in the
+/// padding), consecutive rows `row_stride` floats apart (oh·ow, or more when images share a row).
 void strata_im2col_plane_f32(const float *plane, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
-                             int oh, int ow, float *columns);
+                             int oh, int ow, float *columns, long row_stride);
 /// The adjoint: adds kh·kw rows of oh·ow values back into one plane.
 void strata_col2im_plane_f32(const float *columns, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
-                             int oh, int ow, float *plane);
+                             int oh, int ow, float *plane, long row_stride);
 
 /// Max pooling of one plane; switches[q] = index in the plane of the winner (−1 for an empty window).
 void strata_maxpool_plane_f32(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,

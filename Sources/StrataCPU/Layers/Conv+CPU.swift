@@ -1,9 +1,12 @@
 import StrataIR
+import StrataPlan
 
-/// `conv_forward`, `conv_backward_data`, `conv_backward_filter`: im2col + GEMM, one group at a time,
-/// images split across threads (each thread with its own column buffer).
+/// `conv_forward`, `conv_backward_data`, `conv_backward_filter`: im2col + GEMM, one group at a time.
+/// Images are split across threads; within a thread, `ConvTiling.imagesPerGEMM` images share one
+/// GEMM (their columns side by side) when the output is small, so the GEMM stays wide.
 ///
-/// Shapes: x (N, C, H, W); weight (F, C/G, kh, kw); y (N, F, OH, OW); columns (C/G·kh·kw, OH·OW).
+/// Shapes: x (N, C, H, W); weight (F, C/G, kh, kw); y (N, F, OH, OW);
+/// columns (C/G·kh·kw, B·OH·OW) for a tile of B images.
 struct ConvKernel<T: CPUScalar> {
     let conv: Conv
     let c: Int, h: Int, w: Int          // input
@@ -13,8 +16,9 @@ struct ConvKernel<T: CPUScalar> {
     var cg: Int { c / groups }          // input channels per group
     var fg: Int { f / groups }          // filters per group
     var k: Int { cg * conv.kernel.h * conv.kernel.w }   // GEMM depth
-    var p: Int { oh * ow }              // output positions
-    /// 1×1, stride 1, no padding: the image itself is the column matrix.
+    var p: Int { oh * ow }              // output positions per image
+    var tile: Int { ConvTiling.imagesPerGEMM(positions: p) }
+    /// 1×1, stride 1, no padding: one image is its own column matrix.
     var isPointwise: Bool { conv.kernel == (1, 1) && conv.stride == (1, 1) && conv.pad == (0, 0) }
 
     var geometry: PlaneGeometry {
@@ -22,53 +26,100 @@ struct ConvKernel<T: CPUScalar> {
                       ph: conv.pad.h, pw: conv.pad.w, oh: oh, ow: ow)
     }
 
-    /// Unfolds one group of one image into columns: col[(ci·kh + i)·kw + j][y·OW + x] = x[ci][y·sh − ph + i][x·sw − pw + j].
-    func im2col(_ x: UnsafePointer<T>, _ col: UnsafeMutablePointer<T>) {
-        let g = geometry, rows = conv.kernel.h * conv.kernel.w
-        for ci in 0..<cg { T.im2col(x + ci * h * w, g, col + ci * rows * p) }
+    /// Columns of group g of `images` (consecutive images from `first`), side by side:
+    /// col[(ci·kh + i)·kw + j][b·P + q] for image first + b.
+    func im2col(_ x: UnsafePointer<T>, first: Int, images: Int, group g: Int, _ col: UnsafeMutablePointer<T>) {
+        let geometry = geometry, rows = conv.kernel.h * conv.kernel.w, width = images * p
+        for b in 0..<images {
+            let xg = x + ((first + b) * c + g * cg) * h * w
+            for ci in 0..<cg { T.im2col(xg + ci * h * w, geometry, col + ci * rows * width + b * p, rowStride: width) }
+        }
     }
 
-    /// Folds columns back, adding into x (the adjoint of im2col).
-    func col2im(_ col: UnsafePointer<T>, _ x: UnsafeMutablePointer<T>) {
-        let g = geometry, rows = conv.kernel.h * conv.kernel.w
-        for ci in 0..<cg { T.col2im(col + ci * rows * p, g, x + ci * h * w) }
+    /// The adjoint: adds the columns back into each image's planes of group g.
+    func col2im(_ col: UnsafePointer<T>, first: Int, images: Int, group g: Int, _ x: UnsafeMutablePointer<T>) {
+        let geometry = geometry, rows = conv.kernel.h * conv.kernel.w, width = images * p
+        for b in 0..<images {
+            let xg = x + ((first + b) * c + g * cg) * h * w
+            for ci in 0..<cg { T.col2im(col + ci * rows * width + b * p, geometry, xg + ci * h * w, rowStride: width) }
+        }
+    }
+
+    /// Calls `body(first, count)` for consecutive tiles of at most `tile` images within `images`.
+    @inline(__always)
+    func tiles(_ images: Range<Int>, _ body: (Int, Int) -> Void) {
+        var first = images.lowerBound
+        while first < images.upperBound {
+            let count = min(tile, images.upperBound - first)
+            body(first, count)
+            first += count
+        }
     }
 
     func forward(x: UnsafePointer<T>, weight: UnsafePointer<T>, bias: UnsafePointer<T>?, y: UnsafeMutablePointer<T>,
                  batch: Int, relu: Bool, workspace: Workspace<T>) {
         Parallel.chunks(batch) { images, thread in
             let col = workspace.columns(thread)
-            for n in images {
+            tiles(images) { first, count in
                 for g in 0..<groups {
-                    let xg = x + (n * c + g * cg) * h * w
-                    let yg = y + (n * f + g * fg) * p
-                    let source: UnsafePointer<T>
-                    if isPointwise { source = xg } else { im2col(xg, col); source = UnsafePointer(col) }
-                    T.gemm(false, false, fg, p, k, 1, weight + g * fg * k, k, source, p, 0, yg, p)
+                    if count == 1 {
+                        // One image: the GEMM writes straight into y.
+                        let xg = x + (first * c + g * cg) * h * w
+                        let source: UnsafePointer<T>
+                        if isPointwise { source = xg } else { im2col(x, first: first, images: 1, group: g, col); source = UnsafePointer(col) }
+                        T.gemm(false, false, fg, p, k, 1, weight + g * fg * k, k, source, p, 0, y + (first * f + g * fg) * p, p)
+                    } else {
+                        let width = count * p
+                        let out = col + k * width
+                        im2col(x, first: first, images: count, group: g, col)
+                        T.gemm(false, false, fg, width, k, 1, weight + g * fg * k, k, col, width, 0, out, width)
+                        for b in 0..<count {
+                            for o in 0..<fg {
+                                (y + ((first + b) * f + g * fg + o) * p).update(from: out + o * width + b * p, count: p)
+                            }
+                        }
+                    }
                 }
-                let yn = y + n * f * p
-                for o in 0..<f { T.biasActivation(yn + o * p, bias?[o] ?? 0, p, relu: relu) }
+                for n in first..<(first + count) {
+                    let yn = y + n * f * p
+                    for o in 0..<f { T.biasActivation(yn + o * p, bias?[o] ?? 0, p, relu: relu) }
+                }
             }
         }
     }
 
-    /// dx = col2im(Wᵀ·dY), per image.
+    /// dx = col2im(Wᵀ·dY).
     func backwardData(dy: UnsafePointer<T>, weight: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, batch: Int, workspace: Workspace<T>) {
         Parallel.chunks(batch) { images, thread in
             let col = workspace.columns(thread)
-            for n in images {
-                dx.advanced(by: n * c * h * w).update(repeating: 0, count: c * h * w)
+            tiles(images) { first, count in
+                dx.advanced(by: first * c * h * w).update(repeating: 0, count: count * c * h * w)
                 for g in 0..<groups {
-                    let dyg = dy + (n * f + g * fg) * p
-                    let dxg = dx + (n * c + g * cg) * h * w
-                    if isPointwise {
-                        T.gemm(true, false, k, p, fg, 1, weight + g * fg * k, k, dyg, p, 0, dxg, p)
+                    if count == 1 {
+                        let dyg = dy + (first * f + g * fg) * p
+                        if isPointwise {
+                            T.gemm(true, false, k, p, fg, 1, weight + g * fg * k, k, dyg, p, 0, dx + (first * c + g * cg) * h * w, p)
+                        } else {
+                            T.gemm(true, false, k, p, fg, 1, weight + g * fg * k, k, dyg, p, 0, col, p)
+                            col2im(col, first: first, images: 1, group: g, dx)
+                        }
                     } else {
-                        T.gemm(true, false, k, p, fg, 1, weight + g * fg * k, k, dyg, p, 0, col, p)
-                        col2im(col, dxg)
+                        let width = count * p
+                        let gathered = col + k * width
+                        gather(dy, first: first, images: count, group: g, into: gathered)
+                        T.gemm(true, false, k, width, fg, 1, weight + g * fg * k, k, gathered, width, 0, col, width)
+                        col2im(col, first: first, images: count, group: g, dx)
                     }
                 }
             }
+        }
+    }
+
+    /// dY of group g for a tile, as (Fg, B·P): the layout the tiled GEMMs read.
+    func gather(_ dy: UnsafePointer<T>, first: Int, images: Int, group g: Int, into out: UnsafeMutablePointer<T>) {
+        let width = images * p
+        for b in 0..<images {
+            for o in 0..<fg { (out + o * width + b * p).update(from: dy + ((first + b) * f + g * fg + o) * p, count: p) }
         }
     }
 
@@ -84,17 +135,26 @@ struct ConvKernel<T: CPUScalar> {
             acc.update(repeating: 0, count: weightCount)
             accBias?.update(repeating: 0, count: f)
             if thread == 0 { dBias?.update(repeating: 0, count: f) }
-            for n in images {
+            tiles(images) { first, count in
                 for g in 0..<groups {
-                    let xg = x + (n * c + g * cg) * h * w
-                    let dyg = dy + (n * f + g * fg) * p
-                    let source: UnsafePointer<T>
-                    if isPointwise { source = xg } else { im2col(xg, col); source = UnsafePointer(col) }
-                    T.gemm(false, true, fg, k, p, 1, dyg, p, source, p, 1, acc + g * fg * k, k)
+                    if count == 1 {
+                        let xg = x + (first * c + g * cg) * h * w
+                        let source: UnsafePointer<T>
+                        if isPointwise { source = xg } else { im2col(x, first: first, images: 1, group: g, col); source = UnsafePointer(col) }
+                        T.gemm(false, true, fg, k, p, 1, dy + (first * f + g * fg) * p, p, source, p, 1, acc + g * fg * k, k)
+                    } else {
+                        let width = count * p
+                        let gathered = col + k * width
+                        im2col(x, first: first, images: count, group: g, col)
+                        gather(dy, first: first, images: count, group: g, into: gathered)
+                        T.gemm(false, true, fg, k, width, 1, gathered, width, col, width, 1, acc + g * fg * k, k)
+                    }
                 }
                 if let db = thread == 0 ? dBias : accBias {
-                    let dyn = dy + n * f * p
-                    for o in 0..<f { db[o] += T.sum(dyn + o * p, p) }
+                    for n in first..<(first + count) {
+                        let dyn = dy + n * f * p
+                        for o in 0..<f { db[o] += T.sum(dyn + o * p, p) }
+                    }
                 }
             }
         }
