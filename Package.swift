@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(
             name: "COpenCL", pkgConfig: "OpenCL",
             providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // A few lines of C the CPU backend needs (the x86 denormal mode).
         .target(name: "CStrataSupport"),
@@ -41,7 +43,7 @@ let package = Package(
             // writes a disjoint range), which Swift 6's Sendable checking cannot express.
             swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // File formats: safetensors (weights, gradients) and .npy (inputs, labels, features).
-        .target(name: "StrataFormats", exclude: ["README.md"]),
+        .target(name: "StrataFormats", dependencies: ["CPNG", "CTurboJPEG"], exclude: ["README.md"]),
         // The commands (check, compile), as a library so tests can drive them in-process.
         .target(
             name: "StrataCommands",
@@ -60,7 +62,7 @@ let package = Package(
             exclude: ["Golden"]),  // golden outputs, read from the source tree
         .testTarget(name: "StrataPlanTests", dependencies: ["StrataPlan", "StrataIR", "StrataSpec"]),
         .testTarget(name: "StrataCPUTests", dependencies: ["StrataCPU", "StrataPlan", "StrataIR", "StrataSpec"]),
-        .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"]),
+        .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
     ],
     swiftLanguageModes: [.v6]

@@ -69,6 +69,27 @@ enum CommandSupport {
         return array
     }
 
+    /// An input batch from an .npy array (used as it is), one image file, or a folder of images
+    /// (decoded, resized and cropped to the input, scaled to [0, 1]; in name order). Returns the
+    /// image paths for images.
+    static func inputImages(_ path: String, graph: Graph) throws -> (NumpyArray.Array32, [String]?) {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let ext = (path as NSString).pathExtension.lowercased()
+        guard exists && (isDirectory.boolValue || Images.extensions.contains(ext)) else {
+            return (try inputBatch(path, graph: graph), nil)
+        }
+        let files = isDirectory.boolValue ? try Images.files(in: path) : [path]
+        guard !files.isEmpty else { throw CommandError("\(path) has no .png, .jpg or .jpeg images") }
+        let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+        var values: [Float] = []
+        values.reserveCapacity(files.count * c * h * w)
+        for file in files {
+            values += Images.prepare(try Images.decode(path: file, channels: c), height: h, width: w)
+        }
+        return (NumpyArray.Array32(shape: [files.count, c, h, w], values: values), files)
+    }
+
     static func parseDevice(_ device: String) throws {
         guard device == "cpu" else {
             throw CommandError("device '\(device)' is not available: this build runs on 'cpu' (the OpenCL backend arrives in a later release)")

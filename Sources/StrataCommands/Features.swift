@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import StrataCPU
 import StrataFormats
 import StrataIR
@@ -11,7 +12,10 @@ struct Features: ParsableCommand {
         abstract: "Run a network in inference mode and write the named layers' outputs as .npy arrays.",
         discussion: """
             Writes DIR/LAYER.npy for each layer: float32, shape (N, C, H, W) or (N, F). An .npy input \
-            (float32 N×C×H×W, or one C×H×W image) is used as it is, with no preprocessing.
+            (float32 N×C×H×W, or one C×H×W image) is used as it is, with no preprocessing. PNG and JPEG \
+            images (one file, or every image in a folder, in name order, listed in DIR/images.txt) are \
+            converted to the input's channels, resized so the shorter side fits, centre-cropped and \
+            scaled to [0, 1].
             """)
 
     @Argument(help: "The network spec (YAML).")
@@ -20,7 +24,7 @@ struct Features: ParsableCommand {
     @Option(help: "Weights (.safetensors).")
     var weights: String
 
-    @Option(help: "Input images: an .npy array (N×C×H×W float32).")
+    @Option(help: "Input: an .npy array (N×C×H×W float32), a PNG or JPEG image, or a folder of them.")
     var input: String
 
     @Option(help: "Comma-separated layer names.")
@@ -45,7 +49,7 @@ struct Features: ParsableCommand {
             try CommandSupport.parseDevice(device)
             let nodes = try CommandSupport.layers(layers, in: graph)
             let weightsFile = try Safetensors.read(path: weights)
-            let images = try CommandSupport.inputBatch(input, graph: graph)
+            let (images, files) = try CommandSupport.inputImages(input, graph: graph)
             let count = images.shape[0]
             let perImage = graph.input.elementCount!
             let derived = try TrainingGraph.derive(graph, training: false)
@@ -69,6 +73,9 @@ struct Features: ParsableCommand {
                 start += n
             }
             try makeDirectory(out)
+            if let files {
+                try AtomicFile.write(Data((files.joined(separator: "\n") + "\n").utf8), to: "\(out)/images.txt")
+            }
             for (k, node) in nodes.enumerated() {
                 let path = "\(out)/\(graph.nodes[node].name).npy"
                 try NumpyArray.write(NumpyArray.Array32(shape: [count] + graph.nodes[node].shape!.dims, values: results[k]), path: path)

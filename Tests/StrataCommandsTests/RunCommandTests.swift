@@ -104,6 +104,24 @@ struct RunCommandTests {
         #expect(try NumpyArray.readFloats(path: d + "/g/prob.npy") == prob)
     }
 
+    @Test func featuresReadsAFolderOfImages() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let cifar = packageRoot + "/networks/zfnet-mini-cifar.yaml"
+        #expect(strata("init", cifar, "--out", d + "/w.safetensors").status == 0)
+        let fixtures = packageRoot + "/Tests/StrataFormatsTests/Fixtures"
+        let run = strata("features", cifar, "--weights", d + "/w.safetensors", "--input", fixtures, "--layers", "conv1,prob", "--out", d + "/f")
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(try NumpyArray.readFloats(path: d + "/f/prob.npy").shape == [3, 10])
+        #expect(try NumpyArray.readFloats(path: d + "/f/conv1.npy").shape == [3, 32, 32, 32])
+        let listed = try String(contentsOfFile: d + "/f/images.txt", encoding: .utf8).split(separator: "\n").map { ($0 as NSString).lastPathComponent }
+        #expect(listed == ["gradient.jpg", "gradient.png", "grey.jpg"])
+        let one = strata("features", cifar, "--weights", d + "/w.safetensors", "--input", fixtures + "/gradient.png", "--layers", "prob", "--out", d + "/g")
+        #expect(one.status == 0)
+        let all = try NumpyArray.readFloats(path: d + "/f/prob.npy").values, single = try NumpyArray.readFloats(path: d + "/g/prob.npy").values
+        #expect(zip(Array(all[10..<20]), single).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
     @Test func compilePrintsTheTrainingGraphAndThePlan() throws {
         let grad = strata("compile", mini, "--training", "--stop-after", "grad")
         #expect(grad.status == 0)

@@ -1,0 +1,2 @@
+// libpng (Debian: libpng-dev; pkg-config: libpng16).
+#include <png.h>

@@ -1,0 +1,114 @@
+import CPNG
+import CTurboJPEG
+import Foundation
+
+/// Decodes PNG (libpng) and JPEG (libjpeg-turbo) images into planar float32 pixels, and prepares
+/// them for a network: channels converted, the shorter side resized to the input (bilinear), the
+/// centre cropped, values scaled to [0, 1].
+public enum Images {
+    /// A decoded image: `channels` planes of height × width, values 0…255.
+    public struct Image: Sendable {
+        public var channels: Int
+        public var height: Int
+        public var width: Int
+        /// Planar (C, H, W).
+        public var pixels: [Float]
+    }
+
+    public static let extensions: Set<String> = ["png", "jpg", "jpeg"]
+
+    /// Decodes a file as 1 (grey) or 3 (RGB) channels.
+    public static func decode(path: String, channels: Int) throws(FormatError) -> Image {
+        guard channels == 1 || channels == 3 else {
+            throw FormatError(path: path, reason: "images have 1 or 3 channels; the network takes \(channels)")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw FormatError(path: path, reason: "cannot read it: \(FormatError.describe(error))")
+        }
+        if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try decodePNG(data, path: path, channels: channels) }
+        if data.starts(with: [0xFF, 0xD8]) { return try decodeJPEG(data, path: path, channels: channels) }
+        throw FormatError(path: path, reason: "it is neither a PNG nor a JPEG image")
+    }
+
+    static func decodePNG(_ data: Data, path: String, channels: Int) throws(FormatError) -> Image {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        let ok = data.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
+        guard ok != 0 else { throw FormatError(path: path, reason: "not a valid PNG: \(message(&image))") }
+        defer { png_image_free(&image) }
+        image.format = channels == 3 ? UInt32(PNG_FORMAT_RGB) : UInt32(PNG_FORMAT_GRAY)
+        let (width, height) = (Int(image.width), Int(image.height))
+        guard width > 0, height > 0, width * height <= 1 << 28 else { throw FormatError(path: path, reason: "its size \(width)×\(height) is not supported") }
+        var interleaved = [UInt8](repeating: 0, count: width * height * channels)
+        let finished = interleaved.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        guard finished != 0 else { throw FormatError(path: path, reason: "not a valid PNG: \(message(&image))") }
+        return planar(interleaved, channels: channels, height: height, width: width)
+    }
+
+    private static func message(_ image: inout png_image) -> String {
+        withUnsafeBytes(of: &image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    static func decodeJPEG(_ data: Data, path: String, channels: Int) throws(FormatError) -> Image {
+        guard let handle = tjInitDecompress() else { throw FormatError(path: path, reason: "cannot start the JPEG decoder") }
+        defer { tjDestroy(handle) }
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        let bytes = [UInt8](data)
+        guard tjDecompressHeader3(handle, bytes, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0 else {
+            throw FormatError(path: path, reason: "not a valid JPEG: \(String(cString: tjGetErrorStr2(handle)))")
+        }
+        guard width > 0, height > 0, Int(width) * Int(height) <= 1 << 28 else {
+            throw FormatError(path: path, reason: "its size \(width)×\(height) is not supported")
+        }
+        var interleaved = [UInt8](repeating: 0, count: Int(width) * Int(height) * channels)
+        let format = channels == 3 ? TJPF_RGB.rawValue : TJPF_GRAY.rawValue
+        let status = tjDecompress2(handle, bytes, UInt(bytes.count), &interleaved, width, 0, height, Int32(format), 0)
+        // A warning (a slightly damaged file that still decoded) is accepted; an error is not.
+        if status != 0 && tjGetErrorCode(handle) != TJERR_WARNING.rawValue {
+            throw FormatError(path: path, reason: "not a valid JPEG: \(String(cString: tjGetErrorStr2(handle)))")
+        }
+        return planar(interleaved, channels: channels, height: Int(height), width: Int(width))
+    }
+
+    static func planar(_ interleaved: [UInt8], channels: Int, height: Int, width: Int) -> Image {
+        var pixels = [Float](repeating: 0, count: interleaved.count)
+        let plane = height * width
+        for i in 0..<plane { for c in 0..<channels { pixels[c * plane + i] = Float(interleaved[i * channels + c]) } }
+        return Image(channels: channels, height: height, width: width, pixels: pixels)
+    }
+
+    /// Resizes so the shorter side covers the target (bilinear, pixel centres aligned), crops the
+    /// centre to height × width, and scales 0…255 to 0…1.
+    public static func prepare(_ image: Image, height: Int, width: Int) -> [Float] {
+        let scale = max(Double(height) / Double(image.height), Double(width) / Double(image.width))
+        let resizedH = max(height, Int((Double(image.height) * scale).rounded())), resizedW = max(width, Int((Double(image.width) * scale).rounded()))
+        let top = (resizedH - height) / 2, left = (resizedW - width) / 2
+        var out = [Float](repeating: 0, count: image.channels * height * width)
+        let sy = Double(image.height) / Double(resizedH), sx = Double(image.width) / Double(resizedW)
+        for y in 0..<height {
+            let fy = max(0, min(Double(image.height - 1), (Double(y + top) + 0.5) * sy - 0.5))
+            let y0 = Int(fy), y1 = min(y0 + 1, image.height - 1), wy = Float(fy - Double(y0))
+            for x in 0..<width {
+                let fx = max(0, min(Double(image.width - 1), (Double(x + left) + 0.5) * sx - 0.5))
+                let x0 = Int(fx), x1 = min(x0 + 1, image.width - 1), wx = Float(fx - Double(x0))
+                for c in 0..<image.channels {
+                    let p = image.pixels, base = c * image.height * image.width
+                    let top = p[base + y0 * image.width + x0] * (1 - wx) + p[base + y0 * image.width + x1] * wx
+                    let bottom = p[base + y1 * image.width + x0] * (1 - wx) + p[base + y1 * image.width + x1] * wx
+                    out[(c * height + y) * width + x] = (top * (1 - wy) + bottom * wy) / 255
+                }
+            }
+        }
+        return out
+    }
+
+    /// The image files of a folder (not recursive), sorted by name.
+    public static func files(in directory: String) throws(FormatError) -> [String] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw FormatError(path: directory, reason: "cannot list it: \(FormatError.describe(error))")
+        }
+        return names.filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted().map { "\(directory)/\($0)" }
+    }
+}
