@@ -26,7 +26,8 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // A few lines of C the CPU backend needs (the x86 denormal mode).
-        .target(name: "CStrataSupport"),
+        // -fno-math-errno: sqrtf need not set errno, so its loops vectorise.
+        .target(name: "CStrataSupport", cSettings: [.unsafeFlags(["-fno-math-errno", "-O3"])]),
 
         // Stage 0: source locations, diagnostics and their rendering. No dependencies.
         .target(name: "StrataDiagnostics", exclude: ["README.md"]),

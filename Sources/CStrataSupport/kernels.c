@@ -2,16 +2,24 @@
 #include <math.h>
 #include <string.h>
 
-void strata_relu_f32(const float *x, float *y, long n) {
+/* On x86-64, hot loops are compiled twice, for AVX2 and for the baseline, and the loader picks one
+   (GNU ifunc), so the binary still runs on any x86-64 machine. */
+#if defined(__x86_64__) && defined(__linux__)
+#define STRATA_VECTOR __attribute__((target_clones("avx2", "default")))
+#else
+#define STRATA_VECTOR
+#endif
+
+STRATA_VECTOR void strata_relu_f32(const float *x, float *y, long n) {
     for (long i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void strata_relu_backward_f32(const float *dy, const float *y, float *dx, long n) {
+STRATA_VECTOR void strata_relu_backward_f32(const float *dy, const float *y, float *dx, long n) {
     /* Both loads unconditional, so the select vectorises. */
     for (long i = 0; i < n; i++) { float g = dy[i]; dx[i] = y[i] > 0.0f ? g : 0.0f; }
 }
 
-void strata_bias_activation_f32(float *row, float bias, long n, int relu) {
+STRATA_VECTOR void strata_bias_activation_f32(float *row, float bias, long n, int relu) {
     if (relu) {
         for (long i = 0; i < n; i++) { float v = row[i] + bias; row[i] = v > 0.0f ? v : 0.0f; }
     } else if (bias != 0.0f) {
@@ -19,7 +27,7 @@ void strata_bias_activation_f32(float *row, float bias, long n, int relu) {
     }
 }
 
-float strata_sum_f32(const float *x, long n) {
+STRATA_VECTOR float strata_sum_f32(const float *x, long n) {
     // Eight partial sums: vectorisable without -ffast-math, and more accurate than one.
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     long i = 0;
@@ -30,11 +38,11 @@ float strata_sum_f32(const float *x, long n) {
     return total;
 }
 
-void strata_multiply_f32(const float *x, const float *m, float *y, long n) {
+STRATA_VECTOR void strata_multiply_f32(const float *x, const float *m, float *y, long n) {
     for (long i = 0; i < n; i++) y[i] = x[i] * m[i];
 }
 
-void strata_sgd_f32(float *restrict w, const float *restrict g, float *restrict v, long n, float lr, float momentum, float decay) {
+STRATA_VECTOR void strata_sgd_f32(float *restrict w, const float *restrict g, float *restrict v, long n, float lr, float momentum, float decay) {
     for (long i = 0; i < n; i++) {
         float step = momentum * v[i] - decay * w[i] - lr * g[i];
         v[i] = step;
@@ -72,7 +80,7 @@ void strata_im2col_plane_f32(const float *restrict plane, int h, int w, int kh, 
     }
 }
 
-void strata_col2im_plane_f32(const float *restrict col, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+STRATA_VECTOR void strata_col2im_plane_f32(const float *restrict col, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                              int oh, int ow, float *restrict plane, long row_stride) {
     for (int i = 0; i < kh; i++) {
         for (int j = 0; j < kw; j++) {
@@ -98,7 +106,7 @@ void strata_col2im_plane_f32(const float *restrict col, int h, int w, int kh, in
     }
 }
 
-void strata_maxpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+STRATA_VECTOR void strata_maxpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                               int oh, int ow, float *restrict y, int32_t *restrict switches) {
     for (int oy = 0; oy < oh; oy++) {
         int ys = oy * sh - ph, ye = ys + kh;
@@ -135,7 +143,7 @@ static inline int pool_area(int oy, int ox, int h, int w, int kh, int kw, int sh
     return a > 0 ? a : 1;
 }
 
-void strata_avgpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+STRATA_VECTOR void strata_avgpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                               int oh, int ow, float *restrict y) {
     for (int oy = 0; oy < oh; oy++) {
         int ys = oy * sh - ph, ye = ys + kh;
@@ -152,7 +160,7 @@ void strata_avgpool_plane_f32(const float *restrict x, int h, int w, int kh, int
     }
 }
 
-void strata_avgpool_backward_plane_f32(const float *restrict dy, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+STRATA_VECTOR void strata_avgpool_backward_plane_f32(const float *restrict dy, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                                        int oh, int ow, float *restrict dx) {
     memset(dx, 0, sizeof(float) * (long)h * w);
     for (int oy = 0; oy < oh; oy++) {
@@ -169,30 +177,64 @@ void strata_avgpool_backward_plane_f32(const float *restrict dy, int h, int w, i
     }
 }
 
-/* s^-beta with a fast path for the paper's beta = 0.75: r·sqrt(r), r = 1/sqrt(s). */
-static inline float negative_power(float s, float beta) {
-    if (beta == 0.75f) { float r = 1.0f / sqrtf(s); return r * sqrtf(r); }
-    return powf(s, -beta);
+/* y = x · s^-beta over one plane, s = k + alpha·sum; the paper's beta = 0.75 as r·sqrt(r), r = 1/sqrt(s),
+   in its own loop so that it vectorises. */
+STRATA_VECTOR static void lrn_apply(const float *restrict x, const float *restrict sum, long hw, float alpha, float beta, float k,
+                                    float *restrict y, float *restrict scale) {
+    if (beta == 0.75f && !scale) {
+        for (long q = 0; q < hw; q++) {
+            float r = 1.0f / sqrtf(k + alpha * sum[q]);
+            y[q] = x[q] * (r * sqrtf(r));
+        }
+    } else if (beta == 0.75f) {
+        for (long q = 0; q < hw; q++) {
+            float s = k + alpha * sum[q];
+            float r = 1.0f / sqrtf(s);
+            scale[q] = s;
+            y[q] = x[q] * (r * sqrtf(r));
+        }
+    } else {
+        for (long q = 0; q < hw; q++) {
+            float s = k + alpha * sum[q];
+            if (scale) scale[q] = s;
+            y[q] = x[q] * powf(s, -beta);
+        }
+    }
+}
+
+STRATA_VECTOR static void add_squares(float *restrict sum, const float *restrict p, long hw, float sign) {
+    for (long q = 0; q < hw; q++) sum[q] += sign * (p[q] * p[q]);
+}
+
+STRATA_VECTOR static void add_scaled(float *restrict sum, const float *restrict p, long hw, float sign) {
+    for (long q = 0; q < hw; q++) sum[q] += sign * p[q];
 }
 
 void strata_lrn_forward_f32(const float *restrict x, int c, long hw, int size, float alpha, float beta, float k,
                             float *restrict y, float *restrict scale, float *restrict sum) {
     int half = size / 2;
     memset(sum, 0, sizeof(float) * hw);
-    for (int j = 0; j < half && j < c; j++) { const float *p = x + j * hw; for (long q = 0; q < hw; q++) sum[q] += p[q] * p[q]; }
+    for (int j = 0; j < half && j < c; j++) add_squares(sum, x + j * hw, hw, 1.0f);
     for (int ch = 0; ch < c; ch++) {
         int in = ch + half, out = ch - half - 1;
-        if (in < c) { const float *p = x + in * hw; for (long q = 0; q < hw; q++) sum[q] += p[q] * p[q]; }
-        if (out >= 0) { const float *p = x + out * hw; for (long q = 0; q < hw; q++) sum[q] -= p[q] * p[q]; }
-        const float *xc = x + ch * hw;
-        float *yc = y + ch * hw;
-        if (scale) {
-            float *sc = scale + ch * hw;
-            for (long q = 0; q < hw; q++) { float s = k + alpha * sum[q]; sc[q] = s; yc[q] = xc[q] * negative_power(s, beta); }
-        } else {
-            for (long q = 0; q < hw; q++) { float s = k + alpha * sum[q]; yc[q] = xc[q] * negative_power(s, beta); }
-        }
+        if (in < c) add_squares(sum, x + in * hw, hw, 1.0f);
+        if (out >= 0) add_squares(sum, x + out * hw, hw, -1.0f);
+        lrn_apply(x + ch * hw, sum, hw, alpha, beta, k, y + ch * hw, scale ? scale + ch * hw : 0);
     }
+}
+
+/* dx = dy·s^-beta − factor·x·sum over one plane. */
+STRATA_VECTOR static void lrn_gradient(const float *restrict dy, const float *restrict x, const float *restrict scale,
+                                       const float *restrict sum, long hw, float beta, float factor, float *restrict dx) {
+    if (beta == 0.75f) {
+        for (long q = 0; q < hw; q++) { float r = 1.0f / sqrtf(scale[q]); dx[q] = dy[q] * (r * sqrtf(r)) - factor * x[q] * sum[q]; }
+    } else {
+        for (long q = 0; q < hw; q++) dx[q] = dy[q] * powf(scale[q], -beta) - factor * x[q] * sum[q];
+    }
+}
+
+STRATA_VECTOR static void lrn_ratio(const float *restrict dy, const float *restrict y, const float *restrict scale, long n, float *restrict t) {
+    for (long q = 0; q < n; q++) t[q] = dy[q] * y[q] / scale[q];
 }
 
 void strata_lrn_backward_f32(const float *restrict dy, const float *restrict x, const float *restrict y, const float *restrict scale,
@@ -200,14 +242,14 @@ void strata_lrn_backward_f32(const float *restrict dy, const float *restrict x, 
     int half = size / 2;
     float factor = 2.0f * alpha * beta;
     float *sum = work, *t = work + hw;
-    for (long q = 0; q < (long)c * hw; q++) t[q] = dy[q] * y[q] / scale[q];
+    lrn_ratio(dy, y, scale, (long)c * hw, t);
     memset(sum, 0, sizeof(float) * hw);
-    for (int j = 0; j < half && j < c; j++) { const float *p = t + j * hw; for (long q = 0; q < hw; q++) sum[q] += p[q]; }
+    for (int j = 0; j < half && j < c; j++) add_scaled(sum, t + j * hw, hw, 1.0f);
     for (int ch = 0; ch < c; ch++) {
         int in = ch + half, out = ch - half - 1;
-        if (in < c) { const float *p = t + in * hw; for (long q = 0; q < hw; q++) sum[q] += p[q]; }
-        if (out >= 0) { const float *p = t + out * hw; for (long q = 0; q < hw; q++) sum[q] -= p[q]; }
+        if (in < c) add_scaled(sum, t + in * hw, hw, 1.0f);
+        if (out >= 0) add_scaled(sum, t + out * hw, hw, -1.0f);
         long o = ch * hw;
-        for (long q = 0; q < hw; q++) dx[o + q] = dy[o + q] * negative_power(scale[o + q], beta) - factor * x[o + q] * sum[q];
+        lrn_gradient(dy + o, x + o, scale + o, sum, hw, beta, factor, dx + o);
     }
 }

@@ -65,6 +65,16 @@ public final class CPUExecutor: @unchecked Sendable {
     /// Elements of a tensor for the plan's batch (nil if the plan has no buffer for it).
     public func count(_ tensor: TensorID) -> Int? { plan.buffer(tensor)?.elements }
 
+    /// Copies float32 values into a tensor's buffer: a straight copy for float32 plans.
+    public func write(_ tensor: TensorID, _ values: [Float]) {
+        guard let id = plan.bufferOf[tensor] else { return }
+        let n = min(values.count, plan.buffers[id].elements)
+        switch impl {
+        case .single(let e): values.withUnsafeBufferPointer { e.pointer(id).update(from: $0.baseAddress!, count: n) }
+        case .double(let e): let p = e.pointer(id); for i in 0..<n { p[i] = Double(values[i]) }
+        }
+    }
+
     /// Copies values into a tensor's buffer (input, parameters, or anything else).
     public func write<S: Collection>(_ tensor: TensorID, _ values: S) where S.Element: BinaryFloatingPoint {
         guard let id = plan.bufferOf[tensor] else { return }
