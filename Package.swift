@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(
             name: "COpenCL", pkgConfig: "OpenCL",
             providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
@@ -45,11 +46,16 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // File formats: safetensors (weights, gradients) and .npy (inputs, labels, features).
         .target(name: "StrataFormats", dependencies: ["CPNG", "CTurboJPEG"], exclude: ["README.md"]),
+        // Stage 5: training: data sets, preprocessing and augmentation, the training loop, checkpoints, evaluation.
+        .target(
+            name: "StrataTrain",
+            dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "CZlib"],
+            exclude: ["README.md"]),
         // The commands (check, compile), as a library so tests can drive them in-process.
         .target(
             name: "StrataCommands",
             dependencies: [
-                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats",
+                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "StrataTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
@@ -63,6 +69,7 @@ let package = Package(
             exclude: ["Golden"]),  // golden outputs, read from the source tree
         .testTarget(name: "StrataPlanTests", dependencies: ["StrataPlan", "StrataIR", "StrataSpec"]),
         .testTarget(name: "StrataCPUTests", dependencies: ["StrataCPU", "StrataPlan", "StrataIR", "StrataSpec"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataCPU", "StrataFormats"]),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
     ],

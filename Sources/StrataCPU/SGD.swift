@@ -44,3 +44,64 @@ extension CPUExecutor {
         }
     }
 }
+
+extension Engine {
+    func momentumValues(_ parameter: Int) -> [Double] {
+        let count = plan.buffers[parameter].elements
+        guard let v = velocities[parameter] else { return [Double](repeating: 0, count: count) }
+        return (0..<count).map { Double(v[$0]) }
+    }
+
+    func setMomentum(_ parameter: Int, _ values: [Float]) {
+        let count = plan.buffers[parameter].elements
+        let v = velocity(parameter, count: count)
+        for i in 0..<min(count, values.count) { v[i] = T(values[i]) }
+    }
+
+    /// ZF's feature-scale clipping: every conv filter whose RMS exceeds `radius` is scaled back to it.
+    func clipFilters(radius: Double) {
+        for (i, node) in plan.graph.nodes.enumerated() {
+            guard case .conv = node.layer, let id = plan.bufferOf[.parameter(i, "weight")] else { continue }
+            let b = plan.buffers[id]
+            let filters = b.shape[0], size = b.elements / filters
+            let w = pointer(id)
+            for f in 0..<filters {
+                let row = w + f * size
+                var squares = 0.0
+                for j in 0..<size { squares += Double(row[j]) * Double(row[j]) }
+                let rms = (squares / Double(size)).squareRoot()
+                if rms > radius {
+                    let scale = T(radius / rms)
+                    for j in 0..<size { row[j] *= scale }
+                }
+            }
+        }
+    }
+}
+
+extension CPUExecutor {
+    /// The SGD momentum buffer of a parameter (zeros before the first update).
+    public func momentum(_ tensor: TensorID) -> [Float] {
+        guard let id = plan.bufferOf[tensor] else { return [] }
+        switch impl {
+        case .single(let e): return e.momentumValues(id).map(Float.init)
+        case .double(let e): return e.momentumValues(id).map(Float.init)
+        }
+    }
+
+    public func setMomentum(_ tensor: TensorID, _ values: [Float]) {
+        guard let id = plan.bufferOf[tensor] else { return }
+        switch impl {
+        case .single(let e): e.setMomentum(id, values)
+        case .double(let e): e.setMomentum(id, values)
+        }
+    }
+
+    /// Renormalises every conv filter whose RMS exceeds `radius` (ZF's feature-scale clipping).
+    public func clipFilters(radius: Double) {
+        switch impl {
+        case .single(let e): e.clipFilters(radius: radius)
+        case .double(let e): e.clipFilters(radius: radius)
+        }
+    }
+}

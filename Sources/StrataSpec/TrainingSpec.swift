@@ -74,6 +74,8 @@ public struct TrainingSpec: Sendable {
         /// Standard deviation of the PCA colour augmentation's α (the paper: 0.1); 0 turns it off.
         public var pcaColor = 0.0
 
+        public init() {}
+
         public static func == (a: Augment, b: Augment) -> Bool {
             a.crop?.0 == b.crop?.0 && a.crop?.1 == b.crop?.1 && a.flip == b.flip && a.pcaColor == b.pcaColor
         }

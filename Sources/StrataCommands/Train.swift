@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import StrataCPU
+import StrataFormats
+import StrataIR
+import StrataTrain
+
+/// `strata train SPEC --data DATA --out RUN`: trains on the CPU, writing RUN/metrics.csv,
+/// RUN/checkpoints/ and RUN/spec.yaml; `--resume` continues a killed run exactly.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a network on a data folder; checkpoints are atomic and --resume continues exactly.",
+        discussion: """
+            DATA: IDX files (MNIST, Fashion-MNIST; gzip or plain), CIFAR-10 binary batches, an image tree \
+            with train/ and val/ (one subfolder per class; PNG or JPEG), or images.npy + labels.npy \
+            (+ val_images.npy, val_labels.npy). Writes RUN/metrics.csv (one line per epoch), \
+            RUN/checkpoints/latest.safetensors (and epoch-N.safetensors for --snapshot-epochs) and RUN/spec.yaml.
+            """)
+
+    @Argument(help: "The network spec (YAML) with a training section.")
+    var spec: String
+
+    @Option(help: "The data folder.")
+    var data: String
+
+    @Option(help: "The run folder (created if missing).")
+    var out: String
+
+    @Option(help: "Epochs in all (default: the spec's training.epochs).")
+    var epochs: Int?
+
+    @Option(help: "Batch size (default: the spec's training.batch).")
+    var batch: Int?
+
+    @Option(help: "Device: cpu.")
+    var device = "cpu"
+
+    @Option(help: "Seed of the initial weights, the data order, augmentation and dropout.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Continue from RUN/checkpoints/latest.safetensors.")
+    var resume = false
+
+    @Option(help: "Epochs after which to keep a separate checkpoint (the ZF feature-evolution epochs: 1,2,5,10,20,30,40,64).")
+    var snapshotEpochs: String = ""
+
+    @Option(help: "Also write a checkpoint every N steps (0: at epoch ends only).")
+    var checkpointSteps = 0
+
+    @Flag(help: "Stop at the first unreadable image instead of skipping it.")
+    var strict = false
+
+    @Option(help: .hidden)
+    var stopAfterSteps: Int?
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        guard checkpointSteps >= 0 else { throw ValidationError("--checkpoint-steps must be 0 or more") }
+        guard snapshotEpochs.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 1 } ?? false }) else {
+            throw ValidationError("--snapshot-epochs takes epoch numbers, e.g. 1,2,5,10")
+        }
+    }
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, spec) = CommandSupport.graph(self.spec, errors: &errors) else { return 1 }
+        return CommandSupport.run(errors: &errors) {
+            try CommandSupport.parseDevice(device)
+            let settings = spec.training
+            var options = Trainer.Options(epochs: epochs ?? settings?.epochs ?? 10, batch: batch ?? settings?.batch ?? 128)
+            options.seed = seed
+            options.resume = resume
+            options.snapshotEpochs = Set(snapshotEpochs.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+            options.checkpointSteps = checkpointSteps
+            options.strict = strict
+            options.stopAfterSteps = stopAfterSteps
+            let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
+            let trainer = Trainer(graph: graph, spec: spec, data: splits, run: out, options: options)
+            let progress = Progress(terminal: isatty(2) == 1, epochs: options.epochs)
+            trainer.report = { progress.handle($0) }
+            let started = Date()
+            let results = try trainer.train(initialWeights: Weights.initialize(graph: graph, spec: spec, seed: seed))
+            progress.finish()
+            if let last = results.last {
+                let seconds = Date().timeIntervalSince(started)
+                output.write("trained \(graph.name) for \(results.count) epoch(s) in \(Int(seconds.rounded())) s; "
+                             + "validation top-1 error \(percent(last.validationTop1)), top-5 \(percent(last.validationTop5)); "
+                             + "checkpoint \(out)/checkpoints/latest.safetensors\n")
+            }
+            return 0
+        }
+    }
+}
+
+func percent(_ x: Double?) -> String { x.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
+
+/// Progress: a redrawn bar on a terminal, plain log lines otherwise (both on stderr).
+final class Progress: @unchecked Sendable {
+    let terminal: Bool
+    let epochs: Int
+    var lastLog = Date.distantPast
+    var stepsPerEpoch = 1
+    var epochStart = Date()
+
+    init(terminal: Bool, epochs: Int) {
+        self.terminal = terminal
+        self.epochs = epochs
+    }
+
+    func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+
+    func handle(_ event: Trainer.Event) {
+        switch event {
+        case let .started(train, validation, steps, resumed):
+            stepsPerEpoch = steps
+            epochStart = Date()
+            var line = "training on \(train) images (\(steps) steps per epoch), validating on \(validation)"
+            if let (e, s) = resumed { line += "; resumed at epoch \(e + 1), step \(s)" }
+            write(line + "\n")
+        case let .step(epoch, step, of, loss, speed):
+            if step == 1 || (step > 1 && epochStart.timeIntervalSinceNow > 0) { epochStart = Date() }
+            let remaining = Double(of - step) * Double(of > 0 ? 1 : 0) / max(speed, 1e-9) * 0  // filled below
+            _ = remaining
+            let eta = speed > 0 ? Double((of - step)) * (Double(step) > 0 ? Date().timeIntervalSince(epochStart) / Double(step) : 0) : 0
+            if terminal {
+                let width = 30, filled = Int(Double(width) * Double(step) / Double(max(of, 1)))
+                let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+                write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %d/%d loss %.4f %.0f img/s ETA %@", epoch + 1, epochs, bar, step, of, loss, speed, clock(eta)))
+            } else if Date().timeIntervalSince(lastLog) >= 10 || step == of {
+                lastLog = Date()
+                write(String(format: "epoch %d/%d step %d/%d loss %.4f %.0f img/s eta %@\n", epoch + 1, epochs, step, of, loss, speed, clock(eta)))
+            }
+        case let .epoch(m):
+            if terminal { write("\r\u{1B}[K") }
+            write(String(format: "epoch %d: loss %.4f, train error %@, val top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
+                         m.epoch, m.loss, percent(m.trainError), percent(m.validationTop1), percent(m.validationTop5),
+                         m.imagesPerSecond, m.dataWaitFraction * 100))
+            epochStart = Date()
+        case let .warning(message):
+            if terminal { write("\r\u{1B}[K") }
+            write("warning: \(message)\n")
+        }
+    }
+
+    func finish() { if terminal { write("\r\u{1B}[K") } }
+
+    func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

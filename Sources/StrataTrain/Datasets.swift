@@ -1,0 +1,222 @@
+import CZlib
+import Foundation
+import StrataFormats
+
+/// A labelled image set held in memory or decoded on demand: the training and held-out splits of
+/// the data formats `strata train` and `strata eval` read.
+public protocol Dataset: Sendable {
+    var count: Int { get }
+    /// Channels, height, width of the stored images (before any resizing or cropping).
+    var shape: (channels: Int, height: Int, width: Int) { get }
+    var classes: Int { get }
+    func label(_ index: Int) -> Int
+    /// The image's pixels, planar (C, H, W), values 0…1.
+    func pixels(_ index: Int) throws -> [Float]
+}
+
+/// The two splits of a data folder.
+public struct DataSplits: Sendable {
+    public var train: any Dataset
+    public var validation: (any Dataset)?
+    /// What the folder held, for logs ("Fashion-MNIST IDX", "CIFAR-10 binary", ...).
+    public var description: String
+
+    public init(train: any Dataset, validation: (any Dataset)?, description: String) {
+        self.train = train
+        self.validation = validation
+        self.description = description
+    }
+}
+
+/// A dataset of uint8 images in memory (IDX, CIFAR-10).
+public struct ByteImages: Dataset {
+    public let count: Int
+    public let shape: (channels: Int, height: Int, width: Int)
+    public let classes: Int
+    let bytes: [UInt8]
+    let labels: [UInt8]
+
+    public func label(_ index: Int) -> Int { Int(labels[index]) }
+
+    public func pixels(_ index: Int) throws -> [Float] {
+        let size = shape.channels * shape.height * shape.width
+        return bytes[(index * size)..<((index + 1) * size)].map { Float($0) / 255 }
+    }
+}
+
+/// Float images from `.npy` arrays, used as given (no scaling).
+public struct ArrayImages: Dataset {
+    public let count: Int
+    public let shape: (channels: Int, height: Int, width: Int)
+    public let classes: Int
+    let values: [Float]
+    let labels: [Int]
+
+    public init(count: Int, shape: (channels: Int, height: Int, width: Int), classes: Int, values: [Float], labels: [Int]) {
+        self.count = count
+        self.shape = shape
+        self.classes = classes
+        self.values = values
+        self.labels = labels
+    }
+
+    public func label(_ index: Int) -> Int { labels[index] }
+
+    public func pixels(_ index: Int) throws -> [Float] {
+        let size = shape.channels * shape.height * shape.width
+        return Array(values[(index * size)..<((index + 1) * size)])
+    }
+}
+
+/// An image tree: one subfolder per class, PNG or JPEG files decoded on demand and resized so the
+/// shorter side is `side`, then centre-cropped to side × side.
+public struct ImageTree: Dataset {
+    public let count: Int
+    public let shape: (channels: Int, height: Int, width: Int)
+    public let classes: Int
+    public let classNames: [String]
+    let files: [String]
+    let labels: [Int]
+
+    public func label(_ index: Int) -> Int { labels[index] }
+
+    public func pixels(_ index: Int) throws -> [Float] {
+        let image = try Images.decode(path: files[index], channels: shape.channels)
+        return Images.prepare(image, height: shape.height, width: shape.width)
+    }
+
+    public func path(_ index: Int) -> String { files[index] }
+}
+
+public enum DataLoader {
+    /// Opens a data folder: IDX files (gzip or plain), CIFAR-10 binary batches, an image tree with
+    /// `train/` and `val/`, or `images.npy` + `labels.npy` (+ `val_images.npy`, `val_labels.npy`).
+    /// `channels` and `side` size an image tree's decoded images.
+    public static func open(_ folder: String, channels: Int, side: Int) throws -> DataSplits {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw FormatError(path: folder, reason: "no such data folder")
+        }
+        func exists(_ name: String) -> String? {
+            for candidate in [name, name + ".gz"] where fm.fileExists(atPath: "\(folder)/\(candidate)") { return "\(folder)/\(candidate)" }
+            return nil
+        }
+        if let images = exists("train-images-idx3-ubyte"), let labels = exists("train-labels-idx1-ubyte") {
+            let train = try idx(images: images, labels: labels)
+            var validation: ByteImages?
+            if let vi = exists("t10k-images-idx3-ubyte"), let vl = exists("t10k-labels-idx1-ubyte") {
+                validation = try idx(images: vi, labels: vl)
+            }
+            let classes = max(train.classes, validation?.classes ?? 0)
+            return DataSplits(train: ByteImages(count: train.count, shape: train.shape, classes: classes, bytes: train.bytes, labels: train.labels),
+                              validation: validation.map { ByteImages(count: $0.count, shape: $0.shape, classes: classes, bytes: $0.bytes, labels: $0.labels) },
+                              description: "IDX (MNIST format)")
+        }
+        if fm.fileExists(atPath: "\(folder)/data_batch_1.bin") {
+            let batches = (1...5).map { "\(folder)/data_batch_\($0).bin" }.filter { fm.fileExists(atPath: $0) }
+            let train = try cifar(batches)
+            let test = fm.fileExists(atPath: "\(folder)/test_batch.bin") ? try cifar(["\(folder)/test_batch.bin"]) : nil
+            return DataSplits(train: train, validation: test, description: "CIFAR-10 binary")
+        }
+        if fm.fileExists(atPath: "\(folder)/images.npy") {
+            let train = try arrays(images: "\(folder)/images.npy", labels: "\(folder)/labels.npy")
+            var validation: ArrayImages?
+            if fm.fileExists(atPath: "\(folder)/val_images.npy") {
+                validation = try arrays(images: "\(folder)/val_images.npy", labels: "\(folder)/val_labels.npy")
+            }
+            let classes = max(train.classes, validation?.classes ?? 0)
+            return DataSplits(train: ArrayImages(count: train.count, shape: train.shape, classes: classes, values: train.values, labels: train.labels),
+                              validation: validation.map { ArrayImages(count: $0.count, shape: $0.shape, classes: classes, values: $0.values, labels: $0.labels) },
+                              description: ".npy arrays")
+        }
+        if fm.fileExists(atPath: "\(folder)/train") {
+            let train = try tree("\(folder)/train", channels: channels, side: side, classNames: nil)
+            let validation = fm.fileExists(atPath: "\(folder)/val") ? try tree("\(folder)/val", channels: channels, side: side, classNames: train.classNames) : nil
+            return DataSplits(train: train, validation: validation, description: "image tree")
+        }
+        throw FormatError(path: folder, reason: "no data found: expected IDX files (train-images-idx3-ubyte[.gz], ...), CIFAR-10 "
+                          + "data_batch_N.bin, images.npy + labels.npy, or train/ and val/ folders with one subfolder per class")
+    }
+
+    // MARK: IDX
+
+    /// Reads a file, gunzipping it when it ends in .gz.
+    static func contents(_ path: String) throws -> [UInt8] {
+        guard path.hasSuffix(".gz") else {
+            do { return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+                throw FormatError(path: path, reason: "cannot read it")
+            }
+        }
+        guard let file = gzopen(path, "rb") else { throw FormatError(path: path, reason: "cannot open it") }
+        defer { gzclose(file) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
+            if n < 0 { throw FormatError(path: path, reason: "it is not a valid gzip file, or it is truncated") }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<Int(n)])
+            if out.count > 1 << 32 { throw FormatError(path: path, reason: "it is larger than 4 GiB") }
+        }
+        return out
+    }
+
+    static func idx(images: String, labels: String) throws -> ByteImages {
+        let i = try contents(images), l = try contents(labels)
+        func be32(_ b: [UInt8], _ o: Int) -> Int { Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]) }
+        guard i.count >= 16, be32(i, 0) == 0x0803 else { throw FormatError(path: images, reason: "not an IDX image file (magic 0x00000803)") }
+        guard l.count >= 8, be32(l, 0) == 0x0801 else { throw FormatError(path: labels, reason: "not an IDX label file (magic 0x00000801)") }
+        let n = be32(i, 4), h = be32(i, 8), w = be32(i, 12)
+        guard i.count >= 16 + n * h * w else { throw FormatError(path: images, reason: "it holds fewer than the \(n) images its header claims; the file is truncated") }
+        guard be32(l, 4) == n, l.count >= 8 + n else { throw FormatError(path: labels, reason: "it has \(be32(l, 4)) labels for \(n) images") }
+        let labelBytes = Array(l[8..<(8 + n)])
+        return ByteImages(count: n, shape: (1, h, w), classes: Int(labelBytes.max() ?? 0) + 1, bytes: Array(i[16..<(16 + n * h * w)]), labels: labelBytes)
+    }
+
+    // MARK: CIFAR-10
+
+    static func cifar(_ files: [String]) throws -> ByteImages {
+        var bytes: [UInt8] = [], labels: [UInt8] = []
+        for file in files {
+            let data = try contents(file)
+            guard data.count % 3073 == 0 else { throw FormatError(path: file, reason: "its size is not a whole number of 3073-byte CIFAR-10 records") }
+            for r in 0..<(data.count / 3073) {
+                labels.append(data[r * 3073])
+                bytes.append(contentsOf: data[(r * 3073 + 1)..<((r + 1) * 3073)])
+            }
+        }
+        return ByteImages(count: labels.count, shape: (3, 32, 32), classes: 10, bytes: bytes, labels: labels)
+    }
+
+    // MARK: .npy
+
+    static func arrays(images: String, labels: String) throws -> ArrayImages {
+        let x = try NumpyArray.readFloats(path: images)
+        guard x.shape.count == 4 else { throw FormatError(path: images, reason: "images must be (N, C, H, W), got \(x.shape)") }
+        let (shape, y) = try NumpyArray.readLabels(path: labels)
+        guard y.count == x.shape[0], shape.count == 1 else { throw FormatError(path: labels, reason: "\(y.count) labels for \(x.shape[0]) images") }
+        guard let low = y.min(), low >= 0 else { throw FormatError(path: labels, reason: "labels must be class indices 0, 1, 2, ...") }
+        return ArrayImages(count: x.shape[0], shape: (x.shape[1], x.shape[2], x.shape[3]), classes: Int(y.max() ?? 0) + 1,
+                           values: x.values, labels: y.map { Int($0) })
+    }
+
+    // MARK: image trees
+
+    static func tree(_ root: String, channels: Int, side: Int, classNames given: [String]?) throws -> ImageTree {
+        let fm = FileManager.default
+        let classNames = try given ?? fm.contentsOfDirectory(atPath: root).filter { name in
+            var isDirectory: ObjCBool = false
+            return fm.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory) && isDirectory.boolValue && !name.hasPrefix(".")
+        }.sorted()
+        var files: [String] = [], labels: [Int] = []
+        for (k, name) in classNames.enumerated() where fm.fileExists(atPath: "\(root)/\(name)") {
+            for file in try Images.files(in: "\(root)/\(name)") {
+                files.append(file)
+                labels.append(k)
+            }
+        }
+        guard !files.isEmpty else { throw FormatError(path: root, reason: "no .png or .jpg images in its class folders") }
+        return ImageTree(count: files.count, shape: (channels, side, side), classes: classNames.count, classNames: classNames, files: files, labels: labels)
+    }
+}

@@ -1,0 +1,292 @@
+import Foundation
+import StrataCPU
+import StrataFormats
+import StrataIR
+import StrataPlan
+import StrataSpec
+
+/// The training loop: SGD exactly as the AlexNet paper writes it (momentum, weight decay, the
+/// spec's learning rate and schedule), ZF's feature-scale clipping, validation after each epoch,
+/// checkpoints (and snapshots) written atomically, and an exact resume: data order, augmentation
+/// and dropout draw from (seed, epoch, image) and (seed, step), so a resumed run computes the same
+/// numbers as an uninterrupted one.
+public final class Trainer {
+    public struct Options: Sendable {
+        public var epochs: Int
+        public var batch: Int
+        public var seed: UInt64 = 0
+        public var resume = false
+        public var snapshotEpochs: Set<Int> = []
+        /// Also checkpoint every this many steps (0: only at epoch ends).
+        public var checkpointSteps = 0
+        /// Stop at the first unreadable image instead of skipping it.
+        public var strict = false
+        /// Stop after this many steps in all (for tests of kill-and-resume); nil: train to the end.
+        public var stopAfterSteps: Int?
+        public init(epochs: Int, batch: Int) {
+            self.epochs = epochs
+            self.batch = batch
+        }
+    }
+
+    /// Progress reports for the command's progress bar or log lines.
+    public enum Event {
+        case started(trainImages: Int, validationImages: Int, stepsPerEpoch: Int, resumedAt: (epoch: Int, step: Int)?)
+        case step(epoch: Int, step: Int, of: Int, loss: Double, imagesPerSecond: Double)
+        case epoch(EpochMetrics)
+        case warning(String)
+    }
+
+    public struct EpochMetrics: Sendable {
+        public var epoch: Int
+        public var step: Int
+        public var learningRate: Double
+        public var loss: Double
+        public var trainError: Double
+        public var validationTop1: Double?
+        public var validationTop5: Double?
+        public var imagesPerSecond: Double
+        public var dataWaitFraction: Double
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    let graph: Graph
+    let spec: NetworkSpec
+    let settings: TrainingSpec
+    let data: DataSplits
+    let run: String
+    let options: Options
+    let specText: String
+    public var report: (Event) -> Void = { _ in }
+
+    public init(graph: Graph, spec: NetworkSpec, data: DataSplits, run: String, options: Options) {
+        self.graph = graph
+        self.spec = spec
+        self.settings = spec.training ?? TrainingSpec(location: spec.name.location)
+        self.data = data
+        self.run = run
+        self.options = options
+        self.specText = SpecPrinter.print(spec).split(separator: "\n").filter { !$0.hasPrefix("# resolved from") }.joined(separator: "\n")
+    }
+
+    var checkpointPath: String { "\(run)/checkpoints/latest.safetensors" }
+
+    /// Trains; returns the metrics of the epochs it ran.
+    @discardableResult
+    public func train(initialWeights: Safetensors.File) throws -> [EpochMetrics] {
+        let input = graph.input
+        let stored = data.train.shape
+        guard stored.channels == input.channels, stored.height >= input.height, stored.width >= input.width else {
+            throw Failure(description: "the data's images are \(stored.channels)×\(stored.height)×\(stored.width) but '\(graph.name)' takes "
+                          + "\(input.channels)×\(input.height)×\(input.width); images must have its channels and be at least its size")
+        }
+        let classes = graph.nodes.last!.shape!.elementCount!
+        guard data.train.classes <= classes else {
+            throw Failure(description: "the data has \(data.train.classes) classes but '\(graph.name)' ends in \(classes) outputs")
+        }
+        try FileManager.default.createDirectory(atPath: "\(run)/checkpoints", withIntermediateDirectories: true)
+
+        let batch = options.batch
+        let stepsPerEpoch = data.train.count / batch
+        guard stepsPerEpoch >= 1 else { throw Failure(description: "the training set has \(data.train.count) images, fewer than one batch of \(batch)") }
+        let lastValue = TensorID.value(graph.nodes.count - 1)
+        // Keep the softmax output readable after the run (for the training error).
+        let plan = Planner.plan(try TrainingGraph.derive(graph, training: true), batch: batch, keep: [lastValue])
+        let executor = CPUExecutor(plan: plan)
+
+        // State: fresh, or from the checkpoint.
+        var state: Checkpoint
+        if options.resume, FileManager.default.fileExists(atPath: checkpointPath) {
+            let file = try Safetensors.read(path: checkpointPath)
+            state = try Checkpoint.read(file, path: checkpointPath)
+            if state.spec != specText {
+                throw Failure(description: "\(checkpointPath) was trained with a different spec; resume with the same spec, or start a new run (a new --out)\n"
+                              + Checkpoint.differences(state.spec, specText).map { "  " + $0 }.joined(separator: "\n"))
+            }
+            if state.seed != options.seed {
+                throw Failure(description: "\(checkpointPath) was trained with --seed \(state.seed), not \(options.seed); resume with the same seed")
+            }
+            if state.epoch >= options.epochs {
+                throw Failure(description: "nothing to do: \(checkpointPath) has finished \(state.epoch) of \(options.epochs) epochs; pass a larger --epochs to train on")
+            }
+            Checkpoint.restore(file, into: executor)
+        } else {
+            if options.resume { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
+            let stats = try Preprocessing.statistics(data.train)
+            state = Checkpoint(epoch: 0, stepInEpoch: 0, globalStep: 0, learningRate: settings.optimizer.learningRate,
+                               bestValidationError: .infinity, epochsWithoutImprovement: 0, seed: options.seed, spec: specText,
+                               mean: stats.mean, meanShape: [stored.channels, stored.height, stored.width],
+                               pcaValues: stats.values, pcaVectors: stats.vectors, epochLossSum: 0, epochWrong: 0, epochSeen: 0)
+            Checkpoint.restore(initialWeights, into: executor)
+            try? FileManager.default.removeItem(atPath: "\(run)/metrics.csv")
+        }
+        try specText.write(toFile: "\(run)/spec.yaml", atomically: true, encoding: .utf8)
+        try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
+
+        let preprocessing = Preprocessing(stored: stored, input: (input.height, input.width), mean: state.mean,
+                                          flip: settings.augment.flip, randomCrop: settings.augment.crop != nil,
+                                          pcaColor: settings.augment.pcaColor, pcaValues: state.pcaValues, pcaVectors: state.pcaVectors)
+        report(.started(trainImages: data.train.count, validationImages: data.validation?.count ?? 0, stepsPerEpoch: stepsPerEpoch,
+                        resumedAt: state.globalStep > 0 ? (state.epoch, state.stepInEpoch) : nil))
+        let evaluator = data.validation.map { _ in Evaluator(graph: graph, preprocessing: preprocessing, batch: min(batch, 256)) }
+        var results: [EpochMetrics] = []
+        var stepsThisRun = 0
+        let perImage = input.elementCount!
+        let lastNode = graph.nodes.count - 1
+
+        for epoch in state.epoch..<options.epochs {
+            let order = Self.permutation(count: data.train.count, seed: options.seed, epoch: epoch)
+            let train = data.train, strict = options.strict, seed = options.seed
+            let queue = BatchQueue(first: state.stepInEpoch, total: stepsPerEpoch) { k in
+                try Self.makeBatch(train, order: Array(order[(k * batch)..<((k + 1) * batch)]), preprocessing: preprocessing,
+                                   seed: seed, epoch: epoch, perImage: perImage, strict: strict)
+            }
+            defer { queue.stop() }
+            // Running sums of the epoch, carried through a resume by the checkpoint.
+            var lossSum = state.epochLossSum, wrong = state.epochWrong, seen = state.epochSeen
+            let epochStart = Date()
+            var computeImages = 0
+            for step in state.stepInEpoch..<stepsPerEpoch {
+                let b = try queue.next()
+                for path in b.skipped { report(.warning("skipped unreadable image \(path)")) }
+                b.images.withUnsafeBufferPointer { executor.setInput($0) }
+                executor.setLabels(b.labels)
+                let loss = executor.run(seed: Self.mix(options.seed, UInt64(state.globalStep)))!
+                guard loss.isFinite else {
+                    throw Failure(description: "the loss became \(loss) at epoch \(epoch + 1), step \(step + 1); training stopped. "
+                                  + "The last good checkpoint is \(checkpointPath). Try a smaller learning rate (training.optimizer.lr).")
+                }
+                executor.sgdStep(learningRate: state.learningRate, momentum: settings.optimizer.momentum, weightDecay: settings.optimizer.weightDecay)
+                if let clip = settings.filterRMSClip { executor.clipFilters(radius: clip) }
+                lossSum += loss
+                let probabilities = executor.readFloat(.value(lastNode))
+                for n in 0..<batch {
+                    let row = probabilities[(n * classes)..<((n + 1) * classes)]
+                    if row.indices.max(by: { row[$0] < row[$1] })! - n * classes != Int(b.labels[n]) { wrong += 1 }
+                }
+                seen += batch
+                computeImages += batch
+                state.globalStep += 1
+                state.stepInEpoch = step + 1
+                stepsThisRun += 1
+                let elapsed = Date().timeIntervalSince(epochStart)
+                report(.step(epoch: epoch, step: step + 1, of: stepsPerEpoch, loss: lossSum / Double(max(1, seen / batch)),
+                             imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9)))
+                if options.checkpointSteps > 0 && state.globalStep % options.checkpointSteps == 0 && state.stepInEpoch < stepsPerEpoch {
+                    (state.epochLossSum, state.epochWrong, state.epochSeen) = (lossSum, wrong, seen)
+                    try state.write(executor: executor, to: checkpointPath)
+                }
+                if let limit = options.stopAfterSteps, stepsThisRun >= limit { return results }
+            }
+            let elapsed = Date().timeIntervalSince(epochStart)
+            var validation: (top1: Double, top5: Double)?
+            if let evaluator, let held = data.validation {
+                evaluator.load(from: executor)
+                validation = try evaluator.errors(held, views: 1)
+            }
+            // Schedule.
+            let lrUsed = state.learningRate
+            switch settings.schedule {
+            case .constant: break
+            case let .step(factor, epochs):
+                if epochs.contains(epoch + 1) { state.learningRate *= factor }
+            case let .plateau(factor, patience):
+                if let v = validation?.top1 {
+                    if v < state.bestValidationError - 1e-9 {
+                        state.bestValidationError = v
+                        state.epochsWithoutImprovement = 0
+                    } else {
+                        state.epochsWithoutImprovement += 1
+                        if state.epochsWithoutImprovement >= patience {
+                            state.learningRate *= factor
+                            state.epochsWithoutImprovement = 0
+                        }
+                    }
+                }
+            }
+            let metrics = EpochMetrics(epoch: epoch + 1, step: state.globalStep, learningRate: lrUsed, loss: lossSum / Double(max(1, seen / batch)),
+                                       trainError: Double(wrong) / Double(max(1, seen)), validationTop1: validation?.top1, validationTop5: validation?.top5,
+                                       imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9), dataWaitFraction: queue.waitSeconds / max(elapsed, 1e-9))
+            state.epoch = epoch + 1
+            state.stepInEpoch = 0
+            (state.epochLossSum, state.epochWrong, state.epochSeen) = (0, 0, 0)
+            try Metrics.append(metrics, to: "\(run)/metrics.csv")
+            try state.write(executor: executor, to: checkpointPath)
+            if options.snapshotEpochs.contains(epoch + 1) {
+                try state.write(executor: executor, to: "\(run)/checkpoints/epoch-\(epoch + 1).safetensors")
+            }
+            results.append(metrics)
+            report(.epoch(metrics))
+        }
+        return results
+    }
+
+    static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        var g = SplitMix64(seed: a ^ (b &* 0x9E37_79B9_7F4A_7C15))
+        return g.next()
+    }
+
+    /// The order of the training images in an epoch: a Fisher–Yates shuffle from (seed, epoch).
+    public static func permutation(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var order = Array(0..<count)
+        var g = SplitMix64(seed: mix(seed, 0xE90C_0000 &+ UInt64(epoch)))
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            order.swapAt(i, Int(g.next() % UInt64(i + 1)))
+        }
+        return order
+    }
+
+    static func makeBatch(_ data: any Dataset, order: [Int], preprocessing: Preprocessing, seed: UInt64, epoch: Int, perImage: Int,
+                          strict: Bool) throws -> Batch {
+        var images = [Float](repeating: 0, count: order.count * perImage)
+        var labels = [Int32](repeating: 0, count: order.count)
+        var skipped: [String] = []
+        try images.withUnsafeMutableBufferPointer { out in
+            for (n, index) in order.enumerated() {
+                var i = index, pixels: [Float]?
+                for attempt in 0..<data.count {
+                    do {
+                        pixels = try data.pixels(i)
+                        break
+                    } catch {
+                        if strict { throw error }
+                        skipped.append("\(error)")
+                        i = (index + attempt + 1) % data.count
+                    }
+                }
+                guard let pixels else { throw Failure(description: "no image of the training set could be read") }
+                labels[n] = Int32(data.label(i))
+                preprocessing.prepare(pixels, into: out.baseAddress! + n * perImage, training: true,
+                                      seed: mix(seed, UInt64(epoch) << 32 | UInt64(i)))
+            }
+        }
+        return Batch(images: images, labels: labels, skipped: skipped)
+    }
+}
+
+/// `RUN/metrics.csv`: one line per epoch.
+enum Metrics {
+    static let header = "epoch,step,lr,loss,train_top1_error,val_top1_error,val_top5_error,images_per_s,data_wait_fraction"
+
+    static func append(_ m: Trainer.EpochMetrics, to path: String) throws {
+        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        if text.isEmpty { text = header + "\n" }
+        func f(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "" }
+        text += "\(m.epoch),\(m.step),\(f(m.learningRate)),\(f(m.loss)),\(f(m.trainError)),\(f(m.validationTop1)),\(f(m.validationTop5)),"
+            + "\(f(m.imagesPerSecond)),\(f(m.dataWaitFraction))\n"
+        try AtomicFile.write(Data(text.utf8), to: path)
+    }
+
+    /// Drops lines of epochs after `keepingEpochs` (written before a kill, redone after the resume).
+    static func truncate(_ path: String, keepingEpochs: Int) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        let lines = text.split(separator: "\n").filter { line in
+            guard let epoch = Int(line.split(separator: ",").first ?? "") else { return true }
+            return epoch <= keepingEpochs
+        }
+        try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: path)
+    }
+}
