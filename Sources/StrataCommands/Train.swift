@@ -64,31 +64,38 @@ struct Train: ParsableCommand {
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(self.spec, errors: &errors) else { return 1 }
-        return CommandSupport.run(errors: &errors) {
+        // Progress goes straight to stderr when that is where errors go (live); otherwise (tests) it is
+        // collected and written to the errors stream when training ends.
+        let live = errors is StandardStream
+        let settings = spec.training
+        var options = Trainer.Options(epochs: epochs ?? settings?.epochs ?? 10, batch: batch ?? settings?.batch ?? 128)
+        options.seed = seed
+        options.resume = resume
+        options.snapshotEpochs = Set(snapshotEpochs.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        options.checkpointSteps = checkpointSteps
+        options.strict = strict
+        options.stopAfterSteps = stopAfterSteps
+        let progress = Progress(terminal: live && isatty(2) == 1, epochs: options.epochs, live: live)
+        var summary = ""
+        let status = CommandSupport.run(errors: &errors) {
             try CommandSupport.parseDevice(device)
-            let settings = spec.training
-            var options = Trainer.Options(epochs: epochs ?? settings?.epochs ?? 10, batch: batch ?? settings?.batch ?? 128)
-            options.seed = seed
-            options.resume = resume
-            options.snapshotEpochs = Set(snapshotEpochs.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
-            options.checkpointSteps = checkpointSteps
-            options.strict = strict
-            options.stopAfterSteps = stopAfterSteps
             let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
             let trainer = Trainer(graph: graph, spec: spec, data: splits, run: out, options: options)
-            let progress = Progress(terminal: isatty(2) == 1, epochs: options.epochs)
             trainer.report = { progress.handle($0) }
             let started = Date()
+            defer { progress.finish() }
             let results = try trainer.train(initialWeights: Weights.initialize(graph: graph, spec: spec, seed: seed))
-            progress.finish()
             if let last = results.last {
                 let seconds = Date().timeIntervalSince(started)
-                output.write("trained \(graph.name) for \(results.count) epoch(s) in \(Int(seconds.rounded())) s; "
-                             + "validation top-1 error \(percent(last.validationTop1)), top-5 \(percent(last.validationTop5)); "
-                             + "checkpoint \(out)/checkpoints/latest.safetensors\n")
+                summary = "trained \(graph.name) for \(results.count) epoch(s) in \(Int(seconds.rounded())) s; "
+                    + "validation top-1 error \(percent(last.validationTop1)), top-5 \(percent(last.validationTop5)); "
+                    + "checkpoint \(out)/checkpoints/latest.safetensors\n"
             }
             return 0
         }
+        if !live { errors.write(progress.collected) }
+        output.write(summary)
+        return status
     }
 }
 
@@ -102,12 +109,19 @@ final class Progress: @unchecked Sendable {
     var stepsPerEpoch = 1
     var epochStart = Date()
 
-    init(terminal: Bool, epochs: Int) {
+    let live: Bool
+    /// What was written, when not live.
+    var collected = ""
+
+    init(terminal: Bool, epochs: Int, live: Bool) {
         self.terminal = terminal
         self.epochs = epochs
+        self.live = live
     }
 
-    func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    func write(_ s: String) {
+        if live { FileHandle.standardError.write(Data(s.utf8)) } else { collected += s }
+    }
 
     func handle(_ event: Trainer.Event) {
         switch event {
@@ -119,8 +133,6 @@ final class Progress: @unchecked Sendable {
             write(line + "\n")
         case let .step(epoch, step, of, loss, speed):
             if step == 1 || (step > 1 && epochStart.timeIntervalSinceNow > 0) { epochStart = Date() }
-            let remaining = Double(of - step) * Double(of > 0 ? 1 : 0) / max(speed, 1e-9) * 0  // filled below
-            _ = remaining
             let eta = speed > 0 ? Double((of - step)) * (Double(step) > 0 ? Date().timeIntervalSince(epochStart) / Double(step) : 0) : 0
             if terminal {
                 let width = 30, filled = Int(Double(width) * Double(step) / Double(max(of, 1)))

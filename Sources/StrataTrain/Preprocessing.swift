@@ -77,25 +77,32 @@ public struct Preprocessing: Sendable {
 
     /// The mean image and, for 3 channels, the eigen-decomposition of the pixel colour covariance,
     /// over the training images (all of them for the mean; up to `sampleImages` for the covariance).
-    public static func statistics(_ data: any Dataset, sampleImages: Int = 2000) throws -> (mean: [Float], values: [Float], vectors: [Float]) {
+    /// Unreadable images are left out (the training loop reports them), unless `strict`.
+    public static func statistics(_ data: any Dataset, sampleImages: Int = 2000, strict: Bool = false) throws -> (mean: [Float], values: [Float], vectors: [Float]) {
         let (c, h, w) = data.shape
         var sum = [Double](repeating: 0, count: c * h * w)
-        for i in 0..<data.count {
-            let p = try data.pixels(i)
-            for j in sum.indices { sum[j] += Double(p[j]) }
+        var readable = 0
+        func pixels(_ i: Int) throws -> [Float]? {
+            do { return try data.pixels(i) } catch { if strict { throw error }; return nil }
         }
-        let mean = sum.map { Float($0 / Double(max(data.count, 1))) }
+        for i in 0..<data.count {
+            guard let p = try pixels(i) else { continue }
+            for j in sum.indices { sum[j] += Double(p[j]) }
+            readable += 1
+        }
+        let mean = sum.map { Float($0 / Double(max(readable, 1))) }
         guard c == 3 else { return (mean, [], []) }
         var covariance = [Double](repeating: 0, count: 9), means = [Double](repeating: 0, count: 3), n = 0.0
         let step = max(1, data.count / sampleImages)
         for i in stride(from: 0, to: data.count, by: step) {
-            let p = try data.pixels(i)
+            guard let p = try pixels(i) else { continue }
             for q in 0..<(h * w) {
                 let rgb = (0..<3).map { Double(p[$0 * h * w + q]) }
                 for a in 0..<3 { means[a] += rgb[a]; for b in 0..<3 { covariance[a * 3 + b] += rgb[a] * rgb[b] } }
                 n += 1
             }
         }
+        guard n > 0 else { return (mean, [], []) }
         for a in 0..<3 { means[a] /= n }
         for a in 0..<3 { for b in 0..<3 { covariance[a * 3 + b] = covariance[a * 3 + b] / n - means[a] * means[b] } }
         let (values, vectors) = symmetricEigen3(covariance)

@@ -115,7 +115,7 @@ public final class Trainer {
             Checkpoint.restore(file, into: executor)
         } else {
             if options.resume { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
-            let stats = try Preprocessing.statistics(data.train)
+            let stats = try Preprocessing.statistics(data.train, strict: options.strict)
             state = Checkpoint(epoch: 0, stepInEpoch: 0, globalStep: 0, learningRate: settings.optimizer.learningRate,
                                bestValidationError: .infinity, epochsWithoutImprovement: 0, seed: options.seed, spec: specText,
                                mean: stats.mean, meanShape: [stored.channels, stored.height, stored.width],
