@@ -101,7 +101,9 @@ struct RunCommandTests {
         #expect(try NumpyArray.readFloats(path: d + "/f/conv1.npy").values.contains { $0 < 0 })
         // Batching does not change the result.
         #expect(strata("features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "prob", "--out", d + "/g", "--batch", "5").status == 0)
-        #expect(try NumpyArray.readFloats(path: d + "/g/prob.npy") == prob)
+        // (Different batch sizes tile the GEMMs differently, so float32 rounding may differ slightly.)
+        let rebatched = try NumpyArray.readFloats(path: d + "/g/prob.npy")
+        #expect(rebatched.shape == prob.shape && zip(rebatched.values, prob.values).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
     @Test func featuresReadsAFolderOfImages() throws {
