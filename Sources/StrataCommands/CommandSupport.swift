@@ -90,6 +90,25 @@ enum CommandSupport {
         return (NumpyArray.Array32(shape: [files.count, c, h, w], values: values), files)
     }
 
+    /// Runs `images` through executors of at most `batch` images (one plan per chunk size, weights
+    /// loaded once per plan): `body(executor, first, count)` after the chunk's input is set.
+    static func inChunks(_ images: NumpyArray.Array32, batch: Int, graph: Graph, plan: (Int) -> ExecutionPlan,
+                         weights: Safetensors.File, weightsPath: String, _ body: (CPUExecutor, Int, Int) throws -> Void) throws {
+        let count = images.shape[0], perImage = graph.input.elementCount!
+        var executor: CPUExecutor?
+        var start = 0
+        while start < count {
+            let n = min(batch, count - start)
+            if executor?.plan.batch != n {
+                executor = CPUExecutor(plan: plan(n))
+                try Weights.load(weights, path: weightsPath, into: executor!)
+            }
+            images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { executor!.setInput($0) }
+            try body(executor!, start, n)
+            start += n
+        }
+    }
+
     static func parseDevice(_ device: String) throws {
         guard device == "cpu" else {
             throw CommandError("device '\(device)' is not available: this build runs on 'cpu' (the OpenCL backend arrives in a later release)")

@@ -51,26 +51,17 @@ struct Features: ParsableCommand {
             let weightsFile = try Safetensors.read(path: weights)
             let (images, files) = try CommandSupport.inputImages(input, graph: graph)
             let count = images.shape[0]
-            let perImage = graph.input.elementCount!
             let derived = try TrainingGraph.derive(graph, training: false)
             var results = nodes.map { [Float](repeating: 0, count: count * graph.nodes[$0].shape!.elementCount!) }
-            var executor: CPUExecutor?
-            var start = 0
-            while start < count {
-                let n = min(batch, count - start)
-                if executor?.plan.batch != n {
-                    let plan = Planner.plan(derived, batch: n, keep: Set(nodes.map { TensorID.value($0) }))
-                    executor = CPUExecutor(plan: plan)
-                    try Weights.load(weightsFile, path: weights, into: executor!)
-                }
-                images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { executor!.setInput($0) }
-                executor!.run()
+            let keep = Set(nodes.map { TensorID.value($0) })
+            try CommandSupport.inChunks(images, batch: batch, graph: graph, plan: { Planner.plan(derived, batch: $0, keep: keep) },
+                                        weights: weightsFile, weightsPath: weights) { executor, start, n in
+                executor.run()
                 for (k, node) in nodes.enumerated() {
-                    let values = executor!.readFloat(.value(node))
+                    let values = executor.readFloat(.value(node))
                     let size = graph.nodes[node].shape!.elementCount!
                     results[k].replaceSubrange((start * size)..<((start + n) * size), with: values.prefix(n * size))
                 }
-                start += n
             }
             try makeDirectory(out)
             if let files {

@@ -52,31 +52,23 @@ struct Grad: ParsableCommand {
             if let bad = labelValues.firstIndex(where: { $0 < 0 || $0 >= Int64(classes) }) {
                 throw CommandError("\(labels): label \(labelValues[bad]) (image \(bad)) is outside 0..<\(classes), the classes of '\(graph.name)'")
             }
-            let perImage = graph.input.elementCount!
-            var executor: CPUExecutor?
             var sums: [String: [Double]] = [:]
+            var names: [(name: String, tensor: TensorID, shape: [Int])] = []
             var loss = 0.0
-            var start = 0
-            while start < count {
-                let n = min(batch, count - start)
-                if executor?.plan.batch != n {
-                    executor = CPUExecutor(plan: Planner.plan(derived, batch: n))
-                    try Weights.load(weightsFile, path: weights, into: executor!)
-                }
-                images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { executor!.setInput($0) }
-                executor!.setLabels(labelValues[start..<(start + n)].map { Int32($0) })
+            try CommandSupport.inChunks(images, batch: batch, graph: graph, plan: { Planner.plan(derived, batch: $0) },
+                                        weights: weightsFile, weightsPath: weights) { executor, start, n in
+                executor.setLabels(labelValues[start..<(start + n)].map { Int32($0) })
                 // Each chunk gives the mean over its n images; weight it by n / count.
-                loss += (executor!.run() ?? 0) * Double(n) / Double(count)
-                for p in executor!.parameterNames {
+                let weight = Double(n) / Double(count)
+                loss += (executor.run() ?? 0) * weight
+                names = executor.parameterNames
+                for p in names {
                     guard case .parameter(let i, let name) = p.tensor else { continue }
-                    let g = executor!.read(.parameterGradient(i, name))
-                    let weight = Double(n) / Double(count)
+                    let g = executor.read(.parameterGradient(i, name))
                     if sums[p.name] == nil { sums[p.name] = [Double](repeating: 0, count: g.count) }
                     for j in g.indices { sums[p.name]![j] += g[j] * weight }
                 }
-                start += n
             }
-            let names = executor!.parameterNames
             let file = Safetensors.File(
                 tensors: names.map { ($0.name, Safetensors.Tensor(shape: $0.shape, values: sums[$0.name]!.map(Float.init))) },
                 metadata: ["network": graph.name, "loss": "\(loss)", "images": "\(count)", "format": "strata-gradients"])
