@@ -107,7 +107,8 @@ final class Progress: @unchecked Sendable {
     let epochs: Int
     var lastLog = Date.distantPast
     var stepsPerEpoch = 1
-    var epochStart = Date()
+    var currentEpoch = -1
+    var firstStep: (Int, Date)?
 
     let live: Bool
     /// What was written, when not live.
@@ -127,14 +128,22 @@ final class Progress: @unchecked Sendable {
         switch event {
         case let .started(train, validation, steps, resumed):
             stepsPerEpoch = steps
-            epochStart = Date()
             var line = "training on \(train) images (\(steps) steps per epoch), validating on \(validation)"
             if let (e, s) = resumed { line += "; resumed at epoch \(e + 1), step \(s)" }
             write(line + "\n")
         case let .step(epoch, step, of, loss, speed):
-            if step == 1 || (step > 1 && epochStart.timeIntervalSinceNow > 0) { epochStart = Date() }
-            let eta = speed > 0 ? Double((of - step)) * (Double(step) > 0 ? Date().timeIntervalSince(epochStart) / Double(step) : 0) : 0
+            // ETA from the steps seen since this epoch (or this resumed part of it) began.
+            if epoch != currentEpoch || firstStep == nil {
+                currentEpoch = epoch
+                firstStep = (step, Date())
+            }
+            let (startStep, startTime) = firstStep!
+            let perStep = step > startStep ? Date().timeIntervalSince(startTime) / Double(step - startStep) : 0
+            let eta = perStep * Double(of - step)
             if terminal {
+                // Redraw at most ten times a second.
+                guard Date().timeIntervalSince(lastLog) >= 0.1 || step == of else { return }
+                lastLog = Date()
                 let width = 30, filled = Int(Double(width) * Double(step) / Double(max(of, 1)))
                 let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
                 write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %d/%d loss %.4f %.0f img/s ETA %@", epoch + 1, epochs, bar, step, of, loss, speed, clock(eta)))
@@ -147,7 +156,6 @@ final class Progress: @unchecked Sendable {
             write(String(format: "epoch %d: loss %.4f, train error %@, val top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
                          m.epoch, m.loss, percent(m.trainError), percent(m.validationTop1), percent(m.validationTop5),
                          m.imagesPerSecond, m.dataWaitFraction * 100))
-            epochStart = Date()
         case let .warning(message):
             if terminal { write("\r\u{1B}[K") }
             write("warning: \(message)\n")
