@@ -154,3 +154,22 @@ extension CPUExecutor {
         }
     }
 }
+
+extension CPUExecutor {
+    /// Why `plan` cannot run on this machine (it needs more memory than the machine has), or nil.
+    /// Checked before allocating, so an absurd batch is an error message, not an out-of-memory kill.
+    public static func memoryProblem(_ plan: ExecutionPlan, precision: Precision = .float32) -> String? {
+        let scale = precision == .float32 ? 1 : 2
+        let needed = plan.peakBytes(threads: Parallel.threads) * scale
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, pageSize > 0 else { return nil }
+        let available = Int(pages) * Int(pageSize)
+        guard needed > available else { return nil }
+        return "'\(plan.graph.name)' at batch \(plan.batch) needs \(ExecutionPlan.size(needed)) but this machine has "
+            + "\(ExecutionPlan.size(available)) of memory; use a smaller batch"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -45,6 +45,7 @@ struct Bench: ParsableCommand {
             let batch = self.batch ?? spec.training?.batch ?? 32
             let derived = try TrainingGraph.derive(graph, training: training)
             let plan = Planner.plan(derived, batch: batch)
+            if let problem = CPUExecutor.memoryProblem(plan) { throw CommandError(problem) }
             let executor = CPUExecutor(plan: plan)
             for p in Weights.initialize(graph: graph, spec: spec, seed: 1).tensors {
                 if let t = executor.parameterNames.first(where: { $0.name == p.key }) { executor.write(t.tensor, p.value.values) }

@@ -100,7 +100,9 @@ enum CommandSupport {
         while start < count {
             let n = min(batch, count - start)
             if executor?.plan.batch != n {
-                executor = CPUExecutor(plan: plan(n))
+                let p = plan(n)
+                if let problem = CPUExecutor.memoryProblem(p) { throw CommandError(problem) }
+                executor = CPUExecutor(plan: p)
                 try Weights.load(weights, path: weightsPath, into: executor!)
             }
             images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { executor!.setInput($0) }

@@ -95,6 +95,7 @@ public final class Trainer {
         let lastValue = TensorID.value(graph.nodes.count - 1)
         // Keep the softmax output readable after the run (for the training error).
         let plan = Planner.plan(try TrainingGraph.derive(graph, training: true), batch: batch, keep: [lastValue])
+        if let problem = CPUExecutor.memoryProblem(plan) { throw Failure(description: problem) }
         let executor = CPUExecutor(plan: plan)
 
         // State: fresh, or from the checkpoint.

@@ -141,6 +141,12 @@ struct RunCommandTests {
         #expect(refused.errors.contains("x.yaml:4:19: error: training needs the network to end in a 'softmax' layer"))
     }
 
+    @Test func anAbsurdBatchIsAnErrorNotAnOutOfMemoryKill() {
+        let run = strata("bench", packageRoot + "/networks/alexnet.yaml", "--batch", "1000000", "--iterations", "1")
+        #expect(run.status == 1)
+        #expect(run.errors.contains("at batch 1000000 needs") && run.errors.contains("use a smaller batch"))
+    }
+
     @Test func benchReportsLayersAndThroughput() throws {
         let run = strata("bench", mini, "--batch", "4", "--iterations", "2", "--training", "--json")
         #expect(run.status == 0, "\(run.errors)")
