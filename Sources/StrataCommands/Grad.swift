@@ -29,7 +29,7 @@ struct Grad: ParsableCommand {
     @Option(help: "Device: cpu.")
     var device = "cpu"
 
-    @Option(help: "Images per run (bounds memory; the result is the same).")
+    @Option(help: "Images per run (bounds memory; the result changes only by float32 rounding).")
     var batch = 64
 
     func validate() throws {
