@@ -47,6 +47,19 @@ public final class Trainer {
         public var validationTop5: Double?
         public var imagesPerSecond: Double
         public var dataWaitFraction: Double
+
+        public init(epoch: Int, step: Int, learningRate: Double, loss: Double, trainError: Double, validationTop1: Double?,
+                    validationTop5: Double?, imagesPerSecond: Double, dataWaitFraction: Double) {
+            self.epoch = epoch
+            self.step = step
+            self.learningRate = learningRate
+            self.loss = loss
+            self.trainError = trainError
+            self.validationTop1 = validationTop1
+            self.validationTop5 = validationTop5
+            self.imagesPerSecond = imagesPerSecond
+            self.dataWaitFraction = dataWaitFraction
+        }
     }
 
     public struct Failure: Error, CustomStringConvertible {
