@@ -156,6 +156,7 @@ final class Progress: @unchecked Sendable {
             write(String(format: "epoch %d: loss %.4f, train error %@, val top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
                          m.epoch, m.loss, percent(m.trainError), percent(m.validationTop1), percent(m.validationTop5),
                          m.imagesPerSecond, m.dataWaitFraction * 100))
+            if m.skippedImages > 0 { write("epoch \(m.epoch): \(m.skippedImages) unreadable image(s) skipped\n") }
         case let .warning(message):
             if terminal { write("\r\u{1B}[K") }
             write("warning: \(message)\n")

@@ -47,9 +47,12 @@ public final class Trainer {
         public var validationTop5: Double?
         public var imagesPerSecond: Double
         public var dataWaitFraction: Double
+        /// Unreadable images skipped in this epoch (each also reported by path as a warning).
+        public var skippedImages = 0
 
         public init(epoch: Int, step: Int, learningRate: Double, loss: Double, trainError: Double, validationTop1: Double?,
-                    validationTop5: Double?, imagesPerSecond: Double, dataWaitFraction: Double) {
+                    validationTop5: Double?, imagesPerSecond: Double, dataWaitFraction: Double, skippedImages: Int = 0) {
+            self.skippedImages = skippedImages
             self.epoch = epoch
             self.step = step
             self.learningRate = learningRate
@@ -163,9 +166,11 @@ public final class Trainer {
             var lossSum = state.epochLossSum, wrong = state.epochWrong, seen = state.epochSeen
             let epochStart = Date()
             var computeImages = 0
+            var skippedImages = 0
             for step in state.stepInEpoch..<stepsPerEpoch {
                 let b = try queue.next()
                 for path in b.skipped { report(.warning("skipped unreadable image \(path)")) }
+                skippedImages += b.skipped.count
                 b.images.withUnsafeBufferPointer { executor.setInput($0) }
                 executor.setLabels(b.labels)
                 let loss = executor.run(seed: Self.mix(options.seed, UInt64(state.globalStep)))!
@@ -223,7 +228,8 @@ public final class Trainer {
             }
             let metrics = EpochMetrics(epoch: epoch + 1, step: state.globalStep, learningRate: lrUsed, loss: lossSum / Double(max(1, seen / batch)),
                                        trainError: Double(wrong) / Double(max(1, seen)), validationTop1: validation?.top1, validationTop5: validation?.top5,
-                                       imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9), dataWaitFraction: queue.waitSeconds / max(elapsed, 1e-9))
+                                       imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9), dataWaitFraction: queue.waitSeconds / max(elapsed, 1e-9),
+                                       skippedImages: skippedImages)
             state.epoch = epoch + 1
             state.stepInEpoch = 0
             (state.epochLossSum, state.epochWrong, state.epochSeen) = (0, 0, 0)

@@ -148,6 +148,7 @@ struct TrainCommandTests {
         let run = strata("train", d + "/tiny.yaml", "--data", d + "/tree", "--out", d + "/run", "--epochs", "1")
         #expect(run.status == 0, "\(run.errors)")
         #expect(run.errors.contains("warning: skipped unreadable image") && run.errors.contains("broken.png"))
+        #expect(run.errors.contains("epoch 1: 1 unreadable image(s) skipped"))
         let strict = strata("train", d + "/tiny.yaml", "--data", d + "/tree", "--out", d + "/run2", "--epochs", "1", "--strict")
         #expect(strict.status == 1)
         #expect(strict.errors.contains("broken.png"))
