@@ -50,9 +50,6 @@ struct Train: ParsableCommand {
     @Flag(help: "Stop at the first unreadable image instead of skipping it.")
     var strict = false
 
-    @Option(help: .hidden)
-    var stopAfterSteps: Int?
-
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -74,7 +71,6 @@ struct Train: ParsableCommand {
         options.snapshotEpochs = Set(snapshotEpochs.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
         options.checkpointSteps = checkpointSteps
         options.strict = strict
-        options.stopAfterSteps = stopAfterSteps
         let progress = Progress(terminal: live && isatty(2) == 1, epochs: options.epochs, live: live)
         var summary = ""
         let status = CommandSupport.run(errors: &errors) {
