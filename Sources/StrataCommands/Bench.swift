@@ -15,11 +15,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a network on random data: per-layer times and images/s (median over iterations).")
 
-    @Argument(help: "The network spec (YAML).")
-    var spec: String
+    @OptionGroup var network: NetworkArguments
 
-    @Option(help: "Device: cpu.")
-    var device = "cpu"
 
     @Option(help: "Batch size (default: the spec's training batch, else 32).")
     var batch: Int?
@@ -39,9 +36,9 @@ struct Bench: ParsableCommand {
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        guard let (graph, spec) = CommandSupport.graph(self.spec, errors: &errors) else { return 1 }
+        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(device)
+            try CommandSupport.parseDevice(network.device)
             let batch = self.batch ?? spec.training?.batch ?? 32
             let derived = try TrainingGraph.derive(graph, training: training)
             let plan = Planner.plan(derived, batch: batch)

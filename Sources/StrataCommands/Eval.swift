@@ -15,8 +15,7 @@ struct Eval: ParsableCommand {
             The mean image comes from each checkpoint, or from the data's training split for plain weights.
             """)
 
-    @Argument(help: "The network spec (YAML).")
-    var spec: String
+    @OptionGroup var network: NetworkArguments
 
     @Option(help: "Weights or a checkpoint (.safetensors); repeat for an ensemble.")
     var weights: [String]
@@ -33,8 +32,6 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    @Option(help: "Device: cpu.")
-    var device = "cpu"
 
     func validate() throws {
         guard views == 1 || views == 10 else { throw ValidationError("--views must be 1 or 10") }
@@ -43,9 +40,9 @@ struct Eval: ParsableCommand {
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        guard let (graph, spec) = CommandSupport.graph(self.spec, errors: &errors) else { return 1 }
+        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(device)
+            try CommandSupport.parseDevice(network.device)
             let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
             guard let test = splits.validation else { throw CommandError("\(data) has no test or validation split") }
             let classes = graph.nodes.last!.shape!.elementCount!

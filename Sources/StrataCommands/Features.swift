@@ -18,8 +18,7 @@ struct Features: ParsableCommand {
             scaled to [0, 1].
             """)
 
-    @Argument(help: "The network spec (YAML).")
-    var spec: String
+    @OptionGroup var network: NetworkArguments
 
     @Option(help: "Weights (.safetensors).")
     var weights: String
@@ -33,8 +32,6 @@ struct Features: ParsableCommand {
     @Option(help: "Output folder (created if missing).")
     var out: String
 
-    @Option(help: "Device: cpu.")
-    var device = "cpu"
 
     @Option(help: "Images per run (bounds memory).")
     var batch = 64
@@ -44,9 +41,9 @@ struct Features: ParsableCommand {
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        guard let (graph, _) = CommandSupport.graph(spec, errors: &errors) else { return 1 }
+        guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(device)
+            try CommandSupport.parseDevice(network.device)
             let nodes = try CommandSupport.layers(layers, in: graph)
             let weightsFile = try Safetensors.read(path: weights)
             let (images, files) = try CommandSupport.inputImages(input, graph: graph)

@@ -9,10 +9,9 @@ import StrataPlan
 struct Grad: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the gradient of the mean cross-entropy loss (dropout off) for every parameter.",
-        discussion: "The gradients have the weights' names and layouts (safetensors); the loss goes to stdout.")
+        discussion: "The spec must end in softmax (the loss is its cross-entropy). The gradients have the weights' names and layouts (safetensors); the loss goes to stdout.")
 
-    @Argument(help: "The network spec (YAML); it must end in softmax.")
-    var spec: String
+    @OptionGroup var network: NetworkArguments
 
     @Option(help: "Weights (.safetensors).")
     var weights: String
@@ -26,8 +25,6 @@ struct Grad: ParsableCommand {
     @Option(help: "Where to write the gradients (.safetensors).")
     var out: String
 
-    @Option(help: "Device: cpu.")
-    var device = "cpu"
 
     @Option(help: "Images per run (bounds memory; the result changes only by float32 rounding).")
     var batch = 64
@@ -37,9 +34,9 @@ struct Grad: ParsableCommand {
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        guard let (graph, _) = CommandSupport.graph(spec, errors: &errors) else { return 1 }
+        guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(device)
+            try CommandSupport.parseDevice(network.device)
             let derived = try TrainingGraph.derive(graph, training: true, dropout: false)
             let weightsFile = try Safetensors.read(path: weights)
             let images = try CommandSupport.inputBatch(input, graph: graph)

@@ -17,8 +17,7 @@ struct Train: ParsableCommand {
             RUN/checkpoints/latest.safetensors (and epoch-N.safetensors for --snapshot-epochs) and RUN/spec.yaml.
             """)
 
-    @Argument(help: "The network spec (YAML) with a training section.")
-    var spec: String
+    @OptionGroup var network: NetworkArguments
 
     @Option(help: "The data folder.")
     var data: String
@@ -32,8 +31,6 @@ struct Train: ParsableCommand {
     @Option(help: "Batch size (default: the spec's training.batch).")
     var batch: Int?
 
-    @Option(help: "Device: cpu.")
-    var device = "cpu"
 
     @Option(help: "Seed of the initial weights, the data order, augmentation and dropout.")
     var seed: UInt64 = 0
@@ -60,7 +57,7 @@ struct Train: ParsableCommand {
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        guard let (graph, spec) = CommandSupport.graph(self.spec, errors: &errors) else { return 1 }
+        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         // Progress goes straight to stderr when that is where errors go (live); otherwise (tests) it is
         // collected and written to the errors stream when training ends.
         let live = errors is StandardStream
@@ -74,7 +71,7 @@ struct Train: ParsableCommand {
         let progress = Progress(terminal: live && isatty(2) == 1, epochs: options.epochs, live: live)
         var summary = ""
         let status = CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(device)
+            try CommandSupport.parseDevice(network.device)
             let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
             let trainer = Trainer(graph: graph, spec: spec, data: splits, run: out, options: options)
             trainer.report = { progress.handle($0) }
