@@ -106,16 +106,20 @@ STRATA_VECTOR void strata_col2im_plane_f32(const float *restrict col, int h, int
     }
 }
 
+/* The part of a window [start, start + size) inside [0, limit): [*lo, *hi), empty when *lo >= *hi. */
+static inline void clip_window(int start, int size, int limit, int *lo, int *hi) {
+    *lo = start < 0 ? 0 : start;
+    *hi = start + size > limit ? limit : start + size;
+}
+
 STRATA_VECTOR void strata_maxpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                               int oh, int ow, float *restrict y, int32_t *restrict switches) {
     for (int oy = 0; oy < oh; oy++) {
-        int ys = oy * sh - ph, ye = ys + kh;
-        if (ys < 0) ys = 0;
-        if (ye > h) ye = h;
+        int ys, ye;
+        clip_window(oy * sh - ph, kh, h, &ys, &ye);
         for (int ox = 0; ox < ow; ox++) {
-            int xs = ox * sw - pw, xe = xs + kw;
-            if (xs < 0) xs = 0;
-            if (xe > w) xe = w;
+            int xs, xe;
+            clip_window(ox * sw - pw, kw, w, &xs, &xe);
             if (ys >= ye || xs >= xe) { y[oy * ow + ox] = 0.0f; switches[oy * ow + ox] = -1; continue; }
             /* Branch-free: the first element seeds the maximum, then selects (cmov), first winner kept on ties. */
             int32_t at = ys * w + xs;
@@ -146,13 +150,11 @@ static inline int pool_area(int oy, int ox, int h, int w, int kh, int kw, int sh
 STRATA_VECTOR void strata_avgpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                               int oh, int ow, float *restrict y) {
     for (int oy = 0; oy < oh; oy++) {
-        int ys = oy * sh - ph, ye = ys + kh;
-        if (ys < 0) ys = 0;
-        if (ye > h) ye = h;
+        int ys, ye;
+        clip_window(oy * sh - ph, kh, h, &ys, &ye);
         for (int ox = 0; ox < ow; ox++) {
-            int xs = ox * sw - pw, xe = xs + kw;
-            if (xs < 0) xs = 0;
-            if (xe > w) xe = w;
+            int xs, xe;
+            clip_window(ox * sw - pw, kw, w, &xs, &xe);
             float sum = 0;
             for (int iy = ys; iy < ye; iy++) for (int ix = xs; ix < xe; ix++) sum += x[(long)iy * w + ix];
             y[oy * ow + ox] = sum / (float)pool_area(oy, ox, h, w, kh, kw, sh, sw, ph, pw);
@@ -164,13 +166,11 @@ STRATA_VECTOR void strata_avgpool_backward_plane_f32(const float *restrict dy, i
                                        int oh, int ow, float *restrict dx) {
     memset(dx, 0, sizeof(float) * (long)h * w);
     for (int oy = 0; oy < oh; oy++) {
-        int ys = oy * sh - ph, ye = ys + kh;
-        if (ys < 0) ys = 0;
-        if (ye > h) ye = h;
+        int ys, ye;
+        clip_window(oy * sh - ph, kh, h, &ys, &ye);
         for (int ox = 0; ox < ow; ox++) {
-            int xs = ox * sw - pw, xe = xs + kw;
-            if (xs < 0) xs = 0;
-            if (xe > w) xe = w;
+            int xs, xe;
+            clip_window(ox * sw - pw, kw, w, &xs, &xe);
             float g = dy[oy * ow + ox] / (float)pool_area(oy, ox, h, w, kh, kw, sh, sw, ph, pw);
             for (int iy = ys; iy < ye; iy++) for (int ix = xs; ix < xe; ix++) dx[(long)iy * w + ix] += g;
         }

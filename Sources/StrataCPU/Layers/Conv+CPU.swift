@@ -45,6 +45,13 @@ struct ConvKernel<T: CPUScalar> {
         }
     }
 
+    /// One image's column matrix for group g: the image itself for a pointwise conv, else im2col into `col`.
+    func columns(_ x: UnsafePointer<T>, image: Int, group g: Int, _ col: UnsafeMutablePointer<T>) -> UnsafePointer<T> {
+        if isPointwise { return x + (image * c + g * cg) * h * w }
+        im2col(x, first: image, images: 1, group: g, col)
+        return UnsafePointer(col)
+    }
+
     /// Calls `body(first, count)` for consecutive tiles of at most `tile` images within `images`.
     @inline(__always)
     func tiles(_ images: Range<Int>, _ body: (Int, Int) -> Void) {
@@ -64,9 +71,7 @@ struct ConvKernel<T: CPUScalar> {
                 for g in 0..<groups {
                     if count == 1 {
                         // One image: the GEMM writes straight into y.
-                        let xg = x + (first * c + g * cg) * h * w
-                        let source: UnsafePointer<T>
-                        if isPointwise { source = xg } else { im2col(x, first: first, images: 1, group: g, col); source = UnsafePointer(col) }
+                        let source = columns(x, image: first, group: g, col)
                         T.gemm(false, false, fg, p, k, 1, weight + g * fg * k, k, source, p, 0, y + (first * f + g * fg) * p, p)
                     } else {
                         let width = count * p
@@ -138,9 +143,7 @@ struct ConvKernel<T: CPUScalar> {
             tiles(images) { first, count in
                 for g in 0..<groups {
                     if count == 1 {
-                        let xg = x + (first * c + g * cg) * h * w
-                        let source: UnsafePointer<T>
-                        if isPointwise { source = xg } else { im2col(x, first: first, images: 1, group: g, col); source = UnsafePointer(col) }
+                        let source = columns(x, image: first, group: g, col)
                         T.gemm(false, true, fg, k, p, 1, dy + (first * f + g * fg) * p, p, source, p, 1, acc + g * fg * k, k)
                     } else {
                         let width = count * p
