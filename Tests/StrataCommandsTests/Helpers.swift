@@ -1,5 +1,6 @@
 import Foundation
 import StrataCommands
+import StrataCPU
 import Testing
 
 /// The package root, found from this file's path (Tests/StrataCommandsTests/Helpers.swift).
@@ -68,18 +69,8 @@ func expectGolden(_ actual: String, _ name: String, sourceLocation: SourceLocati
             sourceLocation: sourceLocation)
 }
 
-/// A deterministic generator for tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Seeded test data draws from the backend's own generator.
+typealias SplitMix64 = StrataCPU.SplitMix64
 
 /// Whether `line` starts `FILE:LINE:COL: error: ` followed by a message.
 func isLocatedError(_ line: Substring) -> Bool {
