@@ -1,4 +1,5 @@
 import COpenBLAS
+import CStrataSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,11 +18,33 @@ public protocol CPUScalar: BinaryFloatingPoint, Sendable, CPUPrimitives where Se
     static func pow(_ x: Self, _ y: Self) -> Self
 }
 
+/// Which float32 GEMM runs: Strata's own (CStrataSupport/gemm.c) where the CPU has AVX-512, else
+/// OpenBLAS. `STRATA_GEMM=openblas` forces OpenBLAS (for comparisons).
+public enum GEMM {
+    /// Whether Strata's GEMM is in use in this process.
+    public static let strataEnabled: Bool = {
+        if let s = getenv("STRATA_GEMM"), String(cString: s) == "openblas" { return false }
+        return strata_sgemm_supported() != 0
+    }()
+
+    /// Strata's GEMM, except for op(B) transposed with few rows in A (a fully connected layer's
+    /// forward pass at a small batch): there, packing the large transposed B costs more than the
+    /// multiplication, and OpenBLAS is faster.
+    @inline(__always)
+    static func strata(transB: Bool, m: Int) -> Bool {
+        strataEnabled && !(transB && m < 64)
+    }
+}
+
 extension Float: CPUScalar {
     @inline(__always)
     public static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                             _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        if GEMM.strata(transB: transB, m: m),
+           strata_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0 {
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

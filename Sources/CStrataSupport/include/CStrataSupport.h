@@ -1,2 +1,3 @@
 #include "strata_support.h"
 #include "strata_kernels.h"
+#include "strata_gemm.h"
