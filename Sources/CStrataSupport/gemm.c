@@ -11,6 +11,12 @@
 // KC×NR panel into MR×NR accumulators (24 of the 32 zmm registers) and masks the stores at the edges.
 // The packed A panel (MR·KC floats, 12 KiB) stays in L1 while the kernel sweeps the packed B block
 // (KC·NC floats, 720 KiB) from L2.
+//
+// Two things a BLAS cannot do, for convolutions:
+// - matrices with grouped columns (strata_matrix): the planes of several NCHW images read and
+//   written in place as one wide matrix, so no copies into and out of scratch;
+// - B packed straight from a convolution's input (strata_sgemm_conv): the im2col matrix is never
+//   stored. On the Fashion-MNIST net this took training from ~2250 to ~2570 images/s.
 #include "strata_gemm.h"
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +26,17 @@
 #include <pthread.h>
 
 enum { MR = 8, NR = 48, KC = 384, NC = 480 };
+// The packers' mask tables: windows of up to 16×16, outputs of up to 128×128 (larger: explicit im2col).
+enum { STRATA_CONV_MAX_WINDOW = 256, STRATA_CONV_MAX_OUTPUT = 128 };
 #define STRATA_AVX512 __attribute__((target("avx512f,fma")))
 
 int strata_sgemm_supported(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    static int supported = -1;
+    if (supported < 0) {
+        __builtin_cpu_init();
+        supported = __builtin_cpu_supports("avx512f") != 0;
+    }
+    return supported;
 }
 
 // Per-thread packing buffers, grown on demand and freed when the thread exits.
@@ -55,39 +67,87 @@ static float *grow(float **p, size_t *have, size_t want) {
     return *p;
 }
 
+// Offset of column `col` of a stored matrix from the start of its row.
+static inline long column_offset(const strata_matrix *x, long col) {
+    return x->group ? (col / x->group) * x->group_stride + col % x->group : col;
+}
+
+// Fills offsets[0..<count] with column_offset(x, first + t).
+static void column_offsets(const strata_matrix *x, long first, long count, long *offsets) {
+    if (!x->group) {
+        for (long t = 0; t < count; t++) offsets[t] = first + t;
+        return;
+    }
+    long g = first / x->group, within = first % x->group;
+    for (long t = 0; t < count; t++) {
+        offsets[t] = g * x->group_stride + within;
+        if (++within == x->group) { within = 0; g++; }
+    }
+}
+
 // Ap[panel][k][r] = op(A)[panel·MR + r][k0 + k] for all m rows, zero rows past m.
-static void pack_a(int trans, const float *a, long lda, long m, long k0, long kc, float *ap) {
+static void STRATA_AVX512 pack_a(int trans, const strata_matrix *a, long m, long k0, long kc, float *ap, long *offsets) {
+    if (!trans) column_offsets(a, k0, kc, offsets);
     for (long i = 0; i < m; i += MR, ap += MR * kc) {
         long rows = m - i < MR ? m - i : MR;
         if (!trans) {
-            const float *src = a + i * lda + k0;
-            for (long k = 0; k < kc; k++)
-                for (int r = 0; r < MR; r++) ap[k * MR + r] = r < rows ? src[r * lda + k] : 0;
-        } else {
-            const float *src = a + k0 * lda + i;
+            const float *src = a->data + i * a->ld;
             for (long k = 0; k < kc; k++) {
-                const float *s = src + k * lda;
-                for (int r = 0; r < MR; r++) ap[k * MR + r] = r < rows ? s[r] : 0;
+                const float *s = src + offsets[k];
+                for (int r = 0; r < MR; r++) ap[k * MR + r] = r < rows ? s[r * a->ld] : 0;
+            }
+        } else {
+            long row_offsets[MR];
+            column_offsets(a, i, rows, row_offsets);
+            const float *src = a->data + k0 * a->ld;
+            if (rows == MR && row_offsets[MR - 1] == row_offsets[0] + MR - 1) {
+                for (long k = 0; k < kc; k++) memcpy(ap + k * MR, src + k * a->ld + row_offsets[0], MR * sizeof(float));
+            } else {
+                for (long k = 0; k < kc; k++) {
+                    const float *s = src + k * a->ld;
+                    for (int r = 0; r < MR; r++) ap[k * MR + r] = r < rows ? s[row_offsets[r]] : 0;
+                }
             }
         }
     }
 }
 
 // Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c] for n columns, zero columns past n.
-static void pack_b(int trans, const float *b, long ldb, long k0, long kc, long j0, long n, float *bp) {
+static void STRATA_AVX512 pack_b(int trans, const strata_matrix *b, long k0, long kc, long j0, long n, float *bp, long *offsets) {
+    if (trans) column_offsets(b, k0, kc, offsets);
     for (long j = 0; j < n; j += NR, bp += NR * kc) {
         long cols = n - j < NR ? n - j : NR;
         if (!trans) {
-            const float *src = b + k0 * ldb + j0 + j;
+            // Runs of columns that are contiguous in memory, each copied with one memcpy per row.
+            long col_offsets[NR], run_start[NR + 1], runs = 0;
+            column_offsets(b, j0 + j, cols, col_offsets);
+            for (long c = 0; c < cols; c++)
+                if (c == 0 || col_offsets[c] != col_offsets[c - 1] + 1) run_start[runs++] = c;
+            run_start[runs] = cols;
+            const float *src = b->data + k0 * b->ld;
+            if (runs == 1 && cols == NR) {
+                for (long k = 0; k < kc; k++) {
+                    const float *row = src + k * b->ld + col_offsets[0];
+                    _mm512_store_ps(bp + k * NR, _mm512_loadu_ps(row));
+                    _mm512_store_ps(bp + k * NR + 16, _mm512_loadu_ps(row + 16));
+                    _mm512_store_ps(bp + k * NR + 32, _mm512_loadu_ps(row + 32));
+                }
+                continue;
+            }
             for (long k = 0; k < kc; k++) {
-                memcpy(bp + k * NR, src + k * ldb, cols * sizeof(float));
-                if (cols < NR) memset(bp + k * NR + cols, 0, (NR - cols) * sizeof(float));
+                const float *row = src + k * b->ld;
+                float *out = bp + k * NR;
+                for (long r = 0; r < runs; r++) {
+                    const float *from = row + col_offsets[run_start[r]];
+                    for (long t = run_start[r]; t < run_start[r + 1]; t++) out[t] = *from++;
+                }
+                for (long t = cols; t < NR; t++) out[t] = 0;
             }
         } else {
-            const float *src = b + (j0 + j) * ldb + k0;
+            const float *src = b->data + (j0 + j) * b->ld;
             for (long c = 0; c < cols; c++) {
-                const float *s = src + c * ldb;
-                for (long k = 0; k < kc; k++) bp[k * NR + c] = s[k];
+                const float *s = src + c * b->ld;
+                for (long k = 0; k < kc; k++) bp[k * NR + c] = s[offsets[k]];
             }
             for (long c = cols; c < NR; c++)
                 for (long k = 0; k < kc; k++) bp[k * NR + c] = 0;
@@ -98,6 +158,13 @@ static void pack_b(int trans, const float *b, long ldb, long k0, long kc, long j
 static inline __mmask16 STRATA_AVX512 lanes(int valid, int first) {
     int n = valid - first;
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+// Lanes [lo, hi) of 16 set (none when hi <= lo).
+static inline __mmask16 STRATA_AVX512 lanes_between(int lo, int hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    return hi <= lo ? (__mmask16)0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
 }
 
 // C[rows × cols] = alpha·(Ap panel · Bp panel) + beta·C (C not read when beta is 0).
@@ -136,33 +203,90 @@ static void STRATA_AVX512 kernel(long kc, const float *ap, const float *bp, floa
     }
 }
 
-int strata_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                 const float *b, long ldb, float beta, float *c, long ldc) {
+// Writes an MR×NR tile computed with alpha applied and beta 0 (tile, row stride NR) into C's
+// grouped columns j.., applying beta.
+static void STRATA_AVX512 scatter(const float *tile, const strata_matrix *c, long i, long j, int rows, int cols, float beta) {
+    long offsets[NR], run_start[NR + 1], runs = 0;
+    column_offsets(c, j, cols, offsets);
+    for (long t = 0; t < cols; t++)
+        if (t == 0 || offsets[t] != offsets[t - 1] + 1) run_start[runs++] = t;
+    run_start[runs] = cols;
+    for (int r = 0; r < rows; r++) {
+        float *row = c->data + (i + r) * c->ld;
+        const float *in = tile + r * NR;
+        for (long q = 0; q < runs; q++) {
+            float *out = row + offsets[run_start[q]];
+            long first = run_start[q], count = run_start[q + 1] - first;
+            if (beta == 0) {
+                for (long t = 0; t < count; t++) out[t] = in[first + t];
+            } else {
+                for (long t = 0; t < count; t++) out[t] = in[first + t] + beta * out[t];
+            }
+        }
+    }
+}
+
+// Where the packed panels of op(B) come from: a stored matrix, or a convolution's input read as
+// its im2col matrix (or that matrix transposed) without storing it.
+typedef struct {
+    int trans;
+    const strata_matrix *matrix;
+    const strata_conv_input *conv;
+} BSource;
+
+static void pack_b_conv(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp);
+static void pack_b_conv_transposed(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp);
+
+static int gemm(int trans_a, long m, long n, long k, float alpha, const strata_matrix *a, BSource b,
+                float beta, const strata_matrix *c) {
     if (m <= 0 || n <= 0) return 0;
+    if (!strata_sgemm_supported()) return -1;
     if (k <= 0 || alpha == 0) {
-        for (long i = 0; i < m; i++)
-            for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        long offsets[NR];
+        for (long j = 0; j < n; j += NR) {
+            long cols = n - j < NR ? n - j : NR;
+            column_offsets(c, j, cols, offsets);
+            for (long i = 0; i < m; i++)
+                for (long t = 0; t < cols; t++) {
+                    float *out = c->data + i * c->ld + offsets[t];
+                    *out = beta == 0 ? 0 : beta * *out;
+                }
+        }
         return 0;
     }
     PackBuffers *buffers = thread_buffers();
     if (!buffers) return -1;
+    long offsets[KC];
+    float tile[MR * NR] __attribute__((aligned(64)));
     long mp = (m + MR - 1) / MR * MR;
     for (long pc = 0; pc < k; pc += KC) {
         long kc = k - pc < KC ? k - pc : KC;
         float b0 = pc == 0 ? beta : 1;
         float *ap = grow(&buffers->a, &buffers->na, (size_t)(mp * kc));
         if (!ap) return -1;
-        pack_a(trans_a, a, lda, m, pc, kc, ap);
+        pack_a(trans_a, a, m, pc, kc, ap, offsets);
         for (long jc = 0; jc < n; jc += NC) {
             long nc = n - jc < NC ? n - jc : NC;
-            float *bp = grow(&buffers->b, &buffers->nb, (size_t)((nc + NR - 1) / NR * NR * kc));
+            // 16 floats of slack: the convolution packers store whole vectors past a panel's last row.
+            float *bp = grow(&buffers->b, &buffers->nb, (size_t)((nc + NR - 1) / NR * NR * kc + 16));
             if (!bp) return -1;
-            pack_b(trans_b, b, ldb, pc, kc, jc, nc, bp);
-            for (long i = 0; i < m; i += MR) {
-                int rows = m - i < MR ? (int)(m - i) : MR;
-                for (long j = 0; j < nc; j += NR) {
-                    int cols = nc - j < NR ? (int)(nc - j) : NR;
-                    kernel(kc, ap + i * kc, bp + j * kc, c + i * ldc + jc + j, ldc, alpha, b0, rows, cols);
+            if (b.conv && !b.trans) pack_b_conv(b.conv, pc, kc, jc, nc, bp);
+            else if (b.conv) pack_b_conv_transposed(b.conv, pc, kc, jc, nc, bp);
+            else pack_b(b.trans, b.matrix, pc, kc, jc, nc, bp, offsets);
+            for (long j = 0; j < nc; j += NR) {
+                int cols = nc - j < NR ? (int)(nc - j) : NR;
+                long first = jc + j;
+                // The panel's columns are contiguous in C unless they cross a group boundary.
+                int direct = !c->group || first / c->group == (first + cols - 1) / c->group;
+                float *cj = c->data + column_offset(c, first);
+                for (long i = 0; i < m; i += MR) {
+                    int rows = m - i < MR ? (int)(m - i) : MR;
+                    if (direct) {
+                        kernel(kc, ap + i * kc, bp + j * kc, cj + i * c->ld, c->ld, alpha, b0, rows, cols);
+                    } else {
+                        kernel(kc, ap + i * kc, bp + j * kc, tile, NR, alpha, 0, rows, cols);
+                        scatter(tile, c, i, first, rows, cols, b0);
+                    }
                 }
             }
         }
@@ -170,9 +294,135 @@ int strata_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, 
     return 0;
 }
 
+int strata_sgemm_grouped(int trans_a, int trans_b, long m, long n, long k, float alpha, strata_matrix a,
+                         strata_matrix b, float beta, strata_matrix c) {
+    return gemm(trans_a, m, n, k, alpha, &a, (BSource){trans_b, &b, NULL}, beta, &c);
+}
+
+int strata_sgemm_conv(int trans_b, long m, long n, long k, float alpha, strata_matrix a, strata_conv_input b,
+                      float beta, strata_matrix c) {
+    if (b.sh != 1 || b.sw != 1 || b.kh * b.kw > STRATA_CONV_MAX_WINDOW || b.oh > STRATA_CONV_MAX_OUTPUT ||
+        b.ow > STRATA_CONV_MAX_OUTPUT) return -1;
+    long depth = (long)b.channels * b.kh * b.kw, positions = (long)b.images * b.oh * b.ow;
+    if (trans_b ? (k != positions || n != depth) : (k != depth || n != positions)) return -1;
+    return gemm(0, m, n, k, alpha, &a, (BSource){trans_b, NULL, &b}, beta, &c);
+}
+
+// Im2col, packed: Bp[panel][kk][c] = col[k0 + kk][j0 + panel·NR + c], where col's row e is
+// (channel, window row i, window column jj) and its column q is (image, oy, ox). Stride 1 only.
+// The NR columns of a panel fall into runs that share an image and an output row; along a run the
+// input is contiguous, so each run of each row is one masked load and one store. The masks (which
+// lanes are inside the plane) depend on the run and on (i, jj) only, so they are made once per
+// panel. Stores are whole vectors: what they write past a run is overwritten by the next run, the
+// next row or the zero padding, and the buffer has 16 floats of slack after the last row.
+static void STRATA_AVX512 pack_b_conv(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
+    const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
+    const int window = in->kh * in->kw;
+    __mmask16 masks[STRATA_CONV_MAX_WINDOW][NR];  // [i·kw + jj][run]
+    for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
+        int cols = n - jp < NR ? (int)(n - jp) : NR;
+        // Runs of at most 16 columns: destination column and input offset of (image, oy − ph, ox − pw).
+        int run_col[NR], runs = 0;
+        long run_base[NR];
+        for (int c = 0; c < cols;) {
+            long q = j0 + jp + c, image = q / positions, within = q % positions;
+            int oy = (int)(within / in->ow), ox = (int)(within % in->ow);
+            int len = in->ow - ox;
+            if (len > cols - c) len = cols - c;
+            if (len > 16) len = 16;
+            for (int i = 0; i < in->kh; i++) {
+                int iy = oy - in->ph + i;
+                for (int jj = 0; jj < in->kw; jj++) {
+                    int ix = ox - in->pw + jj;
+                    masks[i * in->kw + jj][runs] = iy >= 0 && iy < in->h ? lanes_between(-ix, in->w - ix) & lanes_between(0, len) : 0;
+                }
+            }
+            run_col[runs] = c;
+            run_base[runs] = image * in->image_stride + (long)(oy - in->ph) * in->w + (ox - in->pw);
+            runs++;
+            c += len;
+        }
+        long e = k0;
+        int ci = (int)(e / window), ij = (int)(e % window), i = ij / in->kw, jj = ij % in->kw;
+        for (long kk = 0; kk < kc; kk++) {
+            float *row = bp + kk * NR;
+            const float *src = in->x + ci * plane + (long)i * in->w + jj;
+            const __mmask16 *mask = masks[ij];
+            for (int r = 0; r < runs; r++)
+                _mm512_storeu_ps(row + run_col[r], _mm512_maskz_loadu_ps(mask[r], src + run_base[r]));
+            if (cols < NR) for (int c = cols; c < NR; c += 16) _mm512_storeu_ps(row + c, _mm512_setzero_ps());
+            ij++;
+            if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ij = 0; ci++; } }
+        }
+    }
+}
+
+// The transpose: Bp[panel][kk][c] = col[j0 + panel·NR + c][k0 + kk], the GEMM's K running over
+// positions and its N over col's rows. A panel's NR rows of col fall into runs of one channel and
+// window row (at most kw long); along a run the input is contiguous. The masks depend on the run
+// and the position (oy, ox) only, so they are made once per panel.
+static void STRATA_AVX512 pack_b_conv_transposed(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
+    const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
+    const int window = in->kh * in->kw;
+    __mmask16 row_masks[STRATA_CONV_MAX_OUTPUT][NR], column_masks[STRATA_CONV_MAX_OUTPUT][NR];  // [oy][run], [ox][run]
+    for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
+        int cols = n - jp < NR ? (int)(n - jp) : NR;
+        // Runs: destination column and input offset of (channel, i, jj).
+        int run_col[NR], runs = 0;
+        long run_base[NR];
+        for (int c = 0; c < cols;) {
+            long e = j0 + jp + c;
+            int ci = (int)(e / window), i = (int)(e % window) / in->kw, jj = (int)(e % window) % in->kw;
+            int len = in->kw - jj;
+            if (len > cols - c) len = cols - c;
+            if (len > 16) len = 16;
+            for (int oy = 0; oy < in->oh; oy++) {
+                int iy = oy - in->ph + i;
+                row_masks[oy][runs] = iy >= 0 && iy < in->h ? 0xffff : 0;
+            }
+            for (int ox = 0; ox < in->ow; ox++) {
+                int ix = ox - in->pw + jj;
+                column_masks[ox][runs] = lanes_between(-ix, in->w - ix) & lanes_between(0, len);
+            }
+            run_col[runs] = c;
+            run_base[runs] = ci * plane + (long)i * in->w + jj;
+            runs++;
+            c += len;
+        }
+        long q = k0;
+        long image = q / positions;
+        int oy = (int)(q % positions) / in->ow, ox = (int)(q % positions) % in->ow;
+        for (long kk = 0; kk < kc; kk++) {
+            float *row = bp + kk * NR;
+            const float *src = in->x + image * in->image_stride + (long)(oy - in->ph) * in->w + (ox - in->pw);
+            const __mmask16 *row_mask = row_masks[oy], *column_mask = column_masks[ox];
+            for (int r = 0; r < runs; r++)
+                _mm512_storeu_ps(row + run_col[r], _mm512_maskz_loadu_ps(row_mask[r] & column_mask[r], src + run_base[r]));
+            if (cols < NR) for (int c = cols; c < NR; c += 16) _mm512_storeu_ps(row + c, _mm512_setzero_ps());
+            if (++ox == in->ow) { ox = 0; if (++oy == in->oh) { oy = 0; image++; } }
+        }
+    }
+}
+
+int strata_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                 const float *b, long ldb, float beta, float *c, long ldc) {
+    return strata_sgemm_grouped(trans_a, trans_b, m, n, k, alpha, (strata_matrix){(float *)a, lda, 0, 0},
+                                (strata_matrix){(float *)b, ldb, 0, 0}, beta, (strata_matrix){c, ldc, 0, 0});
+}
+
 #else
 
 int strata_sgemm_supported(void) { return 0; }
+int strata_sgemm_grouped(int trans_a, int trans_b, long m, long n, long k, float alpha, strata_matrix a,
+                         strata_matrix b, float beta, strata_matrix c) {
+    (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)b; (void)beta; (void)c;
+    return -1;
+}
+int strata_sgemm_conv(int trans_b, long m, long n, long k, float alpha, strata_matrix a, strata_conv_input b,
+                      float beta, strata_matrix c) {
+    (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)b; (void)beta; (void)c;
+    return -1;
+}
 int strata_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
                  const float *b, long ldb, float beta, float *c, long ldc) {
     (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda;

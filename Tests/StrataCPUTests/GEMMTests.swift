@@ -115,3 +115,111 @@ struct GEMMTests {
         #expect(GEMM.strataEnabled == (getenv("STRATA_GEMM").map { String(cString: $0) } != "openblas"))
     }
 }
+
+/// `strata_sgemm_conv`: the GEMM whose B operand is a convolution input's im2col matrix, packed
+/// straight from the input, against that matrix built naively in the test.
+@Suite("GEMM on an implicit im2col matrix", .enabled(if: strata_sgemm_supported() != 0, "needs a CPU with AVX-512"))
+struct ImplicitIm2colGEMMTests {
+    struct Geometry: CustomTestStringConvertible, Sendable {
+        var images: Int, channels: Int, h: Int, w: Int, kh: Int, kw: Int, ph: Int, pw: Int
+        var oh: Int { h + 2 * ph - kh + 1 }
+        var ow: Int { w + 2 * pw - kw + 1 }
+        var testDescription: String { "\(images)×\(channels)×\(h)×\(w), window \(kh)×\(kw), pad \(ph),\(pw)" }
+    }
+
+    static let geometries: [Geometry] = [
+        Geometry(images: 3, channels: 2, h: 13, w: 13, kh: 5, kw: 5, ph: 2, pw: 2),   // the mini net's conv2, 13 wide
+        Geometry(images: 2, channels: 3, h: 6, w: 6, kh: 3, kw: 3, ph: 1, pw: 1),     // 6×6 outputs: runs across images
+        Geometry(images: 1, channels: 2, h: 28, w: 28, kh: 5, kw: 5, ph: 2, pw: 2),   // rows over 16 wide
+        Geometry(images: 2, channels: 1, h: 9, w: 40, kh: 2, kw: 7, ph: 0, pw: 3),    // rectangular, 40 wide
+        Geometry(images: 4, channels: 5, h: 4, w: 5, kh: 1, kw: 1, ph: 0, pw: 0),     // pointwise
+        Geometry(images: 1, channels: 1, h: 3, w: 3, kh: 3, kw: 3, ph: 2, pw: 2),     // padding wider than the plane's half
+    ]
+
+    @Test("matches the stored im2col matrix", arguments: geometries)
+    func matchesStoredIm2col(_ g: Geometry) {
+        // The input sits inside a larger tensor (one more channel before and after) so that the
+        // offsets and image stride are exercised; the filters use channels 1...channels.
+        let allChannels = g.channels + 2, imageStride = allChannels * g.h * g.w
+        var random = SplitMix64(seed: 5)
+        let x = (0..<(g.images * imageStride)).map { _ in Float.random(in: -1...1, using: &random) }
+        let depth = g.channels * g.kh * g.kw, positions = g.images * g.oh * g.ow
+        // col[e][q], built naively.
+        var col = [Double](repeating: 0, count: depth * positions)
+        for c in 0..<g.channels {
+            for i in 0..<g.kh {
+                for j in 0..<g.kw {
+                    let e = (c * g.kh + i) * g.kw + j
+                    for b in 0..<g.images {
+                        for oy in 0..<g.oh {
+                            for ox in 0..<g.ow {
+                                let iy = oy - g.ph + i, ix = ox - g.pw + j
+                                guard iy >= 0, iy < g.h, ix >= 0, ix < g.w else { continue }
+                                col[e * positions + (b * g.oh + oy) * g.ow + ox] = Double(x[b * imageStride + (c + 1) * g.h * g.w + iy * g.w + ix])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let m = 11
+        // Forward: C (m × positions) = W (m × depth) · col.
+        let weights = (0..<(m * depth)).map { _ in Float.random(in: -1...1, using: &random) }
+        var forward = [Float](repeating: .nan, count: m * positions)
+        // Backward filter: C (m × depth) = 0.5 · C + D (m × positions) · colᵀ.
+        let d = (0..<(m * positions)).map { _ in Float.random(in: -1...1, using: &random) }
+        let start = (0..<(m * depth)).map { _ in Float.random(in: -1...1, using: &random) }
+        var filter = start
+        x.withUnsafeBufferPointer { x in
+            let input = strata_conv_input(x: x.baseAddress! + g.h * g.w, image_stride: imageStride, images: Int32(g.images),
+                                          channels: Int32(g.channels), h: Int32(g.h), w: Int32(g.w), kh: Int32(g.kh), kw: Int32(g.kw),
+                                          sh: 1, sw: 1, ph: Int32(g.ph), pw: Int32(g.pw), oh: Int32(g.oh), ow: Int32(g.ow))
+            weights.withUnsafeBufferPointer { w in
+                forward.withUnsafeMutableBufferPointer { f in
+                    let status = strata_sgemm_conv(0, m, positions, depth, 1, strata_matrix(data: UnsafeMutablePointer(mutating: w.baseAddress!), ld: depth, group: 0, group_stride: 0),
+                                                   input, 0, strata_matrix(data: f.baseAddress!, ld: positions, group: 0, group_stride: 0))
+                    #expect(status == 0)
+                }
+            }
+            d.withUnsafeBufferPointer { d in
+                filter.withUnsafeMutableBufferPointer { f in
+                    let status = strata_sgemm_conv(1, m, depth, positions, 1, strata_matrix(data: UnsafeMutablePointer(mutating: d.baseAddress!), ld: positions, group: 0, group_stride: 0),
+                                                   input, 0.5, strata_matrix(data: f.baseAddress!, ld: depth, group: 0, group_stride: 0))
+                    #expect(status == 0)
+                }
+            }
+        }
+        var worstForward = 0.0, worstFilter = 0.0
+        for r in 0..<m {
+            for q in 0..<positions {
+                var s = 0.0
+                for e in 0..<depth { s += Double(weights[r * depth + e]) * col[e * positions + q] }
+                worstForward = max(worstForward, abs(s - Double(forward[r * positions + q])))
+            }
+            for e in 0..<depth {
+                var s = 0.5 * Double(start[r * depth + e])
+                for q in 0..<positions { s += Double(d[r * positions + q]) * col[e * positions + q] }
+                worstFilter = max(worstFilter, abs(s - Double(filter[r * depth + e])))
+            }
+        }
+        #expect(worstForward < 1e-4, "forward: largest error \(worstForward)")
+        #expect(worstFilter < 1e-4, "filter gradient: largest error \(worstFilter)")
+    }
+
+    @Test("declines strides other than 1 and shapes that do not fit")
+    func declines() {
+        var x = [Float](repeating: 1, count: 64), out = [Float](repeating: 7, count: 64)
+        x.withUnsafeMutableBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in
+                let plain = strata_matrix(data: x.baseAddress!, ld: 4, group: 0, group_stride: 0)
+                let c = strata_matrix(data: o.baseAddress!, ld: 4, group: 0, group_stride: 0)
+                var input = strata_conv_input(x: x.baseAddress!, image_stride: 16, images: 1, channels: 1, h: 4, w: 4, kh: 2, kw: 2,
+                                              sh: 2, sw: 2, ph: 0, pw: 0, oh: 2, ow: 2)
+                #expect(strata_sgemm_conv(0, 1, 4, 4, 1, plain, input, 0, c) == -1)
+                input.sh = 1; input.sw = 1; input.oh = 3; input.ow = 3
+                #expect(strata_sgemm_conv(0, 1, 8, 4, 1, plain, input, 0, c) == -1)  // n should be 9
+            }
+        }
+        #expect(out.allSatisfy { $0 == 7 })
+    }
+}

@@ -12,4 +12,34 @@ int strata_sgemm_supported(void);
 int strata_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
                  const float *b, long ldb, float beta, float *c, long ldc);
 
+/// A row-major matrix whose columns may come in groups stored apart: element (r, c) is at
+/// data[r·ld + (c / group)·group_stride + c % group]. group 0: one group, a plain matrix.
+/// Example: the outputs of B images of one conv layer, read as one (filters × B·positions) matrix
+/// straight from NCHW memory: ld = positions, group = positions, group_stride = filters·positions.
+typedef struct {
+    float *data;
+    long ld, group, group_stride;
+} strata_matrix;
+
+/// strata_sgemm on matrices with grouped columns (A and B are only read).
+int strata_sgemm_grouped(int trans_a, int trans_b, long m, long n, long k, float alpha, strata_matrix a,
+                         strata_matrix b, float beta, strata_matrix c);
+
+/// A convolution's input, read as its im2col matrix: row e = (channel, window row, window column)
+/// of `channels`·kh·kw rows, column q = (image, oy, ox) of `images`·oh·ow columns. `x` points at
+/// the first channel of the group in the first image; images are `image_stride` floats apart and
+/// channels h·w. Zero outside the plane (padding ph, pw).
+typedef struct {
+    const float *x;
+    long image_stride;
+    int images, channels, h, w, kh, kw, sh, sw, ph, pw, oh, ow;
+} strata_conv_input;
+
+/// strata_sgemm_grouped with op(B) the im2col matrix of `b` (trans_b 0: k = depth rows, n = columns)
+/// or its transpose (trans_b 1), packed straight from the input and never stored. Returns −1,
+/// having done nothing, where it does not apply: strides other than 1, windows over 256 taps,
+/// outputs over 128 wide or high, or m, n, k that do not fit `b`.
+int strata_sgemm_conv(int trans_b, long m, long n, long k, float alpha, strata_matrix a, strata_conv_input b,
+                      float beta, strata_matrix c);
+
 #endif

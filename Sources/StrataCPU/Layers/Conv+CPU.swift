@@ -6,7 +6,8 @@ import StrataPlan
 /// GEMM (their columns side by side) when the output is small, so the GEMM stays wide.
 ///
 /// Shapes: x (N, C, H, W); weight (F, C/G, kh, kw); y (N, F, OH, OW);
-/// columns (C/G·kh·kw, B·OH·OW) for a tile of B images.
+/// columns (C/G·kh·kw, B·OH·OW) for a tile of B images. Where the grouped GEMM runs, it reads and
+/// writes the tile's output planes in place; elsewhere they are copied through scratch.
 struct ConvKernel<T: CPUScalar> {
     let conv: Conv
     let c: Int, h: Int, w: Int          // input
@@ -69,18 +70,26 @@ struct ConvKernel<T: CPUScalar> {
             let col = workspace.columns(thread)
             tiles(images) { first, count in
                 for g in 0..<groups {
+                    if !isPointwise, T.gemmConv(false, fg, count * p, k, 1, GroupedMatrix(weight + g * fg * k, ld: k),
+                                                convInput(x, first: first, images: count, group: g), 0, planes(y, first: first, group: g)) {
+                        continue
+                    }
                     if count == 1 {
                         // One image: the GEMM writes straight into y.
                         let source = columns(x, image: first, group: g, col)
                         T.gemm(false, false, fg, p, k, 1, weight + g * fg * k, k, source, p, 0, y + (first * f + g * fg) * p, p)
                     } else {
                         let width = count * p
-                        let out = col + k * width
                         im2col(x, first: first, images: count, group: g, col)
-                        T.gemm(false, false, fg, width, k, 1, weight + g * fg * k, k, col, width, 0, out, width)
-                        for b in 0..<count {
-                            for o in 0..<fg {
-                                (y + ((first + b) * f + g * fg + o) * p).update(from: out + o * width + b * p, count: p)
+                        if !T.gemmGrouped(false, false, fg, width, k, 1, GroupedMatrix(weight + g * fg * k, ld: k),
+                                          GroupedMatrix(col, ld: width), 0, planes(y, first: first, group: g)) {
+                            // No grouped GEMM here: multiply into scratch, then copy each image's planes out.
+                            let out = col + k * width
+                            T.gemm(false, false, fg, width, k, 1, weight + g * fg * k, k, col, width, 0, out, width)
+                            for b in 0..<count {
+                                for o in 0..<fg {
+                                    (y + ((first + b) * f + g * fg + o) * p).update(from: out + o * width + b * p, count: p)
+                                }
                             }
                         }
                     }
@@ -110,14 +119,30 @@ struct ConvKernel<T: CPUScalar> {
                         }
                     } else {
                         let width = count * p
-                        let gathered = col + k * width
-                        gather(dy, first: first, images: count, group: g, into: gathered)
-                        T.gemm(true, false, k, width, fg, 1, weight + g * fg * k, k, gathered, width, 0, col, width)
+                        if !T.gemmGrouped(true, false, k, width, fg, 1, GroupedMatrix(weight + g * fg * k, ld: k),
+                                          planes(dy, first: first, group: g), 0, GroupedMatrix(col, ld: width)) {
+                            let gathered = col + k * width
+                            gather(dy, first: first, images: count, group: g, into: gathered)
+                            T.gemm(true, false, k, width, fg, 1, weight + g * fg * k, k, gathered, width, 0, col, width)
+                        }
                         col2im(col, first: first, images: count, group: g, dx)
                     }
                 }
             }
         }
+    }
+
+    /// Group g of `images` images from `first` of x, read as their im2col matrix by `T.gemmConv`.
+    func convInput(_ x: UnsafePointer<T>, first: Int, images: Int, group g: Int) -> ConvInput<T> {
+        ConvInput(x: x + (first * c + g * cg) * h * w, imageStride: c * h * w, images: images, channels: cg, h: h, w: w,
+                  kh: conv.kernel.h, kw: conv.kernel.w, sh: conv.stride.h, sw: conv.stride.w, ph: conv.pad.h, pw: conv.pad.w,
+                  oh: oh, ow: ow)
+    }
+
+    /// The planes of group g of `images` images from `first` of an (N, F, OH, OW) tensor, read in
+    /// place as one (Fg × images·P) matrix.
+    func planes(_ t: UnsafePointer<T>, first: Int, group g: Int) -> GroupedMatrix<T> {
+        GroupedMatrix(UnsafeMutablePointer(mutating: t) + (first * f + g * fg) * p, ld: p, group: p, groupStride: f * p)
     }
 
     /// dY of group g for a tile, as (Fg, B·P): the layout the tiled GEMMs read.
@@ -142,15 +167,22 @@ struct ConvKernel<T: CPUScalar> {
             if thread == 0 { dBias?.update(repeating: 0, count: f) }
             tiles(images) { first, count in
                 for g in 0..<groups {
+                    if !isPointwise, T.gemmConv(true, fg, k, count * p, 1, planes(dy, first: first, group: g),
+                                                convInput(x, first: first, images: count, group: g), 1, GroupedMatrix(acc + g * fg * k, ld: k)) {
+                        continue
+                    }
                     if count == 1 {
                         let source = columns(x, image: first, group: g, col)
                         T.gemm(false, true, fg, k, p, 1, dy + (first * f + g * fg) * p, p, source, p, 1, acc + g * fg * k, k)
                     } else {
                         let width = count * p
-                        let gathered = col + k * width
                         im2col(x, first: first, images: count, group: g, col)
-                        gather(dy, first: first, images: count, group: g, into: gathered)
-                        T.gemm(false, true, fg, k, width, 1, gathered, width, col, width, 1, acc + g * fg * k, k)
+                        if !T.gemmGrouped(false, true, fg, k, width, 1, planes(dy, first: first, group: g),
+                                          GroupedMatrix(col, ld: width), 1, GroupedMatrix(acc + g * fg * k, ld: k)) {
+                            let gathered = col + k * width
+                            gather(dy, first: first, images: count, group: g, into: gathered)
+                            T.gemm(false, true, fg, k, width, 1, gathered, width, col, width, 1, acc + g * fg * k, k)
+                        }
                     }
                 }
                 if let db = thread == 0 ? dBias : accBias {
