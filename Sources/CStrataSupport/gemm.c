@@ -18,6 +18,7 @@
 // - B packed straight from a convolution's input (strata_sgemm_conv): the im2col matrix is never
 //   stored. On the Fashion-MNIST net this took training from ~2250 to ~2570 images/s.
 #include "strata_gemm.h"
+#include "avx512.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,14 +31,7 @@ enum { MR = 8, NR = 48, KC = 384, NC = 480 };
 enum { STRATA_CONV_MAX_WINDOW = 256, STRATA_CONV_MAX_OUTPUT = 128 };
 #define STRATA_AVX512 __attribute__((target("avx512f,fma")))
 
-int strata_sgemm_supported(void) {
-    static int supported = -1;
-    if (supported < 0) {
-        __builtin_cpu_init();
-        supported = __builtin_cpu_supports("avx512f") != 0;
-    }
-    return supported;
-}
+int strata_sgemm_supported(void) { return strata_cpu_has_avx512(); }
 
 // Per-thread packing buffers, grown on demand and freed when the thread exits.
 typedef struct { float *a, *b; size_t na, nb; } PackBuffers;
@@ -412,7 +406,7 @@ int strata_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, 
 
 #else
 
-int strata_sgemm_supported(void) { return 0; }
+int strata_sgemm_supported(void) { return strata_cpu_has_avx512(); }
 int strata_sgemm_grouped(int trans_a, int trans_b, long m, long n, long k, float alpha, strata_matrix a,
                          strata_matrix b, float beta, strata_matrix c) {
     (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)b; (void)beta; (void)c;

@@ -1,4 +1,5 @@
 #include "strata_kernels.h"
+#include "avx512.h"
 #include <math.h>
 #include <string.h>
 
@@ -114,6 +115,7 @@ static inline void clip_window(int start, int size, int limit, int *lo, int *hi)
 
 STRATA_VECTOR void strata_maxpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                               int oh, int ow, float *restrict y, int32_t *restrict switches) {
+    if (strata_cpu_has_avx512() && strata_maxpool_plane_avx512(x, h, w, kh, kw, sh, sw, ph, pw, oh, ow, y, switches) == 0) return;
     for (int oy = 0; oy < oh; oy++) {
         int ys, ye;
         clip_window(oy * sh - ph, kh, h, &ys, &ye);
