@@ -2,7 +2,7 @@
 /// batch. Grown on demand, reused across steps and runs.
 final class Workspace<T: CPUScalar>: @unchecked Sendable {
     private var columnBuffers: [UnsafeMutablePointer<T>]
-    private let columnCapacity: Int
+    let columnCapacity: Int
     private var accumulators: [Int: (UnsafeMutablePointer<T>, Int)] = [:]
     private let lock = NSLockLike()
 

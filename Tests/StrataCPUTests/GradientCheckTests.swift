@@ -99,9 +99,13 @@ struct GradientCheckTests {
         let g = try graph("""
               - {name: c1, op: conv, filters: 6, kernel: 3, pad: 1, groups: 2}
               - {name: r1, op: relu}
+              - {name: c2, op: conv, filters: 6, kernel: [3, 2], pad: [1, 0], groups: 2}
+              - {name: c3, op: conv, filters: 4, kernel: 3, pad: 1}
+              - {name: c4, op: conv, filters: 4, kernel: 2, stride: 2, pad: 1}
+              - {name: r2, op: relu}
               - {name: n1, op: lrn, size: 3, alpha: 0.1}
               - {name: p1, op: maxpool, kernel: 3, stride: 2, ceil: true}
-              - {name: a1, op: avgpool, kernel: 2, stride: 2, from: r1}
+              - {name: a1, op: avgpool, kernel: 2, stride: 2, from: r2}
               - {name: j, op: concat, from: [p1, a1]}
               - {name: t, op: tanh}
               - {name: d, op: dropout, rate: 0.25}

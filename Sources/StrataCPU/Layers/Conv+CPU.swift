@@ -103,10 +103,31 @@ struct ConvKernel<T: CPUScalar> {
     }
 
     /// dx = col2im(Wᵀ·dY).
+    ///
+    /// For stride 1, where the implicit-im2col GEMM runs, dx is computed instead as what it also is:
+    /// the convolution of dY, padded by (kh − 1 − ph, kw − 1 − pw), with the filters flipped in
+    /// both directions and their input and output channels swapped. That is a forward convolution
+    /// whose im2col matrix is never stored, and it writes dx once, with no col2im and no zeroing.
     func backwardData(dy: UnsafePointer<T>, weight: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, batch: Int, workspace: Workspace<T>) {
+        let (kh, kw) = conv.kernel
+        let flippable = conv.stride == (1, 1) && !isPointwise && conv.pad.h < kh && conv.pad.w < kw
+            && workspace.columnCapacity >= f * cg * kh * kw
         Parallel.chunks(batch) { images, thread in
             let col = workspace.columns(thread)
+            var flipped = false
+            var asConvolution = flippable
             tiles(images) { first, count in
+                if asConvolution {
+                    if !flipped { flipFilters(weight, into: col); flipped = true }
+                    var done = true
+                    for g in 0..<groups where done {
+                        done = T.gemmConv(false, cg, count * h * w, fg * kh * kw, 1, GroupedMatrix(col + g * cg * fg * kh * kw, ld: fg * kh * kw),
+                                          transposedInput(dy, first: first, images: count, group: g), 0,
+                                          GroupedMatrix(dx + (first * c + g * cg) * h * w, ld: h * w, group: h * w, groupStride: c * h * w))
+                    }
+                    if done { return }
+                    asConvolution = false  // Not available here (it declines on its first call): col2im below.
+                }
                 dx.advanced(by: first * c * h * w).update(repeating: 0, count: count * c * h * w)
                 for g in 0..<groups {
                     if count == 1 {
@@ -137,6 +158,28 @@ struct ConvKernel<T: CPUScalar> {
         ConvInput(x: x + (first * c + g * cg) * h * w, imageStride: c * h * w, images: images, channels: cg, h: h, w: w,
                   kh: conv.kernel.h, kw: conv.kernel.w, sh: conv.stride.h, sw: conv.stride.w, ph: conv.pad.h, pw: conv.pad.w,
                   oh: oh, ow: ow)
+    }
+
+    /// The filters of every group flipped in both directions with input and output channels swapped:
+    /// out[g][ci][o][kh − 1 − i][kw − 1 − j] = weight[g·Fg + o][ci][i][j], a (Cg × Fg·kh·kw) matrix per group.
+    func flipFilters(_ weight: UnsafePointer<T>, into out: UnsafeMutablePointer<T>) {
+        let (kh, kw) = conv.kernel, window = kh * kw
+        for g in 0..<groups {
+            let wg = weight + g * fg * k, og = out + g * cg * fg * window
+            for o in 0..<fg {
+                for ci in 0..<cg {
+                    let from = wg + (o * cg + ci) * window, to = og + (ci * fg + o) * window
+                    for t in 0..<window { to[window - 1 - t] = from[t] }
+                }
+            }
+        }
+    }
+
+    /// Group g of `images` images of dY read as the input of the flipped-filter convolution that gives dx.
+    func transposedInput(_ dy: UnsafePointer<T>, first: Int, images: Int, group g: Int) -> ConvInput<T> {
+        ConvInput(x: dy + (first * f + g * fg) * p, imageStride: f * p, images: images, channels: fg, h: oh, w: ow,
+                  kh: conv.kernel.h, kw: conv.kernel.w, sh: 1, sw: 1, ph: conv.kernel.h - 1 - conv.pad.h,
+                  pw: conv.kernel.w - 1 - conv.pad.w, oh: h, ow: w)
     }
 
     /// The planes of group g of `images` images from `first` of an (N, F, OH, OW) tensor, read in
