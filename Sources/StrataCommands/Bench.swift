@@ -82,15 +82,16 @@ struct Bench: ParsableCommand {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let rssMiB = Double(usage.ru_maxrss) / 1024
+            let gemm = GEMM.strataEnabled ? "strata" : "openblas"
             if json {
                 let layers = graph.nodes.enumerated().map { i, node in
                     "{\"name\": \(JSON.string(node.name)), \"op\": \(JSON.string(node.op)), \"forward_ms\": \(ms(forward[i])), \"backward_ms\": \(ms(backward[i]))}"
                 }
-                output.write("{\"name\": \(JSON.string(graph.name)), \"device\": \"cpu\", \"threads\": \(Parallel.threads), \"batch\": \(batch), "
+                output.write("{\"name\": \(JSON.string(graph.name)), \"device\": \"cpu\", \"threads\": \(Parallel.threads), \"gemm\": \(JSON.string(gemm)), \"batch\": \(batch), "
                              + "\"training\": \(training), \"ms_per_batch\": \(ms(median)), \"images_per_s\": \(round1(imagesPerSecond)), "
                              + "\"peak_rss_mib\": \(round1(rssMiB)), \"layers\": [\(layers.joined(separator: ", "))]}\n")
             } else {
-                var out = "\(graph.name): \(training ? "training" : "inference"), batch \(batch), cpu, \(Parallel.threads) threads, "
+                var out = "\(graph.name): \(training ? "training" : "inference"), batch \(batch), cpu, \(Parallel.threads) threads, GEMM \(gemm), "
                 out += "median of \(iterations)\n\n"
                 let width = max(5, graph.nodes.map(\.name.count).max() ?? 5)
                 func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }

@@ -39,11 +39,12 @@ let strataExecutable: String = {
     return directory.appendingPathComponent("strata").path
 }()
 
-/// Runs the real executable in a child process.
-func strataProcess(_ arguments: [String], currentDirectory: String = packageRoot) throws -> RunResult {
+/// Runs the real executable in a child process, with `environment` added to this process's.
+func strataProcess(_ arguments: [String], currentDirectory: String = packageRoot, environment: [String: String] = [:]) throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: strataExecutable)
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory)
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

@@ -78,11 +78,15 @@ struct ReferenceNetworkTests {
         }
     }
 
-    @Test func gradientsMatchFiniteDifferencesOfTheReference() throws {
+    /// With Strata's own GEMM (where the CPU has AVX-512) in this process, and with OpenBLAS
+    /// forced (`STRATA_GEMM=openblas`) in a child process: each path is checked on its own.
+    @Test(arguments: ["strata", "openblas"])
+    func gradientsMatchFiniteDifferencesOfTheReference(gemm: String) throws {
         let s = try Self.setup()
         defer { try? FileManager.default.removeItem(atPath: s.directory) }
-        let run = strata("grad", s.directory + "/net.yaml", "--weights", s.directory + "/w.safetensors", "--input", s.directory + "/x.npy",
-                         "--labels", s.directory + "/y.npy", "--out", s.directory + "/g.safetensors", "--batch", "4")
+        let arguments = ["grad", s.directory + "/net.yaml", "--weights", s.directory + "/w.safetensors", "--input", s.directory + "/x.npy",
+                         "--labels", s.directory + "/y.npy", "--out", s.directory + "/g.safetensors", "--batch", "4"]
+        let run = gemm == "openblas" ? try strataProcess(arguments, environment: ["STRATA_GEMM": "openblas"]) : strata(arguments)
         #expect(run.status == 0, "\(run.errors)")
         let gradients = try Safetensors.read(path: s.directory + "/g.safetensors")
         var params = s.weights.mapValues { $0.values.map(Double.init) }

@@ -1,5 +1,6 @@
 import Foundation
 import StrataFormats
+import StrataCPU
 import Testing
 
 @Suite("strata init, features, grad, bench")
@@ -154,6 +155,10 @@ struct RunCommandTests {
         #expect((object["images_per_s"] as? Double ?? 0) > 0)
         #expect((object["layers"] as? [[String: Any]])?.count == 23)
         #expect(object["batch"] as? Int == 4 && object["training"] as? Bool == true)
+        #expect(object["gemm"] as? String == (GEMM.strataEnabled ? "strata" : "openblas"))
+        let forced = try strataProcess(["bench", mini, "--batch", "2", "--iterations", "1", "--json"], environment: ["STRATA_GEMM": "openblas"])
+        #expect(forced.status == 0, "\(forced.errors)")
+        #expect(forced.output.contains("\"gemm\": \"openblas\""))
         let table = strata("bench", mini, "--batch", "4", "--iterations", "1")
         #expect(table.output.contains("images/s"))
     }
