@@ -106,6 +106,33 @@ static void STRATA_AVX512 pack_a(int trans, const strata_matrix *a, long m, long
     }
 }
 
+// out[k·NR + c] = in[c·ld + k] for a 16×16 block (k, c < 16), rows c ≥ rows read as zeros.
+static inline void STRATA_AVX512 transpose_block(const float *in, long ld, long rows, float *out) {
+    __m512 r[16], t[16];
+    for (int c = 0; c < 16; c++) r[c] = c < rows ? _mm512_loadu_ps(in + c * ld) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 16; i += 8) {
+        for (int q = 0; q < 4; q++) {
+            t[i + q] = _mm512_shuffle_f32x4(r[i + q], r[i + q + 4], 0x88);
+            t[i + q + 4] = _mm512_shuffle_f32x4(r[i + q], r[i + q + 4], 0xdd);
+        }
+    }
+    for (int q = 0; q < 8; q++) {
+        r[q] = _mm512_shuffle_f32x4(t[q], t[q + 8], 0x88);
+        r[q + 8] = _mm512_shuffle_f32x4(t[q], t[q + 8], 0xdd);
+    }
+    for (int k = 0; k < 16; k++) _mm512_store_ps(out + k * NR, r[k]);
+}
+
 // Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c] for n columns, zero columns past n.
 static void STRATA_AVX512 pack_b(int trans, const strata_matrix *b, long k0, long kc, long j0, long n, float *bp, long *offsets) {
     if (trans) column_offsets(b, k0, kc, offsets);
@@ -139,12 +166,18 @@ static void STRATA_AVX512 pack_b(int trans, const strata_matrix *b, long k0, lon
             }
         } else {
             const float *src = b->data + (j0 + j) * b->ld;
+            long k = 0;
+            // Blocks of 16 k along a contiguous stretch: 16×16 transposes in registers.
+            for (; k + 16 <= kc; k += 16) {
+                if (offsets[k + 15] != offsets[k] + 15) break;
+                for (long c = 0; c < NR; c += 16) transpose_block(src + c * b->ld + offsets[k], b->ld, cols - c, bp + k * NR + c);
+            }
             for (long c = 0; c < cols; c++) {
                 const float *s = src + c * b->ld;
-                for (long k = 0; k < kc; k++) bp[k * NR + c] = s[offsets[k]];
+                for (long t = k; t < kc; t++) bp[t * NR + c] = s[offsets[t]];
             }
             for (long c = cols; c < NR; c++)
-                for (long k = 0; k < kc; k++) bp[k * NR + c] = 0;
+                for (long t = k; t < kc; t++) bp[t * NR + c] = 0;
         }
     }
 }

@@ -60,13 +60,7 @@ public enum GEMM {
         return strata_sgemm_supported() != 0
     }()
 
-    /// Strata's GEMM, except for op(B) transposed with few rows in A (a fully connected layer's
-    /// forward pass at a small batch): there, packing the large transposed B costs more than the
-    /// multiplication, and OpenBLAS is faster.
-    @inline(__always)
-    static func strata(transB: Bool, m: Int) -> Bool {
-        strataEnabled && !(transB && m < 64)
-    }
+
 }
 
 extension Float: CPUScalar {
@@ -74,7 +68,7 @@ extension Float: CPUScalar {
     public static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                             _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        if GEMM.strata(transB: transB, m: m),
+        if GEMM.strataEnabled,
            strata_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0 {
             return
         }

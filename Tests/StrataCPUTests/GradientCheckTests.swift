@@ -94,9 +94,21 @@ struct GradientCheckTests {
         #expect(checked >= 10)
     }
 
-    /// Float32 gives the float64 results to float32 precision, on a network with every op.
-    @Test func float32AgreesWithFloat64() throws {
-        let g = try graph("""
+    /// Float32 gives the float64 results to float32 precision: on a network with every op, and on
+    /// one whose convs are wide enough (64 channels in, 128 filters) to take the other float32
+    /// paths (the data gradient as a flipped-filter convolution, the filter gradient from a stored
+    /// im2col matrix).
+    @Test(arguments: ["every op", "wide convs"])
+    func float32AgreesWithFloat64(_ network: String) throws {
+        let g = network == "wide convs" ? try graph("""
+              - {name: c1, op: conv, filters: 64, kernel: 3, pad: 1}
+              - {name: r1, op: relu}
+              - {name: c2, op: conv, filters: 128, kernel: [3, 2], pad: [1, 0]}
+              - {name: c3, op: conv, filters: 8, kernel: 3, pad: 1, groups: 2}
+              - {name: f, op: fc, units: 5}
+              - {name: prob, op: softmax}
+
+            """, input: "{channels: 3, height: 6, width: 5}") : try graph("""
               - {name: c1, op: conv, filters: 6, kernel: 3, pad: 1, groups: 2}
               - {name: r1, op: relu}
               - {name: c2, op: conv, filters: 6, kernel: [3, 2], pad: [1, 0], groups: 2}

@@ -110,7 +110,10 @@ struct ConvKernel<T: CPUScalar> {
     /// whose im2col matrix is never stored, and it writes dx once, with no col2im and no zeroing.
     func backwardData(dy: UnsafePointer<T>, weight: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, batch: Int, workspace: Workspace<T>) {
         let (kh, kw) = conv.kernel
-        let flippable = conv.stride == (1, 1) && !isPointwise && conv.pad.h < kh && conv.pad.w < kw
+        // Measured (docs/performance.md): the flipped convolution is the faster way for 64 input
+        // channels per group or more; with fewer, its GEMM has too few rows to pay for packing dY
+        // (AlexNet's conv2, 48: 80 against 75 ms at batch 32), and col2im is kept.
+        let flippable = conv.stride == (1, 1) && !isPointwise && conv.pad.h < kh && conv.pad.w < kw && cg >= 64
             && workspace.columnCapacity >= f * cg * kh * kw
         Parallel.chunks(batch) { images, thread in
             let col = workspace.columns(thread)
@@ -210,7 +213,10 @@ struct ConvKernel<T: CPUScalar> {
             if thread == 0 { dBias?.update(repeating: 0, count: f) }
             tiles(images) { first, count in
                 for g in 0..<groups {
-                    if !isPointwise, T.gemmConv(true, fg, k, count * p, 1, planes(dy, first: first, group: g),
+                    // Packing the transposed im2col matrix straight from x costs more per element than
+                    // im2col + a transposing pack, and wins only where the GEMM has few rows to spread
+                    // that over (measured: the mini net's 64–96 filters, not AlexNet's 128–384).
+                    if !isPointwise, fg < 128, T.gemmConv(true, fg, k, count * p, 1, planes(dy, first: first, group: g),
                                                 convInput(x, first: first, images: count, group: g), 1, GroupedMatrix(acc + g * fg * k, ld: k)) {
                         continue
                     }
