@@ -12,4 +12,17 @@ int strata_cpu_has_avx512(void);
 int strata_maxpool_plane_avx512(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                                 int oh, int ow, float *y, int32_t *switches);
 
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+#define STRATA_AVX512 __attribute__((target("avx512f")))
+
+/// Lanes [lo, hi) of 16 set (none when hi <= lo); lo below 0 and hi above 16 are clipped.
+static inline __mmask16 STRATA_AVX512 strata_lanes(int lo, int hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    return hi <= lo ? (__mmask16)0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
+}
+#endif
+
 #endif

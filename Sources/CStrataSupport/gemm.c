@@ -29,7 +29,6 @@
 enum { MR = 8, NR = 48, KC = 384, NC = 480 };
 // The packers' mask tables: windows of up to 16×16, outputs of up to 128×128 (larger: explicit im2col).
 enum { STRATA_CONV_MAX_WINDOW = 256, STRATA_CONV_MAX_OUTPUT = 128 };
-#define STRATA_AVX512 __attribute__((target("avx512f,fma")))
 
 int strata_sgemm_supported(void) { return strata_cpu_has_avx512(); }
 
@@ -182,18 +181,6 @@ static void STRATA_AVX512 pack_b(int trans, const strata_matrix *b, long k0, lon
     }
 }
 
-static inline __mmask16 STRATA_AVX512 lanes(int valid, int first) {
-    int n = valid - first;
-    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
-
-// Lanes [lo, hi) of 16 set (none when hi <= lo).
-static inline __mmask16 STRATA_AVX512 lanes_between(int lo, int hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    return hi <= lo ? (__mmask16)0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
-}
-
 // C[rows × cols] = alpha·(Ap panel · Bp panel) + beta·C (C not read when beta is 0).
 static void STRATA_AVX512 kernel(long kc, const float *ap, const float *bp, float *c, long ldc,
                                  float alpha, float beta, int rows, int cols) {
@@ -212,7 +199,7 @@ static void STRATA_AVX512 kernel(long kc, const float *ap, const float *bp, floa
         ap += MR;
         bp += NR;
     }
-    __mmask16 m0 = lanes(cols, 0), m1 = lanes(cols, 16), m2 = lanes(cols, 32);
+    __mmask16 m0 = strata_lanes(0, cols), m1 = strata_lanes(0, cols - 16), m2 = strata_lanes(0, cols - 32);
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
@@ -361,7 +348,7 @@ static void STRATA_AVX512 pack_b_conv(const strata_conv_input *in, long k0, long
                 int iy = oy - in->ph + i;
                 for (int jj = 0; jj < in->kw; jj++) {
                     int ix = ox - in->pw + jj;
-                    masks[i * in->kw + jj][runs] = iy >= 0 && iy < in->h ? lanes_between(-ix, in->w - ix) & lanes_between(0, len) : 0;
+                    masks[i * in->kw + jj][runs] = iy >= 0 && iy < in->h ? strata_lanes(-ix, in->w - ix) & strata_lanes(0, len) : 0;
                 }
             }
             run_col[runs] = c;
@@ -409,7 +396,7 @@ static void STRATA_AVX512 pack_b_conv_transposed(const strata_conv_input *in, lo
             }
             for (int ox = 0; ox < in->ow; ox++) {
                 int ix = ox - in->pw + jj;
-                column_masks[ox][runs] = lanes_between(-ix, in->w - ix) & lanes_between(0, len);
+                column_masks[ox][runs] = strata_lanes(-ix, in->w - ix) & strata_lanes(0, len);
             }
             run_col[runs] = c;
             run_base[runs] = ci * plane + (long)i * in->w + jj;

@@ -13,15 +13,6 @@ int strata_cpu_has_avx512(void) {
     return has;
 }
 
-#define STRATA_AVX512 __attribute__((target("avx512f")))
-
-// Lanes [lo, hi) of 16 set (none when hi <= lo).
-static inline __mmask16 STRATA_AVX512 lanes_between(int lo, int hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    return hi <= lo ? (__mmask16)0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
-}
-
 int STRATA_AVX512 strata_maxpool_plane_avx512(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                                 int oh, int ow, float *y, int32_t *switches) {
     // A chunk of outputs of one row reads input columns [x0, x0 + 32): two vectors, from which each
@@ -53,8 +44,8 @@ int STRATA_AVX512 strata_maxpool_plane_avx512(const float *x, int h, int w, int 
             int seeded = 0;
             for (int iy = ys; iy < ye; iy++) {
                 const float *line = x + (long)iy * w;
-                __m512 lo = _mm512_mask_loadu_ps(minus_inf, lanes_between(-x0, w - x0), line + x0);
-                __m512 hi = _mm512_mask_loadu_ps(minus_inf, lanes_between(-(x0 + 16), w - (x0 + 16)), line + x0 + 16);
+                __m512 lo = _mm512_mask_loadu_ps(minus_inf, strata_lanes(-x0, w - x0), line + x0);
+                __m512 hi = _mm512_mask_loadu_ps(minus_inf, strata_lanes(-(x0 + 16), w - (x0 + 16)), line + x0 + 16);
                 __m512i row = _mm512_set1_epi32(iy * w + x0);
                 if (!seeded) {
                     best = _mm512_permutex2var_ps(lo, first, hi);
