@@ -1,9 +1,10 @@
 // Strata's float32 GEMM for x86-64 CPUs with AVX-512: C = alpha·op(A)·op(B) + beta·C, row-major,
 // single-threaded (the CPU backend splits work across threads itself).
 //
-// Why not OpenBLAS alone: Debian's OpenBLAS 0.3.21 does not know AMD Zen 5 and runs its generic
-// AVX-512 kernels at ~120 GFLOP/s per core, 45% of the core's 268 GFLOP/s (two 512-bit FMAs per
-// cycle). This one reaches 200-235 GFLOP/s on the network's shapes (docs/performance.md).
+// Why not OpenBLAS alone: on plain GEMMs this kernel is level with OpenBLAS 0.3.21's AVX-512 ones
+// (200-240 GFLOP/s per core on the networks' shapes, of a 260 GFLOP/s peak on Zen 5; see
+// tools/bench-gemm), but OpenBLAS's speed depends on which kernels it picks (OPENBLAS_CORETYPE;
+// its AVX2 ones run at half the speed), and a BLAS cannot do the two things below.
 //
 // The design is the textbook one (Goto and van de Geijn; BLIS): for each block of KC along K, op(A)
 // is packed into panels of MR rows and op(B), NC columns at a time, into panels of NR columns, both

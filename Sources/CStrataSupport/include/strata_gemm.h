@@ -1,6 +1,6 @@
 #ifndef STRATA_GEMM_H
 #define STRATA_GEMM_H
-// Strata's float32 GEMM (gemm.c): faster than Debian's OpenBLAS on CPUs with AVX-512.
+// Strata's float32 GEMM (gemm.c) for CPUs with AVX-512, with what convolutions need beyond a BLAS.
 
 /// Whether this CPU runs strata_sgemm (x86-64 with AVX-512F).
 int strata_sgemm_supported(void);
