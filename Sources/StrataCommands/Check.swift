@@ -1,5 +1,6 @@
 import ArgumentParser
 import StrataDiagnostics
+import StrataFormats
 import StrataIR
 
 /// `strata check SPEC`: parse, resolve and shape-check a spec, then print one row per layer.
@@ -91,28 +92,3 @@ enum SummaryFormat {
     }
 }
 
-/// Just enough JSON writing for our reports, with keys in the order we choose.
-enum JSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 {
-                    let hex = String(c.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    static func array(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ", ") + "]" }
-}

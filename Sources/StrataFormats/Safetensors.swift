@@ -101,13 +101,13 @@ public enum Safetensors {
         var offset = 0
         var parts: [String] = []
         if !file.metadata.isEmpty {
-            let meta = file.metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(file.metadata[$0]!))" }.joined(separator: ",")
+            let meta = file.metadata.keys.sorted().map { "\(JSON.string($0)):\(JSON.string(file.metadata[$0]!))" }.joined(separator: ",")
             parts.append("\"__metadata__\":{\(meta)}")
         }
         for name in file.order {
             let t = file.tensors[name]!
             let bytes = t.values.count * 4
-            parts.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            parts.append("\(JSON.string(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
         header += parts.joined(separator: ",") + "}"
@@ -128,19 +128,6 @@ public enum Safetensors {
     /// Writes atomically: a temporary file beside the target, fsync, rename.
     public static func write(_ file: File, path: String) throws(FormatError) {
         try AtomicFile.write(encode(file), to: path)
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out + "\""
     }
 }
 
