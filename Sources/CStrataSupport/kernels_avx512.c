@@ -5,12 +5,15 @@
 #include <immintrin.h>
 
 int strata_cpu_has_avx512(void) {
+    // Threads may race to fill this in; they all store the same value.
     static int has = -1;
-    if (has < 0) {
+    int known = __atomic_load_n(&has, __ATOMIC_RELAXED);
+    if (known < 0) {
         __builtin_cpu_init();
-        has = __builtin_cpu_supports("avx512f") != 0;
+        known = __builtin_cpu_supports("avx512f") != 0;
+        __atomic_store_n(&has, known, __ATOMIC_RELAXED);
     }
-    return has;
+    return known;
 }
 
 int STRATA_AVX512 strata_maxpool_plane_avx512(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
