@@ -14,6 +14,7 @@ int strata_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, 
 
 /// A row-major matrix whose columns may come in groups stored apart: element (r, c) is at
 /// data[r·ld + (c / group)·group_stride + c % group]. group 0: one group, a plain matrix.
+/// Groups must not overlap or run backwards: group_stride >= group.
 /// Example: the outputs of B images of one conv layer, read as one (filters × B·positions) matrix
 /// straight from NCHW memory: ld = positions, group = positions, group_stride = filters·positions.
 typedef struct {
