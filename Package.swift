@@ -49,7 +49,7 @@ let package = Package(
         // Stage 5: training: data sets, preprocessing and augmentation, the training loop, checkpoints, evaluation.
         .target(
             name: "StrataTrain",
-            dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "CZlib"],
+            dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataFormats", "CZlib"],
             exclude: ["README.md"]),
         // The commands (check, compile), as a library so tests can drive them in-process.
         .target(
@@ -69,7 +69,7 @@ let package = Package(
             exclude: ["Golden"]),  // golden outputs, read from the source tree
         .testTarget(name: "StrataPlanTests", dependencies: ["StrataPlan", "StrataIR", "StrataSpec"]),
         .testTarget(name: "StrataCPUTests", dependencies: ["StrataCPU", "StrataPlan", "StrataIR", "StrataSpec", "CStrataSupport", "COpenBLAS"]),
-        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataCPU", "StrataFormats"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataCPU", "StrataFormats", "StrataIR", "StrataPlan"]),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
     ],

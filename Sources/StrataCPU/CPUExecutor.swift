@@ -1,17 +1,10 @@
 import StrataIR
 import StrataPlan
 
-/// The CPU backend's public face: runs an `ExecutionPlan` in float32 (or float64, for gradient
-/// checks) with OpenBLAS for the GEMMs and every other step split across threads.
-///
-///     let executor = CPUExecutor(plan: plan)
-///     try executor.setParameter("conv1.weight", weights)
-///     executor.setInput(images)
-///     executor.run()
-///     let features = executor.tensor(.value(3))
-public final class CPUExecutor: @unchecked Sendable {
-    public enum Precision: Sendable { case float32, float64 }
-
+/// The CPU backend's executor: runs an `ExecutionPlan` in float32 (or float64, for gradient
+/// checks) with its own threads and GEMM path (`CPUSettings`). Other modules hold it as an
+/// `Executor`, made by `CPUBackend.makeExecutor`.
+public final class CPUExecutor: Executor, @unchecked Sendable {
     enum Impl {
         case single(Engine<Float>)
         case double(Engine<Double>)
@@ -19,37 +12,33 @@ public final class CPUExecutor: @unchecked Sendable {
 
     let impl: Impl
     public let plan: ExecutionPlan
-    /// `LAYER.weight` / `LAYER.bias` → parameter tensor, in graph order.
-    public let parameterNames: [(name: String, tensor: TensorID, shape: [Int])]
+    public let settings: CPUSettings
 
-    public init(plan: ExecutionPlan, precision: Precision = .float32) {
-        self.plan = plan
-        impl = precision == .float32 ? .single(Engine<Float>(plan: plan)) : .double(Engine<Double>(plan: plan))
-        var names: [(String, TensorID, [Int])] = []
-        for (i, node) in plan.graph.nodes.enumerated() {
-            let inputs = node.inputs.compactMap { plan.graph.shape(of: $0) }
-            for p in node.layer.definition.parameters(inputs: inputs) {
-                names.append(("\(node.name).\(p.name)", .parameter(i, p.name), p.dims))
-            }
+    /// An executor, or an error when the plan was made for another backend or needs more memory
+    /// than the machine has (checked before allocating).
+    public init(plan: ExecutionPlan, settings: CPUSettings = CPUSettings()) throws {
+        guard plan.traits.name == "cpu" else {
+            throw ExecutorError("the plan of '\(plan.graph.name)' was made for the \(plan.traits.name) backend, not the cpu")
         }
-        parameterNames = names
+        if let problem = CPUBackend(settings).memoryProblem(plan) { throw ExecutorError(problem) }
+        self.plan = plan
+        self.settings = settings
+        let context = CPUContext(threads: settings.threads, gemm: settings.gemm)
+        impl = settings.precision == .float32 ? .single(Engine<Float>(plan: plan, context: context)) : .double(Engine<Double>(plan: plan, context: context))
     }
 
-    public var precision: Precision {
-        if case .single = impl { return .float32 }
-        return .float64
+    public var settingsSummary: [(name: String, value: String)] {
+        [("threads", "\(settings.threads)"), ("gemm", settings.gemm.rawValue), ("precision", settings.precision.rawValue)]
     }
 
-    /// Runs the plan; returns the mean loss for a training plan. `seed` draws the dropout masks.
     @discardableResult
-    public func run(seed: UInt64 = 0) -> Double? {
+    public func run(seed: UInt64) -> Double? {
         switch impl {
         case .single(let e): e.run(seed: seed)
         case .double(let e): e.run(seed: seed)
         }
     }
 
-    /// Records per-step times in `stepSeconds` on each run.
     public var timing: Bool {
         get { switch impl { case .single(let e): e.timing; case .double(let e): e.timing } }
         set { switch impl { case .single(let e): e.timing = newValue; case .double(let e): e.timing = newValue } }
@@ -62,114 +51,75 @@ public final class CPUExecutor: @unchecked Sendable {
         }
     }
 
-    /// Elements of a tensor for the plan's batch (nil if the plan has no buffer for it).
-    public func count(_ tensor: TensorID) -> Int? { plan.buffer(tensor)?.elements }
-
-    /// Copies float32 values into a tensor's buffer: a straight copy for float32 plans.
-    public func write(_ tensor: TensorID, _ values: [Float]) {
-        guard let id = plan.bufferOf[tensor] else { return }
-        let n = min(values.count, plan.buffers[id].elements)
+    public func write(_ tensor: TensorID, _ values: UnsafeBufferPointer<Float>) throws {
+        let b = try floats(tensor, count: values.count)
+        guard let base = values.baseAddress, b.elements > 0 else { return }
         switch impl {
-        case .single(let e): values.withUnsafeBufferPointer { e.pointer(id).update(from: $0.baseAddress!, count: n) }
-        case .double(let e): let p = e.pointer(id); for i in 0..<n { p[i] = Double(values[i]) }
+        case .single(let e): e.pointer(b.id).update(from: base, count: b.elements)
+        case .double(let e): let p = e.pointer(b.id); for i in 0..<b.elements { p[i] = Double(values[i]) }
         }
     }
 
-    /// Copies values into a tensor's buffer (input, parameters, or anything else).
-    public func write<S: Collection>(_ tensor: TensorID, _ values: S) where S.Element: BinaryFloatingPoint {
-        guard let id = plan.bufferOf[tensor] else { return }
-        let n = min(values.count, plan.buffers[id].elements)
+    public func write(_ tensor: TensorID, doubles values: [Double]) throws {
+        let b = try floats(tensor, count: values.count)
         switch impl {
-        case .single(let e):
-            let p = e.pointer(id)
-            for (i, v) in values.prefix(n).enumerated() { p[i] = Float(v) }
-        case .double(let e):
-            let p = e.pointer(id)
-            for (i, v) in values.prefix(n).enumerated() { p[i] = Double(v) }
+        case .single(let e): let p = e.pointer(b.id); for i in 0..<b.elements { p[i] = Float(values[i]) }
+        case .double(let e): e.pointer(b.id).update(from: values, count: b.elements)
         }
     }
 
-    /// Copies a tensor's values out (as Double, exact for both precisions).
-    public func read(_ tensor: TensorID) -> [Double] {
-        guard let id = plan.bufferOf[tensor] else { return [] }
-        let n = plan.buffers[id].elements
+    public func read(_ tensor: TensorID) throws -> [Float] {
+        let b = try floats(tensor, count: nil)
         switch impl {
-        case .single(let e): return UnsafeBufferPointer(start: e.pointer(id), count: n).map(Double.init)
-        case .double(let e): return Array(UnsafeBufferPointer(start: e.pointer(id), count: n))
+        case .single(let e): return Array(UnsafeBufferPointer(start: e.pointer(b.id), count: b.elements))
+        case .double(let e): return UnsafeBufferPointer(start: e.pointer(b.id), count: b.elements).map(Float.init)
         }
     }
 
-    /// Copies a float32 tensor out without conversion (float32 plans).
-    public func readFloat(_ tensor: TensorID) -> [Float] {
-        guard let id = plan.bufferOf[tensor] else { return [] }
-        let n = plan.buffers[id].elements
+    public func readDoubles(_ tensor: TensorID) throws -> [Double] {
+        let b = try floats(tensor, count: nil)
         switch impl {
-        case .single(let e): return Array(UnsafeBufferPointer(start: e.pointer(id), count: n))
-        case .double(let e): return UnsafeBufferPointer(start: e.pointer(id), count: n).map(Float.init)
+        case .single(let e): return UnsafeBufferPointer(start: e.pointer(b.id), count: b.elements).map(Double.init)
+        case .double(let e): return Array(UnsafeBufferPointer(start: e.pointer(b.id), count: b.elements))
         }
     }
 
-    /// Fast float32 input: copies `values` straight into the input buffer.
-    public func setInput(_ values: UnsafeBufferPointer<Float>) {
-        guard let id = plan.bufferOf[.input] else { return }
-        let n = min(values.count, plan.buffers[id].elements)
+    public func setLabels(_ labels: [Int32]) throws {
+        let b = try checkCount(.labels, labels.count)
         switch impl {
-        case .single(let e): e.pointer(id).update(from: values.baseAddress!, count: n)
-        case .double(let e): let p = e.pointer(id); for i in 0..<n { p[i] = Double(values[i]) }
+        case .single(let e): e.int32(b.id).update(from: labels, count: b.elements)
+        case .double(let e): e.int32(b.id).update(from: labels, count: b.elements)
         }
     }
 
-    /// Labels for a training plan (each in 0..<classes; the caller checks).
-    public func setLabels(_ labels: [Int32]) {
-        guard let id = plan.bufferOf[.labels] else { return }
-        switch impl {
-        case .single(let e): e.int32(id).update(from: labels, count: min(labels.count, plan.buffers[id].elements))
-        case .double(let e): e.int32(id).update(from: labels, count: min(labels.count, plan.buffers[id].elements))
+    /// The buffer of a float tensor, checked to hold exactly `count` values when given.
+    func floats(_ tensor: TensorID, count: Int?) throws -> ExecutionPlan.Buffer {
+        let b = try count.map { try checkCount(tensor, $0) } ?? buffer(tensor)
+        guard b.elementType == .float32 else {
+            throw ExecutorError("'\(tensor.name(in: plan.graph))' holds \(b.elementType.rawValue) values, not floats")
         }
-    }
-
-    /// A pointer to a float32 tensor's storage, for in-place work by other modules (float32 plans only).
-    public func withFloatStorage<R>(_ tensor: TensorID, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R? {
-        guard let id = plan.bufferOf[tensor], case .single(let e) = impl else { return nil }
-        return try body(UnsafeMutableBufferPointer(start: e.pointer(id), count: plan.buffers[id].elements))
+        return b
     }
 }
 
 extension CPUExecutor {
-    /// One element of a tensor (as Double).
-    public func element(_ tensor: TensorID, _ index: Int) -> Double {
-        guard let id = plan.bufferOf[tensor] else { return .nan }
+    /// One element of a float tensor (as Double), for finite-difference checks.
+    public func element(_ tensor: TensorID, _ index: Int) throws -> Double {
+        let b = try floats(tensor, count: nil)
+        precondition(b.elements > index && index >= 0, "index \(index) outside '\(tensor.name(in: plan.graph))'")
         switch impl {
-        case .single(let e): return Double(e.pointer(id)[index])
-        case .double(let e): return e.pointer(id)[index]
+        case .single(let e): return Double(e.pointer(b.id)[index])
+        case .double(let e): return e.pointer(b.id)[index]
         }
     }
 
-    /// Sets one element of a tensor.
-    public func setElement(_ tensor: TensorID, _ index: Int, _ value: Double) {
-        guard let id = plan.bufferOf[tensor] else { return }
+    /// Sets one element of a float tensor.
+    public func setElement(_ tensor: TensorID, _ index: Int, _ value: Double) throws {
+        let b = try floats(tensor, count: nil)
+        precondition(b.elements > index && index >= 0, "index \(index) outside '\(tensor.name(in: plan.graph))'")
         switch impl {
-        case .single(let e): e.pointer(id)[index] = Float(value)
-        case .double(let e): e.pointer(id)[index] = value
+        case .single(let e): e.pointer(b.id)[index] = Float(value)
+        case .double(let e): e.pointer(b.id)[index] = value
         }
     }
 }
-
-extension CPUExecutor {
-    /// Why `plan` cannot run on this machine (it needs more memory than the machine has), or nil.
-    /// Checked before allocating, so an absurd batch is an error message, not an out-of-memory kill.
-    public static func memoryProblem(_ plan: ExecutionPlan, precision: Precision = .float32) -> String? {
-        let scale = precision == .float32 ? 1 : 2
-        let needed = plan.peakBytes(threads: Parallel.threads) * scale
-        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-        guard pages > 0, pageSize > 0 else { return nil }
-        let available = Int(pages) * Int(pageSize)
-        guard needed > available else { return nil }
-        return "'\(plan.graph.name)' at batch \(plan.batch) needs \(ExecutionPlan.size(needed)) but this machine has "
-            + "\(ExecutionPlan.size(available)) of memory; use a smaller batch"
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -5,44 +5,45 @@ import Glibc
 #endif
 
 /// Runs an `ExecutionPlan` on the CPU in element type T. One allocation holds the persistent
-/// buffers (input, labels, parameters, gradients) at their plan offsets, another the arena.
+/// buffers (inputs, parameters, gradients, optimizer state) at their plan offsets, another the
+/// arena. Each step is dispatched on its kernel with the constants the plan lowered for it; the
+/// engine never looks at the IR's layers.
 final class Engine<T: CPUScalar>: @unchecked Sendable {
     let plan: ExecutionPlan
+    let context: CPUContext
     let persistent: UnsafeMutableRawPointer
     let arena: UnsafeMutableRawPointer
     let workspace: Workspace<T>
     /// Seconds spent in each step of the last run (when timing is on).
     var stepSeconds: [Double]
     var timing = false
-    /// SGD momentum buffers, by parameter buffer id.
-    var velocities: [Int: UnsafeMutablePointer<T>] = [:]
 
-    init(plan: ExecutionPlan) {
+    init(plan: ExecutionPlan, context: CPUContext) {
         _ = Parallel.blasConfigured
         self.plan = plan
-        let persistentBytes = plan.buffers.filter { $0.storage != .arena }.map { $0.offset + Planner.align($0.bytes) }.max() ?? 0
+        self.context = context
         // Elements are 4-byte in the plan; Double needs twice the bytes, so offsets are scaled by `scale`.
-        persistent = Engine.allocate(persistentBytes * Engine.scale)
-        arena = Engine.allocate(plan.arenaBytes * Engine.scale)
-        workspace = Workspace(columnsPerThread: plan.workspaceElementsPerThread, threads: Parallel.threads)
+        persistent = Engine.allocate(plan.persistentBytes * Engine.scale, alignment: plan.traits.alignment)
+        arena = Engine.allocate(plan.arenaBytes * Engine.scale, alignment: plan.traits.alignment)
+        workspace = Workspace(columnsPerThread: plan.workspaceElementsPerThread, threads: context.threads)
         stepSeconds = Array(repeating: 0, count: plan.steps.count)
     }
 
     deinit {
         free(persistent)
         free(arena)
-        for v in velocities.values { v.deallocate() }
     }
 
     /// Bytes per plan byte: 1 for Float, 2 for Double (plan sizes assume 4-byte elements).
     static var scale: Int { MemoryLayout<T>.size / 4 }
 
-    static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
+    static func allocate(_ bytes: Int, alignment: Int) -> UnsafeMutableRawPointer {
         var p: UnsafeMutableRawPointer?
-        guard posix_memalign(&p, Planner.alignment, max(bytes, Planner.alignment)) == 0, let p else {
+        let alignment = max(alignment, MemoryLayout<UnsafeRawPointer>.size)
+        guard posix_memalign(&p, alignment, max(bytes, alignment)) == 0, let p else {
             fatalError("out of memory: could not allocate \(bytes) bytes")
         }
-        memset(p, 0, max(bytes, Planner.alignment))
+        memset(p, 0, max(bytes, alignment))
         return p
     }
 
@@ -59,11 +60,7 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
         raw(id).bindMemory(to: Int32.self, capacity: plan.buffers[id].elements)
     }
 
-    func pointer(_ tensor: TensorID) -> UnsafeMutablePointer<T>? {
-        plan.bufferOf[tensor].map(pointer)
-    }
-
-    /// Runs every step. `seed` draws the dropout masks. Returns the loss for a training plan.
+    /// Runs every step. `seed` draws the dropout masks. Returns the loss for a plan with a loss.
     @discardableResult
     func run(seed: UInt64) -> Double? {
         for (k, step) in plan.steps.enumerated() {
@@ -80,105 +77,81 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
         return plan.bufferOf[.loss].map { Double(pointer($0)[0]) }
     }
 
-    private func shape(_ value: ValueID) -> TensorShape { plan.graph.shape(of: value)! }
-
     // swiftlint:disable:next function_body_length cyclomatic_complexity
     private func execute(_ step: ExecutionPlan.Step, seed: UInt64) {
-        let batch = plan.batch
-        let node = step.node.map { plan.graph.nodes[$0] }
+        let batch = plan.batch, threads = context.threads
         let inputs = step.inputs, outputs = step.outputs
         func count(_ id: Int) -> Int { plan.buffers[id].elements }
+        func input(_ k: Int) -> UnsafeMutablePointer<T> { pointer(inputs[k]) }
+        func output(_ k: Int) -> UnsafeMutablePointer<T> { pointer(outputs[k]) }
 
-        switch step.kernel {
-        case .conv_forward, .conv_backward_data, .conv_backward_filter:
-            guard let node, case .conv(let conv) = node.layer else { return invariant(step) }
-            let x = shape(node.inputs[0]), y = node.shape!
-            let kernel = ConvKernel<T>(conv: conv, c: x.channels, h: x.height, w: x.width, f: y.channels, oh: y.height, ow: y.width)
-            switch step.kernel {
-            case .conv_forward:
-                kernel.forward(x: pointer(inputs[0]), weight: pointer(inputs[1]), bias: inputs.count > 2 ? pointer(inputs[2]) : nil,
-                               y: pointer(outputs[0]), batch: batch, relu: step.fusedReLU, workspace: workspace)
-            case .conv_backward_data:
-                kernel.backwardData(dy: pointer(inputs[0]), weight: pointer(inputs[1]), dx: pointer(outputs[0]), batch: batch, workspace: workspace)
-            default:
-                kernel.backwardFilter(dy: pointer(inputs[0]), x: pointer(inputs[1]), dWeight: pointer(outputs[0]),
-                                      dBias: outputs.count > 1 ? pointer(outputs[1]) : nil, batch: batch, workspace: workspace)
-            }
+        switch (step.kernel, step.parameters) {
+        case (.conv_forward, .conv(let g)):
+            ConvKernel<T>(conv: g, context: context).forward(x: input(0), weight: input(1), bias: g.bias ? input(2) : nil, y: output(0),
+                                                              batch: batch, relu: step.fusedReLU, workspace: workspace)
+        case (.conv_backward_data, .conv(let g)):
+            ConvKernel<T>(conv: g, context: context).backwardData(dy: input(0), weight: input(1), dx: output(0), batch: batch, workspace: workspace)
+        case (.conv_backward_filter, .conv(let g)):
+            ConvKernel<T>(conv: g, context: context).backwardFilter(dy: input(0), x: input(1), dWeight: output(0),
+                                                                     dBias: g.bias ? output(1) : nil, batch: batch, workspace: workspace)
 
-        case .maxpool_forward, .maxpool_backward, .avgpool_forward, .avgpool_backward:
-            guard let node else { return invariant(step) }
-            let window: PoolWindow
-            switch node.layer {
-            case .maxpool(let m): window = m.window
-            case .avgpool(let a): window = a.window
-            default: return invariant(step)
-            }
-            let x = shape(node.inputs[0]), y = node.shape!
-            let kernel = PoolKernel<T>(window: window, c: x.channels, h: x.height, w: x.width, oh: y.height, ow: y.width)
-            switch step.kernel {
-            case .maxpool_forward: kernel.maxForward(x: pointer(inputs[0]), y: pointer(outputs[0]), switches: int32(outputs[1]), batch: batch)
-            case .maxpool_backward: kernel.maxBackward(dy: pointer(inputs[0]), switches: int32(inputs[1]), dx: pointer(outputs[0]), batch: batch)
-            case .avgpool_forward: kernel.averageForward(x: pointer(inputs[0]), y: pointer(outputs[0]), batch: batch)
-            default: kernel.averageBackward(dy: pointer(inputs[0]), dx: pointer(outputs[0]), batch: batch)
-            }
+        case (.maxpool_forward, .pool(let g)):
+            PoolKernel<T>(pool: g, threads: threads).maxForward(x: input(0), y: output(0), switches: int32(outputs[1]), batch: batch)
+        case (.maxpool_backward, .pool(let g)):
+            PoolKernel<T>(pool: g, threads: threads).maxBackward(dy: input(0), switches: int32(inputs[1]), dx: output(0), batch: batch)
+        case (.avgpool_forward, .pool(let g)):
+            PoolKernel<T>(pool: g, threads: threads).averageForward(x: input(0), y: output(0), batch: batch)
+        case (.avgpool_backward, .pool(let g)):
+            PoolKernel<T>(pool: g, threads: threads).averageBackward(dy: input(0), dx: output(0), batch: batch)
 
-        case .lrn_forward, .lrn_backward:
-            guard let node, case .lrn(let lrn) = node.layer else { return invariant(step) }
-            let x = shape(node.inputs[0])
-            let kernel = LRNKernel<T>(lrn: lrn, c: x.channels, hw: x.height * x.width)
-            if step.kernel == .lrn_forward {
-                kernel.forward(x: pointer(inputs[0]), y: pointer(outputs[0]), scale: outputs.count > 1 ? pointer(outputs[1]) : nil, batch: batch)
-            } else {
-                kernel.backward(dy: pointer(inputs[0]), x: pointer(inputs[1]), y: pointer(inputs[2]), scale: pointer(inputs[3]),
-                                dx: pointer(outputs[0]), batch: batch)
-            }
+        case (.lrn_forward, .lrn(let l)):
+            LRNKernel<T>(lrn: l, threads: threads).forward(x: input(0), y: output(0), scale: outputs.count > 1 ? output(1) : nil, batch: batch)
+        case (.lrn_backward, .lrn(let l)):
+            LRNKernel<T>(lrn: l, threads: threads).backward(dy: input(0), x: input(1), y: input(2), scale: input(3), dx: output(0), batch: batch)
 
-        case .relu_forward: ElementwiseKernel<T>.reluForward(pointer(inputs[0]), pointer(outputs[0]), count(outputs[0]))
-        case .relu_backward: ElementwiseKernel<T>.reluBackward(pointer(inputs[0]), pointer(inputs[1]), pointer(outputs[0]), count(outputs[0]))
-        case .tanh_forward: ElementwiseKernel<T>.tanhForward(pointer(inputs[0]), pointer(outputs[0]), count(outputs[0]))
-        case .tanh_backward: ElementwiseKernel<T>.tanhBackward(pointer(inputs[0]), pointer(inputs[1]), pointer(outputs[0]), count(outputs[0]))
-        case .dropout_forward:
-            guard let node, case .dropout(let d) = node.layer, let index = step.node else { return invariant(step) }
-            ElementwiseKernel<T>.dropoutForward(pointer(inputs[0]), pointer(outputs[0]), pointer(outputs[1]), count(outputs[0]),
-                                                rate: d.rate, seed: seed &+ UInt64(index) &* 0xD1B5_4A32_D192_ED03)
-        case .dropout_backward: ElementwiseKernel<T>.dropoutBackward(pointer(inputs[0]), pointer(inputs[1]), pointer(outputs[0]), count(outputs[0]))
-        case .add: ElementwiseKernel<T>.add(inputs.map { UnsafePointer(pointer($0)) }, pointer(outputs[0]), count(outputs[0]))
+        case (.relu_forward, _): ElementwiseKernel<T>.reluForward(input(0), output(0), count(outputs[0]), threads: threads)
+        case (.relu_backward, _): ElementwiseKernel<T>.reluBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
+        case (.relu_backward_guided, _): ElementwiseKernel<T>.reluBackwardGuided(input(0), input(1), output(0), count(outputs[0]), threads: threads)
+        case (.tanh_forward, _): ElementwiseKernel<T>.tanhForward(input(0), output(0), count(outputs[0]), threads: threads)
+        case (.tanh_backward, _): ElementwiseKernel<T>.tanhBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
+        case (.dropout_forward, .dropout(let rate, let stream)):
+            ElementwiseKernel<T>.dropoutForward(input(0), output(0), output(1), count(outputs[0]), rate: rate,
+                                                seed: seed &+ UInt64(stream) &* 0xD1B5_4A32_D192_ED03, threads: threads)
+        case (.dropout_backward, _): ElementwiseKernel<T>.dropoutBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
+        case (.add, _): ElementwiseKernel<T>.add(inputs.map { UnsafePointer(pointer($0)) }, output(0), count(outputs[0]), threads: threads)
 
-        case .fc_forward, .fc_backward_data, .fc_backward_filter:
-            guard let node, case .fc(let fc) = node.layer else { return invariant(step) }
-            let kernel = FullyConnectedKernel<T>(units: fc.units, features: shape(node.inputs[0]).elementCount!)
-            switch step.kernel {
-            case .fc_forward:
-                kernel.forward(x: pointer(inputs[0]), weight: pointer(inputs[1]), bias: inputs.count > 2 ? pointer(inputs[2]) : nil,
-                               y: pointer(outputs[0]), batch: batch, relu: step.fusedReLU)
-            case .fc_backward_data:
-                kernel.backwardData(dy: pointer(inputs[0]), weight: pointer(inputs[1]), dx: pointer(outputs[0]), batch: batch)
-            default:
-                kernel.backwardFilter(dy: pointer(inputs[0]), x: pointer(inputs[1]), dWeight: pointer(outputs[0]),
-                                      dBias: outputs.count > 1 ? pointer(outputs[1]) : nil, batch: batch)
-            }
+        case (.fc_forward, .fc(let g)):
+            FullyConnectedKernel<T>(fc: g, context: context).forward(x: input(0), weight: input(1), bias: g.bias ? input(2) : nil, y: output(0),
+                                                                      batch: batch, relu: step.fusedReLU)
+        case (.fc_backward_data, .fc(let g)):
+            FullyConnectedKernel<T>(fc: g, context: context).backwardData(dy: input(0), weight: input(1), dx: output(0), batch: batch)
+        case (.fc_backward_filter, .fc(let g)):
+            FullyConnectedKernel<T>(fc: g, context: context).backwardFilter(dy: input(0), x: input(1), dWeight: output(0),
+                                                                             dBias: g.bias ? output(1) : nil, batch: batch)
 
-        case .concat_forward, .concat_backward:
-            guard let node else { return invariant(step) }
-            let kernel = ConcatKernel<T>(sizes: node.inputs.map { shape($0).elementCount! })
-            if step.kernel == .concat_forward {
-                kernel.forward(inputs.map { UnsafePointer(pointer($0)) }, pointer(outputs[0]), batch: batch)
-            } else {
-                kernel.backward(pointer(inputs[0]), part: step.part, pointer(outputs[0]), batch: batch)
-            }
+        case (.concat_forward, .concat(let sizes, _)):
+            ConcatKernel<T>(sizes: sizes, threads: threads).forward(inputs.map { UnsafePointer(pointer($0)) }, output(0), batch: batch)
+        case (.concat_backward, .concat(let sizes, let part)):
+            ConcatKernel<T>(sizes: sizes, threads: threads).backward(input(0), part: part, output(0), batch: batch)
 
-        case .softmax_forward:
-            SoftmaxKernel<T>.forward(pointer(inputs[0]), pointer(outputs[0]), rows: batch, width: count(outputs[0]) / batch)
-        case .softmax_backward:
-            SoftmaxKernel<T>.backward(pointer(inputs[0]), pointer(inputs[1]), pointer(outputs[0]), rows: batch, width: count(outputs[0]) / batch)
-        case .softmax_cross_entropy:
-            pointer(outputs[0])[0] = SoftmaxKernel<T>.crossEntropy(pointer(inputs[0]), int32(inputs[1]), rows: batch, width: count(inputs[0]) / batch)
-        case .softmax_cross_entropy_backward:
-            SoftmaxKernel<T>.crossEntropyBackward(pointer(inputs[0]), int32(inputs[1]), pointer(outputs[0]), rows: batch, width: count(inputs[0]) / batch)
+        case (.softmax_forward, .softmax(let classes)):
+            SoftmaxKernel<T>.forward(input(0), output(0), rows: batch, width: classes, threads: threads)
+        case (.softmax_backward, .softmax(let classes)):
+            SoftmaxKernel<T>.backward(input(0), input(1), output(0), rows: batch, width: classes, threads: threads)
+        case (.softmax_cross_entropy, .softmax(let classes)):
+            output(0)[0] = SoftmaxKernel<T>.crossEntropy(input(0), int32(inputs[1]), rows: batch, width: classes)
+        case (.softmax_cross_entropy_backward, .softmax(let classes)):
+            SoftmaxKernel<T>.crossEntropyBackward(input(0), int32(inputs[1]), output(0), rows: batch, width: classes)
+
+        case (.sgd_update, _):
+            let hyper = input(3)
+            OptimizerKernel<T>.sgd(weight: input(0), gradient: input(1), velocity: input(2), count: count(inputs[0]),
+                                   learningRate: hyper[0], momentum: hyper[1], weightDecay: hyper[2], threads: threads)
+        case (.filter_rms_clip, .filterClip(let filters, let size, let radius)):
+            OptimizerKernel<T>.clipFilters(output(0), filters: filters, size: size, radius: radius)
+
+        default:
+            fatalError("internal error: step \(step.kernel) carries \(step.parameters), not the constants its kernel needs")
         }
-    }
-
-    private func invariant(_ step: ExecutionPlan.Step) {
-        fatalError("internal error: step \(step.kernel) does not match its node's layer")
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import StrataCPU
 import StrataFormats
 import StrataIR
 import StrataPlan
@@ -38,27 +37,26 @@ struct Bench: ParsableCommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(network.device)
+            let backend = network.backend
             let batch = self.batch ?? spec.training?.batch ?? 32
-            let derived = try TrainingGraph.derive(graph, training: training)
-            let plan = Planner.plan(derived, batch: batch)
-            if let problem = CPUExecutor.memoryProblem(plan) { throw CommandError(problem) }
-            let executor = CPUExecutor(plan: plan)
-            for p in Weights.initialize(graph: graph, spec: spec, seed: 1).tensors {
-                if let t = executor.parameterNames.first(where: { $0.name == p.key }) { executor.write(t.tensor, p.value.values) }
-            }
+            // A training step is the trainer's: forward, loss, backward, the SGD update and any filter clip.
+            let derived = try TrainingGraph.derive(graph, backward: training ? .training : nil, dropout: training,
+                                                   optimizer: training ? OptimizerSteps(filterRMSClip: spec.training?.filterRMSClip) : nil)
+            let plan = backend.plan(derived, batch: batch)
+            let executor = try backend.makeExecutor(plan)
+            try executor.loadParameters(Weights.initialize(graph: graph, spec: spec, seed: 1).parameterTensors)
             var generator = SplitMix64(seed: 7)
             let inputCount = plan.buffer(.input)!.elements
             let input = (0..<inputCount).map { _ in Float(Double(generator.next() >> 11) * 0x1.0p-53 * 2 - 1) }
-            input.withUnsafeBufferPointer { executor.setInput($0) }
+            try executor.write(.input, input)
             let classes = graph.nodes.last!.shape!.elementCount!
-            if training { executor.setLabels((0..<batch).map { _ in Int32(generator.next() % UInt64(classes)) }) }
-            let optimizer = spec.training?.optimizer ?? .init()
-
-            func step(_ seed: UInt64) {
-                executor.run(seed: seed)
-                if training { executor.sgdStep(learningRate: optimizer.learningRate * 1e-3, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay) }
+            if training {
+                try executor.setLabels((0..<batch).map { _ in Int32(generator.next() % UInt64(classes)) })
+                let optimizer = spec.training?.optimizer ?? .init()
+                try executor.setOptimizer(learningRate: optimizer.learningRate * 1e-3, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay)
             }
+
+            func step(_ seed: UInt64) { executor.run(seed: seed) }
             for k in 0..<2 { step(UInt64(k)) }
             executor.timing = true
             var totals: [Double] = []
@@ -82,16 +80,18 @@ struct Bench: ParsableCommand {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let rssMiB = Double(usage.ru_maxrss) / 1024
-            let gemm = GEMM.strataEnabled ? "strata" : "openblas"
+            let settings = executor.settingsSummary.filter { $0.name != "precision" }
             if json {
                 let layers = graph.nodes.enumerated().map { i, node in
                     "{\"name\": \(JSON.string(node.name)), \"op\": \(JSON.string(node.op)), \"forward_ms\": \(ms(forward[i])), \"backward_ms\": \(ms(backward[i]))}"
                 }
-                output.write("{\"name\": \(JSON.string(graph.name)), \"device\": \"cpu\", \"threads\": \(Parallel.threads), \"gemm\": \(JSON.string(gemm)), \"batch\": \(batch), "
+                let fields = settings.map { "\(JSON.string($0.name)): \(Int($0.value).map(String.init) ?? JSON.string($0.value))" }.joined(separator: ", ")
+                output.write("{\"name\": \(JSON.string(graph.name)), \"device\": \(JSON.string(plan.traits.name)), \(fields), \"batch\": \(batch), "
                              + "\"training\": \(training), \"ms_per_batch\": \(ms(median)), \"images_per_s\": \(round1(imagesPerSecond)), "
                              + "\"peak_rss_mib\": \(round1(rssMiB)), \"layers\": [\(layers.joined(separator: ", "))]}\n")
             } else {
-                var out = "\(graph.name): \(training ? "training" : "inference"), batch \(batch), cpu, \(Parallel.threads) threads, GEMM \(gemm), "
+                var out = "\(graph.name): \(training ? "training" : "inference"), batch \(batch), \(plan.traits.name), "
+                out += settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + ", "
                 out += "median of \(iterations)\n\n"
                 let width = max(5, graph.nodes.map(\.name.count).max() ?? 5)
                 func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }

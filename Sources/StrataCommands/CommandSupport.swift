@@ -1,5 +1,4 @@
 import Foundation
-import StrataCPU
 import StrataDiagnostics
 import StrataFormats
 import StrataIR
@@ -92,28 +91,22 @@ enum CommandSupport {
 
     /// Runs `images` through executors of at most `batch` images (one plan per chunk size, weights
     /// loaded once per plan): `body(executor, first, count)` after the chunk's input is set.
-    static func inChunks(_ images: NumpyArray.Array32, batch: Int, graph: Graph, plan: (Int) -> ExecutionPlan,
-                         weights: Safetensors.File, weightsPath: String, _ body: (CPUExecutor, Int, Int) throws -> Void) throws {
+    static func inChunks(_ images: NumpyArray.Array32, batch: Int, graph: Graph, backend: any Backend, derived: TrainingGraph,
+                         keep: Set<TensorID> = [], weights: Safetensors.File, weightsPath: String,
+                         _ body: (any Executor, Int, Int) throws -> Void) throws {
         let count = images.shape[0], perImage = graph.input.elementCount!
-        var executor: CPUExecutor?
+        var executor: (any Executor)?
         var start = 0
         while start < count {
             let n = min(batch, count - start)
             if executor?.plan.batch != n {
-                let p = plan(n)
-                if let problem = CPUExecutor.memoryProblem(p) { throw CommandError(problem) }
-                executor = CPUExecutor(plan: p)
-                try Weights.load(weights, path: weightsPath, into: executor!)
+                let e = try backend.makeExecutor(backend.plan(derived, batch: n, keep: keep))
+                try Weights.load(weights, path: weightsPath, into: e)
+                executor = e
             }
-            images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { executor!.setInput($0) }
+            try images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { try executor!.setInput($0) }
             try body(executor!, start, n)
             start += n
-        }
-    }
-
-    static func parseDevice(_ device: String) throws {
-        guard device == "cpu" else {
-            throw CommandError("device '\(device)' is not available: this build runs on 'cpu' (the OpenCL backend arrives in a later release)")
         }
     }
 }

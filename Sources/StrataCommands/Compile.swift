@@ -18,7 +18,7 @@ struct Compile: ParsableCommand {
     @Argument(help: "The network spec (YAML).")
     var spec: String
 
-    @Option(name: .customLong("stop-after"), help: "The last stage to run: spec, ir or shapes.")
+    @Option(name: .customLong("stop-after"), help: "The last stage to run: spec, ir, shapes, grad or plan.")
     var stopAfter: Stage = .shapes
 
     @Option(help: "Output form: text, or dot (Graphviz) for ir and shapes.")
@@ -27,13 +27,18 @@ struct Compile: ParsableCommand {
     @Flag(help: "Compile for training (forward, loss and backward) instead of inference.")
     var training = false
 
-    @Option(help: "The backend a plan is for (cpu).")
-    var backend: Backend = .cpu
+    @Option(name: .customLong("backward-from"),
+            help: "Derive a backward pass seeded at this layer's output, projecting onto the input (deconv, saliency) instead of the loss.")
+    var backwardFrom: String?
+
+    @Option(help: "The backward rule: gradient, deconvnet or guided (with --training or --backward-from).")
+    var rule: BackwardRule = .gradient
+
+    @Option(help: "The backend a plan is for: its alignment, threads and scratch (\(Device.allValueStrings.joined(separator: ", "))).")
+    var backend: Device = .cpu
 
     @Option(help: "Batch size of the plan.")
     var batch = 1
-
-    enum Backend: String, ExpressibleByArgument, CaseIterable { case cpu }
 
     enum Emit: String, ExpressibleByArgument, CaseIterable { case text, dot }
 
@@ -41,6 +46,7 @@ struct Compile: ParsableCommand {
         if emit == .dot && ![Stage.ir, .shapes].contains(stopAfter) {
             throw ValidationError("--emit dot needs --stop-after ir or shapes")
         }
+        if backwardFrom != nil && training { throw ValidationError("--backward-from and --training are two different backward passes; give one") }
         guard batch >= 1, batch <= 1 << 20 else { throw ValidationError("--batch must be between 1 and \(1 << 20)") }
     }
 
@@ -62,17 +68,28 @@ struct Compile: ParsableCommand {
                 output.write(emit == .dot ? GraphPrinter.dot(graph) : GraphPrinter.text(graph))
                 return 0
             }
-            let derived = try TrainingGraph.derive(graph, training: training)
+            var pass: BackwardPass? = training ? BackwardPass(rule: rule) : nil
+            if let backwardFrom {
+                pass = .projection(from: try CommandSupport.layers(backwardFrom, in: graph)[0], rule: rule)
+            }
+            let derived = try TrainingGraph.derive(graph, backward: pass, dropout: training)
             if stopAfter == .grad {
                 output.write(derived.text())
                 return 0
             }
-            output.write(Planner.plan(derived, batch: batch).text())
+            output.write(backend.backend.plan(derived, batch: batch).text())
             return 0
-        } catch {
+        } catch let error as DiagnosticError {
             return StrataCommands.emit(error, sources: compiler.sources, errors: &errors)
+        } catch let error as CommandError {
+            errors.write("error: \(error.message)\n")
+            return 1
+        } catch {
+            errors.write("error: \(error)\n")
+            return 1
         }
     }
 }
 
 extension Stage: ExpressibleByArgument {}
+extension BackwardRule: ExpressibleByArgument {}

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import StrataCPU
+import StrataPlan
 import StrataFormats
 import StrataIR
 import StrataSpec
@@ -42,7 +42,7 @@ struct Eval: ParsableCommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(network.device)
+            let backend = network.backend
             let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
             guard let test = splits.validation else { throw CommandError("\(data) has no test or validation split") }
             let classes = graph.nodes.last!.shape!.elementCount!
@@ -55,7 +55,7 @@ struct Eval: ParsableCommand {
             for path in weights {
                 let file = try Safetensors.read(path: path)
                 // Checks the shapes with the same messages as everywhere else.
-                let probe = CPUExecutor(plan: StrataPlan.Planner.plan(try TrainingGraph.derive(graph, training: false), batch: 1))
+                let probe = try backend.makeExecutor(backend.plan(try TrainingGraph.derive(graph, training: false), batch: 1))
                 try Weights.load(file, path: path, into: probe)
                 let mean: [Float]
                 if let m = file.tensors["data/mean"], m.values.count == stored.channels * stored.height * stored.width {
@@ -67,7 +67,7 @@ struct Eval: ParsableCommand {
                 let augment = spec.training?.augment ?? TrainingSpec.Augment()
                 let preprocessing = Preprocessing(stored: stored, input: (graph.input.height, graph.input.width), mean: mean, flip: augment.flip,
                                                   randomCrop: augment.crop != nil, pcaColor: 0, pcaValues: [], pcaVectors: [])
-                let evaluator = Evaluator(graph: graph, preprocessing: preprocessing, batch: batch)
+                let evaluator = Evaluator(graph: graph, preprocessing: preprocessing, batch: batch, backend: backend)
                 evaluator.load(file)
                 let p = try evaluator.probabilities(test, views: views)
                 for i in total.indices { total[i] += p[i] / Float(weights.count) }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import StrataCPU
 import StrataFormats
 import StrataIR
 import StrataPlan
@@ -43,7 +42,7 @@ struct Features: ParsableCommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(network.device)
+            let backend = network.backend
             let nodes = try CommandSupport.layers(layers, in: graph)
             let weightsFile = try Safetensors.read(path: weights)
             let (images, files) = try CommandSupport.inputImages(input, graph: graph)
@@ -51,11 +50,11 @@ struct Features: ParsableCommand {
             let derived = try TrainingGraph.derive(graph, training: false)
             var results = nodes.map { [Float](repeating: 0, count: count * graph.nodes[$0].shape!.elementCount!) }
             let keep = Set(nodes.map { TensorID.value($0) })
-            try CommandSupport.inChunks(images, batch: batch, graph: graph, plan: { Planner.plan(derived, batch: $0, keep: keep) },
+            try CommandSupport.inChunks(images, batch: batch, graph: graph, backend: backend, derived: derived, keep: keep,
                                         weights: weightsFile, weightsPath: weights) { executor, start, n in
                 executor.run()
                 for (k, node) in nodes.enumerated() {
-                    let values = executor.readFloat(.value(node))
+                    let values = try executor.read(.value(node))
                     let size = graph.nodes[node].shape!.elementCount!
                     results[k].replaceSubrange((start * size)..<((start + n) * size), with: values.prefix(n * size))
                 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import StrataCPU
 import StrataFormats
 import StrataIR
 import StrataPlan
@@ -36,7 +35,7 @@ struct Grad: ParsableCommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(network.device)
+            let backend = network.backend
             let derived = try TrainingGraph.derive(graph, training: true, dropout: false)
             let weightsFile = try Safetensors.read(path: weights)
             let images = try CommandSupport.inputBatch(input, graph: graph)
@@ -50,24 +49,22 @@ struct Grad: ParsableCommand {
                 throw CommandError("\(labels): label \(labelValues[bad]) (image \(bad)) is outside 0..<\(classes), the classes of '\(graph.name)'")
             }
             var sums: [String: [Double]] = [:]
-            var names: [(name: String, tensor: TensorID, shape: [Int])] = []
+            let names = graph.namedParameters()
             var loss = 0.0
-            try CommandSupport.inChunks(images, batch: batch, graph: graph, plan: { Planner.plan(derived, batch: $0) },
+            try CommandSupport.inChunks(images, batch: batch, graph: graph, backend: backend, derived: derived,
                                         weights: weightsFile, weightsPath: weights) { executor, start, n in
-                executor.setLabels(labelValues[start..<(start + n)].map { Int32($0) })
+                try executor.setLabels(labelValues[start..<(start + n)].map { Int32($0) })
                 // Each chunk gives the mean over its n images; weight it by n / count.
                 let weight = Double(n) / Double(count)
                 loss += (executor.run() ?? 0) * weight
-                names = executor.parameterNames
                 for p in names {
-                    guard case .parameter(let i, let name) = p.tensor else { continue }
-                    let g = executor.read(.parameterGradient(i, name))
+                    let g = try executor.readDoubles(.parameterGradient(p.node, p.parameter))
                     if sums[p.name] == nil { sums[p.name] = [Double](repeating: 0, count: g.count) }
                     for j in g.indices { sums[p.name]![j] += g[j] * weight }
                 }
             }
             let file = Safetensors.File(
-                tensors: names.map { ($0.name, Safetensors.Tensor(shape: $0.shape, values: sums[$0.name]!.map(Float.init))) },
+                tensors: names.map { ($0.name, Safetensors.Tensor(shape: $0.dims, values: sums[$0.name]!.map(Float.init))) },
                 metadata: ["network": graph.name, "loss": "\(loss)", "images": "\(count)", "format": "strata-gradients"])
             try Safetensors.write(file, path: out)
             output.write("loss \(loss) over \(count) images; wrote \(out): \(names.count) gradients\n")

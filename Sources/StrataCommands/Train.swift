@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import StrataCPU
 import StrataFormats
 import StrataIR
 import StrataTrain
@@ -71,9 +70,9 @@ struct Train: ParsableCommand {
         let progress = Progress(terminal: live && isatty(2) == 1, epochs: options.epochs, live: live)
         var summary = ""
         let status = CommandSupport.run(errors: &errors) {
-            try CommandSupport.parseDevice(network.device)
+            let backend = network.backend
             let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
-            let trainer = Trainer(graph: graph, spec: spec, data: splits, run: out, options: options)
+            let trainer = Trainer(graph: graph, spec: spec, data: splits, run: out, options: options, backend: backend)
             trainer.report = { progress.handle($0) }
             let started = Date()
             defer { progress.finish() }

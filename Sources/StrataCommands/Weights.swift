@@ -1,7 +1,8 @@
-import StrataCPU
 import StrataFormats
 import StrataIR
+import StrataPlan
 import StrataSpec
+import StrataTrain
 
 /// Network weights as safetensors tensors named `LAYER.weight` and `LAYER.bias` in PyTorch's
 /// layouts: initialised from the spec, loaded into an executor with shape checks.
@@ -12,53 +13,39 @@ enum Weights {
     static func initialize(graph: Graph, spec: NetworkSpec, seed: UInt64) -> Safetensors.File {
         let settings = spec.training?.initialization ?? TrainingSpec.Initialization()
         var tensors: [(String, Safetensors.Tensor)] = []
-        for node in graph.nodes {
-            let inputs = node.inputs.compactMap { graph.shape(of: $0) }
-            let override = settings.layers[node.name]
-            for p in node.layer.definition.parameters(inputs: inputs) {
-                let name = "\(node.name).\(p.name)"
-                let count = p.elementCount
-                var values = [Float](repeating: 0, count: count)
-                if p.name == "bias" {
-                    values = [Float](repeating: Float(override?.bias ?? settings.bias), count: count)
-                } else {
-                    var generator = SplitMix64(seed: seed ^ fnv1a(name))
-                    let std = override?.std ?? settings.std
-                    var i = 0
-                    while i < count {
-                        // Box–Muller: two independent normals from two uniforms in (0, 1].
-                        let u1 = Double((generator.next() >> 11) + 1) * 0x1.0p-53
-                        let u2 = Double(generator.next() >> 11) * 0x1.0p-53
-                        let r = (-2 * log(u1)).squareRoot() * std
-                        values[i] = Float(r * cos(2 * Double.pi * u2))
-                        if i + 1 < count { values[i + 1] = Float(r * sin(2 * Double.pi * u2)) }
-                        i += 2
-                    }
+        for p in graph.namedParameters() {
+            let override = settings.layers[graph.nodes[p.node].name]
+            let name = p.name
+            let count = p.elementCount
+            var values = [Float](repeating: 0, count: count)
+            if p.parameter == "bias" {
+                values = [Float](repeating: Float(override?.bias ?? settings.bias), count: count)
+            } else {
+                var generator = SplitMix64(seed: seed ^ fnv1a(name))
+                let std = override?.std ?? settings.std
+                var i = 0
+                while i < count {
+                    // Box–Muller: two independent normals from two uniforms in (0, 1].
+                    let u1 = Double((generator.next() >> 11) + 1) * 0x1.0p-53
+                    let u2 = Double(generator.next() >> 11) * 0x1.0p-53
+                    let r = (-2 * log(u1)).squareRoot() * std
+                    values[i] = Float(r * cos(2 * Double.pi * u2))
+                    if i + 1 < count { values[i + 1] = Float(r * sin(2 * Double.pi * u2)) }
+                    i += 2
                 }
-                tensors.append((name, Safetensors.Tensor(shape: p.dims, values: values)))
             }
+            tensors.append((name, Safetensors.Tensor(shape: p.dims, values: values)))
         }
         return Safetensors.File(tensors: tensors, metadata: ["network": graph.name, "seed": "\(seed)", "format": "strata-weights"])
     }
 
     /// Copies every parameter from `file` into the executor; names the layer, both shapes and the
     /// remedy when a tensor is missing or does not fit.
-    static func load(_ file: Safetensors.File, path: String, into executor: CPUExecutor) throws {
-        var problems: [String] = []
-        for p in executor.parameterNames {
-            guard let tensor = file.tensors[p.name] else {
-                problems.append("'\(p.name)' is missing (the spec needs (\(p.shape.map(String.init).joined(separator: ", "))))")
-                continue
-            }
-            guard tensor.shape == p.shape else {
-                problems.append("'\(p.name)' is (\(tensor.shape.map(String.init).joined(separator: ", "))) but the spec needs "
-                                + "(\(p.shape.map(String.init).joined(separator: ", ")))")
-                continue
-            }
-            executor.write(p.tensor, tensor.values)
-        }
-        if !problems.isEmpty {
-            throw CommandError("\(path) does not fit '\(executor.plan.graph.name)':\n  " + problems.joined(separator: "\n  ")
+    static func load(_ file: Safetensors.File, path: String, into executor: any Executor) throws {
+        do {
+            try executor.loadParameters(file.parameterTensors)
+        } catch let mismatch as ParameterMismatch {
+            throw CommandError("\(path) does not fit '\(mismatch.network)':\n  " + mismatch.problems.joined(separator: "\n  ")
                                + "\n  make weights for this spec with 'strata init', or pass the weights trained for it")
         }
     }

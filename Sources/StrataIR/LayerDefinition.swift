@@ -6,8 +6,10 @@ import StrataSpec
 /// parameters in PyTorch's layouts and its multiply-adds.
 ///
 /// Adding a layer type: write `Layers/NewOp.swift` conforming to this protocol, add a case to
-/// `Layer` and an entry to `Layer.registry`. The compiler then points at every `switch` over
-/// `Layer` that lacks the new case (one per stage and backend).
+/// `Layer` and an entry to `Layer.registry`; a new kernel goes into `Kernel`, and the compiler
+/// then points at each backend's `switch` over `Kernel` that lacks it. docs/architecture.md lists
+/// every file, and the registry tests name the op that lacks a shape case, a gradient check or a
+/// documented example.
 public protocol LayerDefinition: Sendable {
     /// The `op:` name in specs.
     static var op: String { get }
@@ -34,13 +36,18 @@ public protocol LayerDefinition: Sendable {
     /// This definition wrapped in the `Layer` enum.
     var layer: Layer { get }
 
-    /// The kernel step that computes the layer, with what it saves for its backward step; nil when
-    /// the layer is the identity here (dropout in inference), so its output is its input.
+    /// The kernel step that computes the layer, with its lowered constants and what it saves for
+    /// its backward step (when `c.backward`); nil when the layer is the identity here (dropout in
+    /// inference), so its output is its input.
     func forwardStep(_ c: StepContext) -> Step?
 
-    /// The gradient rule: the steps that compute dL/d(input) (where `c.inputGradients` asks for it)
-    /// and dL/d(parameters) from dL/d(output).
-    func backwardSteps(_ c: StepContext) -> [Step]
+    /// The backward rule, for each `BackwardRule` (`c.rule`): the steps that compute dL/d(input)
+    /// (where `c.inputGradients` asks for it) and dL/d(parameters) (where `c.parameterGradients`)
+    /// from dL/d(output), or `.passThrough`.
+    func backward(_ c: StepContext) -> BackwardSteps
+
+    /// Parameters made of filters (one per leading index) that ZF's filter-RMS clip renormalises.
+    var filterParameters: [String] { get }
 }
 
 extension LayerDefinition {
@@ -48,6 +55,7 @@ extension LayerDefinition {
     public func parameters(inputs: [TensorShape]) -> [ParameterShape] { [] }
     public func multiplyAdds(inputs: [TensorShape], output: TensorShape) -> Int { 0 }
     public var attributeList: [(String, String)] { [] }
+    public var filterParameters: [String] { [] }
 }
 
 /// A learnable tensor of a layer: `weight` or `bias`, stored as `LAYER.weight` / `LAYER.bias`.

@@ -1,141 +1,126 @@
 import StrataDiagnostics
 
-/// A tensor of the training (or inference) graph. Shapes are per image unless noted; the plan
-/// multiplies by the batch.
-public enum TensorID: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// The network input, (N, C, H, W).
-    case input
-    /// Class labels, (N), int32.
-    case labels
-    /// The output of node i.
-    case value(Int)
-    /// dL/d(value i), the sum of every consumer's contribution.
-    case gradient(Int)
-    /// One consumer's contribution to dL/d(value i) when value i has several consumers: (value, consumer).
-    case partialGradient(Int, Int)
-    /// A learnable tensor of node i: "weight" or "bias".
-    case parameter(Int, String)
-    /// dL/d(parameter).
-    case parameterGradient(Int, String)
-    /// Something a forward kernel keeps for its backward kernel: "switches", "mask", "scale".
-    case saved(Int, String)
-    /// The mean cross-entropy loss, a scalar.
-    case loss
-
-    public var description: String {
-        switch self {
-        case .input: "input"
-        case .labels: "labels"
-        case .value(let i): "v\(i)"
-        case .gradient(let i): "dv\(i)"
-        case .partialGradient(let i, let j): "dv\(i)@\(j)"
-        case .parameter(let i, let name): "p\(i).\(name)"
-        case .parameterGradient(let i, let name): "dp\(i).\(name)"
-        case .saved(let i, let name): "s\(i).\(name)"
-        case .loss: "loss"
-        }
-    }
-}
-
-/// Every kernel a backend must provide, named `<layer>_<pass>`. Backends `switch` over this enum,
-/// so a new kernel is a compile error in every backend that lacks it.
-public enum Kernel: String, Sendable, CaseIterable {
-    case conv_forward, conv_backward_data, conv_backward_filter
-    case maxpool_forward, maxpool_backward
-    case avgpool_forward, avgpool_backward
-    case lrn_forward, lrn_backward
-    case relu_forward, relu_backward
-    case tanh_forward, tanh_backward
-    case dropout_forward, dropout_backward
-    case fc_forward, fc_backward_data, fc_backward_filter
-    case concat_forward, concat_backward
-    case softmax_forward, softmax_backward
-    /// The loss: mean cross-entropy of softmax(logits) against integer labels.
-    case softmax_cross_entropy
-    /// Its gradient with respect to the logits: (softmax − one-hot) / N.
-    case softmax_cross_entropy_backward
-    /// Elementwise sum of partial gradients.
-    case add
-}
-
-/// One kernel launch of the training graph: which kernel, for which node, reading and writing which tensors.
-public struct Step: Sendable {
-    public var kernel: Kernel
-    /// The IR node the step computes (nil for `add`).
-    public var node: Int?
-    public var inputs: [TensorID]
-    public var outputs: [TensorID]
-    /// For steps about one input of a multi-input node (`concat_backward`): which input.
-    public var part: Int
-
-    public init(_ kernel: Kernel, node: Int?, inputs: [TensorID], outputs: [TensorID], part: Int = 0) {
-        self.kernel = kernel
-        self.node = node
-        self.inputs = inputs
-        self.outputs = outputs
-        self.part = part
-    }
-}
-
-/// What a layer's forward and gradient rules see: its tensors in the training graph.
-public struct StepContext: Sendable {
-    public var node: Int
-    public var inputs: [TensorID]
-    public var output: TensorID
-    /// dL/d(output).
-    public var outputGradient: TensorID
-    /// Where to write dL/d(input i), or nil where no gradient is needed (the network input).
-    public var inputGradients: [TensorID?]
-    public var training: Bool
-    /// Whether dropout is active (training, unless turned off as `strata grad` does).
-    public var dropout: Bool
-
-    public func parameter(_ name: String) -> TensorID { .parameter(node, name) }
-    public func parameterGradient(_ name: String) -> TensorID { .parameterGradient(node, name) }
-    public func saved(_ name: String) -> TensorID { .saved(node, name) }
-}
-
-/// A graph of kernel steps derived from the IR: the forward pass, and for training the loss and
-/// the backward pass, each backward step produced by its layer's gradient rule.
+/// A graph of kernel steps derived from the IR: the forward pass and, when asked for, a backward
+/// pass from a seed (the loss, or one layer's activations) under a rule, each backward step
+/// produced by its layer's definition, and the optimizer's update steps after it.
 public struct TrainingGraph: Sendable {
     public var graph: Graph
-    public var training: Bool
+    /// The backward pass derived, or nil for inference.
+    public var backward: BackwardPass?
     public var steps: [Step]
     /// Index of the first backward step (== steps.count for inference).
     public var backwardStart: Int
-    /// Values that are another tensor under a new name (a layer with no forward step).
+    /// Values that are another tensor under a new name (a layer with no forward step, or a
+    /// backward rule that passes the signal through).
     public var aliases: [TensorID: TensorID] = [:]
+    /// The tensor the caller writes before each run to seed the backward pass (`.gradient(i)` for
+    /// a value seed; nil for the loss).
+    public var seed: TensorID?
 
-    /// Derives the graph. For training the network must end in `softmax`: the loss is the
-    /// cross-entropy of its input logits. Dropout is the identity in inference (no step), and in
-    /// training too when `dropout` is false (for exact gradients).
+    /// Whether this graph trains: a backward pass from the loss.
+    public var training: Bool { backward?.seed == .loss }
+
+    /// `training`, `inference`, or `backward from 'conv5' (deconvnet)`.
+    public var mode: String {
+        guard let backward else { return "inference" }
+        switch backward.seed {
+        case .loss: return backward.rule == .gradient ? "training" : "loss backward (\(backward.rule.rawValue))"
+        case .value(let i): return "backward from '\(graph.nodes[i].name)' (\(backward.rule.rawValue))"
+        }
+    }
+
+    /// Inference, or training (the loss's gradient for every parameter). Dropout is the identity in
+    /// inference (no step), and in training too when `dropout` is false (for exact gradients).
     public static func derive(_ graph: Graph, training: Bool, dropout: Bool = true) throws(DiagnosticError) -> TrainingGraph {
+        try derive(graph, backward: training ? .training : nil, dropout: training && dropout)
+    }
+
+    /// Derives the forward steps and, if `backward` is given, the backward steps from its seed under
+    /// its rule, asking each layer only for the gradients somebody needs; `optimizer` appends the
+    /// update steps of every parameter that gets a gradient. A loss seed needs the network to end
+    /// in `softmax` (the loss is the cross-entropy of its input logits). A value seed keeps only the
+    /// forward steps the seed's layer depends on.
+    public static func derive(_ graph: Graph, backward: BackwardPass?, dropout: Bool = false,
+                              optimizer: OptimizerSteps? = nil) throws(DiagnosticError) -> TrainingGraph {
         precondition(graph.hasShapes, "derive needs a shaped graph")
-        let last = graph.nodes.count - 1
-        if training {
+        precondition(optimizer == nil || backward?.seed == .loss, "an optimizer needs a backward pass from the loss")
+        let count = graph.nodes.count
+        let last = count - 1
+        // The node the backward pass starts at.
+        var seedNode = last
+        switch backward?.seed {
+        case .loss?:
             guard last >= 0, case .softmax = graph.nodes[last].layer else {
                 let at = graph.nodes.last.map { $0.attributeLocations["op"] ?? $0.location }
                 throw DiagnosticError(.error("training needs the network to end in a 'softmax' layer (the loss is its cross-entropy)", at: at))
             }
+        case .value(let i)?:
+            precondition(graph.nodes.indices.contains(i), "seed node \(i) is not in '\(graph.name)'")
+            seedNode = i
+        case nil: break
         }
-        // Consumers of each value, for gradient accumulation.
-        var consumers: [TensorID: [Int]] = [:]
-        for (i, node) in graph.nodes.enumerated() {
-            for input in node.inputs { consumers[tensor(input), default: []].append(i) }
+        // reach[i]: the seed depends on node i (so a backward signal arrives there).
+        var reach = [Bool](repeating: backward == nil, count: count)
+        if backward != nil && count > 0 {
+            reach[seedNode] = true
+            for i in stride(from: seedNode, through: 0, by: -1) where reach[i] {
+                for case .node(let j) in graph.nodes[i].inputs { reach[j] = true }
+            }
         }
-        var steps: [Step] = []
+        // needs[i]: someone wants dL/d(value i): a layer at or below it trains, or it leads to the input.
+        let pass = backward ?? BackwardPass()
+        func trains(_ i: Int) -> Bool {
+            pass.parameterGradients && !pass.frozen.contains(i) && !graph.parameterShapes(i).isEmpty
+        }
+        var needs = [Bool](repeating: false, count: count)
+        for i in graph.nodes.indices {
+            needs[i] = trains(i) || graph.nodes[i].inputs.contains { input in
+                switch input {
+                case .input: pass.inputGradient
+                case .node(let j): needs[j]
+                }
+            }
+        }
+        // differentiated[i]: node i gets backward steps (the loss's softmax is replaced by the loss's own gradient).
+        let differentiated = graph.nodes.indices.map { i in
+            backward != nil && reach[i] && needs[i] && !(backward?.seed == .loss && i == last)
+        }
+        // The consumers of each value that send a gradient back to it.
+        var senders: [ValueID: [Int]] = [:]
+        if backward != nil {
+            for (i, node) in graph.nodes.enumerated() where reach[i] {
+                for input in node.inputs { senders[input, default: []].append(i) }
+            }
+        }
+        func wanted(_ value: ValueID) -> Bool {
+            switch value {
+            case .input: pass.inputGradient
+            case .node(let j): needs[j]
+            }
+        }
+        /// Where consumer `i` writes its contribution to dL/d(value).
+        func target(_ value: ValueID, from i: Int) -> TensorID? {
+            guard backward != nil, wanted(value) else { return nil }
+            let shared = (senders[value]?.count ?? 0) > 1
+            switch value {
+            case .input: return shared ? .partialInputGradient(i) : .inputGradient
+            case .node(let j): return shared ? .partialGradient(j, i) : .gradient(j)
+            }
+        }
         func context(_ i: Int) -> StepContext {
             let node = graph.nodes[i]
-            let inputGradients: [TensorID?] = node.inputs.map { input in
-                guard training, case .node(let j) = input else { return nil }
-                return (consumers[.value(j)]?.count ?? 0) > 1 ? .partialGradient(j, i) : .gradient(j)
-            }
-            return StepContext(node: i, inputs: node.inputs.map(tensor), output: .value(i), outputGradient: .gradient(i),
-                               inputGradients: inputGradients, training: training, dropout: training && dropout)
+            return StepContext(node: i, inputs: node.inputs.map(tensor), output: .value(i),
+                               inputShapes: node.inputs.map { graph.shape(of: $0)! }, outputShape: node.shape!,
+                               outputGradient: .gradient(i), inputGradients: node.inputs.map { target($0, from: i) },
+                               parameterGradients: trains(i), rule: pass.rule, backward: differentiated[i], dropout: dropout)
         }
+
+        var steps: [Step] = []
         var aliases: [TensorID: TensorID] = [:]
         var identities = Set<Int>()
-        for i in graph.nodes.indices {
+        var valueSeed = false
+        if case .value? = backward?.seed { valueSeed = true }
+        for i in graph.nodes.indices where !valueSeed || reach[i] {
             let c = context(i)
             if let step = graph.nodes[i].layer.definition.forwardStep(c) {
                 steps.append(step)
@@ -145,35 +130,58 @@ public struct TrainingGraph: Sendable {
             }
         }
         let backwardStart = steps.count
-        guard training else {
-            return TrainingGraph(graph: graph, training: false, steps: steps, backwardStart: backwardStart, aliases: aliases)
+        guard let backward else {
+            return TrainingGraph(graph: graph, backward: nil, steps: steps, backwardStart: backwardStart, aliases: aliases)
         }
 
-        // The loss, and its gradient straight to the logits (the softmax's input).
-        let logits = graph.nodes[last].inputs[0]
-        steps.append(Step(.softmax_cross_entropy, node: last, inputs: [tensor(logits), .labels], outputs: [.loss]))
-        var lossGradient: [TensorID] = []
-        if case .node(let j) = logits {
-            let target: TensorID = (consumers[.value(j)]?.count ?? 0) > 1 ? .partialGradient(j, last) : .gradient(j)
-            lossGradient = [target]
+        var seed: TensorID?
+        switch backward.seed {
+        case .loss:
+            // The loss, and its gradient straight to the logits (the softmax's input).
+            let logits = graph.nodes[last].inputs[0]
+            let classes = KernelParameters.softmax(classes: graph.nodes[last].shape!.elementCount!)
+            steps.append(Step(.softmax_cross_entropy, node: last, inputs: [tensor(logits), .labels], outputs: [.loss], parameters: classes))
+            if let dz = target(logits, from: last) {
+                steps.append(Step(.softmax_cross_entropy_backward, node: last, inputs: [.value(last), .labels], outputs: [dz], parameters: classes))
+            }
+        case .value(let i):
+            seed = .gradient(i)
         }
-        if !lossGradient.isEmpty {
-            steps.append(Step(.softmax_cross_entropy_backward, node: last, inputs: [.value(last), .labels], outputs: lossGradient))
-        }
-        for i in graph.nodes.indices.reversed() where i != last {
+        for i in graph.nodes.indices.reversed() where differentiated[i] {
             // Sum the partial gradients of a value with several consumers first.
-            if let users = consumers[.value(i)], users.count > 1 {
+            if let users = senders[.node(i)], users.count > 1 {
                 steps.append(Step(.add, node: nil, inputs: users.map { .partialGradient(i, $0) }, outputs: [.gradient(i)]))
             }
-            guard consumers[.value(i)] != nil else { continue }  // an unused branch gets no gradient
-            if identities.contains(i) {
-                // An identity layer passes its gradient through unchanged.
-                if let dx = context(i).inputGradients[0] { aliases[dx] = .gradient(i) }
-                continue
+            let c = context(i)
+            let rule: BackwardSteps = identities.contains(i) ? .passThrough : graph.nodes[i].layer.definition.backward(c)
+            switch rule {
+            case .steps(let s): steps.append(contentsOf: s)
+            case .passThrough:
+                // The signal goes on unchanged: dX is dY under another name.
+                if let dx = c.inputGradients[0] { aliases[dx] = aliases[.gradient(i)] ?? .gradient(i) }
             }
-            steps.append(contentsOf: graph.nodes[i].layer.definition.backwardSteps(context(i)))
         }
-        return TrainingGraph(graph: graph, training: true, steps: steps, backwardStart: backwardStart, aliases: aliases)
+        if let users = senders[.input], users.count > 1, backward.inputGradient {
+            steps.append(Step(.add, node: nil, inputs: users.map { .partialInputGradient($0) }, outputs: [.inputGradient]))
+        }
+
+        if let optimizer {
+            let updated = Set(steps.flatMap(\.outputs))
+            for p in graph.namedParameters() where updated.contains(.parameterGradient(p.node, p.parameter)) {
+                steps.append(Step(.sgd_update, node: p.node,
+                                  inputs: [p.tensor, .parameterGradient(p.node, p.parameter), .momentum(p.node, p.parameter), .hyperparameters],
+                                  outputs: [p.tensor, .momentum(p.node, p.parameter)]))
+            }
+            if let radius = optimizer.filterRMSClip {
+                for p in graph.namedParameters() where updated.contains(.parameterGradient(p.node, p.parameter))
+                    && graph.nodes[p.node].layer.definition.filterParameters.contains(p.parameter) {
+                    let filters = p.dims[0], size = p.dims.dropFirst().reduce(1, *)
+                    steps.append(Step(.filter_rms_clip, node: p.node, inputs: [p.tensor], outputs: [p.tensor],
+                                      parameters: .filterClip(filters: filters, size: size, radius: radius)))
+                }
+            }
+        }
+        return TrainingGraph(graph: graph, backward: backward, steps: steps, backwardStart: backwardStart, aliases: aliases, seed: seed)
     }
 
     static func tensor(_ value: ValueID) -> TensorID {
@@ -186,60 +194,73 @@ public struct TrainingGraph: Sendable {
     /// The per-image shape of a tensor (labels and loss: one value per image and one in all).
     public func shape(of tensor: TensorID) -> [Int] {
         switch tensor {
-        case .input: graph.input.dims
+        case .input, .inputGradient, .partialInputGradient: graph.input.dims
         case .labels: [1]
         case .loss: [1]
+        case .hyperparameters: [3]
         case .value(let i), .gradient(let i), .partialGradient(let i, _): graph.nodes[i].shape?.dims ?? []
-        case .parameter(let i, let name), .parameterGradient(let i, let name):
-            parameterShapes(i).first { $0.name == name }?.dims ?? []
-        case .saved(let i, _): graph.nodes[i].shape?.dims ?? []
+        case .parameter(let i, let name), .parameterGradient(let i, let name), .momentum(let i, let name):
+            graph.parameterShapes(i).first { $0.name == name }?.dims ?? []
+        case .saved(let i, _), .switches(let i): graph.nodes[i].shape?.dims ?? []
         }
     }
 
-    /// Whether a tensor's size does not scale with the batch (parameters, their gradients, the loss).
+    /// Whether a tensor's size scales with the batch (everything but parameters, their gradients
+    /// and momentum, the optimizer's settings and the loss).
     public func isPerBatch(_ tensor: TensorID) -> Bool {
         switch tensor {
-        case .parameter, .parameterGradient, .loss: false
+        case .parameter, .parameterGradient, .momentum, .hyperparameters, .loss: false
         default: true
         }
     }
 
-    public func parameterShapes(_ i: Int) -> [ParameterShape] {
-        let node = graph.nodes[i]
-        return node.layer.definition.parameters(inputs: node.inputs.compactMap { graph.shape(of: $0) })
-    }
+    public func parameterShapes(_ i: Int) -> [ParameterShape] { graph.parameterShapes(i) }
 
-    /// Stable text: one step per line, `kernel(inputs) -> outputs  # node`.
+    /// Stable text: one step per line, `outputs = kernel(inputs) : shapes  {constants}`.
     public func text() -> String {
-        var out = "\(training ? "training" : "inference") graph \(graph.name)\n"
-        var names: [TensorID: String] = [:]
-        func name(_ t: TensorID) -> String {
-            if let n = names[t] { return n }
-            let n: String
-            switch t {
-            case .input: n = "%input"
-            case .labels: n = "%labels"
-            case .loss: n = "%loss"
-            case .value(let i): n = "%" + graph.nodes[i].name
-            case .gradient(let i): n = "%d." + graph.nodes[i].name
-            case .partialGradient(let i, let j): n = "%d." + graph.nodes[i].name + "@" + graph.nodes[j].name
-            case .parameter(let i, let p): n = "%" + graph.nodes[i].name + "." + p
-            case .parameterGradient(let i, let p): n = "%d." + graph.nodes[i].name + "." + p
-            case .saved(let i, let s): n = "%" + graph.nodes[i].name + "." + s
-            }
-            names[t] = n
-            return n
-        }
+        var out = "\(mode) graph \(graph.name)\n"
         for (k, step) in steps.enumerated() {
-            if k == backwardStart && training { out += "  // backward\n" }
+            if k == backwardStart && backward != nil { out += "  // backward\n" }
             let shapes = step.outputs.map { t in
                 let dims = shape(of: t)
-                return isPerBatch(t) && t != .loss ? "(N, " + dims.map(String.init).joined(separator: ", ") + ")"
+                return isPerBatch(t) ? "(N, " + dims.map(String.init).joined(separator: ", ") + ")"
                     : "(" + dims.map(String.init).joined(separator: ", ") + ")"
             }
+            func name(_ t: TensorID) -> String { "%" + t.name(in: graph) }
             out += "  \(step.outputs.map(name).joined(separator: ", ")) = \(step.kernel.rawValue)(\(step.inputs.map(name).joined(separator: ", ")))"
-            out += " : \(shapes.joined(separator: ", "))\n"
+            out += " : \(shapes.joined(separator: ", "))"
+            out += step.parameters == .none ? "\n" : "  {\(step.parameters.text)}\n"
         }
         return out
+    }
+}
+
+/// A learnable tensor under the one name every file, executor and command uses: `LAYER.weight`.
+public struct NamedParameter: Sendable, Hashable {
+    /// `conv1.weight`.
+    public var name: String
+    public var node: Int
+    /// `weight` or `bias`.
+    public var parameter: String
+    /// In PyTorch's layout.
+    public var dims: [Int]
+
+    public var tensor: TensorID { .parameter(node, parameter) }
+    public var elementCount: Int { ExactArithmetic.product(dims) ?? Int.max }
+}
+
+extension Graph {
+    /// The learnable parameters of node i, in PyTorch's layouts.
+    public func parameterShapes(_ i: Int) -> [ParameterShape] {
+        let node = nodes[i]
+        return node.layer.definition.parameters(inputs: node.inputs.compactMap { shape(of: $0) })
+    }
+
+    /// Every learnable tensor, in graph order, named `LAYER.NAME`: the one rule that names
+    /// parameters in weights files, checkpoints, executors and commands.
+    public func namedParameters() -> [NamedParameter] {
+        nodes.indices.flatMap { i in
+            parameterShapes(i).map { NamedParameter(name: "\(nodes[i].name).\($0.name)", node: i, parameter: $0.name, dims: $0.dims) }
+        }
     }
 }

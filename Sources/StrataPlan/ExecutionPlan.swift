@@ -1,18 +1,21 @@
 import StrataIR
 
-/// Stage 4: a training (or inference) graph lowered for one batch size: an ordered list of steps,
-/// each naming a kernel and its buffers, and buffers placed by liveness in one arena so that
-/// memory is reused. Both backends consume the same plan.
+/// Stage 4: a training (or inference, or projection) graph lowered for one batch size and one
+/// backend's traits: an ordered list of steps, each naming a kernel, its buffers and its typed
+/// constants, and buffers placed by liveness in one arena so that memory is reused. This is the
+/// one contract between the compiler and every backend: a backend reads the plan, never the IR.
 public struct ExecutionPlan: Sendable {
-    public enum ElementType: String, Sendable { case float32, int32 }
+    public typealias ElementType = StrataIR.ElementType
 
     public enum Storage: String, Sendable {
-        /// Given by the caller for each run: the input batch and labels.
+        /// Given by the caller for each run: the input batch, labels, a backward seed, the optimizer's settings.
         case input
         /// Owned by the model: weights and biases.
         case parameter
-        /// Written by the backward pass; kept for the optimizer and `strata grad`.
+        /// Written by the backward pass and kept readable: parameter and input gradients, the loss.
         case gradient
+        /// Optimizer state (SGD momentum): persistent, zero at the start.
+        case state
         /// Everything else: placed in the arena, its bytes reused once its last reader has run.
         case arena
     }
@@ -25,6 +28,8 @@ public struct ExecutionPlan: Sendable {
         public var shape: [Int]
         public var elements: Int
         public var elementType: ElementType
+        /// Whether the size scales with the batch (the shape is then per image).
+        public var batched: Bool
         public var storage: Storage
         /// Byte offset in the arena (arena buffers) or in persistent storage (the rest).
         public var offset: Int
@@ -32,6 +37,7 @@ public struct ExecutionPlan: Sendable {
         public var firstStep: Int
         public var lastStep: Int
 
+        /// Bytes of 4-byte elements (float32 and int32).
         public var bytes: Int { elements * 4 }
     }
 
@@ -40,32 +46,54 @@ public struct ExecutionPlan: Sendable {
         public var node: Int?
         public var inputs: [Int]
         public var outputs: [Int]
-        public var part: Int
+        /// The kernel's constants, lowered from the layer (geometry, sizes, rates, which input is the bias).
+        public var parameters: KernelParameters
         /// A conv or fc step that also applies the ReLU that followed it.
         public var fusedReLU: Bool
+        /// Scratch elements per thread the backend asked for this step.
+        public var scratchElements: Int
     }
 
     public var graph: Graph
+    /// What the plan computes: `inference`, `training`, `backward from 'conv5' (deconvnet)`.
+    public var mode: String
     public var training: Bool
     public var batch: Int
+    /// The backend the plan was made for, and its traits.
+    public var traits: BackendTraits
     public var buffers: [Buffer]
     public var steps: [Step]
-    /// Index of the first backward step.
+    /// Index of the first backward step (== steps.count without a backward pass).
     public var backwardStart: Int
     /// Where each tensor lives.
     public var bufferOf: [TensorID: Int]
     public var arenaBytes: Int
-    /// im2col scratch for one thread: the largest conv's columns.
+    /// Bytes of the buffers outside the arena (inputs, parameters, gradients, state), each aligned.
+    public var persistentBytes: Int
+    /// Scratch for one thread: the largest any step asked for.
     public var workspaceElementsPerThread: Int
+    /// The tensor the caller writes to seed a backward pass from a layer's activations, or nil.
+    public var seed: TensorID?
+    /// Every learnable tensor, named `LAYER.weight` / `LAYER.bias`, in graph order.
+    public var parameters: [NamedParameter]
 
     public func buffer(_ tensor: TensorID) -> Buffer? { bufferOf[tensor].map { buffers[$0] } }
 
-    public var inputBytes: Int { buffers.filter { $0.storage == .input }.reduce(0) { $0 + $1.bytes } }
-    public var parameterBytes: Int { buffers.filter { $0.storage == .parameter }.reduce(0) { $0 + $1.bytes } }
-    public var gradientBytes: Int { buffers.filter { $0.storage == .gradient }.reduce(0) { $0 + $1.bytes } }
+    public var inputBytes: Int { bytes(.input) }
+    public var parameterBytes: Int { bytes(.parameter) }
+    public var gradientBytes: Int { bytes(.gradient) }
+    public var stateBytes: Int { bytes(.state) }
 
-    /// Everything the plan needs at once with `threads` workers: inputs, parameters, gradients, the arena and scratch.
-    public func peakBytes(threads: Int) -> Int {
-        inputBytes + parameterBytes + gradientBytes + arenaBytes + workspaceElementsPerThread * 4 * threads
+    func bytes(_ storage: Storage) -> Int { buffers.filter { $0.storage == storage }.reduce(0) { $0 + $1.bytes } }
+
+    /// Everything the plan needs at once on its backend: inputs, parameters, gradients, optimizer
+    /// state, the arena and every thread's scratch.
+    public var peakBytes: Int {
+        inputBytes + parameterBytes + gradientBytes + stateBytes + arenaBytes + workspaceElementsPerThread * 4 * traits.threads
+    }
+
+    /// The tensor a name stands for (`conv1.weight`, `d.input`, `momentum/fc6.bias`, `pool2.switches`), or nil.
+    public func tensor(named name: String) -> TensorID? {
+        bufferOf.keys.first { $0.name(in: graph) == name }
     }
 }

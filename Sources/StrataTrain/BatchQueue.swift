@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import StrataCPU
 
 /// One batch ready for the network.
 public struct Batch: Sendable {

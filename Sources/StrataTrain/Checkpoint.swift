@@ -1,7 +1,7 @@
 import Foundation
-import StrataCPU
 import StrataFormats
 import StrataIR
+import StrataPlan
 
 /// Everything a run needs to continue exactly where it stopped, in one safetensors file:
 /// weights (`LAYER.weight`, as `strata init` writes them, so a checkpoint is also a weights file),
@@ -28,13 +28,9 @@ public struct Checkpoint: Sendable {
 
     public static let format = "strata-checkpoint"
 
-    public func write(executor: CPUExecutor, to path: String) throws {
-        var tensors: [(String, Safetensors.Tensor)] = []
-        for p in executor.parameterNames {
-            tensors.append((p.name, .init(shape: p.shape, values: executor.readFloat(p.tensor))))
-        }
-        for p in executor.parameterNames {
-            tensors.append(("momentum/" + p.name, .init(shape: p.shape, values: executor.momentum(p.tensor))))
+    public func write(executor: any Executor, to path: String) throws {
+        var tensors: [(String, Safetensors.Tensor)] = try executor.parameterTensors(momentum: true).map {
+            ($0.name, Safetensors.Tensor(shape: $0.shape, values: $0.values))
         }
         tensors.append(("data/mean", .init(shape: meanShape, values: mean)))
         if !pcaValues.isEmpty {
@@ -66,11 +62,13 @@ public struct Checkpoint: Sendable {
                           epochSeen: Int(m["epoch_seen"] ?? "") ?? 0)
     }
 
-    /// Copies weights and momentum from a checkpoint file into an executor.
-    public static func restore(_ file: Safetensors.File, into executor: CPUExecutor) {
-        for p in executor.parameterNames {
-            if let w = file.tensors[p.name] { executor.write(p.tensor, w.values) }
-            if let v = file.tensors["momentum/" + p.name] { executor.setMomentum(p.tensor, v.values) }
+    /// Copies weights and momentum from a checkpoint (or weights) file into an executor; a tensor
+    /// that is missing or of another shape is an error naming it.
+    public static func restore(_ file: Safetensors.File, path: String, into executor: any Executor) throws {
+        do {
+            try executor.loadParameters(file.parameterTensors, momentum: true)
+        } catch let mismatch as ParameterMismatch {
+            throw FormatError(path: path, reason: "\(mismatch)")
         }
     }
 
@@ -84,5 +82,12 @@ public struct Checkpoint: Sendable {
             if out.count >= 12 { break }
         }
         return out
+    }
+}
+
+extension Safetensors.File {
+    /// The tensors by name, as `Executor.loadParameters` takes them.
+    public var parameterTensors: [String: (shape: [Int], values: [Float])] {
+        tensors.mapValues { ($0.shape, $0.values) }
     }
 }

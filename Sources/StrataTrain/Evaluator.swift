@@ -1,5 +1,4 @@
 import Foundation
-import StrataCPU
 import StrataFormats
 import StrataIR
 import StrataPlan
@@ -12,36 +11,32 @@ public final class Evaluator {
     let preprocessing: Preprocessing
     let batch: Int
     let derived: TrainingGraph
-    var executors: [Int: CPUExecutor] = [:]
-    var weights: [(TensorID, [Float])] = []
+    let backend: any Backend
+    var executors: [Int: any Executor] = [:]
+    var weights: [String: (shape: [Int], values: [Float])] = [:]
 
-    public init(graph: Graph, preprocessing: Preprocessing, batch: Int) {
+    public init(graph: Graph, preprocessing: Preprocessing, batch: Int, backend: any Backend) {
         self.graph = graph
         self.preprocessing = preprocessing
         self.batch = batch
+        self.backend = backend
         self.derived = try! TrainingGraph.derive(graph, training: false)  // inference never fails to derive
     }
 
     /// Takes the current weights of a (training) executor.
-    public func load(from executor: CPUExecutor) {
-        weights = executor.parameterNames.map { ($0.tensor, executor.readFloat($0.tensor)) }
+    public func load(from executor: any Executor) throws {
+        weights = Dictionary(uniqueKeysWithValues: try executor.parameterTensors().map { ($0.name, ($0.shape, $0.values)) })
     }
 
-    /// Takes weights from a file (already checked to fit by the caller).
+    /// Takes weights from a file (checked to fit when the first executor loads them).
     public func load(_ file: Safetensors.File) {
-        var names: [String: TensorID] = [:]
-        for (i, node) in graph.nodes.enumerated() {
-            for p in node.layer.definition.parameters(inputs: node.inputs.compactMap { graph.shape(of: $0) }) {
-                names["\(node.name).\(p.name)"] = .parameter(i, p.name)
-            }
-        }
-        weights = names.compactMap { name, tensor in file.tensors[name].map { (tensor, $0.values) } }
+        weights = file.parameterTensors
     }
 
-    func executor(for n: Int) -> CPUExecutor {
-        let e = executors[n] ?? CPUExecutor(plan: Planner.plan(derived, batch: n))
+    func executor(for n: Int) throws -> any Executor {
+        let e = try executors[n] ?? backend.makeExecutor(backend.plan(derived, batch: n))
         executors[n] = e
-        for (t, v) in weights { e.write(t, v) }
+        try e.loadParameters(weights)
         return e
     }
 
@@ -52,10 +47,10 @@ public final class Evaluator {
         var out = [Float](repeating: 0, count: data.count * classes)
         let last = TensorID.value(graph.nodes.count - 1)
         var start = 0
-        var loaded: [Int: CPUExecutor] = [:]
+        var loaded: [Int: any Executor] = [:]
         while start < data.count {
             let n = min(batch, data.count - start)
-            let e = loaded[n] ?? executor(for: n)
+            let e = try loaded[n] ?? executor(for: n)
             loaded[n] = e
             let pixels = try (start..<(start + n)).map { try data.pixels($0) }
             for view in 0..<views {
@@ -66,9 +61,9 @@ public final class Evaluator {
                                               view: views == 1 ? nil : view)
                     }
                 }
-                images.withUnsafeBufferPointer { e.setInput($0) }
+                try images.withUnsafeBufferPointer { try e.setInput($0) }
                 e.run()
-                let p = e.readFloat(last)
+                let p = try e.read(last)
                 for i in 0..<(n * classes) { out[start * classes + i] += p[i] / Float(views) }
             }
             start += n

@@ -1,5 +1,5 @@
+import StrataIR
 import Foundation
-import StrataCPU
 
 /// What turns a stored image into a network input: the training set's mean image subtracted, a
 /// crop of the input's size (random in training, the centre otherwise), a random horizontal flip,

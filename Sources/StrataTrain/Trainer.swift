@@ -1,5 +1,4 @@
 import Foundation
-import StrataCPU
 import StrataFormats
 import StrataIR
 import StrataPlan
@@ -76,9 +75,11 @@ public final class Trainer {
     let run: String
     let options: Options
     let specText: String
+    let backend: any Backend
     public var report: (Event) -> Void = { _ in }
 
-    public init(graph: Graph, spec: NetworkSpec, data: DataSplits, run: String, options: Options) {
+    public init(graph: Graph, spec: NetworkSpec, data: DataSplits, run: String, options: Options, backend: any Backend) {
+        self.backend = backend
         self.graph = graph
         self.spec = spec
         self.settings = spec.training ?? TrainingSpec(location: spec.name.location)
@@ -109,10 +110,12 @@ public final class Trainer {
         let stepsPerEpoch = data.train.count / batch
         guard stepsPerEpoch >= 1 else { throw Failure(description: "the training set has \(data.train.count) images, fewer than one batch of \(batch)") }
         let lastValue = TensorID.value(graph.nodes.count - 1)
+        // One run is a training step: forward, loss, backward, the SGD update (and ZF's clip).
         // Keep the softmax output readable after the run (for the training error).
-        let plan = Planner.plan(try TrainingGraph.derive(graph, training: true), batch: batch, keep: [lastValue])
-        if let problem = CPUExecutor.memoryProblem(plan) { throw Failure(description: problem) }
-        let executor = CPUExecutor(plan: plan)
+        let derived = try TrainingGraph.derive(graph, backward: .training, dropout: true,
+                                               optimizer: OptimizerSteps(filterRMSClip: settings.filterRMSClip))
+        let plan = backend.plan(derived, batch: batch, keep: [lastValue])
+        let executor = try backend.makeExecutor(plan)
 
         // State: fresh, or from the checkpoint.
         var state: Checkpoint
@@ -129,7 +132,7 @@ public final class Trainer {
             if state.epoch >= options.epochs {
                 throw Failure(description: "nothing to do: \(checkpointPath) has finished \(state.epoch) of \(options.epochs) epochs; pass a larger --epochs to train on")
             }
-            Checkpoint.restore(file, into: executor)
+            try Checkpoint.restore(file, path: checkpointPath, into: executor)
         } else {
             if options.resume { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
             let stats = try Preprocessing.statistics(data.train, strict: options.strict)
@@ -137,7 +140,7 @@ public final class Trainer {
                                bestValidationError: .infinity, epochsWithoutImprovement: 0, seed: options.seed, spec: specText,
                                mean: stats.mean, meanShape: [stored.channels, stored.height, stored.width],
                                pcaValues: stats.values, pcaVectors: stats.vectors, epochLossSum: 0, epochWrong: 0, epochSeen: 0)
-            Checkpoint.restore(initialWeights, into: executor)
+            try Checkpoint.restore(initialWeights, path: "the initial weights", into: executor)
             try? FileManager.default.removeItem(atPath: "\(run)/metrics.csv")
         }
         try specText.write(toFile: "\(run)/spec.yaml", atomically: true, encoding: .utf8)
@@ -148,7 +151,7 @@ public final class Trainer {
                                           pcaColor: settings.augment.pcaColor, pcaValues: state.pcaValues, pcaVectors: state.pcaVectors)
         report(.started(trainImages: data.train.count, validationImages: data.validation?.count ?? 0, stepsPerEpoch: stepsPerEpoch,
                         resumedAt: state.globalStep > 0 ? (state.epoch, state.stepInEpoch) : nil))
-        let evaluator = data.validation.map { _ in Evaluator(graph: graph, preprocessing: preprocessing, batch: min(batch, 256)) }
+        let evaluator = data.validation.map { _ in Evaluator(graph: graph, preprocessing: preprocessing, batch: min(batch, 256), backend: backend) }
         var results: [EpochMetrics] = []
         var stepsThisRun = 0
         let perImage = input.elementCount!
@@ -171,17 +174,17 @@ public final class Trainer {
                 let b = try queue.next()
                 for path in b.skipped { report(.warning("skipped unreadable image \(path)")) }
                 skippedImages += b.skipped.count
-                b.images.withUnsafeBufferPointer { executor.setInput($0) }
-                executor.setLabels(b.labels)
+                try b.images.withUnsafeBufferPointer { try executor.setInput($0) }
+                try executor.setLabels(b.labels)
+                try executor.setOptimizer(learningRate: state.learningRate, momentum: settings.optimizer.momentum,
+                                          weightDecay: settings.optimizer.weightDecay)
                 let loss = executor.run(seed: Self.mix(options.seed, UInt64(state.globalStep)))!
                 guard loss.isFinite else {
                     throw Failure(description: "the loss became \(loss) at epoch \(epoch + 1), step \(step + 1); training stopped. "
                                   + "The last good checkpoint is \(checkpointPath). Try a smaller learning rate (training.optimizer.lr).")
                 }
-                executor.sgdStep(learningRate: state.learningRate, momentum: settings.optimizer.momentum, weightDecay: settings.optimizer.weightDecay)
-                if let clip = settings.filterRMSClip { executor.clipFilters(radius: clip) }
                 lossSum += loss
-                let probabilities = executor.readFloat(.value(lastNode))
+                let probabilities = try executor.read(.value(lastNode))
                 for n in 0..<batch {
                     let row = probabilities[(n * classes)..<((n + 1) * classes)]
                     if row.indices.max(by: { row[$0] < row[$1] })! - n * classes != Int(b.labels[n]) { wrong += 1 }
@@ -203,7 +206,7 @@ public final class Trainer {
             let elapsed = Date().timeIntervalSince(epochStart)
             var validation: (top1: Double, top5: Double)?
             if let evaluator, let held = data.validation {
-                evaluator.load(from: executor)
+                try evaluator.load(from: executor)
                 validation = try evaluator.errors(held, views: 1)
             }
             // Schedule.

@@ -9,9 +9,16 @@ import StrataPlan
 /// columns (C/G·kh·kw, B·OH·OW) for a tile of B images. Where the grouped GEMM runs, it reads and
 /// writes the tile's output planes in place; elsewhere they are copied through scratch.
 struct ConvKernel<T: CPUScalar> {
-    let conv: Conv
-    let c: Int, h: Int, w: Int          // input
-    let f: Int, oh: Int, ow: Int        // output
+    let conv: ConvGeometry
+    let context: CPUContext
+    var threads: Int { context.threads }
+    var gemm: GEMMPath { context.gemm }
+    var c: Int { conv.channels }        // input
+    var h: Int { conv.height }
+    var w: Int { conv.width }
+    var f: Int { conv.filters }         // output
+    var oh: Int { conv.outHeight }
+    var ow: Int { conv.outWidth }
 
     var groups: Int { conv.groups }
     var cg: Int { c / groups }          // input channels per group
@@ -19,6 +26,7 @@ struct ConvKernel<T: CPUScalar> {
     var k: Int { cg * conv.kernel.h * conv.kernel.w }   // GEMM depth
     var p: Int { oh * ow }              // output positions per image
     var tile: Int { ConvTiling.imagesPerGEMM(positions: p) }
+
     /// 1×1, stride 1, no padding: one image is its own column matrix.
     var isPointwise: Bool { conv.kernel == (1, 1) && conv.stride == (1, 1) && conv.pad == (0, 0) }
 
@@ -66,26 +74,26 @@ struct ConvKernel<T: CPUScalar> {
 
     func forward(x: UnsafePointer<T>, weight: UnsafePointer<T>, bias: UnsafePointer<T>?, y: UnsafeMutablePointer<T>,
                  batch: Int, relu: Bool, workspace: Workspace<T>) {
-        Parallel.chunks(batch) { images, thread in
+        Parallel.chunks(batch, threads: threads) { images, thread in
             let col = workspace.columns(thread)
             tiles(images) { first, count in
                 for g in 0..<groups {
-                    if !isPointwise, T.gemmConv(false, fg, count * p, k, 1, GroupedMatrix(weight + g * fg * k, ld: k),
+                    if !isPointwise, T.gemmConv(gemm, false, fg, count * p, k, 1, GroupedMatrix(weight + g * fg * k, ld: k),
                                                 convInput(x, first: first, images: count, group: g), 0, planes(y, first: first, group: g)) {
                         continue
                     }
                     if count == 1 {
                         // One image: the GEMM writes straight into y.
                         let source = columns(x, image: first, group: g, col)
-                        T.gemm(false, false, fg, p, k, 1, weight + g * fg * k, k, source, p, 0, y + (first * f + g * fg) * p, p)
+                        T.gemm(gemm, false, false, fg, p, k, 1, weight + g * fg * k, k, source, p, 0, y + (first * f + g * fg) * p, p)
                     } else {
                         let width = count * p
                         im2col(x, first: first, images: count, group: g, col)
-                        if !T.gemmGrouped(false, false, fg, width, k, 1, GroupedMatrix(weight + g * fg * k, ld: k),
+                        if !T.gemmGrouped(gemm, false, false, fg, width, k, 1, GroupedMatrix(weight + g * fg * k, ld: k),
                                           GroupedMatrix(col, ld: width), 0, planes(y, first: first, group: g)) {
                             // No grouped GEMM here: multiply into scratch, then copy each image's planes out.
                             let out = col + k * width
-                            T.gemm(false, false, fg, width, k, 1, weight + g * fg * k, k, col, width, 0, out, width)
+                            T.gemm(gemm, false, false, fg, width, k, 1, weight + g * fg * k, k, col, width, 0, out, width)
                             for b in 0..<count {
                                 for o in 0..<fg {
                                     (y + ((first + b) * f + g * fg + o) * p).update(from: out + o * width + b * p, count: p)
@@ -115,7 +123,7 @@ struct ConvKernel<T: CPUScalar> {
         // (AlexNet's conv2, 48: 80 against 75 ms at batch 32), and col2im is kept.
         let flippable = conv.stride == (1, 1) && !isPointwise && conv.pad.h < kh && conv.pad.w < kw && cg >= 64
             && workspace.columnCapacity >= f * cg * kh * kw
-        Parallel.chunks(batch) { images, thread in
+        Parallel.chunks(batch, threads: threads) { images, thread in
             let col = workspace.columns(thread)
             var flipped = false
             var asConvolution = flippable
@@ -124,7 +132,7 @@ struct ConvKernel<T: CPUScalar> {
                     if !flipped { flipFilters(weight, into: col); flipped = true }
                     var done = true
                     for g in 0..<groups where done {
-                        done = T.gemmConv(false, cg, count * h * w, fg * kh * kw, 1, GroupedMatrix(col + g * cg * fg * kh * kw, ld: fg * kh * kw),
+                        done = T.gemmConv(gemm, false, cg, count * h * w, fg * kh * kw, 1, GroupedMatrix(col + g * cg * fg * kh * kw, ld: fg * kh * kw),
                                           transposedInput(dy, first: first, images: count, group: g), 0,
                                           GroupedMatrix(dx + (first * c + g * cg) * h * w, ld: h * w, group: h * w, groupStride: c * h * w))
                     }
@@ -136,18 +144,18 @@ struct ConvKernel<T: CPUScalar> {
                     if count == 1 {
                         let dyg = dy + (first * f + g * fg) * p
                         if isPointwise {
-                            T.gemm(true, false, k, p, fg, 1, weight + g * fg * k, k, dyg, p, 0, dx + (first * c + g * cg) * h * w, p)
+                            T.gemm(gemm, true, false, k, p, fg, 1, weight + g * fg * k, k, dyg, p, 0, dx + (first * c + g * cg) * h * w, p)
                         } else {
-                            T.gemm(true, false, k, p, fg, 1, weight + g * fg * k, k, dyg, p, 0, col, p)
+                            T.gemm(gemm, true, false, k, p, fg, 1, weight + g * fg * k, k, dyg, p, 0, col, p)
                             col2im(col, first: first, images: 1, group: g, dx)
                         }
                     } else {
                         let width = count * p
-                        if !T.gemmGrouped(true, false, k, width, fg, 1, GroupedMatrix(weight + g * fg * k, ld: k),
+                        if !T.gemmGrouped(gemm, true, false, k, width, fg, 1, GroupedMatrix(weight + g * fg * k, ld: k),
                                           planes(dy, first: first, group: g), 0, GroupedMatrix(col, ld: width)) {
                             let gathered = col + k * width
                             gather(dy, first: first, images: count, group: g, into: gathered)
-                            T.gemm(true, false, k, width, fg, 1, weight + g * fg * k, k, gathered, width, 0, col, width)
+                            T.gemm(gemm, true, false, k, width, fg, 1, weight + g * fg * k, k, gathered, width, 0, col, width)
                         }
                         col2im(col, first: first, images: count, group: g, dx)
                     }
@@ -203,7 +211,7 @@ struct ConvKernel<T: CPUScalar> {
     func backwardFilter(dy: UnsafePointer<T>, x: UnsafePointer<T>, dWeight: UnsafeMutablePointer<T>, dBias: UnsafeMutablePointer<T>?,
                         batch: Int, workspace: Workspace<T>) {
         let weightCount = f * k
-        let threads = max(1, min(Parallel.threads, batch))
+        let threads = max(1, min(self.threads, batch))
         Parallel.chunks(batch, threads: threads) { images, thread in
             let col = workspace.columns(thread)
             let acc = thread == 0 ? dWeight : workspace.accumulator(thread, count: weightCount + f)
@@ -216,21 +224,21 @@ struct ConvKernel<T: CPUScalar> {
                     // Packing the transposed im2col matrix straight from x costs more per element than
                     // im2col + a transposing pack, and wins only where the GEMM has few rows to spread
                     // that over (measured: the mini net's 64–96 filters, not AlexNet's 128–384).
-                    if !isPointwise, fg < 128, T.gemmConv(true, fg, k, count * p, 1, planes(dy, first: first, group: g),
+                    if !isPointwise, fg < 128, T.gemmConv(gemm, true, fg, k, count * p, 1, planes(dy, first: first, group: g),
                                                 convInput(x, first: first, images: count, group: g), 1, GroupedMatrix(acc + g * fg * k, ld: k)) {
                         continue
                     }
                     if count == 1 {
                         let source = columns(x, image: first, group: g, col)
-                        T.gemm(false, true, fg, k, p, 1, dy + (first * f + g * fg) * p, p, source, p, 1, acc + g * fg * k, k)
+                        T.gemm(gemm, false, true, fg, k, p, 1, dy + (first * f + g * fg) * p, p, source, p, 1, acc + g * fg * k, k)
                     } else {
                         let width = count * p
                         im2col(x, first: first, images: count, group: g, col)
-                        if !T.gemmGrouped(false, true, fg, k, width, 1, planes(dy, first: first, group: g),
+                        if !T.gemmGrouped(gemm, false, true, fg, k, width, 1, planes(dy, first: first, group: g),
                                           GroupedMatrix(col, ld: width), 1, GroupedMatrix(acc + g * fg * k, ld: k)) {
                             let gathered = col + k * width
                             gather(dy, first: first, images: count, group: g, into: gathered)
-                            T.gemm(false, true, fg, k, width, 1, gathered, width, col, width, 1, acc + g * fg * k, k)
+                            T.gemm(gemm, false, true, fg, k, width, 1, gathered, width, col, width, 1, acc + g * fg * k, k)
                         }
                     }
                 }

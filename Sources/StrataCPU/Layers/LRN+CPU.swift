@@ -6,14 +6,16 @@ import StrataIR
 ///
 /// Shapes: x, y, scale (N, C, H, W); scale = k + alpha·Σ_window x².
 struct LRNKernel<T: CPUScalar> {
-    let lrn: LRN
-    let c: Int, hw: Int
+    let lrn: LRNConstants
+    let threads: Int
+    var c: Int { lrn.channels }
+    var hw: Int { lrn.planeSize }
 
     var parameters: LRNParameters { LRNParameters(size: lrn.size, alpha: lrn.alpha, beta: lrn.beta, k: lrn.k) }
 
     func forward(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, scale: UnsafeMutablePointer<T>?, batch: Int) {
         let p = parameters
-        Parallel.chunks(batch) { images, _ in
+        Parallel.chunks(batch, threads: threads) { images, _ in
             let work = UnsafeMutablePointer<T>.allocate(capacity: hw)
             defer { work.deallocate() }
             for n in images {
@@ -28,7 +30,7 @@ struct LRNKernel<T: CPUScalar> {
     func backward(dy: UnsafePointer<T>, x: UnsafePointer<T>, y: UnsafePointer<T>, scale: UnsafePointer<T>,
                   dx: UnsafeMutablePointer<T>, batch: Int) {
         let p = parameters
-        Parallel.chunks(batch) { images, _ in
+        Parallel.chunks(batch, threads: threads) { images, _ in
             let work = UnsafeMutablePointer<T>.allocate(capacity: (c + 1) * hw)
             defer { work.deallocate() }
             for n in images {

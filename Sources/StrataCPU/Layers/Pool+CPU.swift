@@ -6,24 +6,28 @@ import StrataIR
 /// Shapes: x (N, C, H, W); y and switches (N, C, OH, OW). A switch is the index y·W + x, within
 /// its input plane, of the value that won the window.
 struct PoolKernel<T: CPUScalar> {
-    let window: PoolWindow
-    let c: Int, h: Int, w: Int
-    let oh: Int, ow: Int
+    let pool: PoolGeometry
+    let threads: Int
+    var c: Int { pool.channels }
+    var h: Int { pool.height }
+    var w: Int { pool.width }
+    var oh: Int { pool.outHeight }
+    var ow: Int { pool.outWidth }
 
     var geometry: PlaneGeometry {
-        PlaneGeometry(h: h, w: w, kh: window.kernel.h, kw: window.kernel.w, sh: window.stride.h, sw: window.stride.w,
-                      ph: window.pad.h, pw: window.pad.w, oh: oh, ow: ow)
+        PlaneGeometry(h: h, w: w, kh: pool.kernel.h, kw: pool.kernel.w, sh: pool.stride.h, sw: pool.stride.w,
+                      ph: pool.pad.h, pw: pool.pad.w, oh: oh, ow: ow)
     }
 
     func maxForward(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, switches: UnsafeMutablePointer<Int32>, batch: Int) {
         let g = geometry
-        Parallel.chunks(batch * c) { planes, _ in
+        Parallel.chunks(batch * c, threads: threads) { planes, _ in
             for plane in planes { T.maxPool(x + plane * h * w, g, y + plane * oh * ow, switches + plane * oh * ow) }
         }
     }
 
     func maxBackward(dy: UnsafePointer<T>, switches: UnsafePointer<Int32>, dx: UnsafeMutablePointer<T>, batch: Int) {
-        Parallel.chunks(batch * c) { planes, _ in
+        Parallel.chunks(batch * c, threads: threads) { planes, _ in
             for plane in planes {
                 let dxp = dx + plane * h * w, dyp = dy + plane * oh * ow, sp = switches + plane * oh * ow
                 dxp.update(repeating: 0, count: h * w)
@@ -34,14 +38,14 @@ struct PoolKernel<T: CPUScalar> {
 
     func averageForward(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, batch: Int) {
         let g = geometry
-        Parallel.chunks(batch * c) { planes, _ in
+        Parallel.chunks(batch * c, threads: threads) { planes, _ in
             for plane in planes { T.averagePool(x + plane * h * w, g, y + plane * oh * ow) }
         }
     }
 
     func averageBackward(dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, batch: Int) {
         let g = geometry
-        Parallel.chunks(batch * c) { planes, _ in
+        Parallel.chunks(batch * c, threads: threads) { planes, _ in
             for plane in planes { T.averagePoolBackward(dy + plane * oh * ow, g, dx + plane * h * w) }
         }
     }

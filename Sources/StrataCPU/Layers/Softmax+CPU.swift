@@ -4,8 +4,8 @@ import StrataIR
 /// the batch of log Σ exp(z) − z[label], computed from the logits so it never takes log 0) and
 /// `softmax_cross_entropy_backward` ((softmax − one-hot) / N). Rows of F values, one per image.
 enum SoftmaxKernel<T: CPUScalar> {
-    static func forward(_ z: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, width: Int) {
-        Parallel.chunks(rows) { r, _ in
+    static func forward(_ z: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, width: Int, threads: Int) {
+        Parallel.chunks(rows, threads: threads) { r, _ in
             for n in r {
                 let zi = z + n * width, yi = y + n * width
                 var m = -T.infinity
@@ -18,8 +18,8 @@ enum SoftmaxKernel<T: CPUScalar> {
         }
     }
 
-    static func backward(_ dy: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, rows: Int, width: Int) {
-        Parallel.chunks(rows) { r, _ in
+    static func backward(_ dy: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, rows: Int, width: Int, threads: Int) {
+        Parallel.chunks(rows, threads: threads) { r, _ in
             for n in r {
                 let o = n * width
                 var dot: T = 0

@@ -35,18 +35,28 @@ public struct FullyConnected: LayerDefinition, Equatable {
     public var attributeList: [(String, String)] { [("units", "\(units)"), ("bias", "\(bias)")] }
     public var layer: Layer { .fc(self) }
 
-    public func forwardStep(_ c: StepContext) -> Step? {
-        Step(.fc_forward, node: c.node, inputs: [c.inputs[0], c.parameter("weight")] + (bias ? [c.parameter("bias")] : []), outputs: [c.output])
+    func geometry(_ c: StepContext) -> KernelParameters {
+        .fc(FCGeometry(features: c.inputShapes[0].elementCount!, units: units, bias: bias))
     }
 
-    /// dW = dYᵀ·X, db = Σ_n dY; dX = dY·W.
-    public func backwardSteps(_ c: StepContext) -> [Step] {
-        var steps = [Step(.fc_backward_filter, node: c.node, inputs: [c.outputGradient, c.inputs[0]],
-                          outputs: [c.parameterGradient("weight")] + (bias ? [c.parameterGradient("bias")] : []))]
-        if let dx = c.inputGradients[0] {
-            steps.append(Step(.fc_backward_data, node: c.node, inputs: [c.outputGradient, c.parameter("weight")], outputs: [dx]))
+    /// Inputs: x, weight, then bias when `bias`.
+    public func forwardStep(_ c: StepContext) -> Step? {
+        Step(.fc_forward, node: c.node, inputs: [c.inputs[0], c.parameter("weight")] + (bias ? [c.parameter("bias")] : []),
+             outputs: [c.output], parameters: geometry(c))
+    }
+
+    /// dW = dYᵀ·X, db = Σ_n dY; dX = dY·W. Every rule (the deconvnet's transposed weights are this dX).
+    public func backward(_ c: StepContext) -> BackwardSteps {
+        var steps: [Step] = []
+        if c.parameterGradients {
+            steps.append(Step(.fc_backward_filter, node: c.node, inputs: [c.outputGradient, c.inputs[0]],
+                              outputs: [c.parameterGradient("weight")] + (bias ? [c.parameterGradient("bias")] : []), parameters: geometry(c)))
         }
-        return steps
+        if let dx = c.inputGradients[0] {
+            steps.append(Step(.fc_backward_data, node: c.node, inputs: [c.outputGradient, c.parameter("weight")], outputs: [dx],
+                              parameters: geometry(c)))
+        }
+        return .steps(steps)
     }
 
 }

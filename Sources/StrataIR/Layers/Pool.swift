@@ -20,6 +20,12 @@ public struct PoolWindow: Sendable, Equatable {
         self.ceil = ceil
     }
 
+    /// The constants of a pooling step of this window.
+    func geometry(_ c: StepContext) -> KernelParameters {
+        let x = c.inputShapes[0], y = c.outputShape
+        return .pool(PoolGeometry(channels: x.channels, height: x.height, width: x.width, outHeight: y.height, outWidth: y.width, window: self))
+    }
+
     init?(attributes r: inout AttributeReader, op: String) {
         let kernel = r.pair("kernel", in: 1...65_536)
         let stride = r.has("stride") ? r.pair("stride", in: 1...65_536) : { _ = r.node("stride"); return kernel }()

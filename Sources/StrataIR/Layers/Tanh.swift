@@ -13,10 +13,10 @@ public struct Tanh: LayerDefinition, Equatable {
         Step(.tanh_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output])
     }
 
-    /// dX = dY·(1 − Y²).
-    public func backwardSteps(_ c: StepContext) -> [Step] {
-        guard let dx = c.inputGradients[0] else { return [] }
-        return [Step(.tanh_backward, node: c.node, inputs: [c.outputGradient, c.output], outputs: [dx])]
+    /// dX = dY·(1 − Y²). Every rule.
+    public func backward(_ c: StepContext) -> BackwardSteps {
+        guard let dx = c.inputGradients[0] else { return .steps([]) }
+        return .steps([Step(.tanh_backward, node: c.node, inputs: [c.outputGradient, c.output], outputs: [dx])])
     }
 
 }
