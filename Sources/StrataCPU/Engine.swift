@@ -85,73 +85,91 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
         func input(_ k: Int) -> UnsafeMutablePointer<T> { pointer(inputs[k]) }
         func output(_ k: Int) -> UnsafeMutablePointer<T> { pointer(outputs[k]) }
 
-        switch (step.kernel, step.parameters) {
-        case (.conv_forward, .conv(let g)):
+        // Every kernel has a case here (no default), so a new kernel does not compile until this backend runs it.
+        switch step.kernel {
+        case .conv_forward:
+            let g = conv(step)
             ConvKernel<T>(conv: g, context: context).forward(x: input(0), weight: input(1), bias: g.bias ? input(2) : nil, y: output(0),
                                                               batch: batch, relu: step.fusedReLU, workspace: workspace)
-        case (.conv_backward_data, .conv(let g)):
-            ConvKernel<T>(conv: g, context: context).backwardData(dy: input(0), weight: input(1), dx: output(0), batch: batch, workspace: workspace)
-        case (.conv_backward_filter, .conv(let g)):
+        case .conv_backward_data:
+            ConvKernel<T>(conv: conv(step), context: context).backwardData(dy: input(0), weight: input(1), dx: output(0), batch: batch,
+                                                                            workspace: workspace)
+        case .conv_backward_filter:
+            let g = conv(step)
             ConvKernel<T>(conv: g, context: context).backwardFilter(dy: input(0), x: input(1), dWeight: output(0),
                                                                      dBias: g.bias ? output(1) : nil, batch: batch, workspace: workspace)
 
-        case (.maxpool_forward, .pool(let g)):
-            PoolKernel<T>(pool: g, threads: threads).maxForward(x: input(0), y: output(0), switches: int32(outputs[1]), batch: batch)
-        case (.maxpool_backward, .pool(let g)):
-            PoolKernel<T>(pool: g, threads: threads).maxBackward(dy: input(0), switches: int32(inputs[1]), dx: output(0), batch: batch)
-        case (.avgpool_forward, .pool(let g)):
-            PoolKernel<T>(pool: g, threads: threads).averageForward(x: input(0), y: output(0), batch: batch)
-        case (.avgpool_backward, .pool(let g)):
-            PoolKernel<T>(pool: g, threads: threads).averageBackward(dy: input(0), dx: output(0), batch: batch)
+        case .maxpool_forward:
+            PoolKernel<T>(pool: pool(step), threads: threads).maxForward(x: input(0), y: output(0), switches: int32(outputs[1]), batch: batch)
+        case .maxpool_backward:
+            PoolKernel<T>(pool: pool(step), threads: threads).maxBackward(dy: input(0), switches: int32(inputs[1]), dx: output(0), batch: batch)
+        case .avgpool_forward:
+            PoolKernel<T>(pool: pool(step), threads: threads).averageForward(x: input(0), y: output(0), batch: batch)
+        case .avgpool_backward:
+            PoolKernel<T>(pool: pool(step), threads: threads).averageBackward(dy: input(0), dx: output(0), batch: batch)
 
-        case (.lrn_forward, .lrn(let l)):
-            LRNKernel<T>(lrn: l, threads: threads).forward(x: input(0), y: output(0), scale: outputs.count > 1 ? output(1) : nil, batch: batch)
-        case (.lrn_backward, .lrn(let l)):
-            LRNKernel<T>(lrn: l, threads: threads).backward(dy: input(0), x: input(1), y: input(2), scale: input(3), dx: output(0), batch: batch)
+        case .lrn_forward:
+            LRNKernel<T>(lrn: lrn(step), threads: threads).forward(x: input(0), y: output(0), scale: outputs.count > 1 ? output(1) : nil, batch: batch)
+        case .lrn_backward:
+            LRNKernel<T>(lrn: lrn(step), threads: threads).backward(dy: input(0), x: input(1), y: input(2), scale: input(3), dx: output(0), batch: batch)
 
-        case (.relu_forward, _): ElementwiseKernel<T>.reluForward(input(0), output(0), count(outputs[0]), threads: threads)
-        case (.relu_backward, _): ElementwiseKernel<T>.reluBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
-        case (.relu_backward_guided, _): ElementwiseKernel<T>.reluBackwardGuided(input(0), input(1), output(0), count(outputs[0]), threads: threads)
-        case (.tanh_forward, _): ElementwiseKernel<T>.tanhForward(input(0), output(0), count(outputs[0]), threads: threads)
-        case (.tanh_backward, _): ElementwiseKernel<T>.tanhBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
-        case (.dropout_forward, .dropout(let rate, let stream)):
+        case .relu_forward: ElementwiseKernel<T>.reluForward(input(0), output(0), count(outputs[0]), threads: threads)
+        case .relu_backward: ElementwiseKernel<T>.reluBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
+        case .relu_backward_guided: ElementwiseKernel<T>.reluBackwardGuided(input(0), input(1), output(0), count(outputs[0]), threads: threads)
+        case .tanh_forward: ElementwiseKernel<T>.tanhForward(input(0), output(0), count(outputs[0]), threads: threads)
+        case .tanh_backward: ElementwiseKernel<T>.tanhBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
+        case .dropout_forward:
+            guard case .dropout(let rate, let stream) = step.parameters else { invariant(step) }
             ElementwiseKernel<T>.dropoutForward(input(0), output(0), output(1), count(outputs[0]), rate: rate,
                                                 seed: seed &+ UInt64(stream) &* 0xD1B5_4A32_D192_ED03, threads: threads)
-        case (.dropout_backward, _): ElementwiseKernel<T>.dropoutBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
-        case (.add, _): ElementwiseKernel<T>.add(inputs.map { UnsafePointer(pointer($0)) }, output(0), count(outputs[0]), threads: threads)
+        case .dropout_backward: ElementwiseKernel<T>.dropoutBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
+        case .add: ElementwiseKernel<T>.add(inputs.map { UnsafePointer(pointer($0)) }, output(0), count(outputs[0]), threads: threads)
 
-        case (.fc_forward, .fc(let g)):
+        case .fc_forward:
+            let g = fc(step)
             FullyConnectedKernel<T>(fc: g, context: context).forward(x: input(0), weight: input(1), bias: g.bias ? input(2) : nil, y: output(0),
                                                                       batch: batch, relu: step.fusedReLU)
-        case (.fc_backward_data, .fc(let g)):
-            FullyConnectedKernel<T>(fc: g, context: context).backwardData(dy: input(0), weight: input(1), dx: output(0), batch: batch)
-        case (.fc_backward_filter, .fc(let g)):
+        case .fc_backward_data:
+            FullyConnectedKernel<T>(fc: fc(step), context: context).backwardData(dy: input(0), weight: input(1), dx: output(0), batch: batch)
+        case .fc_backward_filter:
+            let g = fc(step)
             FullyConnectedKernel<T>(fc: g, context: context).backwardFilter(dy: input(0), x: input(1), dWeight: output(0),
                                                                              dBias: g.bias ? output(1) : nil, batch: batch)
 
-        case (.concat_forward, .concat(let sizes, _)):
+        case .concat_forward:
+            guard case .concat(let sizes, _) = step.parameters else { invariant(step) }
             ConcatKernel<T>(sizes: sizes, threads: threads).forward(inputs.map { UnsafePointer(pointer($0)) }, output(0), batch: batch)
-        case (.concat_backward, .concat(let sizes, let part)):
+        case .concat_backward:
+            guard case .concat(let sizes, let part) = step.parameters else { invariant(step) }
             ConcatKernel<T>(sizes: sizes, threads: threads).backward(input(0), part: part, output(0), batch: batch)
 
-        case (.softmax_forward, .softmax(let classes)):
-            SoftmaxKernel<T>.forward(input(0), output(0), rows: batch, width: classes, threads: threads)
-        case (.softmax_backward, .softmax(let classes)):
-            SoftmaxKernel<T>.backward(input(0), input(1), output(0), rows: batch, width: classes, threads: threads)
-        case (.softmax_cross_entropy, .softmax(let classes)):
-            output(0)[0] = SoftmaxKernel<T>.crossEntropy(input(0), int32(inputs[1]), rows: batch, width: classes)
-        case (.softmax_cross_entropy_backward, .softmax(let classes)):
-            SoftmaxKernel<T>.crossEntropyBackward(input(0), int32(inputs[1]), output(0), rows: batch, width: classes)
+        case .softmax_forward:
+            SoftmaxKernel<T>.forward(input(0), output(0), rows: batch, width: classes(step), threads: threads)
+        case .softmax_backward:
+            SoftmaxKernel<T>.backward(input(0), input(1), output(0), rows: batch, width: classes(step), threads: threads)
+        case .softmax_cross_entropy:
+            output(0)[0] = SoftmaxKernel<T>.crossEntropy(input(0), int32(inputs[1]), rows: batch, width: classes(step))
+        case .softmax_cross_entropy_backward:
+            SoftmaxKernel<T>.crossEntropyBackward(input(0), int32(inputs[1]), output(0), rows: batch, width: classes(step))
 
-        case (.sgd_update, _):
+        case .sgd_update:
             let hyper = input(3)
             OptimizerKernel<T>.sgd(weight: input(0), gradient: input(1), velocity: input(2), count: count(inputs[0]),
                                    learningRate: hyper[0], momentum: hyper[1], weightDecay: hyper[2], threads: threads)
-        case (.filter_rms_clip, .filterClip(let filters, let size, let radius)):
+        case .filter_rms_clip:
+            guard case .filterClip(let filters, let size, let radius) = step.parameters else { invariant(step) }
             OptimizerKernel<T>.clipFilters(output(0), filters: filters, size: size, radius: radius)
-
-        default:
-            fatalError("internal error: step \(step.kernel) carries \(step.parameters), not the constants its kernel needs")
         }
+    }
+
+    // The constants each kind of step carries; any other is a planner bug.
+    private func conv(_ s: ExecutionPlan.Step) -> ConvGeometry { if case .conv(let g) = s.parameters { return g }; invariant(s) }
+    private func pool(_ s: ExecutionPlan.Step) -> PoolGeometry { if case .pool(let g) = s.parameters { return g }; invariant(s) }
+    private func lrn(_ s: ExecutionPlan.Step) -> LRNConstants { if case .lrn(let l) = s.parameters { return l }; invariant(s) }
+    private func fc(_ s: ExecutionPlan.Step) -> FCGeometry { if case .fc(let g) = s.parameters { return g }; invariant(s) }
+    private func classes(_ s: ExecutionPlan.Step) -> Int { if case .softmax(let c) = s.parameters { return c }; invariant(s) }
+
+    private func invariant(_ step: ExecutionPlan.Step) -> Never {
+        fatalError("internal error: step \(step.kernel) carries \(step.parameters), not the constants its kernel needs")
     }
 }

@@ -37,6 +37,9 @@ struct Compile: ParsableCommand {
     @Option(help: "The backend a plan is for: its alignment, threads and scratch (\(Device.allValueStrings.joined(separator: ", "))).")
     var backend: Device = .cpu
 
+    @Option(help: "Threads the plan is for (default: STRATA_THREADS, else every core).")
+    var threads: Int?
+
     @Option(help: "Batch size of the plan.")
     var batch = 1
 
@@ -47,6 +50,7 @@ struct Compile: ParsableCommand {
             throw ValidationError("--emit dot needs --stop-after ir or shapes")
         }
         if backwardFrom != nil && training { throw ValidationError("--backward-from and --training are two different backward passes; give one") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
         guard batch >= 1, batch <= 1 << 20 else { throw ValidationError("--batch must be between 1 and \(1 << 20)") }
     }
 
@@ -77,7 +81,7 @@ struct Compile: ParsableCommand {
                 output.write(derived.text())
                 return 0
             }
-            output.write(backend.backend.plan(derived, batch: batch).text())
+            output.write(backend.backend(threads: threads).plan(derived, batch: batch).text())
             return 0
         } catch let error as DiagnosticError {
             return StrataCommands.emit(error, sources: compiler.sources, errors: &errors)

@@ -20,9 +20,12 @@ enum Device: String, ExpressibleByArgument, CaseIterable {
     case cpu
 
     /// The backend, with its default settings (`STRATA_THREADS`, `STRATA_GEMM`).
-    var backend: any Backend {
+    var backend: any Backend { backend(threads: nil) }
+
+    /// The backend with `threads` workers (nil: its default).
+    func backend(threads: Int?) -> any Backend {
         switch self {
-        case .cpu: CPUBackend()
+        case .cpu: CPUBackend(threads.map { CPUSettings(threads: $0) } ?? CPUSettings())
         }
     }
 }

@@ -2,6 +2,7 @@ import COpenBLAS
 import Glibc
 import CStrataSupport
 import StrataCPU
+import StrataIR
 import Testing
 
 /// Strata's own float32 GEMM (CStrataSupport/gemm.c) against a float64 reference: every
@@ -110,9 +111,10 @@ struct GEMMTests {
         #expect(worst < 1e-4)
     }
 
-    @Test("is the GEMM the CPU backend uses here")
+    @Test("is the default GEMM here unless STRATA_GEMM=openblas")
     func backendUsesIt() {
-        #expect(GEMM.strataEnabled == (getenv("STRATA_GEMM").map { String(cString: $0) } != "openblas"))
+        #expect((GEMMPath.default == .strata) == (getenv("STRATA_GEMM").map { String(cString: $0) } != "openblas"))
+        #expect(GEMMPath.supported == [.strata, .openblas])
     }
 }
 

@@ -63,7 +63,7 @@ struct GradientCheckTests {
         // Every case ends the same way: an fc to 3 classes and the softmax loss.
         let g = try graph(c.layers + "  - {name: head, op: fc, units: 3}\n  - {name: prob, op: softmax}\n", input: c.input)
         // Batch 5: with 2 threads, 2 and 3 images, so convolutions run both their one-image and tiled paths.
-        let executor = try trainingExecutor(g, batch: 5, precision: .float64, dropout: c.dropout)
+        let executor = try trainingExecutor(g, batch: 5, settings: cpu(.float64), dropout: c.dropout)
         let seed: UInt64 = 42
         let loss = try #require(executor.run(seed: seed))
         #expect(loss.isFinite)
@@ -72,19 +72,17 @@ struct GradientCheckTests {
         let h = 1e-6
         var checked = 0
         // Read every analytic gradient before any perturbed run overwrites them.
-        let gradients = executor.parameterNames.map { p -> [Double] in
-            guard case .parameter(let node, let name) = p.tensor else { return [] }
-            return executor.read(.parameterGradient(node, name))
-        }
-        for (p, analytic) in zip(executor.parameterNames, gradients) {
-            let count = p.shape.reduce(1, *)
+        let parameters = executor.plan.parameters
+        let gradients = try parameters.map { try executor.readDoubles(.parameterGradient($0.node, $0.parameter)) }
+        for (p, analytic) in zip(parameters, gradients) {
+            let count = p.elementCount
             for index in stride(from: 0, to: count, by: max(1, count / 12)) {
-                let original = executor.element(p.tensor, index)
-                executor.setElement(p.tensor, index, original + h)
+                let original = try executor.element(p.tensor, index)
+                try executor.setElement(p.tensor, index, original + h)
                 let plus = executor.run(seed: seed)!
-                executor.setElement(p.tensor, index, original - h)
+                try executor.setElement(p.tensor, index, original - h)
                 let minus = executor.run(seed: seed)!
-                executor.setElement(p.tensor, index, original)
+                try executor.setElement(p.tensor, index, original)
                 let numeric = (plus - minus) / (2 * h)
                 let error = abs(numeric - analytic[index]) / max(1e-3, abs(numeric) + abs(analytic[index]))
                 #expect(error < 1e-5, "\(c.name): \(p.name)[\(index)] analytic \(analytic[index]) numeric \(numeric)")
@@ -94,13 +92,29 @@ struct GradientCheckTests {
         #expect(checked >= 10)
     }
 
-    /// Float32 gives the float64 results to float32 precision: on a network with every op, and on
-    /// one whose convs are wide enough (64 channels in, 128 filters) to take the other float32
-    /// paths (the data gradient as a flipped-filter convolution, the filter gradient from a stored
-    /// im2col matrix).
-    @Test(arguments: ["every op", "wide convs"])
-    func float32AgreesWithFloat64(_ network: String) throws {
-        let g = network == "wide convs" ? try graph("""
+    /// Float32 gives the float64 results to float32 precision, on every GEMM path this CPU runs
+    /// (Strata's where it has AVX-512, OpenBLAS always): on a network with every op, and on one
+    /// whose convs are wide enough (64 channels in, 128 filters) to take the other float32 paths
+    /// (the data gradient as a flipped-filter convolution, the filter gradient from a stored im2col
+    /// matrix).
+    @Test(arguments: ["every op", "wide convs"], GEMMPath.supported)
+    func float32AgreesWithFloat64(_ network: String, _ gemm: GEMMPath) throws {
+        let g = try Self.network(network)
+        let single = try trainingExecutor(g, batch: 3, settings: cpu(.float32, gemm: gemm), dropout: true)
+        let double = try trainingExecutor(g, batch: 3, settings: cpu(.float64), dropout: true)
+        let l32 = try #require(single.run(seed: 9)), l64 = try #require(double.run(seed: 9))
+        #expect(abs(l32 - l64) < 1e-5 * max(1, abs(l64)))
+        for p in single.plan.parameters {
+            let a = try single.readDoubles(.parameterGradient(p.node, p.parameter)), b = try double.readDoubles(.parameterGradient(p.node, p.parameter))
+            let scale = max(1e-3, b.map(abs).max() ?? 0)
+            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            // Float32 rounding over sums of a few hundred terms stays near 1e-6 of the scale; 1e-4 leaves room, and a wrong index is ~1.
+            #expect(worst < 1e-4 * scale, "\(gemm): \(p.name): largest difference \(worst) (scale \(scale))")
+        }
+    }
+
+    static func network(_ name: String) throws -> Graph {
+        name == "wide convs" ? try graph("""
               - {name: c1, op: conv, filters: 64, kernel: 3, pad: 1}
               - {name: r1, op: relu}
               - {name: c2, op: conv, filters: 128, kernel: [3, 2], pad: [1, 0]}
@@ -125,27 +139,34 @@ struct GradientCheckTests {
               - {name: prob, op: softmax}
 
             """, input: "{channels: 2, height: 8, width: 8}")
-        let single = try trainingExecutor(g, batch: 3, precision: .float32, dropout: true)
-        let double = try trainingExecutor(g, batch: 3, precision: .float64, dropout: true)
-        let l32 = try #require(single.run(seed: 9)), l64 = try #require(double.run(seed: 9))
-        #expect(abs(l32 - l64) < 1e-5 * max(1, abs(l64)))
-        for p in single.parameterNames {
-            guard case .parameter(let node, let name) = p.tensor else { continue }
-            let a = single.read(.parameterGradient(node, name)), b = double.read(.parameterGradient(node, name))
-            let scale = max(1e-3, b.map(abs).max() ?? 0)
-            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst < 1e-4 * scale, "\(p.name): largest difference \(worst) (scale \(scale))")
-        }
     }
 
-    /// The result does not depend on how many threads split the work: a plan run twice with the
-    /// same seed gives bit-identical losses, and dropout masks depend only on the seed.
-    @Test func runsAreDeterministic() throws {
-        let g = try graph("  - {name: c, op: conv, filters: 4, kernel: 3}\n  - {name: d, op: dropout}\n  - {name: f, op: fc, units: 3}\n  - {name: prob, op: softmax}\n",
-                          input: "{channels: 2, height: 6, width: 6}")
-        let executor = try trainingExecutor(g, batch: 4, precision: .float32, dropout: true)
-        let a = executor.run(seed: 5), b = executor.run(seed: 5), c = executor.run(seed: 6)
-        #expect(a == b)
-        #expect(a != c)
+    /// The thread count changes only float32 rounding: the same plan run with 1, 2 and 3 threads
+    /// (really split three ways: 5 images) draws the same dropout masks and computes the same
+    /// forward values bit for bit, and gradients that differ only where per-thread partial sums
+    /// over the batch are added in another order. A run repeated with the same seed is identical.
+    @Test(arguments: GEMMPath.supported)
+    func threadCountChangesOnlyRounding(_ gemm: GEMMPath) throws {
+        let g = try Self.network("every op")
+        let runs = try [1, 2, 3].map { threads -> (loss: Double, mask: [Float], values: [Float], gradients: [[Double]]) in
+            let e = try trainingExecutor(g, batch: 5, settings: cpu(.float32, threads: threads, gemm: gemm), dropout: true)
+            #expect(e.settings.threads == threads)
+            let loss = try #require(e.run(seed: 5))
+            #expect(e.run(seed: 5) == loss, "a repeated run with \(threads) threads differs")
+            let d = try #require(g.nodes.firstIndex { $0.name == "d" }), f = try #require(g.nodes.firstIndex { $0.name == "f" })
+            return (loss, try e.read(.saved(d, "mask")), try e.read(.value(f)),
+                    try e.plan.parameters.map { try e.readDoubles(.parameterGradient($0.node, $0.parameter)) })
+        }
+        for r in runs.dropFirst() {
+            #expect(r.mask == runs[0].mask)
+            #expect(r.values == runs[0].values)
+            #expect(abs(r.loss - runs[0].loss) <= 1e-6 * abs(runs[0].loss))
+            for (a, b) in zip(r.gradients, runs[0].gradients) {
+                let scale = max(1e-3, b.map(abs).max() ?? 0)
+                #expect((zip(a, b).map { abs($0 - $1) }.max() ?? 0) < 1e-5 * scale)
+            }
+        }
+        let other = try trainingExecutor(g, batch: 5, settings: cpu(.float32, gemm: gemm), dropout: true)
+        #expect(other.run(seed: 6) != runs[1].loss, "another seed draws other masks")
     }
 }

@@ -20,18 +20,23 @@ func graph(_ layers: String, input: String) throws -> Graph {
     return try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: text, file: "test.yaml")))
 }
 
+/// CPU settings for a test: 2 threads unless said, the machine's default GEMM unless said.
+func cpu(_ precision: CPUSettings.Precision = .float32, threads: Int = 2, gemm: GEMMPath = .default) -> CPUSettings {
+    CPUSettings(threads: threads, gemm: gemm, precision: precision)
+}
+
 /// An executor for a training plan with random weights (scaled by `scale`), input and labels.
-func trainingExecutor(_ g: Graph, batch: Int, precision: CPUExecutor.Precision, dropout: Bool = false, seed: UInt64 = 1,
-                      scale: Double = 0.5) throws -> CPUExecutor {
-    let plan = Planner.plan(try TrainingGraph.derive(g, training: true, dropout: dropout), batch: batch)
-    let executor = CPUExecutor(plan: plan, precision: precision)
+func trainingExecutor(_ g: Graph, batch: Int, settings: CPUSettings, dropout: Bool = false, seed: UInt64 = 1,
+                      scale: Double = 0.5, optimizer: OptimizerSteps? = nil) throws -> CPUExecutor {
+    let derived = try TrainingGraph.derive(g, backward: .training, dropout: dropout, optimizer: optimizer)
+    let plan = CPUBackend(settings).plan(derived, batch: batch)
+    let executor = try CPUExecutor(plan: plan, settings: settings)
     var random = Random(seed)
-    for p in executor.parameterNames {
-        let count = p.shape.reduce(1, *)
-        executor.write(p.tensor, (0..<count).map { _ in random.uniform() * scale })
+    for p in plan.parameters {
+        try executor.write(p.tensor, doubles: (0..<p.elementCount).map { _ in random.uniform() * scale })
     }
-    executor.write(.input, (0..<plan.buffer(.input)!.elements).map { _ in random.uniform() })
+    try executor.write(.input, doubles: (0..<plan.buffer(.input)!.elements).map { _ in random.uniform() })
     let classes = g.nodes.last!.shape!.elementCount!
-    executor.setLabels((0..<batch).map { _ in Int32(random.int(classes)) })
+    try executor.setLabels((0..<batch).map { _ in Int32(random.int(classes)) })
     return executor
 }

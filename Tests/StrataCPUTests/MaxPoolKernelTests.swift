@@ -1,5 +1,6 @@
 import CStrataSupport
 import StrataCPU
+import StrataIR
 import Testing
 
 /// The float32 max-pool plane kernel (vectorised where the CPU has AVX-512) against a naive loop:

@@ -1,6 +1,7 @@
 import Foundation
 import StrataCommands
 import StrataCPU
+import StrataIR
 import Testing
 
 /// The package root, found from this file's path (Tests/StrataCommandsTests/Helpers.swift).
@@ -71,7 +72,7 @@ func expectGolden(_ actual: String, _ name: String, sourceLocation: SourceLocati
 }
 
 /// Seeded test data draws from the backend's own generator.
-typealias SplitMix64 = StrataCPU.SplitMix64
+typealias SplitMix64 = StrataIR.SplitMix64
 
 /// Whether `line` starts `FILE:LINE:COL: error: ` followed by a message.
 func isLocatedError(_ line: Substring) -> Bool {

@@ -1,5 +1,6 @@
 import Foundation
 import StrataFormats
+import StrataCPU
 import StrataIR
 @testable import StrataTrain
 import Testing
@@ -85,7 +86,7 @@ struct ScheduleTests {
         let d = try scratch()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let data = DataSplits(train: squares(16, seed: 1), validation: squares(16, seed: 1), description: "squares")
-        let results = try Trainer(graph: graph, spec: spec, data: data, run: d, options: .init(epochs: 6, batch: 8)).train(initialWeights: initialWeights(graph))
+        let results = try Trainer(graph: graph, spec: spec, data: data, run: d, options: .init(epochs: 6, batch: 8), backend: CPUBackend()).train(initialWeights: initialWeights(graph))
         let rates = results.map(\.learningRate)
         // Epoch 1 sets the best; epochs 2 and 3 do not improve → ×0.1 from epoch 4; 4 and 5 → ×0.1 from epoch 6.
         #expect(abs(rates[0] - 1e-6) < 1e-15 && abs(rates[3] - 1e-7) < 1e-16 && abs(rates[5] - 1e-8) < 1e-17, "\(rates)")
@@ -97,7 +98,7 @@ struct ScheduleTests {
         let d = try scratch()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let data = DataSplits(train: squares(16, seed: 1), validation: nil, description: "squares")
-        let results = try Trainer(graph: graph, spec: spec, data: data, run: d, options: .init(epochs: 4, batch: 8)).train(initialWeights: initialWeights(graph))
+        let results = try Trainer(graph: graph, spec: spec, data: data, run: d, options: .init(epochs: 4, batch: 8), backend: CPUBackend()).train(initialWeights: initialWeights(graph))
         #expect(results.map(\.learningRate) == [0.1, 0.05, 0.05, 0.025])
     }
 }
