@@ -58,6 +58,15 @@ struct GradientCheckTests {
              layers: "  - {name: f, op: fc, units: 5}\n  - {name: s, op: softmax}\n"),
     ]
 
+    /// Every registered op appears in at least one case above; the test names any that does not.
+    @Test func everyRegisteredOpHasAGradientCheck() throws {
+        var covered = Set<String>()
+        for c in Self.cases { covered.formUnion(try graph(c.layers, input: c.input).nodes.map(\.op)) }
+        for definition in Layer.registry where !covered.contains(definition.op) {
+            Issue.record("op '\(definition.op)' has no case in GradientCheckTests.cases")
+        }
+    }
+
     @Test(arguments: cases)
     func analyticGradientsMatchFiniteDifferences(_ c: Case) throws {
         // Every case ends the same way: an fc to 3 classes and the softmax loss.

@@ -34,6 +34,14 @@ struct DocumentationTests {
         #expect(checked >= 15)
     }
 
+    /// Every registered op has at least one example in docs/spec.md; the test names any that lacks one.
+    @Test func everyRegisteredOpIsDocumented() throws {
+        let examples = try Self.yamlBlocks().joined(separator: "\n")
+        for definition in Layer.registry where !examples.contains("op: \(definition.op)") {
+            Issue.record("op '\(definition.op)' has no example in docs/spec.md")
+        }
+    }
+
     @Test func completeExamplesCheckClean() throws {
         let complete = try Self.yamlBlocks().filter { $0.hasPrefix("name:") && $0.contains("\ninput:") }
         #expect(complete.count >= 1)

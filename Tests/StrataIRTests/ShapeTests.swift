@@ -121,22 +121,57 @@ struct ShapeTests {
 
 @Suite("Layer registry")
 struct RegistryTests {
+    /// At least one shape case per registered op: layers reading `input`, and the last layer's
+    /// output shape. A new op without one fails `everyRegisteredOpHasAShapeCase`, naming it.
+    static let shapeCases: [String: (layers: String, input: String, output: [Int])] = [
+        "conv": ("  - {name: x, op: conv, filters: 4, kernel: 3, stride: 2, pad: 1}\n", "{channels: 2, height: 9, width: 9}", [4, 5, 5]),
+        "maxpool": ("  - {name: x, op: maxpool, kernel: 3, stride: 2}\n", "{channels: 2, height: 9, width: 9}", [2, 4, 4]),
+        "avgpool": ("  - {name: x, op: avgpool, kernel: 2, ceil: true}\n", "{channels: 2, height: 7, width: 7}", [2, 4, 4]),
+        "lrn": ("  - {name: x, op: lrn, size: 3}\n", "{channels: 3, height: 4, width: 5}", [3, 4, 5]),
+        "relu": ("  - {name: x, op: relu}\n", "{channels: 3, height: 4, width: 5}", [3, 4, 5]),
+        "tanh": ("  - {name: x, op: tanh}\n", "{channels: 3, height: 4, width: 5}", [3, 4, 5]),
+        "dropout": ("  - {name: x, op: dropout, rate: 0.3}\n", "{channels: 3, height: 4, width: 5}", [3, 4, 5]),
+        "fc": ("  - {name: x, op: fc, units: 5}\n", "{channels: 2, height: 3, width: 3}", [5]),
+        "concat": ("  - {name: a, op: conv, filters: 3, kernel: 1}\n  - {name: x, op: concat, from: [a, input]}\n",
+                   "{channels: 2, height: 4, width: 4}", [5, 4, 4]),
+        "softmax": ("  - {name: f, op: fc, units: 4}\n  - {name: x, op: softmax}\n", "{channels: 2, height: 2, width: 2}", [4]),
+    ]
+
     /// Every registered layer type has a unique op name, wraps itself in `Layer` with the same op,
-    /// and has a shape test in this suite (the ops used in the tests above).
-    @Test func everyRegisteredOpIsConsistent() throws {
+    /// has a summary, and has a shape case above that compiles to the expected shape.
+    @Test func everyRegisteredOpHasAShapeCase() throws {
         let names = Layer.opNames
         #expect(Set(names).count == names.count)
-        #expect(names == ["conv", "maxpool", "avgpool", "lrn", "relu", "tanh", "dropout", "fc", "concat", "softmax"])
         for definition in Layer.registry {
-            let many = definition.takesManyInputs
-            let layer = "  - {name: x, op: \(definition.op)\(requiredAttributes[definition.op] ?? "")\(many ? ", from: [input, input]" : "")}\n"
-            let input = definition.op == "softmax" ? "{channels: 1, height: 1, width: 1}" : "{channels: 2, height: 8, width: 8}"
-            let spec = definition.op == "softmax" ? "  - {name: f, op: fc, units: 4}\n" + layer.replacingOccurrences(of: "name: x", with: "name: x, from: f") : layer
-            let g = try compileLayers(spec, input: input)
+            #expect(!definition.summary.isEmpty, "op '\(definition.op)' has no summary")
+            guard let c = Self.shapeCases[definition.op] else {
+                Issue.record("op '\(definition.op)' has no shape case in RegistryTests.shapeCases")
+                continue
+            }
+            let g = try compileLayers(c.layers, input: c.input)
             #expect(g.nodes.last?.op == definition.op)
-            #expect(!definition.summary.isEmpty)
+            #expect(g.nodes.last?.layer.op == definition.op)
+            #expect(g.nodes.last?.shape?.dims == c.output, "op '\(definition.op)'")
         }
+        for op in Self.shapeCases.keys where !names.contains(op) { Issue.record("shape case for '\(op)', which is not a registered op") }
     }
 
-    let requiredAttributes = ["conv": ", filters: 2, kernel: 3", "maxpool": ", kernel: 2", "avgpool": ", kernel: 2", "fc": ", units: 3"]
+    /// Every op derives forward and backward steps under every rule, each carrying its kernel's
+    /// constants where the kernel needs them.
+    @Test(arguments: BackwardRule.allCases)
+    func everyOpDerivesUnderEveryRule(_ rule: BackwardRule) throws {
+        for (op, c) in Self.shapeCases {
+            let g = try compileLayers(c.layers, input: c.input)
+            let derived = try TrainingGraph.derive(g, backward: BackwardPass(seed: .value(g.nodes.count - 1), rule: rule, inputGradient: true),
+                                                   dropout: true)
+            let produced = Set(derived.steps.flatMap(\.outputs))
+            #expect(produced.contains(.inputGradient) || derived.aliases[.inputGradient] != nil, "op '\(op)' under \(rule) does not reach the input")
+            for step in derived.steps {
+                let needs: [Kernel: String] = [.conv_forward: "conv", .conv_backward_data: "conv", .conv_backward_filter: "conv", .maxpool_forward: "pool",
+                                               .maxpool_backward: "pool", .avgpool_forward: "pool", .avgpool_backward: "pool", .lrn_forward: "lrn",
+                                               .lrn_backward: "lrn", .fc_forward: "fc", .fc_backward_data: "fc", .fc_backward_filter: "fc"]
+                if let kind = needs[step.kernel] { #expect("\(step.parameters)".hasPrefix(kind), "op '\(op)': \(step.kernel) carries \(step.parameters)") }
+            }
+        }
+    }
 }
