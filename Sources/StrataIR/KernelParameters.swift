@@ -25,20 +25,18 @@ public enum KernelParameters: Sendable, Equatable {
         case .none: []
         case .conv(let g): g.constants
         case .pool(let g): g.constants
-        case .lrn(let l): [("C", "\(l.channels)"), ("HW", "\(l.planeSize)"), ("SIZE", "\(l.size)"), ("ALPHA", number(l.alpha)),
-                           ("BETA", number(l.beta)), ("K", number(l.k))]
+        case .lrn(let l): [("C", "\(l.channels)"), ("HW", "\(l.planeSize)"), ("SIZE", "\(l.size)"), ("ALPHA", numberText(l.alpha)),
+                           ("BETA", numberText(l.beta)), ("K", numberText(l.k))]
         case .fc(let g): [("F", "\(g.features)"), ("U", "\(g.units)"), ("BIAS", g.bias ? "1" : "0")]
-        case .dropout(let rate, let stream): [("RATE", number(rate)), ("STREAM", "\(stream)")]
+        case .dropout(let rate, let stream): [("RATE", numberText(rate)), ("STREAM", "\(stream)")]
         case .concat(let sizes, let part): [("SIZES", sizes.map(String.init).joined(separator: ":")), ("PART", "\(part)")]
         case .softmax(let classes): [("CLASSES", "\(classes)")]
-        case .filterClip(let filters, let size, let radius): [("FILTERS", "\(filters)"), ("SIZE", "\(size)"), ("RADIUS", number(radius))]
+        case .filterClip(let filters, let size, let radius): [("FILTERS", "\(filters)"), ("SIZE", "\(size)"), ("RADIUS", numberText(radius))]
         }
     }
 
     /// `C=3 H=227 ...`, or "" for none.
     public var text: String { constants.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
-
-    private func number(_ x: Double) -> String { numberText(x) }
 }
 
 /// A convolution as its kernels see it. x (N, C, H, W) → y (N, F, OH, OW); weight (F, C/G, KH, KW).

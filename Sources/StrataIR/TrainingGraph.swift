@@ -214,8 +214,6 @@ public struct TrainingGraph: Sendable {
         }
     }
 
-    public func parameterShapes(_ i: Int) -> [ParameterShape] { graph.parameterShapes(i) }
-
     /// Stable text: one step per line, `outputs = kernel(inputs) : shapes  {constants}`.
     public func text() -> String {
         var out = "\(mode) graph \(graph.name)\n"
