@@ -12,17 +12,18 @@
 #endif
 
 STRATA_VECTOR void strata_relu_f32(const float *x, float *y, long n) {
-    for (long i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    /* x < 0 ? 0 : x, so NaN passes through as IEEE arithmetic (and PyTorch) would have it. */
+    for (long i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 STRATA_VECTOR void strata_relu_backward_f32(const float *dy, const float *y, float *dx, long n) {
     /* Both loads unconditional, so the select vectorises. */
-    for (long i = 0; i < n; i++) { float g = dy[i]; dx[i] = y[i] > 0.0f ? g : 0.0f; }
+    for (long i = 0; i < n; i++) { float g = dy[i]; dx[i] = y[i] <= 0.0f ? 0.0f : g; }
 }
 
 STRATA_VECTOR void strata_bias_activation_f32(float *row, float bias, long n, int relu) {
     if (relu) {
-        for (long i = 0; i < n; i++) { float v = row[i] + bias; row[i] = v > 0.0f ? v : 0.0f; }
+        for (long i = 0; i < n; i++) { float v = row[i] + bias; row[i] = v < 0.0f ? 0.0f : v; }
     } else if (bias != 0.0f) {
         for (long i = 0; i < n; i++) row[i] += bias;
     }
@@ -123,14 +124,15 @@ STRATA_VECTOR void strata_maxpool_plane_f32(const float *restrict x, int h, int 
             int xs, xe;
             clip_window(ox * sw - pw, kw, w, &xs, &xe);
             if (ys >= ye || xs >= xe) { y[oy * ow + ox] = 0.0f; switches[oy * ow + ox] = -1; continue; }
-            /* Branch-free: the first element seeds the maximum, then selects (cmov), first winner kept on ties. */
+            /* Branch-free: the first element seeds the maximum, then selects (cmov), first winner kept on
+               ties. A NaN wins over any number and the first NaN stays, as in PyTorch. */
             int32_t at = ys * w + xs;
             float best = x[at];
             for (int iy = ys; iy < ye; iy++) {
                 const float *line = x + (long)iy * w;
                 for (int ix = xs; ix < xe; ix++) {
                     float v = line[ix];
-                    int better = v > best;
+                    int better = !(v <= best) & (best == best);
                     best = better ? v : best;
                     at = better ? iy * w + ix : at;
                 }

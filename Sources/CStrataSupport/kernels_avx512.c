@@ -58,7 +58,8 @@ int STRATA_AVX512 strata_maxpool_plane_avx512(const float *x, int h, int w, int 
                 for (int j = 0; j < kw; j++) {
                     __m512i column = _mm512_add_epi32(start, _mm512_set1_epi32(j));
                     __m512 v = _mm512_permutex2var_ps(lo, column, hi);
-                    __mmask16 better = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+                    // v > best, or v is NaN and best is not: the first NaN wins and stays.
+                    __mmask16 better = _mm512_cmp_ps_mask(v, best, _CMP_NLE_UQ) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q);
                     best = _mm512_mask_mov_ps(best, better, v);
                     at = _mm512_mask_mov_epi32(at, better, _mm512_add_epi32(row, column));
                 }

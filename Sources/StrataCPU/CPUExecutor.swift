@@ -86,6 +86,11 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
 
     public func setLabels(_ labels: [Int32]) throws {
         let b = try checkCount(.labels, labels.count)
+        // The loss indexes its rows by label: one outside the classes would read and write out of bounds.
+        let classes = plan.graph.nodes.last?.shape?.elementCount ?? 0
+        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+            throw ExecutorError("label \(labels[bad]) (image \(bad) of the batch) is outside 0..<\(classes), the classes of '\(plan.graph.name)'")
+        }
         switch impl {
         case .single(let e): e.int32(b.id).update(from: labels, count: b.elements)
         case .double(let e): e.int32(b.id).update(from: labels, count: b.elements)

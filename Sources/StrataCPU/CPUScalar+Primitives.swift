@@ -36,11 +36,11 @@ public struct LRNParameters: Sendable {
 
 extension CPUPrimitives where Element: CPUScalar {
     public static func relu(_ x: UnsafePointer<Element>, _ y: UnsafeMutablePointer<Element>, _ n: Int) {
-        for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
+        for i in 0..<n { y[i] = x[i] < 0 ? 0 : x[i] }   // NaN passes through
     }
 
     public static func reluBackward(_ dy: UnsafePointer<Element>, _ y: UnsafePointer<Element>, _ dx: UnsafeMutablePointer<Element>, _ n: Int) {
-        for i in 0..<n { dx[i] = y[i] > 0 ? dy[i] : 0 }
+        for i in 0..<n { dx[i] = y[i] <= 0 ? 0 : dy[i] }
     }
 
     public static func biasActivation(_ row: UnsafeMutablePointer<Element>, _ bias: Element, _ n: Int, relu: Bool) {
@@ -123,7 +123,10 @@ extension CPUPrimitives where Element: CPUScalar {
             for ox in 0..<g.ow {
                 let (rows, columns) = window(g, oy, ox)
                 var best = -Element.infinity, at = -1
-                for iy in rows { for ix in columns where x[iy * g.w + ix] > best || at < 0 { best = x[iy * g.w + ix]; at = iy * g.w + ix } }
+                // A NaN wins over any number, and the first NaN stays (as in PyTorch).
+                for iy in rows {
+                    for ix in columns where at < 0 || !(x[iy * g.w + ix] <= best) && !best.isNaN { best = x[iy * g.w + ix]; at = iy * g.w + ix }
+                }
                 y[oy * g.ow + ox] = at < 0 ? 0 : best
                 switches[oy * g.ow + ox] = Int32(at)
             }

@@ -31,7 +31,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {

@@ -4,6 +4,7 @@ import StrataFormats
 import StrataIR
 import StrataPlan
 import StrataSpec
+import StrataTrain
 
 /// An error a command reports without a spec location (a file that cannot be used, an argument
 /// that does not fit the spec): `error: message` and exit 1.
@@ -56,6 +57,10 @@ enum CommandSupport {
         }
     }
 
+    /// The most images per run any command takes (as `check` allows): sizes stay far from overflow,
+    /// and the backend's memory check gives the real limit.
+    static let maximumBatch = 1 << 20
+
     /// Reads an N×C×H×W float32 batch that must fit the spec's input (a single C×H×W image is N = 1).
     static func inputBatch(_ path: String, graph: Graph) throws -> NumpyArray.Array32 {
         var array = try NumpyArray.readFloats(path: path)
@@ -65,13 +70,16 @@ enum CommandSupport {
             throw CommandError("\(path): the array is (\(array.shape.map(String.init).joined(separator: ", "))) but '\(graph.name)' takes "
                                + "(N, \(expected.map(String.init).joined(separator: ", "))) float32 images")
         }
+        if let bad = array.firstNonFinite() {
+            throw CommandError("\(path): image \(bad.image) holds \(bad.value) at position \(bad.offset); inputs must be finite numbers")
+        }
         return array
     }
 
     /// An input batch from an .npy array (used as it is), one image file, or a folder of images
-    /// (decoded, resized and cropped to the input, scaled to [0, 1]; in name order). Returns the
-    /// image paths for images.
-    static func inputImages(_ path: String, graph: Graph) throws -> (NumpyArray.Array32, [String]?) {
+    /// (in name order), prepared by `preprocessing` (`Preprocessing.inference`: resized and cropped,
+    /// scaled to [0, 1], a checkpoint's mean image subtracted). Returns the image paths for images.
+    static func inputImages(_ path: String, graph: Graph, preprocessing: Preprocessing) throws -> (NumpyArray.Array32, [String]?) {
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let ext = (path as NSString).pathExtension.lowercased()
@@ -81,10 +89,14 @@ enum CommandSupport {
         let files = isDirectory.boolValue ? try Images.files(in: path) : [path]
         guard !files.isEmpty else { throw CommandError("\(path) has no .png, .jpg or .jpeg images") }
         let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
-        var values: [Float] = []
-        values.reserveCapacity(files.count * c * h * w)
-        for file in files {
-            values += Images.prepare(try Images.decode(path: file, channels: c), height: h, width: w)
+        let perImage = c * h * w
+        guard let total = Checked.product([files.count, perImage]) else { throw CommandError("\(path) has too many images") }
+        var values = [Float](repeating: 0, count: total)
+        try values.withUnsafeMutableBufferPointer { out in
+            for (k, file) in files.enumerated() {
+                let image = try Images.decode(path: file, channels: c, minimumSide: preprocessing.minimumSide)
+                preprocessing.prepare(image: image, into: out.baseAddress! + k * perImage)
+            }
         }
         return (NumpyArray.Array32(shape: [files.count, c, h, w], values: values), files)
     }

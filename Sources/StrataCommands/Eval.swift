@@ -11,8 +11,12 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Top-1 and top-5 error on the test (or validation) split; several --weights give their ensemble.",
         discussion: """
-            --views 10 averages the paper's 10 views (4 corners and the centre, and their mirror images). \
-            The mean image comes from each checkpoint, or from the data's training split for plain weights.
+            --views 10 averages the paper's 10 views (4 corners and the centre, and their mirror images); \
+            on images no larger than the input the corners are the centre, and the output says so. \
+            The mean image comes from each checkpoint, or from the data's training split for plain weights. \
+            An image tree's classes are numbered as the checkpoint records them (the train/ folders \
+            it was trained on), or for plain weights by the sorted folder names, whose count must be \
+            the network's outputs. Unreadable images are skipped with a warning and not counted.
             """)
 
     @OptionGroup var network: NetworkArguments
@@ -36,51 +40,92 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard views == 1 || views == 10 else { throw ValidationError("--views must be 1 or 10") }
         guard !weights.isEmpty else { throw ValidationError("give at least one --weights") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard batch >= 1, batch <= CommandSupport.maximumBatch else { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
-        return CommandSupport.run(errors: &errors) {
+        var notes = "", failure = ""
+        defer { errors.write(notes + failure) }
+        return CommandSupport.run(errors: &failure) {
             let backend = network.backend
-            let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
-            guard let test = splits.validation else { throw CommandError("\(data) has no test or validation split") }
             let classes = graph.nodes.last!.shape!.elementCount!
+            let files = try weights.map { path in (path, try Safetensors.read(path: path)) }
+            // An image tree's classes: as the checkpoints recorded them (all the same), else the folders.
+            var classNames: [String]?
+            for (path, file) in files {
+                guard let names = try Checkpoint.classNames(file, path: path) else { continue }
+                if let earlier = classNames, earlier != names {
+                    throw CommandError("\(path) was trained on the classes \(names.joined(separator: ", ")), another network of the ensemble on "
+                                       + "\(earlier.joined(separator: ", ")); an ensemble must share its classes")
+                }
+                classNames = names
+            }
+            let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width), classNames: classNames)
+            guard let test = splits.validation else { throw CommandError("\(data) has no test or validation split") }
+            guard test.count > 0 else { throw CommandError("the test split of \(data) (\(test.source)) has no images") }
+            if let tree = test as? ImageTree, tree.classNames.count != classes {
+                throw CommandError("\(data) has \(tree.classNames.count) class folders (\(tree.classNames.joined(separator: ", "))) but '\(graph.name)' "
+                                   + "has \(classes) outputs; with plain weights the classes are the sorted folder names of train/, so every class needs its folder")
+            }
+            try test.checkLabels(classes: classes, network: graph.name)
             let stored = test.shape
             guard stored.channels == graph.input.channels, stored.height >= graph.input.height, stored.width >= graph.input.width else {
                 throw CommandError("the data's images are \(stored.channels)×\(stored.height)×\(stored.width) but '\(graph.name)' takes \(graph.input.compactDescription)")
             }
-            var total = [Float](repeating: 0, count: test.count * classes)
+            var all: [Evaluator.Predictions] = []
             var trainingMean: [Float]?
-            for path in weights {
-                let file = try Safetensors.read(path: path)
+            let derived = try TrainingGraph.derive(graph, training: false)
+            for (path, file) in files {
                 // Checks the shapes with the same messages as everywhere else.
-                let probe = try backend.makeExecutor(backend.plan(try TrainingGraph.derive(graph, training: false), batch: 1))
+                let probe = try backend.makeExecutor(backend.plan(derived, batch: 1))
                 try Weights.load(file, path: path, into: probe)
-                let mean: [Float]
-                if let m = file.tensors["data/mean"], m.values.count == stored.channels * stored.height * stored.width {
-                    mean = m.values
-                } else {
-                    if trainingMean == nil { trainingMean = try Preprocessing.statistics(splits.train, sampleImages: 1).mean }
-                    mean = trainingMean!
+                if !Preprocessing.subtractsMean(file) && trainingMean == nil {
+                    guard splits.train.count > 0 else { throw CommandError("\(path) has no mean image (it is not a checkpoint) and \(data) has no training split to compute one") }
+                    guard splits.train.shape == stored else { throw CommandError("the training and test images of \(data) differ in size; the mean image of plain weights comes from the training split") }
+                    trainingMean = try Preprocessing.statistics(splits.train, sampleImages: 1).mean
                 }
-                let augment = spec.training?.augment ?? TrainingSpec.Augment()
-                let preprocessing = Preprocessing(stored: stored, input: (graph.input.height, graph.input.width), mean: mean, flip: augment.flip,
-                                                  randomCrop: augment.crop != nil, pcaColor: 0, pcaValues: [], pcaVectors: [])
+                // The mean image is the stored images' size; the centre (or the views) is cropped from there.
+                var preprocessing = try Preprocessing.inference(weights: file, path: path,
+                                                                input: (graph.input.channels, graph.input.height, graph.input.width))
+                if let trainingMean, !Preprocessing.subtractsMean(file) {
+                    preprocessing.stored = stored
+                    preprocessing.mean = trainingMean
+                }
+                guard preprocessing.stored == stored else {
+                    throw CommandError("\(path) was trained on images of \(preprocessing.stored.channels)×\(preprocessing.stored.height)×\(preprocessing.stored.width) "
+                                       + "but \(data)'s are \(stored.channels)×\(stored.height)×\(stored.width); evaluate on data of the size it was trained on")
+                }
                 let evaluator = Evaluator(graph: graph, preprocessing: preprocessing, batch: batch, backend: backend)
                 evaluator.load(file)
-                let p = try evaluator.probabilities(test, views: views)
-                for i in total.indices { total[i] += p[i] / Float(weights.count) }
+                all.append(try evaluator.predictions(test, views: views))
             }
-            let (top1, top5) = Evaluator.errors(total, test, classes: classes)
+            let predictions = Evaluator.Predictions.mean(all)
+            for index in predictions.unreadable.keys.sorted() { notes += "warning: skipped unreadable image: \(predictions.unreadable[index]!)\n" }
+            let (top1, top5, counted) = Evaluator.errors(predictions, test)
+            guard counted > 0 else { throw CommandError("no image of the test split of \(data) could be read") }
+            let distinct = views == 1 ? 1 : distinctViews(stored: stored, input: graph.input)
+            if distinct < views {
+                notes += ("note: the images (\(stored.height)×\(stored.width)) are no larger than the input (\(graph.input.height)×\(graph.input.width)) "
+                             + "along \(stored.height == graph.input.height && stored.width == graph.input.width ? "either side" : "one side"), so the 10 views are "
+                             + "\(distinct / 2) distinct crop\(distinct == 2 ? "" : "s") and \(distinct == 2 ? "its mirror image" : "their mirror images"), repeated\n")
+            }
             if json {
-                output.write("{\"top1_error\": \(top1), \"top5_error\": \(top5), \"images\": \(test.count), \"views\": \(views), \"networks\": \(weights.count)}\n")
+                output.write("{\"top1_error\": \(top1), \"top5_error\": \(top5), \"images\": \(counted), \"unreadable\": \(predictions.unreadable.count), "
+                             + "\"views\": \(views), \"distinct_views\": \(distinct), \"networks\": \(weights.count)}\n")
             } else {
-                output.write("\(graph.name) on \(test.count) images (\(views) view\(views == 1 ? "" : "s"), \(weights.count) network\(weights.count == 1 ? "" : "s")): "
+                output.write("\(graph.name) on \(counted) images (\(views) view\(views == 1 ? "" : "s"), \(weights.count) network\(weights.count == 1 ? "" : "s")): "
                              + "top-1 error \(percent(top1)), top-5 error \(percent(top5))\n")
             }
             return 0
         }
+    }
+
+    /// How many of the 10 views differ: the 5 crops collapse where the image is the input's size.
+    func distinctViews(stored: (channels: Int, height: Int, width: Int), input: TensorShape) -> Int {
+        let dy = stored.height - input.height, dx = stored.width - input.width
+        let origins = Set([(dy / 2, dx / 2), (0, 0), (0, dx), (dy, 0), (dy, dx)].map { "\($0.0),\($0.1)" })
+        return 2 * origins.count
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import StrataFormats
 import StrataIR
 import StrataPlan
+import StrataTrain
 
 /// `strata features SPEC --weights W --input X --layers A,B --out DIR`: inference, keeping the
 /// named layers' outputs, one `.npy` per layer.
@@ -12,9 +13,11 @@ struct Features: ParsableCommand {
         discussion: """
             Writes DIR/LAYER.npy for each layer: float32, shape (N, C, H, W) or (N, F). An .npy input \
             (float32 N×C×H×W, or one C×H×W image) is used as it is, with no preprocessing. PNG and JPEG \
-            images (one file, or every image in a folder, in name order, listed in DIR/images.txt) are \
-            converted to the input's channels, resized so the shorter side fits, centre-cropped and \
-            scaled to [0, 1].
+            images (one file, or every image in a folder, in name order, listed in DIR/images.txt) get \
+            the preprocessing the weights were trained with: converted to the input's channels, resized \
+            so the shorter side covers the training images' size, centre-cropped to it and scaled to \
+            [0, 1]; then, when the weights file is a checkpoint, its mean image is subtracted and the \
+            centre cropped to the input. Plain weights (strata init, another tool): no mean subtraction.
             """)
 
     @OptionGroup var network: NetworkArguments
@@ -36,7 +39,7 @@ struct Features: ParsableCommand {
     var batch = 64
 
     func validate() throws {
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard batch >= 1, batch <= CommandSupport.maximumBatch else { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
@@ -45,7 +48,9 @@ struct Features: ParsableCommand {
             let backend = network.backend
             let nodes = try CommandSupport.layers(layers, in: graph)
             let weightsFile = try Safetensors.read(path: weights)
-            let (images, files) = try CommandSupport.inputImages(input, graph: graph)
+            let preprocessing = try Preprocessing.inference(weights: weightsFile, path: weights,
+                                                            input: (graph.input.channels, graph.input.height, graph.input.width))
+            let (images, files) = try CommandSupport.inputImages(input, graph: graph, preprocessing: preprocessing)
             let count = images.shape[0]
             let derived = try TrainingGraph.derive(graph, training: false)
             var results = nodes.map { [Float](repeating: 0, count: count * graph.nodes[$0].shape!.elementCount!) }
@@ -74,21 +79,4 @@ struct Features: ParsableCommand {
 }
 
 /// mkdir -p.
-func makeDirectory(_ path: String) throws {
-    var current = path.hasPrefix("/") ? "" : "."
-    for part in path.split(separator: "/") {
-        current += "/" + part
-        var st = stat()
-        if stat(current, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw CommandError("\(current) exists and is not a folder") }
-            continue
-        }
-        guard mkdir(current, 0o755) == 0 || errno == EEXIST else {
-            throw CommandError("cannot create folder \(current): \(String(cString: strerror(errno)))")
-        }
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
+func makeDirectory(_ path: String) throws { try FileCheck.makeDirectory(path) }

@@ -29,7 +29,7 @@ struct Grad: ParsableCommand {
     var batch = 64
 
     func validate() throws {
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard batch >= 1, batch <= CommandSupport.maximumBatch else { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {

@@ -22,6 +22,10 @@ public struct StrataCommand: ParsableCommand {
 /// Output goes to the given streams so tests can capture it.
 public enum StrataMain {
     public static func run(_ arguments: [String], output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        if let repeated = repeatedOption(arguments) {
+            errors.write("Error: \(repeated)\nSee 'strata \(arguments.first ?? "") --help'.\n")
+            return 2
+        }
         let command: ParsableCommand
         do {
             command = try StrataCommand.parseAsRoot(arguments)
@@ -46,6 +50,23 @@ public enum StrataMain {
         } catch {
             return report(error, output: &output, errors: &errors)
         }
+    }
+
+    /// Options a command takes more than once (the rest take one value: a second would silently win).
+    static let repeatable: [String: Set<String>] = ["eval": ["--weights"]]
+
+    /// "--weights is given 2 times ..." when an option that takes one value is repeated.
+    static func repeatedOption(_ arguments: [String]) -> String? {
+        guard let command = arguments.first, !command.hasPrefix("-") else { return nil }
+        var counts: [String: Int] = [:]
+        for argument in arguments.dropFirst() {
+            if argument == "--" { break }
+            guard argument.hasPrefix("--") else { continue }
+            counts[String(argument.split(separator: "=", maxSplits: 1)[0]), default: 0] += 1
+        }
+        let allowed = repeatable[command] ?? []
+        guard let (name, n) = counts.filter({ $0.value > 1 && !allowed.contains($0.key) }).min(by: { $0.key < $1.key }) else { return nil }
+        return "\(name) is given \(n) times; '\(command)' takes it once"
     }
 
     private static func report(_ error: Error, output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {

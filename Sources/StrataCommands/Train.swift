@@ -34,8 +34,11 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the initial weights, the data order, augmentation and dropout.")
     var seed: UInt64 = 0
 
-    @Flag(help: "Continue from RUN/checkpoints/latest.safetensors.")
+    @Flag(help: "Continue from RUN/checkpoints/latest.safetensors (same spec, data, --batch and --seed).")
     var resume = false
+
+    @Flag(help: "Delete the run already in RUN (metrics.csv, checkpoints) and start over.")
+    var overwrite = false
 
     @Option(help: "Epochs after which to keep a separate checkpoint (the ZF feature-evolution epochs: 1,2,5,10,20,30,40,64).")
     var snapshotEpochs: String = ""
@@ -48,7 +51,8 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
+        guard !(resume && overwrite) else { throw ValidationError("--resume continues the run in --out and --overwrite deletes it; give one") }
         guard checkpointSteps >= 0 else { throw ValidationError("--checkpoint-steps must be 0 or more") }
         guard snapshotEpochs.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 1 } ?? false }) else {
             throw ValidationError("--snapshot-epochs takes epoch numbers, e.g. 1,2,5,10")
@@ -64,6 +68,7 @@ struct Train: ParsableCommand {
         var options = Trainer.Options(epochs: epochs ?? settings?.epochs ?? 10, batch: batch ?? settings?.batch ?? 128)
         options.seed = seed
         options.resume = resume
+        options.overwrite = overwrite
         options.snapshotEpochs = Set(snapshotEpochs.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
         options.checkpointSteps = checkpointSteps
         options.strict = strict
@@ -138,14 +143,14 @@ final class Progress: @unchecked Sendable {
                 lastLog = Date()
                 let width = 30, filled = Int(Double(width) * Double(step) / Double(max(of, 1)))
                 let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-                write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %d/%d loss %.4f %.0f img/s ETA %@", epoch + 1, epochs, bar, step, of, loss, speed, clock(eta)))
+                write(String(format: "\r\u{1B}[Kepoch %ld/%ld %@ %ld/%ld loss %.4f %.0f img/s ETA %@", epoch + 1, epochs, bar, step, of, loss, speed, clock(eta)))
             } else if Date().timeIntervalSince(lastLog) >= 10 || step == of {
                 lastLog = Date()
-                write(String(format: "epoch %d/%d step %d/%d loss %.4f %.0f img/s eta %@\n", epoch + 1, epochs, step, of, loss, speed, clock(eta)))
+                write(String(format: "epoch %ld/%ld step %ld/%ld loss %.4f %.0f img/s eta %@\n", epoch + 1, epochs, step, of, loss, speed, clock(eta)))
             }
         case let .epoch(m):
             if terminal { write("\r\u{1B}[K") }
-            write(String(format: "epoch %d: loss %.4f, train error %@, val top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
+            write(String(format: "epoch %ld: loss %.4f, train error %@, val top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
                          m.epoch, m.loss, percent(m.trainError), percent(m.validationTop1), percent(m.validationTop5),
                          m.imagesPerSecond, m.dataWaitFraction * 100))
             if m.skippedImages > 0 { write("epoch \(m.epoch): \(m.skippedImages) unreadable image(s) skipped\n") }
@@ -159,6 +164,6 @@ final class Progress: @unchecked Sendable {
 
     func clock(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+        return s >= 3600 ? String(format: "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60) : String(format: "%ld:%02ld", s / 60, s % 60)
     }
 }

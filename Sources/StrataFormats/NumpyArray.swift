@@ -10,6 +10,14 @@ public enum NumpyArray {
             self.shape = shape
             self.values = values
         }
+
+        /// The first NaN or ±∞, as (image, position within the image, value), the array's first
+        /// axis being the image.
+        public func firstNonFinite() -> (image: Int, offset: Int, value: Float)? {
+            guard let i = values.firstIndex(where: { !$0.isFinite }) else { return nil }
+            let perImage = max(1, shape.dropFirst().reduce(1, *))
+            return (i / perImage, i % perImage, values[i])
+        }
     }
 
     /// What the header says.
@@ -23,7 +31,12 @@ public enum NumpyArray {
     }
 
     public static func readFloats(path: String) throws(FormatError) -> Array32 {
-        let (data, header) = try load(path)
+        try decodeFloats(FileCheck.contents(path), path: path)
+    }
+
+    /// `readFloats` on bytes in memory; `path` names them in errors.
+    public static func decodeFloats(_ data: Data, path: String) throws(FormatError) -> Array32 {
+        let header = try parseHeader(data, path: path)
         guard header.kind == "f" && (header.size == 4 || header.size == 8) else {
             throw FormatError(path: path, reason: "it holds \(describe(header)); Strata reads float32 or float64 arrays here")
         }
@@ -45,9 +58,14 @@ public enum NumpyArray {
 
     /// Integer labels (any integer type; float arrays of whole numbers are accepted too).
     public static func readLabels(path: String) throws(FormatError) -> (shape: [Int], values: [Int64]) {
-        let (data, header) = try load(path)
+        try decodeLabels(FileCheck.contents(path), path: path)
+    }
+
+    /// `readLabels` on bytes in memory.
+    public static func decodeLabels(_ data: Data, path: String) throws(FormatError) -> (shape: [Int], values: [Int64]) {
+        let header = try parseHeader(data, path: path)
         if header.kind == "f" {
-            let floats = try readFloats(path: path)
+            let floats = try decodeFloats(data, path: path)
             guard floats.values.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e9 }) else {
                 throw FormatError(path: path, reason: "it holds floats that are not whole numbers; labels are class indices")
             }
@@ -57,6 +75,7 @@ public enum NumpyArray {
             throw FormatError(path: path, reason: "it holds \(describe(header)); labels must be integers")
         }
         var values = [Int64](repeating: 0, count: header.count)
+        var tooLarge: (Int, UInt64)?
         data.withUnsafeBytes { raw in
             let base = raw.baseAddress! + header.dataOffset
             for i in 0..<header.count {
@@ -69,7 +88,11 @@ public enum NumpyArray {
                     bits |= ~UInt64(0) << (8 * UInt64(header.size))   // sign-extend
                 }
                 values[i] = Int64(bitPattern: bits)
+                if header.kind == "u" && header.size == 8 && bits > UInt64(Int64.max) { tooLarge = (i, bits) }
             }
+        }
+        if let (i, bits) = tooLarge {
+            throw FormatError(path: path, reason: "label \(i) is \(bits), not a class index")
         }
         return (header.shape, values)
     }
@@ -79,14 +102,8 @@ public enum NumpyArray {
         return "\(names[h.kind] ?? String(h.kind))\(h.kind == "b" ? "" : String(h.size * 8)) values"
     }
 
-    static func load(_ path: String) throws(FormatError) -> (Data, Header) {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw FormatError(path: path, reason: "cannot read it: \(FormatError.describe(error))")
-        }
-        return (data, try parseHeader(data, path: path))
-    }
-
+    /// Parses the header: the magic, the version, and the Python dict literal
+    /// `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }` with exactly those three keys.
     static func parseHeader(_ data: Data, path: String) throws(FormatError) -> Header {
         func fail(_ reason: String) -> FormatError { FormatError(path: path, reason: reason) }
         let bytes = [UInt8](data.prefix(12))
@@ -94,36 +111,106 @@ public enum NumpyArray {
             throw fail("it is not a .npy file (no \\x93NUMPY magic)")
         }
         let major = bytes[6]
+        guard major >= 1 && major <= 3 else { throw fail("it is .npy version \(major); Strata reads versions 1 to 3") }
         let (lengthBytes, start) = major == 1 ? (2, 10) : (4, 12)
-        guard major >= 1 && major <= 3, bytes.count >= start else { throw fail("it is .npy version \(major); Strata reads versions 1 to 3") }
+        guard bytes.count >= start else { throw fail("its header is truncated") }
         let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
-        guard start + headerLength <= data.count, headerLength < 1 << 20 else { throw fail("its header is truncated") }
-        guard let text = String(data: data.subdata(in: (data.startIndex + start)..<(data.startIndex + start + headerLength)), encoding: major == 3 ? .utf8 : .isoLatin1) else {
+        guard headerLength < 1 << 20, start + headerLength <= data.count else { throw fail("its header is truncated") }
+        let headerBytes = [UInt8](data[(data.startIndex + start)..<(data.startIndex + start + headerLength)])
+        guard let text = major == 3 ? String(validating: headerBytes, as: UTF8.self) : String(bytes: headerBytes, encoding: .isoLatin1) else {
             throw fail("its header is not text")
         }
-        func field(_ key: String) -> String? {
-            guard let range = text.range(of: "'\(key)':") else { return nil }
-            return String(text[range.upperBound...]).trimmingCharacters(in: .whitespaces)
+        let fields: [String: DictValue]
+        do { fields = try DictLiteral.parse(text) } catch { throw fail("its header \(error)") }
+        guard Set(fields.keys) == ["descr", "fortran_order", "shape"] else {
+            throw fail("its header has the keys \(fields.keys.sorted()); a .npy header has exactly 'descr', 'fortran_order' and 'shape'")
         }
-        guard let descrField = field("descr"), let q1 = descrField.firstIndex(where: { $0 == "'" || $0 == "\"" }) else { throw fail("its header has no 'descr'") }
-        let afterQuote = descrField[descrField.index(after: q1)...]
-        guard let q2 = afterQuote.firstIndex(where: { $0 == "'" || $0 == "\"" }) else { throw fail("its header's 'descr' is malformed") }
-        let descr = Array(afterQuote[..<q2])
-        guard descr.count >= 3, let size = Int(String(descr[2...])) else { throw fail("its dtype '\(String(descr))' is not one Strata reads") }
-        guard let fortran = field("fortran_order") else { throw fail("its header has no 'fortran_order'") }
-        if fortran.hasPrefix("True") { throw fail("it is in Fortran order; save it in C order (np.ascontiguousarray)") }
-        guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
-            throw fail("its header has no 'shape'")
+        guard case .string(let descrText)? = fields["descr"] else { throw fail("its header's 'descr' is not a string") }
+        guard case .bool(let fortran)? = fields["fortran_order"] else { throw fail("its header's 'fortran_order' is not True or False") }
+        guard case .tuple(let shape)? = fields["shape"] else { throw fail("its header's 'shape' is not a tuple of whole numbers") }
+        if fortran { throw fail("it is in Fortran order; save it in C order (np.ascontiguousarray)") }
+        let descr = Array(descrText)
+        guard descr.count >= 3, "<>|=".contains(descr[0]), "fiub".contains(descr[1]), let size = Int(String(descr[2...])), [1, 2, 4, 8].contains(size) else {
+            throw fail("its dtype '\(descrText)' is not one Strata reads (float, int, uint or bool of 1 to 8 bytes)")
         }
-        let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let shape = dims.compactMap { Int($0) }
-        guard shape.count == dims.count, shape.allSatisfy({ $0 >= 0 }) else { throw fail("its shape '\(shapeField[open...close])' is malformed") }
-        let count = shape.reduce(1, *)
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("its shape \(shape) has a negative size") }
         let offset = start + headerLength
-        guard data.count - offset >= count * size else {
+        guard let count = Checked.product(shape), let bytesNeeded = Checked.product([count, size]) else {
+            throw fail("its shape \(shape) is too large to hold")
+        }
+        guard data.count - offset >= bytesNeeded else {
             throw fail("it should hold \(count) values of \(size) bytes but has \(data.count - offset) data bytes; the file is truncated")
         }
         return Header(kind: descr[1], size: size, littleEndian: descr[0] != ">", shape: shape, dataOffset: offset, count: count)
+    }
+
+    enum DictValue { case string(String), bool(Bool), tuple([Int]), number(String) }
+
+    /// The subset of Python literals a .npy header uses: a dict of quoted keys to quoted strings,
+    /// True/False, or tuples of integers. Duplicate keys are an error.
+    enum DictLiteral {
+        struct Failure: Error, CustomStringConvertible { var description: String }
+
+        static func parse(_ text: String) throws -> [String: DictValue] {
+            var s = Substring(text)
+            func space() { s = s.drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" } }
+            func take(_ c: Character) throws {
+                space()
+                guard s.first == c else { throw Failure(description: "is not a Python dict literal (expected '\(c)')") }
+                s = s.dropFirst()
+            }
+            func quoted() throws -> String {
+                space()
+                guard let q = s.first, q == "'" || q == "\"" else { throw Failure(description: "is not a Python dict literal (expected a quoted string)") }
+                s = s.dropFirst()
+                guard let close = s.firstIndex(of: q) else { throw Failure(description: "has an unterminated string") }
+                let value = String(s[..<close])
+                s = s[s.index(after: close)...]
+                return value
+            }
+            try take("{")
+            var out: [String: DictValue] = [:]
+            while true {
+                space()
+                if s.first == "}" { s = s.dropFirst(); break }
+                let key = try quoted()
+                guard out[key] == nil else { throw Failure(description: "names '\(key)' twice") }
+                try take(":")
+                space()
+                if s.hasPrefix("True") { out[key] = .bool(true); s = s.dropFirst(4) }
+                else if s.hasPrefix("False") { out[key] = .bool(false); s = s.dropFirst(5) }
+                else if s.first == "(" {
+                    s = s.dropFirst()
+                    var dims: [Int] = []
+                    while true {
+                        space()
+                        if s.first == ")" { s = s.dropFirst(); break }
+                        let digits = s.prefix { $0.isASCII && $0.isNumber }
+                        guard !digits.isEmpty, let d = Int(digits) else { throw Failure(description: "has a shape that is not a tuple of whole numbers") }
+                        dims.append(d)
+                        s = s.dropFirst(digits.count)
+                        space()
+                        if s.first == "," { s = s.dropFirst() } else if s.first != ")" {
+                            throw Failure(description: "has a shape that is not a tuple of whole numbers")
+                        }
+                    }
+                    out[key] = .tuple(dims)
+                } else if let c = s.first, c.isNumber || c == "-" {
+                    let text = s.prefix { $0.isNumber || "-+.eE".contains($0) }
+                    out[key] = .number(String(text))
+                    s = s.dropFirst(text.count)
+                } else {
+                    out[key] = .string(try quoted())
+                }
+                space()
+                if s.first == "," { s = s.dropFirst(); continue }
+                try take("}")
+                break
+            }
+            space()
+            guard s.isEmpty else { throw Failure(description: "has text after its dict") }
+            return out
+        }
     }
 
     /// Writes a float32 C-order array (version 1 header, padded to 64 bytes), atomically.

@@ -32,11 +32,7 @@ public enum Safetensors {
     public static let maximumHeaderBytes = 100 << 20
 
     public static func read(path: String) throws(FormatError) -> File {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw FormatError(path: path, reason: "cannot read it: \(FormatError.describe(error))")
-        }
-        return try decode(data, path: path)
+        try decode(FileCheck.contents(path), path: path)
     }
 
     public static func decode(_ data: Data, path: String) throws(FormatError) -> File {
@@ -46,36 +42,61 @@ public enum Safetensors {
         guard headerLength <= UInt64(maximumHeaderBytes), Int(headerLength) <= data.count - 8 else {
             throw fail("its header claims \(headerLength) bytes but the file has \(data.count - 8) after the length; the file is truncated or not safetensors")
         }
-        let headerData = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + 8 + Int(headerLength)))
-        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
-            throw fail("its header is not a JSON object")
+        let parsed: JSONValue
+        do { parsed = try JSONValue.parse(data[(data.startIndex + 8)..<(data.startIndex + 8 + Int(headerLength))]) } catch {
+            throw fail("its header is not valid JSON: \(error)")
         }
+        guard case .object(let header) = parsed else { throw fail("its header is not a JSON object") }
         let dataStart = 8 + Int(headerLength)
         let dataCount = data.count - dataStart
         var file = File()
-        if let meta = header["__metadata__"] {
-            guard let m = meta as? [String: Any] else { throw fail("'__metadata__' is not an object") }
-            for (k, v) in m { file.metadata[k] = v as? String ?? "\(v)" }
-        }
-        var entries: [(String, Int)] = []
-        for (name, value) in header where name != "__metadata__" {
-            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shapeAny = info["shape"] as? [Any], let offsetsAny = info["data_offsets"] as? [Any] else {
+        var entries: [(name: String, start: Int, end: Int)] = []
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard case .object(let members) = value else { throw fail("'__metadata__' is not an object") }
+                for (k, v) in members {
+                    guard let text = v.text else { throw fail("'__metadata__' entry '\(k)' is not a string") }
+                    file.metadata[k] = text
+                }
+                continue
+            }
+            guard let dtype = value["dtype"]?.text, case .array(let shapeItems)? = value["shape"],
+                  case .array(let offsetItems)? = value["data_offsets"] else {
                 throw fail("tensor '\(name)' lacks 'dtype', 'shape' or 'data_offsets'")
             }
-            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
-            let offsets = offsetsAny.compactMap { ($0 as? NSNumber)?.intValue }
-            guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
-                throw fail("tensor '\(name)' has a malformed shape or data_offsets")
+            let shape = shapeItems.compactMap(\.integer), offsets = offsetItems.compactMap(\.integer)
+            guard shape.count == shapeItems.count, shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("tensor '\(name)' has the shape \(Self.text(shapeItems)); a shape is a list of whole numbers ≥ 0")
+            }
+            guard offsets.count == 2, offsetItems.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1] else {
+                throw fail("tensor '\(name)' has the data_offsets \(Self.text(offsetItems)); they are two whole numbers, begin ≤ end")
             }
             guard let size = ["F32": 4, "F64": 8, "F16": 2, "BF16": 2][dtype] else {
                 throw fail("tensor '\(name)' has dtype \(dtype); Strata reads F32, F64, F16 and BF16")
             }
-            guard let count = shape.reduce(Optional(1), { a, d in a.flatMap { x in let (r, o) = x.multipliedReportingOverflow(by: d); return o ? nil : r } }),
-                  offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataCount, offsets[1] - offsets[0] == count * size else {
+            guard let count = Checked.product(shape), let bytes = Checked.product([count, size]),
+                  offsets[1] <= dataCount, offsets[1] - offsets[0] == bytes else {
                 throw fail("tensor '\(name)' (\(dtype) \(shape)) has data_offsets \(offsets) that do not fit its size or the file's \(dataCount) data bytes; the file is truncated or corrupt")
             }
-            let base = data.startIndex + dataStart + offsets[0]
+            entries.append((name, offsets[0], offsets[1]))
+        }
+        // As the reference implementation demands: the tensors tile the data, in some order, with no overlap or gap.
+        entries.sort { ($0.start, $0.end, $0.name) < ($1.start, $1.end, $1.name) }
+        var end = 0
+        for e in entries {
+            guard e.start == end else {
+                throw fail(e.start < end ? "tensor '\(e.name)' overlaps the tensor before it (data_offsets from \(e.start), the previous one ends at \(end)); the file is corrupt"
+                                         : "the data bytes \(end)..<\(e.start) belong to no tensor; the file is corrupt")
+            }
+            end = e.end
+        }
+        guard end == dataCount else { throw fail("the last \(dataCount - end) data bytes belong to no tensor; the file is corrupt") }
+        for (name, value) in header where name != "__metadata__" {
+            let dtype = value["dtype"]!.text!
+            guard case .array(let shapeItems)? = value["shape"], case .array(let offsetItems)? = value["data_offsets"] else { continue }
+            let shape = shapeItems.map { $0.integer! }, start = offsetItems[0].integer!
+            let count = shape.reduce(1, *)
+            let base = data.startIndex + dataStart + start
             var values = [Float](repeating: 0, count: count)
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
                 let bytes = raw.baseAddress! + (base - data.startIndex)
@@ -89,10 +110,19 @@ public enum Safetensors {
                 }
             }
             file.tensors[name] = Tensor(shape: shape, values: values)
-            entries.append((name, offsets[0]))
         }
-        file.order = entries.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0)
+        file.order = entries.map(\.name)
         return file
+    }
+
+    static func text(_ items: [JSONValue]) -> String {
+        "[" + items.map { item -> String in
+            switch item {
+            case .number(let n): n
+            case .string(let s): JSON.string(s)
+            default: "…"
+            }
+        }.joined(separator: ", ") + "]"
     }
 
     /// The file's bytes: F32 tensors in `order`, header padded with spaces to 8 bytes.

@@ -25,11 +25,27 @@ public struct Checkpoint: Sendable {
     public var epochLossSum: Double
     public var epochWrong: Int
     public var epochSeen: Int
+    /// What a resume must match to continue exactly (nil in checkpoints written before they were recorded).
+    public var batch: Int?
+    public var dataFingerprint: String?
+    /// An image tree's class folders, in the order of the network's outputs (nil for other data).
+    public var classNames: [String]?
 
     public static let format = "strata-checkpoint"
 
+    /// Weights or momentum that are not finite numbers: such a checkpoint is never written.
+    public struct NonFinite: Error, CustomStringConvertible {
+        public var tensor: String
+        public var value: Float
+        public var description: String { "\(tensor) holds \(value)" }
+    }
+
     public func write(executor: any Executor, to path: String) throws {
-        var tensors: [(String, Safetensors.Tensor)] = try executor.parameterTensors(momentum: true).map {
+        let parameters = try executor.parameterTensors(momentum: true)
+        for p in parameters {
+            if let bad = p.values.first(where: { !$0.isFinite }) { throw NonFinite(tensor: p.name, value: bad) }
+        }
+        var tensors: [(String, Safetensors.Tensor)] = parameters.map {
             ($0.name, Safetensors.Tensor(shape: $0.shape, values: $0.values))
         }
         tensors.append(("data/mean", .init(shape: meanShape, values: mean)))
@@ -37,12 +53,15 @@ public struct Checkpoint: Sendable {
             tensors.append(("data/pca_values", .init(shape: [3], values: pcaValues)))
             tensors.append(("data/pca_vectors", .init(shape: [3, 3], values: pcaVectors)))
         }
-        let metadata: [String: String] = [
+        var metadata: [String: String] = [
             "format": Self.format, "network": executor.plan.graph.name, "epoch": "\(epoch)", "step_in_epoch": "\(stepInEpoch)",
             "global_step": "\(globalStep)", "learning_rate": "\(learningRate)", "best_val_error": "\(bestValidationError)",
             "epochs_without_improvement": "\(epochsWithoutImprovement)", "seed": "\(seed)", "spec": spec,
             "epoch_loss_sum": "\(epochLossSum)", "epoch_wrong": "\(epochWrong)", "epoch_seen": "\(epochSeen)",
         ]
+        if let batch { metadata["batch"] = "\(batch)" }
+        if let dataFingerprint { metadata["data_fingerprint"] = dataFingerprint }
+        if let classNames { metadata["classes"] = "[" + classNames.map(JSON.string).joined(separator: ",") + "]" }
         try Safetensors.write(Safetensors.File(tensors: tensors, metadata: metadata), path: path)
     }
 
@@ -55,11 +74,32 @@ public struct Checkpoint: Sendable {
               let seed = UInt64(m["seed"] ?? ""), let spec = m["spec"], let mean = file.tensors["data/mean"] else {
             throw FormatError(path: path, reason: "it is not a complete Strata checkpoint")
         }
+        func corrupt(_ what: String) -> FormatError { FormatError(path: path, reason: "its checkpoint state is corrupt: \(what)") }
+        guard epoch >= 0, step >= 0, global >= 0 else { throw corrupt("a negative epoch or step") }
+        guard lr.isFinite, lr >= 0 else { throw corrupt("learning rate \(lr)") }
+        guard bad >= 0, !best.isNaN else { throw corrupt("the plateau schedule's state") }
+        guard mean.shape.count == 3, mean.values.allSatisfy(\.isFinite) else { throw corrupt("data/mean is not a finite (C, H, W) image") }
+        let pcaValues = file.tensors["data/pca_values"]?.values ?? [], pcaVectors = file.tensors["data/pca_vectors"]?.values ?? []
+        guard pcaValues.isEmpty && pcaVectors.isEmpty || pcaValues.count == 3 && pcaVectors.count == 9 else {
+            throw corrupt("data/pca_values and data/pca_vectors must be 3 values and a 3×3 matrix")
+        }
+        if let b = m["batch"] { guard let n = Int(b), n >= 1 else { throw corrupt("batch '\(b)'") } }
         return Checkpoint(epoch: epoch, stepInEpoch: step, globalStep: global, learningRate: lr, bestValidationError: best,
                           epochsWithoutImprovement: bad, seed: seed, spec: spec, mean: mean.values, meanShape: mean.shape,
-                          pcaValues: file.tensors["data/pca_values"]?.values ?? [], pcaVectors: file.tensors["data/pca_vectors"]?.values ?? [],
+                          pcaValues: pcaValues, pcaVectors: pcaVectors,
                           epochLossSum: Double(m["epoch_loss_sum"] ?? "") ?? 0, epochWrong: Int(m["epoch_wrong"] ?? "") ?? 0,
-                          epochSeen: Int(m["epoch_seen"] ?? "") ?? 0)
+                          epochSeen: Int(m["epoch_seen"] ?? "") ?? 0, batch: Int(m["batch"] ?? ""), dataFingerprint: m["data_fingerprint"],
+                          classNames: try classNames(file, path: path))
+    }
+
+    /// The class names a checkpoint stores (`"classes"` in the metadata, a JSON list of strings), or nil.
+    public static func classNames(_ file: Safetensors.File, path: String) throws -> [String]? {
+        guard let text = file.metadata["classes"] else { return nil }
+        guard case .array(let items)? = try? JSONValue.parse(Array(text.utf8)),
+              case let names = items.compactMap(\.text), names.count == items.count, Set(names).count == names.count else {
+            throw FormatError(path: path, reason: "its 'classes' metadata is not a list of distinct class names")
+        }
+        return names
     }
 
     /// Copies weights and momentum from a checkpoint (or weights) file into an executor; a tensor

@@ -12,6 +12,30 @@ public protocol Dataset: Sendable {
     func label(_ index: Int) -> Int
     /// The image's pixels, planar (C, H, W), values 0…1.
     func pixels(_ index: Int) throws -> [Float]
+    /// Where the labels come from, for messages (a file or a folder).
+    var source: String { get }
+}
+
+extension Dataset {
+    /// Refuses a label outside `0..<classes`, naming the source and the image.
+    public func checkLabels(classes: Int, network: String) throws {
+        for i in 0..<count {
+            let l = label(i)
+            if l < 0 || l >= classes {
+                throw FormatError(path: source, reason: "image \(i) has label \(l), outside 0..<\(classes), the classes of '\(network)'")
+            }
+        }
+    }
+
+    /// A hash of the image count, the image shape and every label: a resumed run checks it to
+    /// refuse other data.
+    public var fingerprint: String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ v: Int) { for b in 0..<8 { h = (h ^ UInt64(truncatingIfNeeded: v >> (8 * b) & 0xFF)) &* 0x100_0000_01B3 } }
+        mix(count); mix(shape.channels); mix(shape.height); mix(shape.width)
+        for i in 0..<count { mix(label(i)) }
+        return String(h, radix: 16)
+    }
 }
 
 /// The two splits of a data folder.
@@ -33,6 +57,7 @@ public struct ByteImages: Dataset {
     public let count: Int
     public let shape: (channels: Int, height: Int, width: Int)
     public let classes: Int
+    public let source: String
     let bytes: [UInt8]
     let labels: [UInt8]
 
@@ -49,10 +74,12 @@ public struct ArrayImages: Dataset {
     public let count: Int
     public let shape: (channels: Int, height: Int, width: Int)
     public let classes: Int
+    public let source: String
     let values: [Float]
     let labels: [Int]
 
-    public init(count: Int, shape: (channels: Int, height: Int, width: Int), classes: Int, values: [Float], labels: [Int]) {
+    public init(count: Int, shape: (channels: Int, height: Int, width: Int), classes: Int, values: [Float], labels: [Int], source: String = "images.npy") {
+        self.source = source
         self.count = count
         self.shape = shape
         self.classes = classes
@@ -75,13 +102,14 @@ public struct ImageTree: Dataset {
     public let shape: (channels: Int, height: Int, width: Int)
     public let classes: Int
     public let classNames: [String]
+    public let source: String
     let files: [String]
     let labels: [Int]
 
     public func label(_ index: Int) -> Int { labels[index] }
 
     public func pixels(_ index: Int) throws -> [Float] {
-        let image = try Images.decode(path: files[index], channels: shape.channels)
+        let image = try Images.decode(path: files[index], channels: shape.channels, minimumSide: max(shape.height, shape.width))
         return Images.prepare(image, height: shape.height, width: shape.width)
     }
 
@@ -92,7 +120,9 @@ public enum DataLoader {
     /// Opens a data folder: IDX files (gzip or plain), CIFAR-10 binary batches, an image tree with
     /// `train/` and `val/`, or `images.npy` + `labels.npy` (+ `val_images.npy`, `val_labels.npy`).
     /// `channels` and `side` size an image tree's decoded images.
-    public static func open(_ folder: String, channels: Int, side: Int) throws -> DataSplits {
+    /// - Parameter classNames: an image tree's classes in the order the network numbers them (from
+    ///   a checkpoint); nil: the sorted subfolders of `train/`.
+    public static func open(_ folder: String, channels: Int, side: Int, classNames: [String]? = nil) throws -> DataSplits {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -109,8 +139,8 @@ public enum DataLoader {
                 validation = try idx(images: vi, labels: vl)
             }
             let classes = max(train.classes, validation?.classes ?? 0)
-            return DataSplits(train: ByteImages(count: train.count, shape: train.shape, classes: classes, bytes: train.bytes, labels: train.labels),
-                              validation: validation.map { ByteImages(count: $0.count, shape: $0.shape, classes: classes, bytes: $0.bytes, labels: $0.labels) },
+            return DataSplits(train: ByteImages(count: train.count, shape: train.shape, classes: classes, source: train.source, bytes: train.bytes, labels: train.labels),
+                              validation: validation.map { ByteImages(count: $0.count, shape: $0.shape, classes: classes, source: $0.source, bytes: $0.bytes, labels: $0.labels) },
                               description: "IDX (MNIST format)")
         }
         if fm.fileExists(atPath: "\(folder)/data_batch_1.bin") {
@@ -126,13 +156,15 @@ public enum DataLoader {
                 validation = try arrays(images: "\(folder)/val_images.npy", labels: "\(folder)/val_labels.npy")
             }
             let classes = max(train.classes, validation?.classes ?? 0)
-            return DataSplits(train: ArrayImages(count: train.count, shape: train.shape, classes: classes, values: train.values, labels: train.labels),
-                              validation: validation.map { ArrayImages(count: $0.count, shape: $0.shape, classes: classes, values: $0.values, labels: $0.labels) },
+            return DataSplits(train: ArrayImages(count: train.count, shape: train.shape, classes: classes, values: train.values, labels: train.labels, source: train.source),
+                              validation: validation.map { ArrayImages(count: $0.count, shape: $0.shape, classes: classes, values: $0.values, labels: $0.labels, source: $0.source) },
                               description: ".npy arrays")
         }
-        if fm.fileExists(atPath: "\(folder)/train") {
-            let train = try tree("\(folder)/train", channels: channels, side: side, classNames: nil)
-            let validation = fm.fileExists(atPath: "\(folder)/val") ? try tree("\(folder)/val", channels: channels, side: side, classNames: train.classNames) : nil
+        if fm.fileExists(atPath: "\(folder)/train") || fm.fileExists(atPath: "\(folder)/val") && classNames != nil {
+            let why = classNames == nil ? "each class folder of val/ must also be in train/" : "the weights were trained on those classes"
+            let train = try tree("\(folder)/train", channels: channels, side: side, classNames: classNames, allowEmpty: classNames != nil, why: why)
+            let validation = fm.fileExists(atPath: "\(folder)/val")
+                ? try tree("\(folder)/val", channels: channels, side: side, classNames: train.classNames, allowEmpty: true, why: why) : nil
             return DataSplits(train: train, validation: validation, description: "image tree")
         }
         throw FormatError(path: folder, reason: "no data found: expected IDX files (train-images-idx3-ubyte[.gz], ...), CIFAR-10 "
@@ -143,11 +175,8 @@ public enum DataLoader {
 
     /// Reads a file, gunzipping it when it ends in .gz.
     static func contents(_ path: String) throws -> [UInt8] {
-        guard path.hasSuffix(".gz") else {
-            do { return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-                throw FormatError(path: path, reason: "cannot read it")
-            }
-        }
+        guard path.hasSuffix(".gz") else { return [UInt8](try FileCheck.contents(path, mapped: false)) }
+        try FileCheck.regularFile(path)
         guard let file = gzopen(path, "rb") else { throw FormatError(path: path, reason: "cannot open it") }
         defer { gzclose(file) }
         var out: [UInt8] = []
@@ -163,52 +192,83 @@ public enum DataLoader {
     }
 
     static func idx(images: String, labels: String) throws -> ByteImages {
-        let i = try contents(images), l = try contents(labels)
+        try idx(imageBytes: contents(images), labelBytes: contents(labels), images: images, labels: labels)
+    }
+
+    /// An IDX image file (magic 0x803: N, H, W, then N·H·W bytes) and its label file (0x801: N, then N bytes).
+    public static func idx(imageBytes i: [UInt8], labelBytes l: [UInt8], images: String, labels: String) throws -> ByteImages {
         func be32(_ b: [UInt8], _ o: Int) -> Int { Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]) }
         guard i.count >= 16, be32(i, 0) == 0x0803 else { throw FormatError(path: images, reason: "not an IDX image file (magic 0x00000803)") }
         guard l.count >= 8, be32(l, 0) == 0x0801 else { throw FormatError(path: labels, reason: "not an IDX label file (magic 0x00000801)") }
         let n = be32(i, 4), h = be32(i, 8), w = be32(i, 12)
-        guard i.count >= 16 + n * h * w else { throw FormatError(path: images, reason: "it holds fewer than the \(n) images its header claims; the file is truncated") }
+        guard h >= 1, w >= 1 else { throw FormatError(path: images, reason: "its header gives images of \(h)×\(w) pixels") }
+        guard let size = Checked.product([n, h, w]), let end = Checked.sum(16, size), i.count >= end else {
+            throw FormatError(path: images, reason: "it holds fewer than the \(n) images of \(h)×\(w) its header claims; the file is truncated or corrupt")
+        }
         guard be32(l, 4) == n, l.count >= 8 + n else { throw FormatError(path: labels, reason: "it has \(be32(l, 4)) labels for \(n) images") }
         let labelBytes = Array(l[8..<(8 + n)])
-        return ByteImages(count: n, shape: (1, h, w), classes: Int(labelBytes.max() ?? 0) + 1, bytes: Array(i[16..<(16 + n * h * w)]), labels: labelBytes)
+        return ByteImages(count: n, shape: (1, h, w), classes: Int(labelBytes.max() ?? 0) + 1, source: labels, bytes: Array(i[16..<end]), labels: labelBytes)
     }
 
     // MARK: CIFAR-10
 
     static func cifar(_ files: [String]) throws -> ByteImages {
+        try cifar(files.map { (try contents($0), $0) })
+    }
+
+    /// CIFAR-10 binary batches: records of a label byte (0–9) and 3·32·32 pixel bytes.
+    public static func cifar(_ files: [([UInt8], String)]) throws -> ByteImages {
         var bytes: [UInt8] = [], labels: [UInt8] = []
-        for file in files {
-            let data = try contents(file)
+        for (data, file) in files {
             guard data.count % 3073 == 0 else { throw FormatError(path: file, reason: "its size is not a whole number of 3073-byte CIFAR-10 records") }
             for r in 0..<(data.count / 3073) {
+                guard data[r * 3073] < 10 else {
+                    throw FormatError(path: file, reason: "record \(r) has label \(data[r * 3073]); CIFAR-10 labels are 0 to 9 (is it CIFAR-100? Strata reads CIFAR-10's format)")
+                }
                 labels.append(data[r * 3073])
                 bytes.append(contentsOf: data[(r * 3073 + 1)..<((r + 1) * 3073)])
             }
         }
-        return ByteImages(count: labels.count, shape: (3, 32, 32), classes: 10, bytes: bytes, labels: labels)
+        return ByteImages(count: labels.count, shape: (3, 32, 32), classes: 10, source: files.first?.1 ?? "CIFAR-10", bytes: bytes, labels: labels)
     }
 
     // MARK: .npy
 
     static func arrays(images: String, labels: String) throws -> ArrayImages {
         let x = try NumpyArray.readFloats(path: images)
-        guard x.shape.count == 4 else { throw FormatError(path: images, reason: "images must be (N, C, H, W), got \(x.shape)") }
+        guard x.shape.count == 4, x.shape.dropFirst().allSatisfy({ $0 >= 1 }) else {
+            throw FormatError(path: images, reason: "images must be (N, C, H, W) with C, H, W ≥ 1, got \(x.shape)")
+        }
+        if let bad = x.firstNonFinite() {
+            throw FormatError(path: images, reason: "image \(bad.image) holds \(bad.value) at position \(bad.offset); images must be finite numbers")
+        }
         let (shape, y) = try NumpyArray.readLabels(path: labels)
         guard y.count == x.shape[0], shape.count == 1 else { throw FormatError(path: labels, reason: "\(y.count) labels for \(x.shape[0]) images") }
-        guard let low = y.min(), low >= 0 else { throw FormatError(path: labels, reason: "labels must be class indices 0, 1, 2, ...") }
+        if let bad = y.firstIndex(where: { $0 < 0 || $0 > Int64(Int32.max) }) {
+            throw FormatError(path: labels, reason: "label \(bad) is \(y[bad]); labels are class indices 0, 1, 2, ...")
+        }
         return ArrayImages(count: x.shape[0], shape: (x.shape[1], x.shape[2], x.shape[3]), classes: Int(y.max() ?? 0) + 1,
-                           values: x.values, labels: y.map { Int($0) })
+                           values: x.values, labels: y.map { Int($0) }, source: labels)
     }
 
     // MARK: image trees
 
-    static func tree(_ root: String, channels: Int, side: Int, classNames given: [String]?) throws -> ImageTree {
+    static func tree(_ root: String, channels: Int, side: Int, classNames given: [String]?, allowEmpty: Bool, why: String = "") throws -> ImageTree {
         let fm = FileManager.default
-        let classNames = try given ?? fm.contentsOfDirectory(atPath: root).filter { name in
-            var isDirectory: ObjCBool = false
-            return fm.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory) && isDirectory.boolValue && !name.hasPrefix(".")
-        }.sorted()
+        func subfolders() throws -> [String] {
+            guard fm.fileExists(atPath: root) else { return [] }
+            return try fm.contentsOfDirectory(atPath: root).filter { name in
+                var isDirectory: ObjCBool = false
+                return fm.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory) && isDirectory.boolValue && !name.hasPrefix(".")
+            }.sorted()
+        }
+        let present = try subfolders()
+        let classNames = given ?? present
+        // A folder that is not one of the classes would be dropped, or shift every label after it.
+        if let stray = present.first(where: { !classNames.contains($0) }) {
+            throw FormatError(path: "\(root)/\(stray)", reason: "it is not one of the network's classes (\(classNames.joined(separator: ", "))); "
+                              + why)
+        }
         var files: [String] = [], labels: [Int] = []
         for (k, name) in classNames.enumerated() where fm.fileExists(atPath: "\(root)/\(name)") {
             for file in try Images.files(in: "\(root)/\(name)") {
@@ -216,7 +276,8 @@ public enum DataLoader {
                 labels.append(k)
             }
         }
-        guard !files.isEmpty else { throw FormatError(path: root, reason: "no .png or .jpg images in its class folders") }
-        return ImageTree(count: files.count, shape: (channels, side, side), classes: classNames.count, classNames: classNames, files: files, labels: labels)
+        guard !files.isEmpty || allowEmpty else { throw FormatError(path: root, reason: "no .png or .jpg images in its class folders") }
+        return ImageTree(count: files.count, shape: (channels, side, side), classes: classNames.count, classNames: classNames, source: root,
+                         files: files, labels: labels)
     }
 }

@@ -40,19 +40,52 @@ public final class Evaluator {
         return e
     }
 
-    /// Softmax outputs, (N, classes), averaged over the views.
-    public func probabilities(_ data: any Dataset, views: Int) throws -> [Float] {
+    /// Softmax outputs averaged over views, and the images that could not be read.
+    public struct Predictions: Sendable {
+        /// (N, classes); the rows of unreadable images are 0.
+        public var probabilities: [Float]
+        public var classes: Int
+        /// Image index → why it could not be read. These images count neither right nor wrong.
+        public var unreadable: [Int: String] = [:]
+
+        public init(probabilities: [Float], classes: Int, unreadable: [Int: String] = [:]) {
+            self.probabilities = probabilities
+            self.classes = classes
+            self.unreadable = unreadable
+        }
+
+        /// The average of several networks' predictions on the same images.
+        public static func mean(_ all: [Predictions]) -> Predictions {
+            var out = Predictions(probabilities: [Float](repeating: 0, count: all[0].probabilities.count), classes: all[0].classes)
+            for p in all {
+                for i in out.probabilities.indices { out.probabilities[i] += p.probabilities[i] / Float(all.count) }
+                out.unreadable.merge(p.unreadable) { a, _ in a }
+            }
+            return out
+        }
+    }
+
+    /// Softmax outputs, (N, classes), averaged over the views. An image that cannot be read is
+    /// skipped (reported in `unreadable`), unless `strict`.
+    public func predictions(_ data: any Dataset, views: Int, strict: Bool = false) throws -> Predictions {
         let classes = graph.nodes.last!.shape!.elementCount!
         let perImage = graph.input.elementCount!
-        var out = [Float](repeating: 0, count: data.count * classes)
+        var out = Predictions(probabilities: [Float](repeating: 0, count: data.count * classes), classes: classes)
         let last = TensorID.value(graph.nodes.count - 1)
         var start = 0
         var loaded: [Int: any Executor] = [:]
+        let size = data.shape.channels * data.shape.height * data.shape.width
         while start < data.count {
             let n = min(batch, data.count - start)
             let e = try loaded[n] ?? executor(for: n)
             loaded[n] = e
-            let pixels = try (start..<(start + n)).map { try data.pixels($0) }
+            let pixels = try (start..<(start + n)).map { i -> [Float] in
+                do { return try data.pixels(i) } catch {
+                    if strict { throw error }
+                    out.unreadable[i] = "\(error)"
+                    return [Float](repeating: 0, count: size)
+                }
+            }
             for view in 0..<views {
                 var images = [Float](repeating: 0, count: n * perImage)
                 images.withUnsafeMutableBufferPointer { buffer in
@@ -64,27 +97,35 @@ public final class Evaluator {
                 try images.withUnsafeBufferPointer { try e.setInput($0) }
                 e.run()
                 let p = try e.read(last)
-                for i in 0..<(n * classes) { out[start * classes + i] += p[i] / Float(views) }
+                for i in 0..<(n * classes) { out.probabilities[start * classes + i] += p[i] / Float(views) }
             }
             start += n
         }
+        for i in out.unreadable.keys { for j in 0..<classes { out.probabilities[i * classes + j] = 0 } }
         return out
     }
 
-    /// (top-1 error, top-5 error) of averaged probabilities against the labels.
-    public static func errors(_ probabilities: [Float], _ data: any Dataset, classes: Int) -> (top1: Double, top5: Double) {
-        var wrong1 = 0, wrong5 = 0
-        for n in 0..<data.count {
-            let row = Array(probabilities[(n * classes)..<((n + 1) * classes)])
+    /// Top-1 and top-5 error over the readable images. A prediction that is not a finite number
+    /// (NaN weights, an overflow) is wrong: it never ranks the label first.
+    public static func errors(_ p: Predictions, _ data: any Dataset) -> (top1: Double, top5: Double, images: Int) {
+        var wrong1 = 0, wrong5 = 0, counted = 0
+        let classes = p.classes
+        for n in 0..<data.count where p.unreadable[n] == nil {
+            counted += 1
+            let row = p.probabilities[(n * classes)..<((n + 1) * classes)]
             let label = data.label(n)
-            let better = row.enumerated().filter { $0.element > row[label] || ($0.element == row[label] && $0.offset < label) }.count
+            guard row.allSatisfy({ $0.isFinite }), (0..<classes).contains(label) else { wrong1 += 1; wrong5 += 1; continue }
+            let score = row[n * classes + label]
+            let better = row.indices.filter { row[$0] > score || (row[$0] == score && $0 - n * classes < label) }.count
             if better >= 1 { wrong1 += 1 }
             if better >= 5 { wrong5 += 1 }
         }
-        return (Double(wrong1) / Double(max(1, data.count)), Double(wrong5) / Double(max(1, data.count)))
+        return (Double(wrong1) / Double(max(1, counted)), Double(wrong5) / Double(max(1, counted)), counted)
     }
 
-    public func errors(_ data: any Dataset, views: Int) throws -> (top1: Double, top5: Double) {
-        Self.errors(try probabilities(data, views: views), data, classes: graph.nodes.last!.shape!.elementCount!)
+    public func errors(_ data: any Dataset, views: Int, strict: Bool = false) throws -> (top1: Double, top5: Double, images: Int, unreadable: [Int: String]) {
+        let p = try predictions(data, views: views, strict: strict)
+        let e = Self.errors(p, data)
+        return (e.top1, e.top5, e.images, p.unreadable)
     }
 }

@@ -1,4 +1,5 @@
 import StrataIR
+import StrataFormats
 import Foundation
 
 /// What turns a stored image into a network input: the training set's mean image subtracted, a
@@ -140,4 +141,39 @@ public struct Preprocessing: Sendable {
         }
         return ([a[0], a[4], a[8]], v)
     }
+}
+
+extension Preprocessing {
+    /// The preprocessing for inference that a weights file implies, the one rule every command
+    /// uses: a checkpoint stores the mean image of the images it was trained on (at their stored
+    /// size, C×H×W), which is subtracted after a centre crop to the input; plain weights mean no
+    /// mean subtraction.
+    public static func inference(weights: Safetensors.File, path: String, input: (channels: Int, height: Int, width: Int)) throws -> Preprocessing {
+        var stored = input, mean = [Float](repeating: 0, count: input.channels * input.height * input.width)
+        if let m = weights.tensors["data/mean"] {
+            guard m.shape.count == 3, m.shape[0] == input.channels, m.shape[1] >= input.height, m.shape[2] >= input.width,
+                  m.values.allSatisfy(\.isFinite) else {
+                throw FormatError(path: path, reason: "its mean image data/mean is \(m.shape.map(String.init).joined(separator: "×")); "
+                                  + "the network takes \(input.channels)×\(input.height)×\(input.width) images, so the mean must be that size or larger, and finite")
+            }
+            stored = (m.shape[0], m.shape[1], m.shape[2])
+            mean = m.values
+        }
+        return Preprocessing(stored: stored, input: (input.height, input.width), mean: mean, flip: false, randomCrop: false,
+                             pcaColor: 0, pcaValues: [], pcaVectors: [])
+    }
+
+    /// Whether the weights carry a mean image (a checkpoint) that `inference` subtracts.
+    public static func subtractsMean(_ weights: Safetensors.File) -> Bool { weights.tensors["data/mean"] != nil }
+
+    /// A decoded image (values 0…255) as a network input: resized so its shorter side covers the
+    /// stored size, centre-cropped to it and scaled to 0…1 (what an image-tree data set does), then
+    /// centre-cropped to the input with the mean subtracted.
+    public func prepare(image: Images.Image, into out: UnsafeMutablePointer<Float>) {
+        let pixels = Images.prepare(image, height: stored.height, width: stored.width)
+        prepare(pixels, into: out, training: false, seed: 0)
+    }
+
+    /// The shorter side an image must have to fill the stored size (for a JPEG's reduced-scale decode).
+    public var minimumSide: Int { max(stored.height, stored.width) }
 }

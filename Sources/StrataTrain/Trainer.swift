@@ -15,6 +15,8 @@ public final class Trainer {
         public var batch: Int
         public var seed: UInt64 = 0
         public var resume = false
+        /// Start over in a run folder that holds another run (deleting its metrics and checkpoints).
+        public var overwrite = false
         public var snapshotEpochs: Set<Int> = []
         /// Also checkpoint every this many steps (0: only at epoch ends).
         public var checkpointSteps = 0
@@ -101,12 +103,20 @@ public final class Trainer {
                           + "\(input.channels)×\(input.height)×\(input.width); images must have its channels and be at least its size")
         }
         let classes = graph.nodes.last!.shape!.elementCount!
-        guard data.train.classes <= classes else {
-            throw Failure(description: "the data has \(data.train.classes) classes but '\(graph.name)' ends in \(classes) outputs")
+        try data.train.checkLabels(classes: classes, network: graph.name)
+        if let held = data.validation {
+            let v = held.shape
+            guard v == stored else {
+                throw Failure(description: "the validation images are \(v.channels)×\(v.height)×\(v.width) but the training images are "
+                              + "\(stored.channels)×\(stored.height)×\(stored.width); both splits must have one size (the mean image is per pixel)")
+            }
+            guard held.count > 0 else { throw Failure(description: "the validation split of \(held.source) has no images") }
+            try held.checkLabels(classes: classes, network: graph.name)
         }
-        try FileManager.default.createDirectory(atPath: "\(run)/checkpoints", withIntermediateDirectories: true)
-
+        try FileCheck.makeDirectory("\(run)/checkpoints")
         let batch = options.batch
+        let lock = try RunLock(folder: run)
+        defer { lock.release() }
         let stepsPerEpoch = data.train.count / batch
         guard stepsPerEpoch >= 1 else { throw Failure(description: "the training set has \(data.train.count) images, fewer than one batch of \(batch)") }
         let lastValue = TensorID.value(graph.nodes.count - 1)
@@ -119,6 +129,8 @@ public final class Trainer {
 
         // State: fresh, or from the checkpoint.
         var state: Checkpoint
+        let fingerprint = data.train.fingerprint
+        let classNames = (data.train as? ImageTree)?.classNames
         if options.resume, FileManager.default.fileExists(atPath: checkpointPath) {
             let file = try Safetensors.read(path: checkpointPath)
             state = try Checkpoint.read(file, path: checkpointPath)
@@ -129,19 +141,41 @@ public final class Trainer {
             if state.seed != options.seed {
                 throw Failure(description: "\(checkpointPath) was trained with --seed \(state.seed), not \(options.seed); resume with the same seed")
             }
+            // A resumed run computes what the uninterrupted one would have, or does not run.
+            if let b = state.batch, b != batch {
+                throw Failure(description: "\(checkpointPath) was trained with --batch \(b), not \(batch); resume with --batch \(b) "
+                              + "(another batch changes every step that follows), or start a new run (a new --out)")
+            }
+            if let f = state.dataFingerprint, f != fingerprint {
+                throw Failure(description: "\(checkpointPath) was trained on other data than \(data.train.source) (another image count, image size or labels); "
+                              + "resume with the same --data, or start a new run (a new --out)")
+            }
+            if state.meanShape != [stored.channels, stored.height, stored.width] {
+                throw Failure(description: "\(checkpointPath) was trained on images of \(state.meanShape.map(String.init).joined(separator: "×")), "
+                              + "but \(data.train.source) has \(stored.channels)×\(stored.height)×\(stored.width); resume with the same --data")
+            }
+            if let names = state.classNames, let now = classNames, names != now {
+                throw Failure(description: "\(checkpointPath) was trained on the classes \(names.joined(separator: ", ")), but \(data.train.source) has "
+                              + "\(now.joined(separator: ", ")); resume with the same --data")
+            }
             if state.epoch >= options.epochs {
                 throw Failure(description: "nothing to do: \(checkpointPath) has finished \(state.epoch) of \(options.epochs) epochs; pass a larger --epochs to train on")
             }
             try Checkpoint.restore(file, path: checkpointPath, into: executor)
         } else {
-            if options.resume { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
+            if options.resume && !options.overwrite { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
+            try startOver()
+            if options.strict, let held = data.validation { try Self.checkReadable(held) }
             let stats = try Preprocessing.statistics(data.train, strict: options.strict)
+            if let bad = stats.mean.firstIndex(where: { !$0.isFinite }) {
+                throw Failure(description: "the mean of the training images is \(stats.mean[bad]) at position \(bad); the data holds values that are not finite numbers")
+            }
             state = Checkpoint(epoch: 0, stepInEpoch: 0, globalStep: 0, learningRate: settings.optimizer.learningRate,
                                bestValidationError: .infinity, epochsWithoutImprovement: 0, seed: options.seed, spec: specText,
                                mean: stats.mean, meanShape: [stored.channels, stored.height, stored.width],
-                               pcaValues: stats.values, pcaVectors: stats.vectors, epochLossSum: 0, epochWrong: 0, epochSeen: 0)
+                               pcaValues: stats.values, pcaVectors: stats.vectors, epochLossSum: 0, epochWrong: 0, epochSeen: 0,
+                               batch: batch, dataFingerprint: fingerprint, classNames: classNames)
             try Checkpoint.restore(initialWeights, path: "the initial weights", into: executor)
-            try? FileManager.default.removeItem(atPath: "\(run)/metrics.csv")
         }
         try specText.write(toFile: "\(run)/spec.yaml", atomically: true, encoding: .utf8)
         try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
@@ -181,13 +215,13 @@ public final class Trainer {
                 let loss = executor.run(seed: Self.mix(options.seed, UInt64(state.globalStep)))!
                 guard loss.isFinite else {
                     throw Failure(description: "the loss became \(loss) at epoch \(epoch + 1), step \(step + 1); training stopped. "
-                                  + "The last good checkpoint is \(checkpointPath). Try a smaller learning rate (training.optimizer.lr).")
+                                  + "\(lastGood()) Try a smaller learning rate (training.optimizer.lr).")
                 }
                 lossSum += loss
                 let probabilities = try executor.read(.value(lastNode))
                 for n in 0..<batch {
                     let row = probabilities[(n * classes)..<((n + 1) * classes)]
-                    if row.indices.max(by: { row[$0] < row[$1] })! - n * classes != Int(b.labels[n]) { wrong += 1 }
+                    if !row.allSatisfy(\.isFinite) || row.indices.max(by: { row[$0] < row[$1] })! - n * classes != Int(b.labels[n]) { wrong += 1 }
                 }
                 seen += batch
                 computeImages += batch
@@ -199,7 +233,7 @@ public final class Trainer {
                              imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9)))
                 if options.checkpointSteps > 0 && state.globalStep % options.checkpointSteps == 0 && state.stepInEpoch < stepsPerEpoch {
                     (state.epochLossSum, state.epochWrong, state.epochSeen) = (lossSum, wrong, seen)
-                    try state.write(executor: executor, to: checkpointPath)
+                    try save(state, executor, to: checkpointPath, at: "epoch \(epoch + 1), step \(step + 1)")
                 }
                 if let limit = options.stopAfterSteps, stepsThisRun >= limit { return results }
             }
@@ -207,7 +241,10 @@ public final class Trainer {
             var validation: (top1: Double, top5: Double)?
             if let evaluator, let held = data.validation {
                 try evaluator.load(from: executor)
-                validation = try evaluator.errors(held, views: 1)
+                let result = try evaluator.errors(held, views: 1, strict: options.strict)
+                for index in result.unreadable.keys.sorted() { report(.warning("skipped unreadable validation image: \(result.unreadable[index]!)")) }
+                if result.images == 0 { throw Failure(description: "no image of the validation split \(held.source) could be read") }
+                validation = (result.top1, result.top5)
             }
             // Schedule.
             let lrUsed = state.learningRate
@@ -236,15 +273,52 @@ public final class Trainer {
             state.epoch = epoch + 1
             state.stepInEpoch = 0
             (state.epochLossSum, state.epochWrong, state.epochSeen) = (0, 0, 0)
+            try save(state, executor, to: checkpointPath, at: "the end of epoch \(epoch + 1)")
             try Metrics.append(metrics, to: "\(run)/metrics.csv")
-            try state.write(executor: executor, to: checkpointPath)
             if options.snapshotEpochs.contains(epoch + 1) {
-                try state.write(executor: executor, to: "\(run)/checkpoints/epoch-\(epoch + 1).safetensors")
+                try save(state, executor, to: "\(run)/checkpoints/epoch-\(epoch + 1).safetensors", at: "the end of epoch \(epoch + 1)")
             }
             results.append(metrics)
             report(.epoch(metrics))
         }
         return results
+    }
+
+    /// Where training can go back to: the latest checkpoint, which is finite (none is written otherwise).
+    func lastGood() -> String {
+        guard let file = try? Safetensors.read(path: checkpointPath), let state = try? Checkpoint.read(file, path: checkpointPath) else {
+            return "No checkpoint was written before it."
+        }
+        return "The last good checkpoint is \(checkpointPath) (epoch \(state.epoch + (state.stepInEpoch > 0 ? 1 : 0)), "
+            + (state.stepInEpoch > 0 ? "step \(state.stepInEpoch))." : "its end).")
+    }
+
+    /// Writes a checkpoint, refusing weights that are not finite numbers.
+    func save(_ state: Checkpoint, _ executor: any Executor, to path: String, at moment: String) throws {
+        do {
+            try state.write(executor: executor, to: path)
+        } catch let bad as Checkpoint.NonFinite {
+            throw Failure(description: "the weights stopped being finite numbers by \(moment) (\(bad)); training stopped and no checkpoint was written. "
+                          + "\(lastGood()) Try a smaller learning rate (training.optimizer.lr).")
+        }
+    }
+
+    /// A new run in the run folder: refused when it holds another run, unless `overwrite`, which deletes it.
+    func startOver() throws {
+        let fm = FileManager.default
+        let snapshots = ((try? fm.contentsOfDirectory(atPath: "\(run)/checkpoints")) ?? []).filter { $0.hasSuffix(".safetensors") }
+        let existing = (fm.fileExists(atPath: "\(run)/metrics.csv") ? ["metrics.csv"] : []) + snapshots.sorted().map { "checkpoints/\($0)" }
+        guard !existing.isEmpty else { return }
+        guard options.overwrite else {
+            throw Failure(description: "\(run) already holds a run (\(existing.prefix(3).joined(separator: ", "))\(existing.count > 3 ? ", ..." : "")); "
+                          + "pass --resume to continue it, --overwrite to delete it and start over, or choose another --out")
+        }
+        for name in existing { try? fm.removeItem(atPath: "\(run)/\(name)") }
+    }
+
+    /// Decodes every image of `data` once, stopping at the first that cannot be read.
+    static func checkReadable(_ data: any Dataset) throws {
+        for i in 0..<data.count { _ = try data.pixels(i) }
     }
 
     static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
@@ -311,5 +385,32 @@ enum Metrics {
             return epoch <= keepingEpochs
         }
         try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: path)
+    }
+}
+
+/// Keeps two `strata train` processes out of one run folder: an exclusive `flock` on
+/// `RUN/.lock`, released when the process ends, however it ends.
+final class RunLock {
+    let fd: Int32
+
+    init(folder: String) throws {
+        let path = "\(folder)/.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FormatError(path: path, reason: "cannot create the run's lock file: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buffer, buffer.count, 0)
+            let pid = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            close(fd)
+            throw Trainer.Failure(description: "another strata train (process \(pid)) is using \(folder); wait for it to end, or train into another --out")
+        }
+        let text = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, text, text.count, 0)
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
     }
 }

@@ -7,7 +7,7 @@
 
 /// y[i] = max(x[i], 0); x may equal y.
 void strata_relu_f32(const float *x, float *y, long n);
-/// dx[i] = y[i] > 0 ? dy[i] : 0; dx may equal dy.
+/// dx[i] = y[i] <= 0 ? 0 : dy[i] (NaN passes); dx may equal dy.
 void strata_relu_backward_f32(const float *dy, const float *y, float *dx, long n);
 /// row[i] += bias, then max(·, 0) when relu is set.
 void strata_bias_activation_f32(float *row, float bias, long n, int relu);

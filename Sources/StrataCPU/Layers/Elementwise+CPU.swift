@@ -13,7 +13,7 @@ enum ElementwiseKernel<T: CPUScalar> {
 
     /// Guided backpropagation: dx = dy where y > 0 and dy > 0, else 0.
     static func reluBackwardGuided(_ dy: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ count: Int, threads: Int) {
-        Parallel.chunks(count, threads: threads) { r, _ in for i in r { dx[i] = y[i] > 0 && dy[i] > 0 ? dy[i] : 0 } }
+        Parallel.chunks(count, threads: threads) { r, _ in for i in r { dx[i] = y[i] <= 0 || dy[i] <= 0 ? 0 : dy[i] } }
     }
 
     static func tanhForward(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ count: Int, threads: Int) {
