@@ -214,7 +214,7 @@ public final class Trainer {
                                           weightDecay: settings.optimizer.weightDecay)
                 let loss = executor.run(seed: Self.mix(options.seed, UInt64(state.globalStep)))!
                 guard loss.isFinite else {
-                    throw Failure(description: "the loss became \(loss) at epoch \(epoch + 1), step \(step + 1); training stopped. "
+                    throw Failure(description: "the loss became \(loss.isNaN ? "NaN" : "\(loss)") at epoch \(epoch + 1), step \(step + 1); training stopped. "
                                   + "\(lastGood()) Try a smaller learning rate (training.optimizer.lr).")
                 }
                 lossSum += loss

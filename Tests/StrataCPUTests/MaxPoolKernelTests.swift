@@ -37,7 +37,8 @@ struct MaxPoolKernelTests {
                 for iy in max(oy * g.s.0 - g.p.0, 0)..<max(min(oy * g.s.0 - g.p.0 + g.k.0, g.h), 0) {
                     for ix in max(ox * g.s.1 - g.p.1, 0)..<max(min(ox * g.s.1 - g.p.1 + g.k.1, g.w), 0) {
                         let v = x[iy * g.w + ix]
-                        if at < 0 || v > best { (best, at) = (v, iy * g.w + ix) }
+                        // A NaN beats any number; the first NaN stays.
+                        if at < 0 || v > best || v.isNaN && !best.isNaN { (best, at) = (v, iy * g.w + ix) }
                     }
                 }
                 y.append(at < 0 ? 0 : best)
@@ -60,6 +61,22 @@ struct MaxPoolKernelTests {
                                  Int32(g.p.0), Int32(g.p.1), Int32(g.oh), Int32(g.ow), &y, &switches)
         let (wantY, wantSwitches) = Self.reference(x, g)
         #expect(y == wantY)
+        #expect(switches == wantSwitches)
+    }
+
+    @Test("NaN wins a window and the first NaN stays, as in PyTorch", arguments: windows)
+    func nanPropagates(_ g: Window) {
+        var random = SplitMix64(seed: UInt64(g.h * 7 + g.w))
+        let x: [Float] = (0..<(g.h * g.w)).map { _ in
+            let r = Int.random(in: 0..<24, using: &random)
+            return r == 0 ? .nan : r == 1 ? .infinity : Float(r) - 12
+        }
+        var y = [Float](repeating: 0, count: g.oh * g.ow), switches = [Int32](repeating: -7, count: g.oh * g.ow)
+        strata_maxpool_plane_f32(x, Int32(g.h), Int32(g.w), Int32(g.k.0), Int32(g.k.1), Int32(g.s.0), Int32(g.s.1),
+                                 Int32(g.p.0), Int32(g.p.1), Int32(g.oh), Int32(g.ow), &y, &switches)
+        let (wantY, wantSwitches) = Self.reference(x, g)
+        #expect(zip(y, wantY).allSatisfy { $0 == $1 || $0.isNaN && $1.isNaN })
+        #expect(wantY.contains { $0.isNaN })
         #expect(switches == wantSwitches)
     }
 
