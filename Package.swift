@@ -51,11 +51,13 @@ let package = Package(
             name: "StrataTrain",
             dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataFormats", "CZlib"],
             exclude: ["README.md"]),
+        // Stage 6: the ZF paper's analyses (sweeps, projections, occlusion, correspondence, filters) on any backend.
+        .target(name: "StrataAnalysis", dependencies: ["StrataIR", "StrataPlan", "StrataFormats", "StrataTrain"], exclude: ["README.md"]),
         // The commands (check, compile), as a library so tests can drive them in-process.
         .target(
             name: "StrataCommands",
             dependencies: [
-                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "StrataTrain",
+                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "StrataTrain", "StrataAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
@@ -71,6 +73,7 @@ let package = Package(
         .testTarget(name: "StrataCPUTests", dependencies: ["StrataCPU", "StrataPlan", "StrataIR", "StrataSpec", "CStrataSupport", "COpenBLAS"]),
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataCPU", "StrataFormats", "StrataIR", "StrataPlan"]),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"], exclude: ["Fixtures"]),
+        .testTarget(name: "StrataAnalysisTests", dependencies: ["StrataAnalysis", "StrataCPU", "StrataIR", "StrataSpec", "StrataPlan", "StrataFormats", "StrataTrain"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
     ],
     swiftLanguageModes: [.v6]

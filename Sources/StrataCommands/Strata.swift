@@ -13,7 +13,8 @@ public struct StrataCommand: ParsableCommand {
         abstract: "A declarative network compiler: YAML specs → checked graph IR → CPU and OpenCL kernels.",
         discussion: "Exit status: 0 on success, 1 when the spec has errors, 2 on a usage error.",
         version: "0.1.0",
-        subcommands: [Check.self, Compile.self, Init.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self])
+        subcommands: [Check.self, Compile.self, Init.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self,
+                      SweepCommand.self])
 
     public init() {}
 }
@@ -42,6 +43,7 @@ public enum StrataMain {
             case let c as Bench: return c.execute(output: &output, errors: &errors)
             case let c as Train: return c.execute(output: &output, errors: &errors)
             case let c as Eval: return c.execute(output: &output, errors: &errors)
+            case let c as SweepCommand: return c.execute(output: &output, errors: &errors)
             default:
                 var c = command
                 try c.run()

@@ -1,0 +1,72 @@
+import StrataFormats
+import StrataIR
+import StrataPlan
+
+/// Runs images through a derived graph in chunks of at most `batch` images: one plan (and
+/// executor, with the weights loaded once) per chunk size, on any backend.
+public final class BatchRunner {
+    public let graph: Graph
+    public let derived: TrainingGraph
+    public let backend: any Backend
+    public let batch: Int
+    let keep: Set<TensorID>
+    let weights: [String: (shape: [Int], values: [Float])]
+    var executors: [Int: any Executor] = [:]
+
+    /// - Parameter keep: tensors to read after a run (layer outputs a later step would overwrite).
+    public init(graph: Graph, derived: TrainingGraph, backend: any Backend, batch: Int, keep: Set<TensorID>,
+                weights: [String: (shape: [Int], values: [Float])]) {
+        self.graph = graph
+        self.derived = derived
+        self.backend = backend
+        self.batch = batch
+        self.keep = keep
+        self.weights = weights
+    }
+
+    /// An inference runner that keeps the outputs of `nodes`.
+    public convenience init(graph: Graph, backend: any Backend, batch: Int, keeping nodes: [Int],
+                            weights: [String: (shape: [Int], values: [Float])]) throws {
+        self.init(graph: graph, derived: try TrainingGraph.derive(graph, training: false), backend: backend, batch: batch,
+                  keep: Set(nodes.map { TensorID.value($0) }), weights: weights)
+    }
+
+    /// The executor for chunks of `n` images, made (and loaded) on first use.
+    public func executor(_ n: Int) throws -> any Executor {
+        if let e = executors[n] { return e }
+        let e = try backend.makeExecutor(backend.plan(derived, batch: n, keep: keep))
+        try e.loadParameters(weights)
+        executors[n] = e
+        return e
+    }
+
+    /// Runs `count` images of `perImage` values from `images` in chunks; `body(executor, first, n)`
+    /// after each chunk has run.
+    public func forEachChunk(_ images: UnsafeBufferPointer<Float>, count: Int, _ body: (any Executor, Int, Int) throws -> Void) throws {
+        let perImage = graph.input.elementCount!
+        var start = 0
+        while start < count {
+            let n = min(batch, count - start)
+            let e = try executor(n)
+            try e.setInput(UnsafeBufferPointer(rebasing: images[(start * perImage)..<((start + n) * perImage)]))
+            e.run()
+            try body(e, start, n)
+            start += n
+        }
+    }
+
+    /// The outputs of `nodes` for all `count` images, one array per node (N × per-image size).
+    public func outputs(_ images: [Float], count: Int, nodes: [Int]) throws -> [[Float]] {
+        var results = nodes.map { [Float](repeating: 0, count: count * graph.nodes[$0].shape!.elementCount!) }
+        try images.withUnsafeBufferPointer { buffer in
+            try forEachChunk(buffer, count: count) { e, start, n in
+                for (k, node) in nodes.enumerated() {
+                    let size = graph.nodes[node].shape!.elementCount!
+                    let values = try e.read(.value(node))
+                    results[k].replaceSubrange((start * size)..<((start + n) * size), with: values.prefix(n * size))
+                }
+            }
+        }
+        return results
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import StrataIR
+import StrataPlan
+
+/// Fig. 5 of the ZF paper on any network: how far each layer's output moves, and what the
+/// classifier says, as an input is transformed by growing amounts.
+public struct SweepRow: Sendable {
+    public var image: Int
+    public var transform: Transform
+    public var amount: Double
+    public var layer: String
+    /// ‖f(T(x)) − f(x)‖ over the layer's flattened output, and that over ‖f(x)‖.
+    public var distance: Double
+    public var relativeDistance: Double
+    /// Softmax probability of the image's label, and the most probable class.
+    public var trueProbability: Double
+    public var topLabel: Int
+}
+
+public struct SweepSummaryRow: Sendable {
+    public var transform: Transform
+    public var amount: Double
+    public var layer: String
+    public var images: Int
+    public var meanRelativeDistance: Double
+    /// 95% confidence interval of the mean (mean ± 1.96 s/√n).
+    public var low: Double, high: Double
+    public var meanTrueProbability: Double
+    public var accuracy: Double
+}
+
+public enum Sweep {
+    /// Runs the sweep. `layers`: node indices; the last node (the probabilities) is read too.
+    /// `progress(done, total)` counts transformed images.
+    public static func run(_ input: AnalysisInput, runner: BatchRunner, layers: [Int], transforms: [(Transform, [Double])],
+                           noiseSeed: UInt64 = 0, progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepRow] {
+        let graph = runner.graph
+        guard let labels = input.labels else { throw SweepError("a sweep needs the images' labels") }
+        let last = graph.nodes.count - 1, classes = graph.classes
+        let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+        let sizes = layers.map { graph.nodes[$0].shape!.elementCount! }
+        let perImage = input.perImage
+        let total = input.count * transforms.reduce(0) { $0 + $1.1.count }
+        var done = 0
+        var rows: [SweepRow] = []
+        rows.reserveCapacity(total * layers.count)
+        var start = 0
+        while start < input.count {
+            let n = min(runner.batch, input.count - start)
+            let e = try runner.executor(n)
+            let originals = Array(input.images[(start * perImage)..<((start + n) * perImage)])
+            try originals.withUnsafeBufferPointer { try e.setInput($0) }
+            e.run()
+            let reference = try layers.map { try e.read(.value($0)) }
+            var norms = [[Double]](repeating: [Double](repeating: 0, count: n), count: layers.count)
+            for k in 0..<layers.count {
+                for i in 0..<n {
+                    var s = 0.0
+                    for j in (i * sizes[k])..<((i + 1) * sizes[k]) { s += Double(reference[k][j]) * Double(reference[k][j]) }
+                    norms[k][i] = s.squareRoot()
+                }
+            }
+            var batch = [Float](repeating: 0, count: n * perImage)
+            for (transform, amounts) in transforms {
+                for amount in amounts {
+                    originals.withUnsafeBufferPointer { x in
+                        batch.withUnsafeMutableBufferPointer { out in
+                            for i in 0..<n {
+                                transform.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, height: h, width: w,
+                                                amount: amount, seed: noiseSeed ^ UInt64(start + i) &* 0x9E37_79B9_7F4A_7C15)
+                            }
+                        }
+                    }
+                    try batch.withUnsafeBufferPointer { try e.setInput($0) }
+                    e.run()
+                    let probabilities = try e.read(.value(last))
+                    let outputs = try layers.map { try e.read(.value($0)) }
+                    for i in 0..<n {
+                        let row = probabilities[(i * classes)..<((i + 1) * classes)]
+                        let top = row.indices.max { row[$0] < row[$1] || row[$0].isNaN }! - i * classes
+                        let trueProbability = Double(row[i * classes + labels[start + i]])
+                        for (k, node) in layers.enumerated() {
+                            var d = 0.0
+                            for j in (i * sizes[k])..<((i + 1) * sizes[k]) {
+                                let diff = Double(outputs[k][j]) - Double(reference[k][j])
+                                d += diff * diff
+                            }
+                            d = d.squareRoot()
+                            rows.append(SweepRow(image: start + i, transform: transform, amount: amount, layer: graph.nodes[node].name, distance: d,
+                                                 relativeDistance: norms[k][i] > 0 ? d / norms[k][i] : (d == 0 ? 0 : .infinity),
+                                                 trueProbability: trueProbability, topLabel: top))
+                        }
+                    }
+                    done += n
+                    progress(done, total)
+                }
+            }
+            start += n
+        }
+        return rows
+    }
+
+    /// Per (transform, amount, layer): the mean relative distance with its 95% interval, the mean
+    /// true-class probability and the top-1 accuracy over images, in the rows' order.
+    public static func summary(_ rows: [SweepRow], labels: [Int]) -> [SweepSummaryRow] {
+        var order: [String] = []
+        var groups: [String: [SweepRow]] = [:]
+        for r in rows {
+            let key = "\(r.transform.rawValue)|\(r.amount)|\(r.layer)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(r)
+        }
+        return order.map { key in
+            let g = groups[key]!
+            let n = Double(g.count)
+            let values = g.map(\.relativeDistance)
+            let mean = values.reduce(0, +) / n
+            let sd = g.count > 1 ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot() : 0
+            let half = 1.96 * sd / n.squareRoot()
+            return SweepSummaryRow(transform: g[0].transform, amount: g[0].amount, layer: g[0].layer, images: g.count,
+                                   meanRelativeDistance: mean, low: mean - half, high: mean + half,
+                                   meanTrueProbability: g.map(\.trueProbability).reduce(0, +) / n,
+                                   accuracy: Double(g.filter { $0.topLabel == labels[$0.image] }.count) / n)
+        }
+    }
+}
+
+public struct SweepError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

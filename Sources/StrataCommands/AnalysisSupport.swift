@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import StrataAnalysis
+import StrataFormats
+import StrataIR
+import StrataSpec
+import StrataTrain
+
+/// What every analysis command takes: weights, the images (`--input` or `--data`), the batch and
+/// the output folder.
+struct AnalysisArguments: ParsableArguments {
+    @Option(help: "Weights or a checkpoint (.safetensors). A checkpoint's mean image is subtracted from image files and --data; plain weights: none.")
+    var weights: String
+
+    @Option(help: "Images: an .npy float32 N×C×H×W used exactly as given, one PNG/JPEG file, or a folder of them.")
+    var input: String?
+
+    @Option(help: "Labels for --input (.npy, N integers).")
+    var labels: String?
+
+    @Option(help: "A data folder strata train reads (instead of --input).")
+    var data: String?
+
+    @Option(help: "The split of --data: test or train.")
+    var split: String = "test"
+
+    @Option(help: "Use the first N images.")
+    var limit: Int?
+
+    @Option(help: "Images per run (default: the spec's training batch, else 64).")
+    var batch: Int?
+
+    @Option(help: "The output folder (created if missing).")
+    var out: String
+
+    func validate() throws {
+        guard (input == nil) != (data == nil) else { throw ValidationError("give --input or --data (one of them)") }
+        guard ["test", "train"].contains(split) else { throw ValidationError("--split is test or train") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
+        if data != nil && labels != nil { throw ValidationError("--labels goes with --input; --data has its own labels") }
+    }
+
+    func batchSize(_ spec: NetworkSpec) -> Int { batch ?? spec.training?.batch ?? 64 }
+
+    /// The weights file, and the images prepared as the weights were trained.
+    func load(_ graph: Graph) throws -> (Safetensors.File, AnalysisInput) {
+        let file = try Safetensors.read(path: weights)
+        let images: AnalysisInput
+        if let data {
+            images = try AnalysisInput.load(data: data, split: split, limit: limit, graph: graph, weights: file, weightsPath: weights)
+        } else {
+            let preprocessing = try Preprocessing.inference(weights: file, path: weights,
+                                                            input: (graph.input.channels, graph.input.height, graph.input.width))
+            images = try AnalysisInput.load(input: input!, labels: labels, graph: graph, preprocessing: preprocessing).prefix(limit)
+        }
+        return (file, images)
+    }
+}
+
+/// `DIR/run.json`: what made an analysis folder, so a figure can be traced and redone.
+enum RunRecord {
+    static func write(to folder: String, command: String, arguments: [String], spec: NetworkSpec, weightsPath: String,
+                      parameters: [(String, String)]) throws {
+        let bytes = (try? Data(contentsOf: URL(fileURLWithPath: weightsPath), options: .alwaysMapped)) ?? Data()
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        bytes.withUnsafeBytes { raw in for b in raw { hash = (hash ^ UInt64(b)) &* 0x100_0000_01B3 } }
+        let fields = [
+            "\"command\": \(JSON.string(command))",
+            "\"arguments\": [\(arguments.map(JSON.string).joined(separator: ", "))]",
+            "\"strata_version\": \(JSON.string(StrataCommand.configuration.version))",
+            "\"weights\": \(JSON.string(weightsPath))",
+            "\"weights_fnv1a64\": \(JSON.string(String(hash, radix: 16)))",
+            "\"spec\": \(JSON.string(SpecPrinter.print(spec)))",
+            "\"parameters\": {" + parameters.map { "\(JSON.string($0.0)): \(JSON.string($0.1))" }.joined(separator: ", ") + "}",
+        ]
+        try AtomicFile.write(Data(("{\n  " + fields.joined(separator: ",\n  ") + "\n}\n").utf8), to: "\(folder)/run.json")
+    }
+}
+
+/// Progress of a long analysis on stderr: at most one line every few seconds, and the last.
+final class AnalysisProgress {
+    let label: String
+    let live: Bool
+    var last = Date.distantPast
+    var collected = ""
+
+    init(_ label: String, live: Bool) {
+        self.label = label
+        self.live = live
+    }
+
+    func update(_ done: Int, _ total: Int) {
+        guard Date().timeIntervalSince(last) >= 5 || done == total else { return }
+        last = Date()
+        let line = "\(label): \(done)/\(total)\n"
+        if live { FileHandle.standardError.write(Data(line.utf8)) } else { collected += line }
+    }
+}
+
+/// A comma-separated list of numbers (`--amounts=-6,0,6`).
+func numbers(_ text: String, option: String) throws -> [Double] {
+    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let values = parts.compactMap(Double.init)
+    guard !parts.isEmpty, values.count == parts.count, values.allSatisfy(\.isFinite) else {
+        throw ValidationError("\(option) takes numbers separated by commas, e.g. \(option)=-6,0,6")
+    }
+    return values
+}
+
+/// A float written for CSV: shortest round-trip text.
+func csv(_ x: Double) -> String { x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf")) }

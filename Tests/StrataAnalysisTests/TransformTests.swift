@@ -1,0 +1,95 @@
+import StrataAnalysis
+import StrataCPU
+import StrataIR
+import Testing
+
+@Suite("Transforms")
+struct TransformTests {
+    let c = 2, h = 7, w = 7
+
+    func apply(_ t: Transform, _ x: [Float], _ amount: Double, height: Int? = nil, width: Int? = nil) -> [Float] {
+        let (hh, ww) = (height ?? h, width ?? w)
+        var out = [Float](repeating: .nan, count: x.count)
+        x.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { t.apply(i.baseAddress!, $0.baseAddress!, channels: c, height: hh, width: ww, amount: amount) } }
+        return out
+    }
+
+    @Test(arguments: Transform.allCases)
+    func theIdentityAmountCopies(_ t: Transform) {
+        let x = randomImages(1, c * h * w)
+        #expect(apply(t, x, t.identity) == x)
+    }
+
+    @Test func integerTranslationsShiftExactly() {
+        let x = randomImages(1, c * h * w)
+        let down = apply(.translateY, x, 2), left = apply(.translateX, x, -3)
+        for ch in 0..<c { for y in 0..<h { for xx in 0..<w {
+            let i = (ch * h + y) * w + xx
+            #expect(down[i] == (y >= 2 ? x[(ch * h + y - 2) * w + xx] : 0))
+            #expect(left[i] == (xx + 3 < w ? x[(ch * h + y) * w + xx + 3] : 0))
+        } } }
+    }
+
+    /// 90° counter-clockwise as displayed: the output at (y, x) is the input at (x, W−1−y)… for a
+    /// square image, so the top row becomes the left column, read bottom to top.
+    @Test func rotationsBy90DegreesAreExactOnSquareImages() {
+        let x = randomImages(1, c * h * w)
+        let r = apply(.rotate, x, 90), r360 = apply(.rotate, x, 360), r180 = apply(.rotate, x, 180)
+        for ch in 0..<c { for y in 0..<h { for xx in 0..<w {
+            #expect(r[(ch * h + y) * w + xx] == x[(ch * h + xx) * w + (w - 1 - y)])
+            #expect(r180[(ch * h + y) * w + xx] == x[(ch * h + h - 1 - y) * w + (w - 1 - xx)])
+        } } }
+        #expect(r360 == x)
+    }
+
+    @Test func scaleZoomsAboutTheCentre() {
+        // Zooming by 2 about the centre of a 7×7 image: the centre stays, (y, x) reads (c + (y−c)/2).
+        let x = randomImages(1, c * h * w)
+        let z = apply(.scale, x, 2)
+        #expect(z[3 * w + 3] == x[3 * w + 3])
+        #expect(z[1 * w + 1] == x[2 * w + 2])
+        #expect(abs(z[0] - (x[w + 1] + x[w + 2] + x[2 * w + 1] + x[2 * w + 2]) / 4) < 1e-6)
+    }
+
+    @Test func photometricTransforms() {
+        let x = randomImages(1, c * h * w)
+        #expect(apply(.contrast, x, 0.5) == x.map { $0 * 0.5 })
+        let noisy = apply(.noise, x, 0.2)
+        #expect(zip(noisy, x).allSatisfy { abs($0 - $1) <= 0.1 } && noisy != x)
+        // A blur keeps a constant interior and spreads an impulse into a normalised bump.
+        var impulse = [Float](repeating: 0, count: c * 15 * 15)
+        impulse[7 * 15 + 7] = 1
+        let blurred = apply(.blur, impulse, 1.5, height: 15, width: 15)
+        #expect(abs(blurred[0..<225].reduce(0, +) - 1) < 1e-5)
+        #expect(blurred[7 * 15 + 7] == blurred[0..<225].max())
+    }
+
+    @Test func defaultAmountsFollowThePaperScaledToTheInput() {
+        let t = Transform.translateY.defaultAmounts(height: 224)
+        #expect(t.first == -60 && t.last == 60 && t.count == 21)
+        #expect(Transform.scale.defaultAmounts(height: 224).last == 1.8)
+        #expect(Transform.rotate.defaultAmounts(height: 28).count == 36)
+    }
+}
+
+@Suite("Sweep")
+struct SweepTests {
+    @Test func identityAmountsGiveZeroDistanceAndTheOriginalProbabilities() throws {
+        let graph = try compile(smallNet)
+        let images = randomImages(5, 128)
+        let input = AnalysisInput(images: images, count: 5, labels: [0, 1, 2, 0, 1], names: (0..<5).map { "\($0)" }, perImage: 128)
+        let layers = [0, 3, 5]
+        let runner = try BatchRunner(graph: graph, backend: CPUBackend(), batch: 2, keeping: layers + [6], weights: randomWeights(graph))
+        let rows = try Sweep.run(input, runner: runner, layers: layers,
+                                 transforms: [(.translateX, [0, 1]), (.scale, [1]), (.rotate, [0, 90]), (.contrast, [1])])
+        #expect(rows.count == 5 * 6 * 3)
+        let probabilities = try runner.outputs(images, count: 5, nodes: [6])[0]
+        for r in rows where r.amount == r.transform.identity {
+            #expect(r.distance == 0 && r.relativeDistance == 0)
+            #expect(r.trueProbability == Double(probabilities[r.image * 3 + input.labels![r.image]]))
+        }
+        #expect(rows.contains { $0.transform == .rotate && $0.amount == 90 && $0.distance > 0 })
+        let summary = Sweep.summary(rows, labels: input.labels!)
+        #expect(summary.count == 6 * 3 && summary.allSatisfy { $0.images == 5 && $0.low <= $0.meanRelativeDistance && $0.meanRelativeDistance <= $0.high })
+    }
+}
