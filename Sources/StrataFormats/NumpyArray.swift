@@ -215,13 +215,25 @@ public enum NumpyArray {
 
     /// Writes a float32 C-order array (version 1 header, padded to 64 bytes), atomically.
     public static func write(_ array: Array32, path: String) throws(FormatError) {
-        let shape = array.shape.count == 1 ? "(\(array.shape[0]),)" : "(" + array.shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
+        var data = header(descr: "<f4", shape: array.shape)
+        array.values.withUnsafeBufferPointer { v in v.withMemoryRebound(to: UInt8.self) { data.append($0) } }
+        try AtomicFile.write(data, to: path)
+    }
+
+    /// Writes an int32 C-order array (class indices, map numbers), atomically.
+    public static func write(int32 values: [Int32], shape: [Int], path: String) throws(FormatError) {
+        var data = header(descr: "<i4", shape: shape)
+        values.withUnsafeBufferPointer { v in v.withMemoryRebound(to: UInt8.self) { data.append($0) } }
+        try AtomicFile.write(data, to: path)
+    }
+
+    static func header(descr: String, shape dims: [Int]) -> Data {
+        let shape = dims.count == 1 ? "(\(dims[0]),)" : "(" + dims.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
         while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
         header += "\n"
         var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
         data.append(contentsOf: Array(header.utf8))
-        array.values.withUnsafeBufferPointer { v in v.withMemoryRebound(to: UInt8.self) { data.append($0) } }
-        try AtomicFile.write(data, to: path)
+        return data
     }
 }

@@ -74,7 +74,8 @@ public struct ExecutionPlan: Sendable {
     public var workspaceElementsPerThread: Int
     /// The tensor the caller writes to seed a backward pass from a layer's activations, or nil.
     public var seed: TensorID?
-    /// Every learnable tensor, named `LAYER.weight` / `LAYER.bias`, in graph order.
+    /// Every learnable tensor the plan's steps use (all of them, except in a projection from a
+    /// layer, which needs only those below it), named `LAYER.weight` / `LAYER.bias`, in graph order.
     public var parameters: [NamedParameter]
 
     public func buffer(_ tensor: TensorID) -> Buffer? { bufferOf[tensor].map { buffers[$0] } }

@@ -145,7 +145,8 @@ public enum Planner {
 
         return ExecutionPlan(graph: graph, mode: tg.mode, training: tg.training, batch: batch, traits: traits, buffers: buffers, steps: planSteps,
                              backwardStart: backwardStart, bufferOf: bufferOf, arenaBytes: arena, persistentBytes: persistent,
-                             workspaceElementsPerThread: workspace, seed: tg.seed, parameters: graph.namedParameters())
+                             workspaceElementsPerThread: workspace, seed: tg.seed,
+                             parameters: graph.namedParameters().filter { bufferOf[$0.tensor] != nil })
     }
 }
 

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import StrataAnalysis
+import StrataFormats
+import StrataIR
+import StrataPlan
+import StrataSpec
+import StrataTrain
+
+
+/// `strata deconv SPEC --weights W (--data DATA | --input X) --layer L [--maps ...] [--top K] [--rule R] --out DIR`.
+struct DeconvCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deconv",
+        abstract: "Deconvnet projections (ZF Fig. 2): the strongest activations of a layer's maps, projected back to the input.",
+        discussion: """
+            For each chosen map of --layer: its --top largest activations over the images, at most one \
+            per image (the image's largest), ties to the lower image index, in descending order. Each \
+            is projected to input space with every other activation of the layer set to zero. Rules: \
+            deconvnet (ZF's: unpool through the switches, rectify the signal at each ReLU, transposed \
+            filters; LRN and dropout pass through), gradient (saliency) or guided (guided backprop). \
+            Writes DIR/LAYER/map-M.npy (top×C×H×W), map-M.json ([{image, row, column, activation}]), \
+            map-M.png (the projections cropped to each activation's receptive field, beside the input \
+            patches they come from) and DIR/run.json.
+            """)
+
+    @OptionGroup var network: NetworkArguments
+    @OptionGroup var analysis: AnalysisArguments
+
+    @Option(help: "The layer whose maps are projected (a conv's output before its ReLU; name the ReLU for rectified maps).")
+    var layer: String
+
+    @Option(help: "Maps: a list (0,5,9) or random:N (seeded by --seed); default: the first 9.")
+    var maps: String?
+
+    @Option(help: "Activations per map.")
+    var top = 9
+
+    @Option(help: "The projection rule: deconvnet, gradient or guided.")
+    var rule: BackwardRule = .deconvnet
+
+    @Option(help: "Seed of random:N.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+        if let maps, !maps.hasPrefix("random:") {
+            guard maps.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 0 } ?? false }) else {
+                throw ValidationError("--maps takes map numbers (0,5,9) or random:N")
+            }
+        }
+    }
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        return CommandSupport.run(errors: &errors) {
+            let node = try CommandSupport.layers(layer, in: graph)[0]
+            let (file, input) = try analysis.load(graph)
+            let chosen = try DeconvCommand.chooseMaps(maps, count: graph.nodes[node].shape!.dims[0], seed: seed)
+            let batch = analysis.batchSize(spec)
+            let written = try DeconvCommand.projectAndWrite(graph: graph, node: node, maps: chosen, top: top, rule: rule, input: input,
+                                                            weights: file.parameterTensors, backend: network.backend, batch: batch,
+                                                            folder: "\(analysis.out)/\(graph.nodes[node].name)")
+            try RunRecord.write(to: analysis.out, command: "deconv", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec,
+                                weightsPath: analysis.weights,
+                                parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
+                                             ("top", "\(top)"), ("rule", rule.rawValue), ("images", "\(input.count)"), ("seed", "\(seed)"), ("batch", "\(batch)")])
+            output.write("projected the top \(top) activations of \(chosen.count) maps of \(graph.nodes[node].name) (\(rule.rawValue)) over \(input.count) images; wrote \(written) files to \(analysis.out)/\(graph.nodes[node].name)\n")
+            return 0
+        }
+    }
+
+    /// `0,5,9`, `random:N` (distinct, sorted, from the seed), or the first 9.
+    static func chooseMaps(_ text: String?, count: Int, seed: UInt64) throws -> [Int] {
+        guard let text else { return Array(0..<min(9, count)) }
+        if text.hasPrefix("random:") {
+            guard let n = Int(text.dropFirst(7)), n >= 1 else { throw CommandError("--maps random:N takes a count, e.g. random:9") }
+            var order = Array(0..<count)
+            var g = SplitMix64(seed: seed)
+            for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
+            return order.prefix(n).sorted()
+        }
+        let list = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if let bad = list.first(where: { $0 >= count }) { throw CommandError("--maps: the layer has maps 0..<\(count), not \(bad)") }
+        return list
+    }
+
+    /// Finds the strongest activations of `maps`, projects them, and writes map-M.npy/.json/.png
+    /// into `folder`; returns how many files it wrote.
+    @discardableResult
+    static func projectAndWrite(graph: Graph, node: Int, maps: [Int], top: Int, rule: BackwardRule, input: AnalysisInput,
+                                weights: [String: (shape: [Int], values: [Float])], backend: any Backend, batch: Int, folder: String) throws -> Int {
+        let forward = try BatchRunner(graph: graph, backend: backend, batch: batch, keeping: [node], weights: weights)
+        let outputs = try forward.outputs(input.images, count: input.count, nodes: [node])[0]
+        let strongest = Projection.strongest(outputs, count: input.count, shape: graph.nodes[node].shape!, maps: maps, top: top)
+        let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: backend, batch: batch, weights: weights)
+        try makeDirectory(folder)
+        var files = 0
+        for (map, activations) in zip(maps, strongest) {
+            let projections = try Projection.project(activations, input: input, runner: runner, layer: node)
+            try NumpyArray.write(.init(shape: [activations.count] + graph.input.dims, values: projections.flatMap { $0 }), path: "\(folder)/map-\(map).npy")
+            let json = "[" + activations.map { "{\"image\": \($0.image), \"row\": \($0.row), \"column\": \($0.column), \"activation\": \($0.value)}" }
+                .joined(separator: ",\n ") + "]\n"
+            try AtomicFile.write(Data(json.utf8), to: "\(folder)/map-\(map).json")
+            try Picture.write(picture(graph: graph, node: node, activations: activations, projections: projections, input: input), to: "\(folder)/map-\(map).png")
+            files += 3
+        }
+        return files
+    }
+
+    /// The projections cropped to each activation's receptive field (left half, in a square grid)
+    /// beside the input patches (right half), as in ZF Fig. 2.
+    static func picture(graph: Graph, node: Int, activations: [Activation], projections: [[Float]], input: AnalysisInput) -> Images.Image {
+        let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+        let side = Int(Double(activations.count).squareRoot().rounded(.up))
+        var left: [Images.Image?] = [], right: [Images.Image?] = []
+        var largest = 1
+        for (a, p) in zip(activations, projections) {
+            let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)
+            largest = max(largest, f.height, f.width)
+            left.append(Picture.signed(crop(p[...], c, h, w, f)[...], channels: c, height: f.height, width: f.width))
+            right.append(Picture.display(crop(input.image(a.image), c, h, w, f)[...], channels: c, height: f.height, width: f.width,
+                                         range: Picture.range(input.image(a.image))))
+        }
+        let factor = max(1, (96 + largest - 1) / largest)
+        var cells: [Images.Image?] = []
+        for row in 0..<side {
+            for half in [left, right] {
+                for k in (row * side)..<((row + 1) * side) { cells.append(k < half.count ? half[k].map { Picture.enlarge($0, factor) } : nil) }
+            }
+        }
+        return Picture.grid(cells, columns: 2 * side)
+    }
+
+    static func crop(_ x: ArraySlice<Float>, _ c: Int, _ h: Int, _ w: Int, _ f: (top: Int, left: Int, height: Int, width: Int)) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(c * f.height * f.width)
+        for ch in 0..<c { for y in f.top..<(f.top + f.height) { for xx in f.left..<(f.left + f.width) {
+            out.append(x[x.startIndex + (ch * h + y) * w + xx])
+        } } }
+        return out
+    }
+}

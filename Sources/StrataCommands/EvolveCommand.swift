@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import StrataAnalysis
+import StrataFormats
+import StrataIR
+import StrataTrain
+
+/// `strata evolve SPEC --run RUN --layer L [--maps ...] (--data DATA | --input X) --out DIR`.
+struct EvolveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evolve",
+        abstract: "Feature evolution (ZF Fig. 4): the strongest projection of each map at every snapshot a run kept.",
+        discussion: """
+            Reads RUN/checkpoints/epoch-N.safetensors (strata train --snapshot-epochs) in epoch order. \
+            For each snapshot and map: the strongest activation over the images and its deconvnet \
+            projection. Writes DIR/evolution.png (one row per map, one column per epoch), \
+            DIR/evolution.npy (maps × epochs × C×H×W), DIR/evolution.json (per cell: epoch, map, \
+            image, row, column, activation) and DIR/run.json.
+            """)
+
+    @OptionGroup var network: NetworkArguments
+
+    @Option(help: "The run folder of strata train.")
+    var run: String
+
+    @Option(help: "The layer whose maps are followed.")
+    var layer: String
+
+    @Option(help: "Maps: a list (0,5,9) or random:N; default: the first 9.")
+    var maps: String?
+
+    @Option(help: "Images: an .npy float32 N×C×H×W, one PNG/JPEG file, or a folder of them.")
+    var input: String?
+
+    @Option(help: "A data folder (instead of --input).")
+    var data: String?
+
+    @Option(help: "The split of --data: test or train.")
+    var split: String = "test"
+
+    @Option(help: "Use the first N images.")
+    var limit: Int?
+
+    @Option(help: "The projection rule: deconvnet, gradient or guided.")
+    var rule: BackwardRule = .deconvnet
+
+    @Option(help: "Images per run.")
+    var batch = 64
+
+    @Option(help: "Seed of random:N.")
+    var seed: UInt64 = 0
+
+    @Option(help: "The output folder (created if missing).")
+    var out: String
+
+    func validate() throws {
+        guard (input == nil) != (data == nil) else { throw ValidationError("give --input or --data (one of them)") }
+        guard batch >= 1, batch <= CommandSupport.maximumBatch else { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
+    }
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        return CommandSupport.run(errors: &errors) {
+            let node = try CommandSupport.layers(layer, in: graph)[0]
+            let folder = "\(run)/checkpoints"
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            let snapshots = names.compactMap { name -> (Int, String)? in
+                guard name.hasPrefix("epoch-"), name.hasSuffix(".safetensors"), let e = Int(name.dropFirst(6).dropLast(12)) else { return nil }
+                return (e, "\(folder)/\(name)")
+            }.sorted { $0.0 < $1.0 }
+            guard !snapshots.isEmpty else {
+                throw CommandError("\(folder) has no snapshots (epoch-N.safetensors); train with --snapshot-epochs 1,2,5,... to keep them")
+            }
+            let chosen = try DeconvCommand.chooseMaps(maps, count: graph.nodes[node].shape!.dims[0], seed: seed)
+            let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+            var grid = [[Float]](repeating: [], count: chosen.count * snapshots.count)
+            var cells = [Images.Image?](repeating: nil, count: chosen.count * snapshots.count)
+            var records: [String] = []
+            for (column, (epoch, path)) in snapshots.enumerated() {
+                let file = try Safetensors.read(path: path)
+                // Every snapshot prepares the images with its own mean image, as it was trained.
+                let images: AnalysisInput
+                if let data {
+                    images = try AnalysisInput.load(data: data, split: split, limit: limit, graph: graph, weights: file, weightsPath: path)
+                } else {
+                    let preprocessing = try Preprocessing.inference(weights: file, path: path, input: (c, h, w))
+                    images = try AnalysisInput.load(input: input!, labels: nil, graph: graph, preprocessing: preprocessing).prefix(limit)
+                }
+                let forward = try BatchRunner(graph: graph, backend: network.backend, batch: batch, keeping: [node], weights: file.parameterTensors)
+                let outputs = try forward.outputs(images.images, count: images.count, nodes: [node])[0]
+                let best = Projection.strongest(outputs, count: images.count, shape: graph.nodes[node].shape!, maps: chosen, top: 1).map { $0[0] }
+                let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: network.backend, batch: batch, weights: file.parameterTensors)
+                let projections = try Projection.project(best, input: images, runner: runner, layer: node)
+                for (row, (a, p)) in zip(best, projections).enumerated() {
+                    let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)
+                    grid[row * snapshots.count + column] = p
+                    cells[row * snapshots.count + column] = Picture.enlarge(
+                        Picture.signed(DeconvCommand.crop(p[...], c, h, w, f)[...], channels: c, height: f.height, width: f.width), max(1, (96 + max(f.height, f.width) - 1) / max(f.height, f.width)))
+                    records.append("{\"epoch\": \(epoch), \"map\": \(a.map), \"image\": \(a.image), \"row\": \(a.row), \"column\": \(a.column), \"activation\": \(a.value)}")
+                }
+            }
+            try makeDirectory(out)
+            try NumpyArray.write(.init(shape: [chosen.count, snapshots.count, c, h, w], values: grid.flatMap { $0 }), path: "\(out)/evolution.npy")
+            try AtomicFile.write(Data(("[" + records.joined(separator: ",\n ") + "]\n").utf8), to: "\(out)/evolution.json")
+            try Picture.write(Picture.grid(cells, columns: snapshots.count), to: "\(out)/evolution.png")
+            try RunRecord.write(to: out, command: "evolve", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: snapshots.last!.1,
+                                parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
+                                             ("epochs", snapshots.map { "\($0.0)" }.joined(separator: ",")), ("rule", rule.rawValue)])
+            output.write("followed \(chosen.count) maps of \(graph.nodes[node].name) over epochs \(snapshots.map { "\($0.0)" }.joined(separator: ", ")); wrote \(out)/evolution.png\n")
+            return 0
+        }
+    }
+}

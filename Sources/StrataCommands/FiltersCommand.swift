@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import StrataAnalysis
+import StrataFormats
+import StrataIR
+
+/// `strata filters SPEC --weights W --layer conv1 --out DIR`.
+struct FiltersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filters",
+        abstract: "A conv layer's filters as a montage (ZF Fig. 6), and the RMS of every filter.",
+        discussion: """
+            Writes DIR/LAYER.png (each filter normalised to its own range; RGB for 3 input channels, \
+            grey for 1, else the RMS over input channels at each tap; one block of rows per group), \
+            DIR/LAYER-rms.csv (filter,group,rms,at_clip_radius) and DIR/run.json. With the spec's \
+            training.filter_rms_clip, also the fraction of filters at the radius (within 1%).
+            """)
+
+    @OptionGroup var network: NetworkArguments
+
+    @Option(help: "Weights or a checkpoint (.safetensors).")
+    var weights: String
+
+    @Option(help: "The conv layer.")
+    var layer: String
+
+    @Option(help: "The output folder (created if missing).")
+    var out: String
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        return CommandSupport.run(errors: &errors) {
+            let node = try CommandSupport.layers(layer, in: graph)[0]
+            guard case .conv(let conv) = graph.nodes[node].layer else {
+                throw CommandError("'\(layer)' is a \(graph.nodes[node].op) layer; strata filters draws a conv layer's filters")
+            }
+            let file = try Safetensors.read(path: weights)
+            let name = "\(graph.nodes[node].name).weight"
+            let dims = graph.namedParameters().first { $0.name == name }!.dims
+            guard let tensor = file.tensors[name], tensor.shape == dims else {
+                throw CommandError("\(weights) has no \(name) of shape (\(dims.map(String.init).joined(separator: ", "))) for '\(graph.name)'")
+            }
+            let (f, c, kh, kw) = (dims[0], dims[1], dims[2], dims[3])
+            let rms = Filters.rms(tensor.values, filters: f)
+            let radius = spec.training?.filterRMSClip
+            let perGroup = f / conv.groups
+            let columns = min(perGroup, 16)
+            var cells: [Images.Image?] = []
+            let factor = max(1, 24 / max(kh, kw))
+            for g in 0..<conv.groups {
+                let filters = (g * perGroup)..<((g + 1) * perGroup)
+                for k in filters { cells.append(Picture.enlarge(Filters.picture(tensor.values, filter: k, channels: c, height: kh, width: kw), factor)) }
+                while cells.count % columns != 0 { cells.append(nil) }
+            }
+            try makeDirectory(out)
+            try Picture.write(Picture.grid(cells, columns: columns), to: "\(out)/\(graph.nodes[node].name).png")
+            var text = "filter,group,rms,at_clip_radius\n"
+            for (k, r) in rms.enumerated() {
+                text += "\(k),\(k / perGroup),\(csv(r)),\(radius.map { r >= 0.99 * $0 ? "1" : "0" } ?? "")\n"
+            }
+            try AtomicFile.write(Data(text.utf8), to: "\(out)/\(graph.nodes[node].name)-rms.csv")
+            try RunRecord.write(to: out, command: "filters", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: weights,
+                                parameters: [("layer", graph.nodes[node].name)])
+            let mean = rms.reduce(0, +) / Double(max(rms.count, 1))
+            var line = "\(graph.nodes[node].name): \(f) filters of \(c)×\(kh)×\(kw) in \(conv.groups) group(s); RMS mean \(String(format: "%.4g", mean)), max \(String(format: "%.4g", rms.max() ?? 0))"
+            if let radius {
+                let at = rms.filter { $0 >= 0.99 * radius }.count
+                line += "; \(at) of \(f) (\(String(format: "%.1f", 100 * Double(at) / Double(f)))%) at the clip radius \(radius)"
+            }
+            output.write(line + "; wrote \(out)/\(graph.nodes[node].name).png\n")
+            return 0
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import StrataAnalysis
+import StrataFormats
+import StrataIR
+import StrataTrain
+
+/// How heatmaps of several images are coloured.
+enum HeatmapScale: String, ExpressibleByArgument, CaseIterable {
+    /// Each image's map over its own range.
+    case image
+    /// One absolute range over all images, so maps compare.
+    case shared
+}
+
+/// `strata occlude SPEC --weights W (--input X --labels Y | --data DATA --limit N) --out DIR`.
+struct OccludeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "occlude",
+        abstract: "Occlusion sensitivity (ZF Fig. 7): a square of zeros (the mean) slid over each image.",
+        discussion: """
+            Position (i, j) covers rows i·S … i·S+P−1 and columns j·S … j·S+P−1 of the input: \
+            Hm = ⌊(H−P)/S⌋+1 positions down and Wm across. Writes, each N×Hm×Wm: probability.npy \
+            (the label's softmax probability), top_class.npy (int32, the most probable class), \
+            activation.npy (the summed activation of the map of --layer with the largest single \
+            activation in the unoccluded image), and strongest_map.npy (int32, N), plus \
+            DIR/occlusion.png (per image: the input, the probability map, the activation map, the \
+            top-class map) and DIR/run.json. Occluded copies are batched.
+            """)
+
+    @OptionGroup var network: NetworkArguments
+    @OptionGroup var analysis: AnalysisArguments
+
+    @Option(help: "Side of the square, in input pixels (default: a fifth of the input's height).")
+    var patch: Int?
+
+    @Option(help: "Step between positions (default: a third of the patch).")
+    var stride: Int?
+
+    @Option(help: "The layer whose strongest map is tracked (default: the ReLU after the last conv).")
+    var layer: String?
+
+    @Option(help: "Heatmap colours: image (each its own range) or shared (one range for all images).")
+    var scale: HeatmapScale = .image
+
+    @Option(help: "Images drawn in DIR/occlusion.png.")
+    var show = 8
+
+    func validate() throws {
+        if let patch, patch < 1 { throw ValidationError("--patch must be at least 1") }
+        if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
+        guard show >= 0 else { throw ValidationError("--show must be 0 or more") }
+    }
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        let progress = AnalysisProgress("occlude", live: errors is StandardStream)
+        defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
+        return CommandSupport.run(errors: &errors) {
+            let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+            let p = patch ?? max(1, (h + 2) / 5), s = stride ?? max(1, p / 3)
+            guard p <= min(h, w) else { throw CommandError("--patch \(p) is larger than the input (\(h)×\(w))") }
+            let node = try layer.map { try CommandSupport.layers($0, in: graph)[0] } ?? Occlusion.defaultLayer(graph)
+            let (file, input) = try analysis.load(graph)
+            guard input.labels != nil else { throw CommandError("occlusion needs labels: give --labels with --input, or use --data") }
+            let runner = try BatchRunner(graph: graph, backend: network.backend, batch: analysis.batchSize(spec),
+                                         keeping: [node, graph.nodes.count - 1], weights: file.parameterTensors)
+            let r = try Occlusion.run(input, runner: runner, layer: node, patch: p, stride: s, progress: progress.update)
+            let out = analysis.out
+            try makeDirectory(out)
+            let shape = [input.count, r.rows, r.columns]
+            try NumpyArray.write(.init(shape: shape, values: r.probability), path: "\(out)/probability.npy")
+            try NumpyArray.write(int32: r.topClass, shape: shape, path: "\(out)/top_class.npy")
+            try NumpyArray.write(.init(shape: shape, values: r.activation), path: "\(out)/activation.npy")
+            try NumpyArray.write(int32: r.strongestMap, shape: [input.count], path: "\(out)/strongest_map.npy")
+            // Pictures: per image the input, then the probability, activation and top-class maps at the input's scale.
+            let positions = r.rows * r.columns
+            let shownCount = min(show, input.count)
+            let sharedActivation = Picture.range(r.activation[0..<(shownCount * positions)])
+            let cell = max(1, min(h / max(r.rows, 1), w / max(r.columns, 1)))
+            let factor = max(1, 96 / max(h, w))
+            var cells: [Images.Image?] = []
+            for i in 0..<shownCount {
+                let maps = (i * positions)..<((i + 1) * positions)
+                cells.append(Picture.enlarge(Picture.display(input.image(i), channels: c, height: h, width: w), factor))
+                let probabilityRange: (Float, Float) = scale == .shared ? (0, 1) : Picture.range(r.probability[maps])
+                cells.append(Picture.enlarge(Picture.heatmap(r.probability[maps], rows: r.rows, columns: r.columns, range: probabilityRange, cell: cell), factor))
+                let activationRange = scale == .shared ? sharedActivation : Picture.range(r.activation[maps])
+                cells.append(Picture.enlarge(Picture.heatmap(r.activation[maps], rows: r.rows, columns: r.columns, range: activationRange, cell: cell), factor))
+                cells.append(Picture.enlarge(Picture.heatmap(r.topClass[maps].map(Float.init)[...], rows: r.rows, columns: r.columns,
+                                                             range: (0, Float(max(1, graph.classes - 1))), cell: cell), factor))
+            }
+            if !cells.isEmpty { try Picture.write(Picture.grid(cells, columns: 4), to: "\(out)/occlusion.png") }
+            try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weights,
+                                parameters: [("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
+                                             ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", scale.rawValue), ("batch", "\(runner.batch)")])
+            output.write("occluded \(input.count) images at \(r.rows)×\(r.columns) positions (patch \(p), stride \(s)), tracking \(graph.nodes[node].name); wrote \(out)\n")
+            return 0
+        }
+    }
+}
