@@ -14,7 +14,8 @@ public struct StrataCommand: ParsableCommand {
         discussion: "Exit status: 0 on success, 1 when the spec has errors, 2 on a usage error.",
         version: "0.1.0",
         subcommands: [Check.self, Compile.self, Init.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self,
-                      SweepCommand.self, OccludeCommand.self, DeconvCommand.self, FiltersCommand.self, EvolveCommand.self])
+                      SweepCommand.self, OccludeCommand.self, DeconvCommand.self, FiltersCommand.self, EvolveCommand.self,
+                      CorrespondCommand.self])
 
     public init() {}
 }
@@ -48,6 +49,7 @@ public enum StrataMain {
             case let c as DeconvCommand: return c.execute(output: &output, errors: &errors)
             case let c as FiltersCommand: return c.execute(output: &output, errors: &errors)
             case let c as EvolveCommand: return c.execute(output: &output, errors: &errors)
+            case let c as CorrespondCommand: return c.execute(output: &output, errors: &errors)
             default:
                 var c = command
                 try c.run()
