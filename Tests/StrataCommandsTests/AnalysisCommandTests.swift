@@ -1,0 +1,95 @@
+import Foundation
+import StrataFormats
+import Testing
+
+/// The analysis commands end to end on the tiny network, trained here for two epochs with snapshots.
+@Suite("strata sweep, occlude, deconv, filters, evolve, correspond")
+struct AnalysisCommandTests {
+    /// A trained run (once per test, in its own folder).
+    func trained() throws -> String {
+        let d = NSTemporaryDirectory() + "strata-analysis-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        try TrainCommandTests.spec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try TrainCommandTests.makeData(d + "/data", count: 128)
+        let run = strata("train", d + "/tiny.yaml", "--data", d + "/data", "--out", d + "/run", "--snapshot-epochs", "1,2")
+        #expect(run.status == 0, "\(run.errors)")
+        return d
+    }
+
+    var checkpoint: String { "/run/checkpoints/latest.safetensors" }
+
+    @Test func sweepWritesRowsASummaryStripsAndTheRecord() throws {
+        let d = try trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let run = strata("sweep", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "10",
+                         "--transform", "translate-x", "--amounts=-2,0,2", "--layers", "c1,f1", "--out", d + "/sweep")
+        #expect(run.status == 0, "\(run.errors)")
+        let rows = try String(contentsOfFile: d + "/sweep/sweep.csv", encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "image,transform,amount,layer,distance,relative_distance,true_prob,top_label")
+        #expect(rows.count == 1 + 10 * 3 * 2)
+        #expect(rows.filter { $0.contains(",0.0,") && $0.contains(",translate-x,") }.allSatisfy { $0.split(separator: ",")[4] == "0.0" })
+        let summary = try String(contentsOfFile: d + "/sweep/summary.csv", encoding: .utf8).split(separator: "\n")
+        #expect(summary.count == 1 + 3 * 2)
+        #expect(FileManager.default.fileExists(atPath: d + "/sweep/translate-x.png"))
+        let record = try String(contentsOfFile: d + "/sweep/run.json", encoding: .utf8)
+        #expect(record.contains("\"command\": \"sweep\"") && record.contains("\"weights_fnv1a64\"") && record.contains("name: tiny"))
+        // No labels with --input: refused.
+        let unlabelled = strata("sweep", d + "/tiny.yaml", "--weights", d + checkpoint, "--input", d + "/data/images.npy", "--transform", "rotate", "--out", d + "/x")
+        #expect(unlabelled.status == 1 && unlabelled.errors.contains("needs labels"))
+        let unknown = strata("sweep", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--transform", "shear", "--out", d + "/x")
+        #expect(unknown.status == 2 && unknown.errors.contains("unknown transform 'shear'"))
+    }
+
+    @Test func occludeWritesTheDocumentedArrays() throws {
+        let d = try trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let run = strata("occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "5", "--patch", "2", "--stride", "2",
+                         "--out", d + "/occ", "--scale", "shared")
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(try NumpyArray.readFloats(path: d + "/occ/probability.npy").shape == [5, 3, 3])
+        #expect(try NumpyArray.readLabels(path: d + "/occ/top_class.npy").shape == [5, 3, 3])
+        #expect(try NumpyArray.readFloats(path: d + "/occ/activation.npy").shape == [5, 3, 3])
+        let maps = try NumpyArray.readLabels(path: d + "/occ/strongest_map.npy")
+        #expect(maps.shape == [5] && maps.values.allSatisfy { (0..<4).contains($0) })
+        #expect(run.output.contains("tracking r1"))
+        #expect(FileManager.default.fileExists(atPath: d + "/occ/occlusion.png"))
+    }
+
+    @Test func deconvFiltersAndEvolve() throws {
+        let d = try trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let deconv = strata("deconv", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--layer", "c1", "--maps", "0,3", "--top", "4",
+                            "--out", d + "/dc")
+        #expect(deconv.status == 0, "\(deconv.errors)")
+        #expect(try NumpyArray.readFloats(path: d + "/dc/c1/map-3.npy").shape == [4, 1, 6, 6])
+        let json = try String(contentsOfFile: d + "/dc/c1/map-0.json", encoding: .utf8)
+        #expect(json.components(separatedBy: "\"image\"").count == 5)
+        let filters = strata("filters", d + "/tiny.yaml", "--weights", d + checkpoint, "--layer", "c1", "--out", d + "/fl")
+        #expect(filters.status == 0 && filters.output.contains("c1: 4 filters of 1×3×3"))
+        #expect(try String(contentsOfFile: d + "/fl/c1-rms.csv", encoding: .utf8).split(separator: "\n").count == 5)
+        let notConv = strata("filters", d + "/tiny.yaml", "--weights", d + checkpoint, "--layer", "f1", "--out", d + "/fl")
+        #expect(notConv.status == 1 && notConv.errors.contains("is a fc layer"))
+        let evolve = strata("evolve", d + "/tiny.yaml", "--run", d + "/run", "--layer", "c1", "--data", d + "/data", "--limit", "20", "--out", d + "/ev")
+        #expect(evolve.status == 0, "\(evolve.errors)")
+        #expect(evolve.output.contains("over epochs 1, 2"))
+        #expect(try NumpyArray.readFloats(path: d + "/ev/evolution.npy").shape == [4, 2, 1, 6, 6])
+    }
+
+    @Test func correspondReadsRegionsAndWritesTheTable() throws {
+        let d = try trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        var values: [Float] = []
+        for i in 0..<3 { values += (0..<36).map { Float(($0 + i * 5) % 7) / 7 } }
+        try NumpyArray.write(.init(shape: [3, 1, 6, 6], values: values), path: d + "/three.npy")
+        try "parts:\n  corner: [[0, 0, 2, 2], [0, 1, 2, 2], [1, 0, 2, 2]]\n".write(toFile: d + "/regions.yaml", atomically: true, encoding: .utf8)
+        let run = strata("correspond", d + "/tiny.yaml", "--weights", d + checkpoint, "--input", d + "/three.npy", "--regions", d + "/regions.yaml",
+                         "--layers", "r1,f1", "--random", "3", "--out", d + "/cor")
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("| corner |") && run.output.contains("| random, corner's size |"))
+        #expect(try String(contentsOfFile: d + "/cor/correspondence.csv", encoding: .utf8).split(separator: "\n").count == 3)
+        try "parts:\n  corner: [[0, 0, 2, 2]]\n".write(toFile: d + "/short.yaml", atomically: true, encoding: .utf8)
+        let short = strata("correspond", d + "/tiny.yaml", "--weights", d + checkpoint, "--input", d + "/three.npy", "--regions", d + "/short.yaml",
+                           "--layers", "r1", "--out", d + "/cor2")
+        #expect(short.status == 1 && short.errors.contains("short.yaml:2:11: error: 'corner' has 1 rectangles but there are 3 images"), "\(short.errors)")
+    }
+}
