@@ -93,3 +93,49 @@ struct AnalysisCommandTests {
         #expect(short.status == 1 && short.errors.contains("short.yaml:2:11: error: 'corner' has 1 rectangles but there are 3 images"), "\(short.errors)")
     }
 }
+
+/// `strata report` on a run with a sweep and an occlusion, opened in headless Chromium: every
+/// chart must draw and every image load (the page reports both on its `<body>`).
+@Suite("strata report")
+struct ReportCommandTests {
+    @Test func thePageOpensOfflineWithEveryChartAndImage() throws {
+        let d = try AnalysisCommandTests().trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let checkpoint = d + "/run/checkpoints/latest.safetensors"
+        #expect(strata("sweep", d + "/tiny.yaml", "--weights", checkpoint, "--data", d + "/data", "--limit", "6", "--transform", "translate-y,rotate",
+                       "--out", d + "/run/sweep").status == 0)
+        #expect(strata("occlude", d + "/tiny.yaml", "--weights", checkpoint, "--data", d + "/data", "--limit", "3", "--out", d + "/run/occlude").status == 0)
+        let run = strata("report", d + "/run")
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("6 charts, 3 pictures"), "\(run.output)")
+        let page = try String(contentsOfFile: d + "/run/report.html", encoding: .utf8)
+        #expect(!page.contains("src=\"http") && !page.contains("<script src"))   // nothing fetched
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let chromium else {
+            Issue.record("headless Chromium is needed to check the page; tools/bootstrap installs Debian's chromium")
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: chromium)
+        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom", "file://" + d + "/run/report.html"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let timer = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: timer)
+        let dom = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        timer.cancel()
+        #expect(dom.contains("data-charts=\"6/6\""), "\(dom.prefix(300))")
+        #expect(dom.contains("data-images=\"3/3\""))
+    }
+
+    @Test func aFolderWithNothingToShowIsAnError() throws {
+        let d = NSTemporaryDirectory() + "strata-empty-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let run = strata("report", d)
+        #expect(run.status == 1 && run.errors.contains("nothing to report"))
+    }
+}

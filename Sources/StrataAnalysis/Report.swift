@@ -1,0 +1,175 @@
+import Foundation
+
+/// One self-contained HTML page from a run folder or analysis folders: training curves
+/// (`metrics.csv`), sweep curves (`summary.csv`), tables (`correspondence.md`) and every picture
+/// (PNG, inlined), with Chart.js inlined so the page opens offline. After loading, the page sets
+/// `data-charts` (charts drawn), `data-images` (images loaded) and `data-broken` on `<body>`, which
+/// the test reads through headless Chromium.
+public enum Report {
+    /// The places Debian's `libjs-chart.js` puts Chart.js (STRATA_CHARTJS overrides).
+    public static let chartCandidates = ["/usr/share/javascript/chart.js/chart.min.js", "/usr/share/javascript/chart.js/chart.js"]
+
+    public struct Section {
+        public var title: String
+        public var html: String
+    }
+
+    /// Every folder under `root` (itself included, depth ≤ 4), in name order, with what it holds.
+    static func folders(_ root: String) -> [String] {
+        var out: [String] = []
+        func walk(_ path: String, _ depth: Int) {
+            out.append(path)
+            guard depth < 4, let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+            for name in names.sorted() where !name.hasPrefix(".") {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: "\(path)/\(name)", isDirectory: &isDirectory), isDirectory.boolValue { walk("\(path)/\(name)", depth + 1) }
+            }
+        }
+        walk(root, 0)
+        return out
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func js(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "<": out += "\\u003c"
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out + "\""
+    }
+
+    static func number(_ s: Substring) -> String {
+        guard let v = Double(s), v.isFinite else { return "null" }
+        return "\(v)"
+    }
+
+    /// A CSV as its header and rows of fields.
+    static func table(_ path: String) -> (header: [String], rows: [[Substring]])? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n")
+        guard let first = lines.first else { return nil }
+        return (first.split(separator: ",").map(String.init), lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) })
+    }
+
+    /// A line chart: `series` of (label, [(x, y)]).
+    static func chart(_ id: Int, title: String, xLabel: String, yLabel: String, series: [(String, [(String, String)])]) -> String {
+        let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        let datasets = series.enumerated().map { k, s in
+            "{label: \(js(s.0)), borderColor: \(js(palette[k % palette.count])), backgroundColor: \(js(palette[k % palette.count])), "
+                + "data: [\(s.1.map { "{x: \($0.0), y: \($0.1)}" }.joined(separator: ", "))]}"
+        }.joined(separator: ",\n    ")
+        return """
+            <figure class="chart"><canvas id="chart\(id)" width="560" height="320"></canvas></figure>
+            <script>charts.push(["chart\(id)", {type: "line", data: {datasets: [
+                \(datasets)]},
+              options: {animation: false, responsive: false, parsing: true,
+                plugins: {title: {display: true, text: \(js(title))}},
+                scales: {x: {type: "linear", title: {display: true, text: \(js(xLabel))}}, y: {title: {display: true, text: \(js(yLabel))}}}}}]);</script>
+
+            """
+    }
+
+    /// The page. `chartJS`: the library's source, inlined.
+    public static func html(root: String, chartJS: String) -> (html: String, charts: Int, images: Int) {
+        var sections: [Section] = []
+        var chartCount = 0, imageCount = 0
+        for folder in folders(root) {
+            var body = ""
+            let relative = folder == root ? "." : String(folder.dropFirst(root.count + 1))
+            if let record = try? String(contentsOfFile: "\(folder)/run.json", encoding: .utf8),
+               let command = record.range(of: "\"command\": \"").map({ record[$0.upperBound...].prefix { $0 != "\"" } }) {
+                body += "<p class=\"record\">strata \(escape(String(command))) — <a href=\"\(escape(relative))/run.json\">run.json</a></p>\n"
+            }
+            if let m = table("\(folder)/metrics.csv"), let epoch = m.header.firstIndex(of: "epoch") {
+                func column(_ name: String) -> [(String, String)] {
+                    guard let k = m.header.firstIndex(of: name) else { return [] }
+                    return m.rows.filter { $0.count > k }.map { (number($0[epoch]), number($0[k])) }
+                }
+                body += chart(chartCount, title: "training loss", xLabel: "epoch", yLabel: "loss", series: [("loss", column("loss"))]); chartCount += 1
+                body += chart(chartCount, title: "error", xLabel: "epoch", yLabel: "error",
+                              series: [("train top-1", column("train_top1_error")), ("validation top-1", column("val_top1_error")),
+                                       ("validation top-5", column("val_top5_error"))]); chartCount += 1
+            }
+            if let s = table("\(folder)/summary.csv"), s.header.starts(with: ["transform", "amount", "layer"]),
+               let distance = s.header.firstIndex(of: "mean_relative_distance"), let probability = s.header.firstIndex(of: "mean_true_prob"),
+               let accuracy = s.header.firstIndex(of: "top1_accuracy") {
+                var transforms: [Substring] = []
+                for r in s.rows where !transforms.contains(r[0]) { transforms.append(r[0]) }
+                for t in transforms {
+                    let rows = s.rows.filter { $0[0] == t }
+                    var layers: [Substring] = []
+                    for r in rows where !layers.contains(r[2]) { layers.append(r[2]) }
+                    body += chart(chartCount, title: "\(t): relative distance of each layer's output", xLabel: String(t), yLabel: "‖f(T(x)) − f(x)‖ / ‖f(x)‖",
+                                  series: layers.map { l in (String(l), rows.filter { $0[2] == l }.map { (number($0[1]), number($0[distance])) }) })
+                    chartCount += 1
+                    let first = rows.filter { $0[2] == layers[0] }
+                    body += chart(chartCount, title: "\(t): the classifier", xLabel: String(t), yLabel: "",
+                                  series: [("true-class probability", first.map { (number($0[1]), number($0[probability])) }),
+                                           ("top-1 accuracy", first.map { (number($0[1]), number($0[accuracy])) })])
+                    chartCount += 1
+                }
+            }
+            if let md = try? String(contentsOfFile: "\(folder)/correspondence.md", encoding: .utf8) {
+                body += "<table>\n"
+                for (k, line) in md.split(separator: "\n").enumerated() where k != 1 {
+                    let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+                    let tag = k == 0 ? "th" : "td"
+                    body += "<tr>" + cells.map { "<\(tag)>\(escape($0))</\(tag)>" }.joined() + "</tr>\n"
+                }
+                body += "</table>\n"
+            }
+            let pictures = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".png") }
+                .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+            for name in pictures {
+                guard let data = try? Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)")) else { continue }
+                body += "<figure><img alt=\"\(escape(name))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(relative))/\(escape(name))</figcaption></figure>\n"
+                imageCount += 1
+            }
+            if !body.isEmpty { sections.append(Section(title: relative, html: body)) }
+        }
+        let page = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>Strata report: \(escape(root))</title>
+            <style>
+            body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+            section { border-top: 1px solid #ccc; padding-top: 1em; margin-top: 1em; }
+            figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+            figure img { image-rendering: pixelated; max-width: 100%; }
+            figcaption, .record { color: #666; font-size: 0.9em; }
+            table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.3em 0.6em; }
+            </style>
+            <script>\(chartJS)</script>
+            <script>var charts = [];</script>
+            </head><body>
+            <h1>Strata report</h1>
+            <p>\(escape(root)): \(chartCount) chart(s), \(imageCount) picture(s). Made by <code>strata report</code>; it opens offline.</p>
+            \(sections.map { "<section><h2>\(escape($0.title))</h2>\n\($0.html)</section>" }.joined(separator: "\n"))
+            <script>
+            window.addEventListener("load", function () {
+              var drawn = 0;
+              for (var i = 0; i < charts.length; i++) {
+                try { var c = new Chart(document.getElementById(charts[i][0]), charts[i][1]); if (c.data.datasets.length > 0 && c.chartArea) drawn++; } catch (e) { console.error(e); }
+              }
+              var images = document.images, loaded = 0, broken = [];
+              for (var k = 0; k < images.length; k++) { if (images[k].complete && images[k].naturalWidth > 0) loaded++; else broken.push(images[k].alt); }
+              document.body.dataset.charts = drawn + "/" + charts.length;
+              document.body.dataset.images = loaded + "/" + images.length;
+              document.body.dataset.broken = broken.join(",");
+            });
+            </script>
+            </body></html>
+
+            """
+        return (page, chartCount, imageCount)
+    }
+}
