@@ -86,6 +86,7 @@ public enum Report {
         for folder in folders(root) {
             var body = ""
             let relative = folder == root ? "." : String(folder.dropFirst(root.count + 1))
+            let title = folder == root ? (root as NSString).lastPathComponent : relative
             if let record = try? String(contentsOfFile: "\(folder)/run.json", encoding: .utf8),
                let command = record.range(of: "\"command\": \"").map({ record[$0.upperBound...].prefix { $0 != "\"" } }) {
                 body += "<p class=\"record\">strata \(escape(String(command))) — <a href=\"\(escape(relative))/run.json\">run.json</a></p>\n"
@@ -135,7 +136,7 @@ public enum Report {
                 body += "<figure><img alt=\"\(escape(name))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(relative))/\(escape(name))</figcaption></figure>\n"
                 imageCount += 1
             }
-            if !body.isEmpty { sections.append(Section(title: relative, html: body)) }
+            if !body.isEmpty { sections.append(Section(title: title, html: body)) }
         }
         let page = """
             <!DOCTYPE html>

@@ -46,7 +46,7 @@ struct FiltersCommand: ParsableCommand {
             let perGroup = f / conv.groups
             let columns = min(perGroup, 16)
             var cells: [Images.Image?] = []
-            let factor = max(1, 24 / max(kh, kw))
+            let factor = max(1, 48 / max(kh, kw))
             for g in 0..<conv.groups {
                 let filters = (g * perGroup)..<((g + 1) * perGroup)
                 for k in filters { cells.append(Picture.enlarge(Filters.picture(tensor.values, filter: k, channels: c, height: kh, width: kw), factor)) }

@@ -10,7 +10,7 @@ import Glibc
 public struct StrataCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "strata",
-        abstract: "A declarative network compiler: YAML specs → checked graph IR → CPU and OpenCL kernels.",
+        abstract: "A declarative network compiler: YAML specs -> checked graph IR -> CPU and OpenCL kernels; the ZF paper's analyses as commands.",
         discussion: "Exit status: 0 on success, 1 when the spec has errors, 2 on a usage error.",
         version: "0.1.0",
         subcommands: [Check.self, Compile.self, Init.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self,
