@@ -78,6 +78,19 @@ struct ProjectionTests {
         }
     }
 
+    /// The same through a grouped second conv (conv → relu → pool → grouped conv), as in AlexNet.
+    @Test(arguments: [BackwardRule.deconvnet, .guided, .gradient])
+    func groupedProjectionsMatchTheReference(_ rule: BackwardRule) throws {
+        let g = try graph(Self.layers.replacingOccurrences(of: "filters: 3,", with: "filters: 4,").replacingOccurrences(of: "filters: 2, kernel: 3, pad: 1}", with: "filters: 2, kernel: 3, pad: 1, groups: 2}"),
+                          input: Self.input)
+        let (e, seed, weights, input) = try Self.projection(g, rule: rule)
+        let ours = try e.readDoubles(.inputGradient)
+        let theirs = Reference.project(input: input, w1: weights[0], b1: weights[1], w2: weights[2], seed: seed, rule: rule, batch: 2,
+                                       c1: 4, c2: 2, groups: 2)
+        let worst = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst < 1e-12, "\(rule): largest difference \(worst)")
+    }
+
     /// LRN passes the deconvnet's signal through: putting one between the pool and c2 leaves the
     /// projection unchanged (the forward pass changes, but the deconvnet reads only the switches).
     @Test func deconvnetPassesThroughLRN() throws {
@@ -107,8 +120,11 @@ struct ProjectionTests {
 /// conv(3 filters, 3×3, pad 1) → relu → maxpool 2 → conv(2 filters, 3×3, pad 1, no bias used) on
 /// 2×6×6 images, and the three ways back from a seed at the last conv, in plain loops.
 enum Reference {
-    static func project(input: [Double], w1: [Double], b1: [Double], w2: [Double], seed: [Double], rule: BackwardRule, batch: Int) -> [Double] {
-        let (c0, h, w, c1, c2) = (2, 6, 6, 3, 2)
+    /// `c1` filters in the first conv, `c2` in the second, which has `groups` groups.
+    static func project(input: [Double], w1: [Double], b1: [Double], w2: [Double], seed: [Double], rule: BackwardRule, batch: Int,
+                        c1: Int = 3, c2: Int = 2, groups: Int = 1) -> [Double] {
+        let (c0, h, w) = (2, 6, 6)
+        let perGroup = c1 / groups, filtersPerGroup = c2 / groups
         let (ph, pw) = (3, 3)
         var out = [Double](repeating: 0, count: input.count)
         for n in 0..<batch {
@@ -137,9 +153,11 @@ enum Reference {
             let s = Array(seed[(n * c2 * ph * pw)..<((n + 1) * c2 * ph * pw)])
             var dp = [Double](repeating: 0, count: c1 * ph * pw)
             for f in 0..<c2 { for y in 0..<ph { for xx in 0..<pw {
-                for c in 0..<c1 { for i in 0..<3 { for j in 0..<3 {
+                let g = f / filtersPerGroup
+                for k in 0..<perGroup { for i in 0..<3 { for j in 0..<3 {
+                    let c = g * perGroup + k
                     let iy = y - 1 + i, ix = xx - 1 + j
-                    if iy >= 0 && iy < ph && ix >= 0 && ix < pw { dp[(c * ph + iy) * pw + ix] += w2[((f * c1 + c) * 3 + i) * 3 + j] * s[(f * ph + y) * pw + xx] }
+                    if iy >= 0 && iy < ph && ix >= 0 && ix < pw { dp[(c * ph + iy) * pw + ix] += w2[((f * perGroup + k) * 3 + i) * 3 + j] * s[(f * ph + y) * pw + xx] }
                 } } }
             } } }
             // Unpool through the switches.
