@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import StrataIR
 import StrataPlan
@@ -63,29 +64,46 @@ public enum Sweep {
             var batch = [Float](repeating: 0, count: n * perImage)
             for (transform, amounts) in transforms {
                 for amount in amounts {
+                    let sampler = transform.sampler(height: h, width: w, amount: amount)
                     originals.withUnsafeBufferPointer { x in
                         batch.withUnsafeMutableBufferPointer { out in
                             for i in 0..<n {
-                                transform.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, height: h, width: w,
-                                                amount: amount, seed: noiseSeed ^ UInt64(start + i) &* 0x9E37_79B9_7F4A_7C15)
+                                if let sampler {
+                                    sampler.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c)
+                                } else {
+                                    transform.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, height: h, width: w,
+                                                    amount: amount, seed: noiseSeed ^ UInt64(start + i) &* 0x9E37_79B9_7F4A_7C15)
+                                }
                             }
                         }
                     }
                     try batch.withUnsafeBufferPointer { try e.setInput($0) }
                     e.run()
                     let probabilities = try e.read(.value(last))
-                    let outputs = try layers.map { try e.read(.value($0)) }
+                    // Distances of every image and layer, straight from the executor's memory, the
+                    // images split across the cores (the executor's threads are idle between runs).
+                    var distances = [Double](repeating: 0, count: n * layers.count)
+                    try distances.withUnsafeMutableBufferPointer { out in
+                        nonisolated(unsafe) let target = out.baseAddress!   // each (image, layer) writes its own slot
+                        for (k, node) in layers.enumerated() {
+                            try e.withValues(.value(node)) { values in
+                                nonisolated(unsafe) let o = values.baseAddress!
+                                reference[k].withUnsafeBufferPointer { r in
+                                    nonisolated(unsafe) let base = r.baseAddress!
+                                    let (size, count) = (sizes[k], layers.count)
+                                    DispatchQueue.concurrentPerform(iterations: n) { i in
+                                        target[i * count + k] = Self.distance(o + i * size, base + i * size, count: size)
+                                    }
+                                }
+                            }
+                        }
+                    }
                     for i in 0..<n {
                         let row = probabilities[(i * classes)..<((i + 1) * classes)]
                         let top = row.indices.max { row[$0] < row[$1] || row[$0].isNaN }! - i * classes
                         let trueProbability = Double(row[i * classes + labels[start + i]])
                         for (k, node) in layers.enumerated() {
-                            var d = 0.0
-                            for j in (i * sizes[k])..<((i + 1) * sizes[k]) {
-                                let diff = Double(outputs[k][j]) - Double(reference[k][j])
-                                d += diff * diff
-                            }
-                            d = d.squareRoot()
+                            let d = distances[i * layers.count + k]
                             rows.append(SweepRow(image: start + i, transform: transform, amount: amount, layer: graph.nodes[node].name, distance: d,
                                                  relativeDistance: norms[k][i] > 0 ? d / norms[k][i] : (d == 0 ? 0 : .infinity),
                                                  trueProbability: trueProbability, topLabel: top))
@@ -98,6 +116,24 @@ public enum Sweep {
             start += n
         }
         return rows
+    }
+
+    /// ‖a − b‖ over `count` values from `from`: eight float32 partial sums (vectorised), then double.
+    static func distance(_ a: [Float], _ b: [Float], from: Int, count: Int) -> Double {
+        a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in distance(x.baseAddress! + from, y.baseAddress! + from, count: count) } }
+    }
+
+    static func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Double {
+        var partial = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count {
+            let d = UnsafeRawPointer(a + j).loadUnaligned(as: SIMD8<Float>.self) - UnsafeRawPointer(b + j).loadUnaligned(as: SIMD8<Float>.self)
+            partial += d * d
+            j += 8
+        }
+        var total = Double(partial.sum())
+        while j < count { let d = Double(a[j]) - Double(b[j]); total += d * d; j += 1 }
+        return total.squareRoot()
     }
 
     /// Per (transform, amount, layer): the mean relative distance with its 95% interval, the mean

@@ -67,36 +67,72 @@ public enum Transform: String, CaseIterable, Sendable {
         case .blur:
             Self.blur(x, out, channels: channels, height: h, width: w, sigma: amount)
         case .translateY, .translateX, .scale, .rotate:
-            let cy = Double(h - 1) / 2, cx = Double(w - 1) / 2
-            // The source offset is (a·y + b·x + e, c·y + d·x + f) for the output offset (y, x).
-            var (a, b, c, d, e, f) = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-            switch self {
-            case .translateY: e = -amount
-            case .translateX: f = -amount
-            case .scale: (a, d) = (1 / amount, 1 / amount)
-            default:
-                let (s, co) = Self.sinCos(degrees: amount)
-                (a, b, c, d) = (co, s, -s, co)
-            }
-            for oy in 0..<h {
-                for ox in 0..<w {
-                    let y = Double(oy) - cy, xx = Double(ox) - cx
-                    let sy = a * y + b * xx + e + cy, sx = c * y + d * xx + f + cx
-                    let y0 = sy.rounded(.down), x0 = sx.rounded(.down)
-                    let wy = Float(sy - y0), wx = Float(sx - x0)
-                    let iy = Int(exactly: y0) ?? Int.min / 2, ix = Int(exactly: x0) ?? Int.min / 2
+            sampler(height: h, width: w, amount: amount)!.apply(x, out, channels: channels)
+        }
+    }
+
+    /// Where each output pixel of a geometric transform reads: up to four source pixels and their
+    /// bilinear weights, the same for every image and channel, so it is computed once per amount.
+    public struct Sampler: Sendable {
+        let count: Int
+        /// Per output pixel, 4 source indices into a plane (−1: outside, counts 0) and 4 weights.
+        let sources: [Int32]
+        let weights: [Float]
+
+        public func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, channels: Int) {
+            sources.withUnsafeBufferPointer { s in
+                weights.withUnsafeBufferPointer { wt in
                     for ch in 0..<channels {
-                        let plane = x + ch * h * w
-                        func at(_ r: Int, _ q: Int) -> Float { r >= 0 && r < h && q >= 0 && q < w ? plane[r * w + q] : 0 }
-                        var v = at(iy, ix) * (1 - wy) * (1 - wx)
-                        if wx != 0 { v += at(iy, ix + 1) * (1 - wy) * wx }
-                        if wy != 0 { v += at(iy + 1, ix) * wy * (1 - wx) }
-                        if wx != 0 && wy != 0 { v += at(iy + 1, ix + 1) * wy * wx }
-                        out[(ch * h + oy) * w + ox] = v
+                        let plane = x + ch * count, target = out + ch * count
+                        for p in 0..<count {
+                            var v: Float = 0
+                            for k in 0..<4 {
+                                let i = s[4 * p + k]
+                                if i >= 0 { v += plane[Int(i)] * wt[4 * p + k] }
+                            }
+                            target[p] = v
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// The sampler of a geometric transform at `amount` (nil for the photometric ones).
+    public func sampler(height h: Int, width w: Int, amount: Double) -> Sampler? {
+        let cy = Double(h - 1) / 2, cx = Double(w - 1) / 2
+        // The source offset is (a·y + b·x + e, c·y + d·x + f) for the output offset (y, x).
+        var (a, b, c, d, e, f) = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+        switch self {
+        case .translateY: e = -amount
+        case .translateX: f = -amount
+        case .scale: (a, d) = (1 / amount, 1 / amount)
+        case .rotate:
+            let (s, co) = Self.sinCos(degrees: amount)
+            (a, b, c, d) = (co, s, -s, co)
+        default: return nil
+        }
+        var sources = [Int32](repeating: -1, count: 4 * h * w), weights = [Float](repeating: 0, count: 4 * h * w)
+        for oy in 0..<h {
+            for ox in 0..<w {
+                let y = Double(oy) - cy, xx = Double(ox) - cx
+                let sy = a * y + b * xx + e + cy, sx = c * y + d * xx + f + cx
+                guard sy.isFinite, sx.isFinite, abs(sy) < 1e9, abs(sx) < 1e9 else { continue }
+                let y0 = sy.rounded(.down), x0 = sx.rounded(.down)
+                let wy = Float(sy - y0), wx = Float(sx - x0)
+                let iy = Int(y0), ix = Int(x0)
+                let p = 4 * (oy * w + ox)
+                for (k, (dy, dx, weight)) in [(0, 0, (1 - wy) * (1 - wx)), (0, 1, (1 - wy) * wx), (1, 0, wy * (1 - wx)), (1, 1, wy * wx)].enumerated() {
+                    let r = iy + dy, q = ix + dx
+                    // A zero weight reads nothing, so an exact copy stays exact.
+                    if weight != 0 && r >= 0 && r < h && q >= 0 && q < w {
+                        sources[p + k] = Int32(r * w + q)
+                        weights[p + k] = weight
+                    }
+                }
+            }
+        }
+        return Sampler(count: h * w, sources: sources, weights: weights)
     }
 
     /// sin and cos of an angle in degrees, exact at multiples of 90°.

@@ -76,6 +76,14 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
         }
     }
 
+    public func withValues<R>(_ tensor: TensorID, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        let b = try floats(tensor, count: nil)
+        switch impl {
+        case .single(let e): return try body(UnsafeBufferPointer(start: e.pointer(b.id), count: b.elements))
+        case .double: return try read(tensor).withUnsafeBufferPointer { try body($0) }
+        }
+    }
+
     public func readDoubles(_ tensor: TensorID) throws -> [Double] {
         let b = try floats(tensor, count: nil)
         switch impl {

@@ -65,7 +65,10 @@ struct OccludeCommand: ParsableCommand {
             guard input.labels != nil else { throw CommandError("occlusion needs labels: give --labels with --input, or use --data") }
             let runner = try BatchRunner(graph: graph, backend: network.backend, batch: analysis.batchSize(spec),
                                          keeping: [node, graph.nodes.count - 1], weights: file.parameterTensors)
+            _ = try runner.executor(runner.batch)   // plans made before the clock starts
+            let started = Date()
             let r = try Occlusion.run(input, runner: runner, layer: node, patch: p, stride: s, progress: progress.update)
+            let rate = Double(input.count * r.rows * r.columns) / max(Date().timeIntervalSince(started), 1e-9)
             let out = analysis.out
             try makeDirectory(out)
             let shape = [input.count, r.rows, r.columns]
@@ -94,7 +97,8 @@ struct OccludeCommand: ParsableCommand {
             try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weights,
                                 parameters: [("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
                                              ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", scale.rawValue), ("batch", "\(runner.batch)")])
-            output.write("occluded \(input.count) images at \(r.rows)×\(r.columns) positions (patch \(p), stride \(s)), tracking \(graph.nodes[node].name); wrote \(out)\n")
+            output.write("occluded \(input.count) images at \(r.rows)×\(r.columns) positions (patch \(p), stride \(s)), tracking \(graph.nodes[node].name) "
+                         + "(\(Int(rate.rounded())) occluded images/s); wrote \(out)\n")
             return 0
         }
     }

@@ -31,7 +31,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Amounts (with one transform), e.g. --amounts=-6,0,6; default: the paper's range scaled to the input.")
     var amounts: String?
 
-    @Option(help: "Comma-separated layers whose outputs are compared (default: every layer).")
+    @Option(help: "Comma-separated layers whose outputs are compared (default: each conv and fc layer's rectified output: the ReLU right after it, else the layer).")
     var layers: String?
 
     @Option(help: "Seed of the noise transform.")
@@ -60,14 +60,19 @@ struct SweepCommand: ParsableCommand {
         let progress = AnalysisProgress("sweep", live: errors is StandardStream)
         defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
         return CommandSupport.run(errors: &errors) {
-            let nodes = try layers.map { try CommandSupport.layers($0, in: graph) } ?? Array(graph.nodes.indices)
+            let nodes = try layers.map { try CommandSupport.layers($0, in: graph) } ?? graph.nodes.indices.filter { ["conv", "fc"].contains(graph.nodes[$0].op) }.map { i in
+                graph.nodes.firstIndex { $0.op == "relu" && $0.inputs == [.node(i)] } ?? i
+            }
             let (file, input) = try analysis.load(graph)
             guard let labels = input.labels else { throw CommandError("a sweep needs labels: give --labels with --input, or use --data") }
             let chosen = transform.split(separator: ",").map { Transform(rawValue: $0.trimmingCharacters(in: .whitespaces))! }
             let plan = try chosen.map { t in (t, try amounts.map { try numbers($0, option: "--amounts") } ?? t.defaultAmounts(height: graph.input.height)) }
             let runner = try BatchRunner(graph: graph, backend: network.backend, batch: analysis.batchSize(spec),
                                          keeping: nodes + [graph.nodes.count - 1], weights: file.parameterTensors)
+            _ = try runner.executor(min(runner.batch, input.count))   // plans made before the clock starts
+            let started = Date()
             let rows = try Sweep.run(input, runner: runner, layers: nodes, transforms: plan, noiseSeed: seed, progress: progress.update)
+            let rate = Double(input.count * plan.reduce(0) { $0 + $1.1.count }) / max(Date().timeIntervalSince(started), 1e-9)
             try makeDirectory(analysis.out)
             var text = "image,transform,amount,layer,distance,relative_distance,true_prob,top_label\n"
             for r in rows {
@@ -102,7 +107,8 @@ struct SweepCommand: ParsableCommand {
                                 parameters: [("transforms", plan.map { "\($0.0.rawValue): \($0.1.map(csv).joined(separator: ","))" }.joined(separator: "; ")),
                                              ("layers", nodes.map { graph.nodes[$0].name }.joined(separator: ",")), ("images", "\(input.count)"),
                                              ("noise_seed", "\(seed)"), ("batch", "\(runner.batch)")])
-            output.write("swept \(input.count) images × \(plan.reduce(0) { $0 + $1.1.count }) transformed copies × \(nodes.count) layers; wrote \(analysis.out)/sweep.csv, summary.csv\n")
+            output.write("swept \(input.count) images × \(plan.reduce(0) { $0 + $1.1.count }) transformed copies × \(nodes.count) layers "
+                         + "(\(Int(rate.rounded())) transformed images/s); wrote \(analysis.out)/sweep.csv, summary.csv\n")
             return 0
         }
     }

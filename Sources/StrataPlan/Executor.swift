@@ -24,6 +24,9 @@ public protocol Executor: AnyObject {
     func read(_ tensor: TensorID) throws -> [Float]
     /// Copies a tensor's values out as Double (exact for every precision).
     func readDoubles(_ tensor: TensorID) throws -> [Double]
+    /// Calls `body` with a tensor's values in host memory, without a copy where the backend can
+    /// (a float32 CPU plan); valid only inside `body`. The default copies them (`read`).
+    func withValues<R>(_ tensor: TensorID, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R
     /// Copies exactly the tensor's element count of values in.
     func write(_ tensor: TensorID, _ values: UnsafeBufferPointer<Float>) throws
     func write(_ tensor: TensorID, doubles values: [Double]) throws
@@ -43,6 +46,10 @@ public struct ExecutorError: Error, CustomStringConvertible {
 
 extension Executor {
     @discardableResult public func run() -> Double? { run(seed: 0) }
+
+    public func withValues<R>(_ tensor: TensorID, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        try read(tensor).withUnsafeBufferPointer { try body($0) }
+    }
 
     /// The backend and its settings: `cpu, threads 2, gemm strata`.
     public var summary: String { ([plan.traits.name] + settingsSummary.map { "\($0.name) \($0.value)" }).joined(separator: ", ") }
