@@ -10,7 +10,7 @@ import StrataTrain
 /// the output folder.
 struct AnalysisArguments: ParsableArguments {
     @Option(help: "Weights or a checkpoint (.safetensors). A checkpoint's mean image is subtracted from image files and --data; plain weights: none.")
-    var weights: String
+    var weights: String?
 
     @Option(help: "Images: an .npy float32 N×C×H×W used exactly as given, one PNG/JPEG file, or a folder of them.")
     var input: String?
@@ -31,10 +31,20 @@ struct AnalysisArguments: ParsableArguments {
     var batch: Int?
 
     @Option(help: "The output folder (created if missing).")
-    var out: String
+    var out: String?
+
+    /// The weights and the output folder, which every analysis needs (`require` checked them).
+    var weightsPath: String { weights ?? "" }
+    var outPath: String { out ?? "" }
+
+    /// What the commands need beyond the options' own checks (a sweep file supplies them instead).
+    func require() throws {
+        guard weights != nil else { throw ValidationError("missing --weights") }
+        guard out != nil else { throw ValidationError("missing --out") }
+        guard (input == nil) != (data == nil) else { throw ValidationError("give --input or --data (one of them)") }
+    }
 
     func validate() throws {
-        guard (input == nil) != (data == nil) else { throw ValidationError("give --input or --data (one of them)") }
         guard ["test", "train"].contains(split) else { throw ValidationError("--split is test or train") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
@@ -45,12 +55,12 @@ struct AnalysisArguments: ParsableArguments {
 
     /// The weights file, and the images prepared as the weights were trained.
     func load(_ graph: Graph) throws -> (Safetensors.File, AnalysisInput) {
-        let file = try Safetensors.read(path: weights)
+        let file = try Safetensors.read(path: weightsPath)
         let images: AnalysisInput
         if let data {
-            images = try AnalysisInput.load(data: data, split: split, limit: limit, graph: graph, weights: file, weightsPath: weights)
+            images = try AnalysisInput.load(data: data, split: split, limit: limit, graph: graph, weights: file, weightsPath: weightsPath)
         } else {
-            let preprocessing = try Preprocessing.inference(weights: file, path: weights,
+            let preprocessing = try Preprocessing.inference(weights: file, path: weightsPath,
                                                             input: (graph.input.channels, graph.input.height, graph.input.width))
             images = try AnalysisInput.load(input: input!, labels: labels, graph: graph, preprocessing: preprocessing).prefix(limit)
         }

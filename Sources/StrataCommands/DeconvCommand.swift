@@ -43,6 +43,7 @@ struct DeconvCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     func validate() throws {
+        try analysis.require()
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
         if let maps, !maps.hasPrefix("random:") {
             guard maps.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 0 } ?? false }) else {
@@ -60,12 +61,12 @@ struct DeconvCommand: ParsableCommand {
             let batch = analysis.batchSize(spec)
             let written = try DeconvCommand.projectAndWrite(graph: graph, node: node, maps: chosen, top: top, rule: rule, input: input,
                                                             weights: file.parameterTensors, backend: network.backend, batch: batch,
-                                                            folder: "\(analysis.out)/\(graph.nodes[node].name)")
-            try RunRecord.write(to: analysis.out, command: "deconv", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec,
-                                weightsPath: analysis.weights,
+                                                            folder: "\(analysis.outPath)/\(graph.nodes[node].name)")
+            try RunRecord.write(to: analysis.outPath, command: "deconv", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec,
+                                weightsPath: analysis.weightsPath,
                                 parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
                                              ("top", "\(top)"), ("rule", rule.rawValue), ("images", "\(input.count)"), ("seed", "\(seed)"), ("batch", "\(batch)")])
-            output.write("projected the top \(top) activations of \(chosen.count) maps of \(graph.nodes[node].name) (\(rule.rawValue)) over \(input.count) images; wrote \(written) files to \(analysis.out)/\(graph.nodes[node].name)\n")
+            output.write("projected the top \(top) activations of \(chosen.count) maps of \(graph.nodes[node].name) (\(rule.rawValue)) over \(input.count) images; wrote \(written) files to \(analysis.outPath)/\(graph.nodes[node].name)\n")
             return 0
         }
     }

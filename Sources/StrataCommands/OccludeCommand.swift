@@ -47,6 +47,7 @@ struct OccludeCommand: ParsableCommand {
     var show = 8
 
     func validate() throws {
+        try analysis.require()
         if let patch, patch < 1 { throw ValidationError("--patch must be at least 1") }
         if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
         guard show >= 0 else { throw ValidationError("--show must be 0 or more") }
@@ -69,7 +70,7 @@ struct OccludeCommand: ParsableCommand {
             let started = Date()
             let r = try Occlusion.run(input, runner: runner, layer: node, patch: p, stride: s, progress: progress.update)
             let rate = Double(input.count * r.rows * r.columns) / max(Date().timeIntervalSince(started), 1e-9)
-            let out = analysis.out
+            let out = analysis.outPath
             try makeDirectory(out)
             let shape = [input.count, r.rows, r.columns]
             try NumpyArray.write(.init(shape: shape, values: r.probability), path: "\(out)/probability.npy")
@@ -94,7 +95,7 @@ struct OccludeCommand: ParsableCommand {
                                                              range: (0, Float(max(1, graph.classes - 1))), cell: cell), factor))
             }
             if !cells.isEmpty { try Picture.write(Picture.grid(cells, columns: 4), to: "\(out)/occlusion.png") }
-            try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weights,
+            try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
                                 parameters: [("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
                                              ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", scale.rawValue), ("batch", "\(runner.batch)")])
             output.write("occluded \(input.count) images at \(r.rows)×\(r.columns) positions (patch \(p), stride \(s)), tracking \(graph.nodes[node].name) "

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import StrataAnalysis
+import StrataDiagnostics
 import StrataFormats
 import StrataIR
+import StrataSpec
 import StrataTrain
 
 /// `strata sweep SPEC --weights W (--input X --labels Y | --data DATA) --transform T --layers ... --out DIR`.
@@ -20,13 +22,26 @@ struct SweepCommand: ParsableCommand {
             true_prob,top_label), DIR/summary.csv (per transform, amount and layer: the mean relative \
             distance with its 95% interval, the mean true-class probability and the top-1 accuracy), \
             DIR/TRANSFORM.png (the first images at each amount) and DIR/run.json.
+
+            strata sweep SWEEP.yaml runs a sweep file instead, naming the same things for several \
+            transforms at once (paths relative to the file; --out on the command line overrides):
+
+              spec: ../networks/zfnet-mini.yaml
+              weights: ../runs/mini/checkpoints/latest.safetensors
+              data: /usr/share/datasets/fashion-mnist     # or input: X.npy and labels: Y.npy
+              limit: 200
+              layers: [conv1, conv5, fc7]
+              out: sweep
+              transforms:
+                - {transform: translate-y, amounts: [-6, -3, 0, 3, 6]}
+                - {transform: rotate}                      # the default amounts
             """)
 
     @OptionGroup var network: NetworkArguments
     @OptionGroup var analysis: AnalysisArguments
 
     @Option(help: "Transforms, comma-separated: translate-y, translate-x, scale, rotate, contrast, blur, noise.")
-    var transform: String
+    var transform: String?
 
     @Option(help: "Amounts (with one transform), e.g. --amounts=-6,0,6; default: the paper's range scaled to the input.")
     var amounts: String?
@@ -41,6 +56,10 @@ struct SweepCommand: ParsableCommand {
     var show = 4
 
     func validate() throws {
+        guard show >= 0 else { throw ValidationError("--show must be 0 or more") }
+        if SweepFile.isSweepFile(network.spec) { return }
+        try analysis.require()
+        guard let transform else { throw ValidationError("missing --transform (or give a sweep file instead of a spec)") }
         let names = transform.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         for name in names where Transform(rawValue: name) == nil {
             throw ValidationError("unknown transform '\(name)'; the transforms are \(Transform.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -52,11 +71,37 @@ struct SweepCommand: ParsableCommand {
                 throw ValidationError("\(t.rawValue) cannot take the amount \(a)\(t == .scale || t == .contrast ? " (it must be positive)" : " (it must be 0 or more)")")
             }
         }
-        guard show >= 0 else { throw ValidationError("--show must be 0 or more") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        guard SweepFile.isSweepFile(network.spec) else {
+            let names = (transform ?? "").split(separator: ",").map { Transform(rawValue: $0.trimmingCharacters(in: .whitespaces))! }
+            let amounts = try? self.amounts.map { try numbers($0, option: "--amounts") }
+            return perform(specPath: network.spec, analysis: analysis, layers: layers, transforms: names.map { ($0, amounts) }, noiseSeed: seed,
+                           output: &output, errors: &errors)
+        }
+        let file: SweepFile
+        do { file = try SweepFile.load(network.spec) } catch let error as DiagnosticError {
+            errors.write(DiagnosticRenderer(sources: [network.spec: (try? String(contentsOfFile: network.spec, encoding: .utf8)) ?? ""]).render(error.diagnostics))
+            return 1
+        } catch {
+            errors.write("error: \(error)\n")
+            return 1
+        }
+        var arguments = file.arguments
+        if let out = analysis.out { arguments += ["--out", out] }
+        let options: AnalysisArguments
+        do { options = try AnalysisArguments.parse(arguments); try options.require() } catch {
+            errors.write("error: \(network.spec): \(AnalysisArguments.message(for: error))\n")
+            return 1
+        }
+        return perform(specPath: file.spec, analysis: options, layers: file.layers, transforms: file.transforms, noiseSeed: file.seed ?? seed,
+                       output: &output, errors: &errors)
+    }
+
+    func perform(specPath: String, analysis: AnalysisArguments, layers: String?, transforms: [(Transform, [Double]?)], noiseSeed seed: UInt64,
+                 output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, spec) = CommandSupport.graph(specPath, errors: &errors) else { return 1 }
         let progress = AnalysisProgress("sweep", live: errors is StandardStream)
         defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
         return CommandSupport.run(errors: &errors) {
@@ -65,26 +110,25 @@ struct SweepCommand: ParsableCommand {
             }
             let (file, input) = try analysis.load(graph)
             guard let labels = input.labels else { throw CommandError("a sweep needs labels: give --labels with --input, or use --data") }
-            let chosen = transform.split(separator: ",").map { Transform(rawValue: $0.trimmingCharacters(in: .whitespaces))! }
-            let plan = try chosen.map { t in (t, try amounts.map { try numbers($0, option: "--amounts") } ?? t.defaultAmounts(height: graph.input.height)) }
+            let plan = transforms.map { ($0.0, $0.1 ?? $0.0.defaultAmounts(height: graph.input.height)) }
             let runner = try BatchRunner(graph: graph, backend: network.backend, batch: analysis.batchSize(spec),
                                          keeping: nodes + [graph.nodes.count - 1], weights: file.parameterTensors)
             _ = try runner.executor(min(runner.batch, input.count))   // plans made before the clock starts
             let started = Date()
             let rows = try Sweep.run(input, runner: runner, layers: nodes, transforms: plan, noiseSeed: seed, progress: progress.update)
             let rate = Double(input.count * plan.reduce(0) { $0 + $1.1.count }) / max(Date().timeIntervalSince(started), 1e-9)
-            try makeDirectory(analysis.out)
+            try makeDirectory(analysis.outPath)
             var text = "image,transform,amount,layer,distance,relative_distance,true_prob,top_label\n"
             for r in rows {
                 text += "\(r.image),\(r.transform.rawValue),\(csv(r.amount)),\(r.layer),\(csv(r.distance)),\(csv(r.relativeDistance)),\(csv(r.trueProbability)),\(r.topLabel)\n"
             }
-            try AtomicFile.write(Data(text.utf8), to: "\(analysis.out)/sweep.csv")
+            try AtomicFile.write(Data(text.utf8), to: "\(analysis.outPath)/sweep.csv")
             var summary = "transform,amount,layer,images,mean_relative_distance,ci95_low,ci95_high,mean_true_prob,top1_accuracy\n"
             for s in Sweep.summary(rows, labels: labels) {
                 summary += "\(s.transform.rawValue),\(csv(s.amount)),\(s.layer),\(s.images),\(csv(s.meanRelativeDistance)),\(csv(s.low)),\(csv(s.high)),"
                     + "\(csv(s.meanTrueProbability)),\(csv(s.accuracy))\n"
             }
-            try AtomicFile.write(Data(summary.utf8), to: "\(analysis.out)/summary.csv")
+            try AtomicFile.write(Data(summary.utf8), to: "\(analysis.outPath)/summary.csv")
             // A strip per transform: the first images (rows) at every amount (columns).
             let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
             let factor = max(1, 64 / max(h, w))
@@ -101,15 +145,97 @@ struct SweepCommand: ParsableCommand {
                         cells.append(Picture.enlarge(Picture.display(moved[...], channels: c, height: h, width: w, range: range), factor))
                     }
                 }
-                try Picture.write(Picture.grid(cells, columns: list.count), to: "\(analysis.out)/\(t.rawValue).png")
+                try Picture.write(Picture.grid(cells, columns: list.count), to: "\(analysis.outPath)/\(t.rawValue).png")
             }
-            try RunRecord.write(to: analysis.out, command: "sweep", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weights,
+            try RunRecord.write(to: analysis.outPath, command: "sweep", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
                                 parameters: [("transforms", plan.map { "\($0.0.rawValue): \($0.1.map(csv).joined(separator: ","))" }.joined(separator: "; ")),
                                              ("layers", nodes.map { graph.nodes[$0].name }.joined(separator: ",")), ("images", "\(input.count)"),
                                              ("noise_seed", "\(seed)"), ("batch", "\(runner.batch)")])
             output.write("swept \(input.count) images × \(plan.reduce(0) { $0 + $1.1.count }) transformed copies × \(nodes.count) layers "
-                         + "(\(Int(rate.rounded())) transformed images/s); wrote \(analysis.out)/sweep.csv, summary.csv\n")
+                         + "(\(Int(rate.rounded())) transformed images/s); wrote \(analysis.outPath)/sweep.csv, summary.csv\n")
             return 0
         }
+    }
+}
+
+/// A sweep file: the spec, weights, data, layers and a list of `{transform, amounts}`, read with
+/// located errors. Paths are relative to the file.
+struct SweepFile {
+    var spec: String
+    var arguments: [String]
+    var layers: String?
+    var seed: UInt64?
+    var transforms: [(Transform, [Double]?)]
+
+    /// Whether `path` is a YAML file with a `transforms:` key (a sweep file, not a network spec).
+    static func isSweepFile(_ path: String) -> Bool {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), text.utf8.count < YAMLReader.maximumBytes,
+              let root = try? YAMLReader.parse(text: text, file: path) else { return false }
+        return root.mapping?.contains { $0.key == "transforms" } == true
+    }
+
+    static func load(_ path: String) throws -> SweepFile {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let root = try YAMLReader.parse(text: text, file: path)
+        let folder = (path as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String { p.hasPrefix("/") || folder.isEmpty ? p : "\(folder)/\(p)" }
+        var problems: [Diagnostic] = []
+        let entries = root.mapping ?? []
+        let known = ["spec", "weights", "data", "input", "labels", "split", "limit", "batch", "layers", "out", "seed", "transforms"]
+        for e in entries where !known.contains(e.key) {
+            let hint = Spelling.suggestion(for: e.key, among: known).map { "; did you mean '\($0)'?" } ?? ""
+            problems.append(.error("unknown key '\(e.key)' in a sweep file\(hint) (keys: \(known.joined(separator: ", ")))", at: e.keyLocation))
+        }
+        func scalar(_ key: String) -> String? {
+            guard let e = entries.first(where: { $0.key == key }) else { return nil }
+            guard let v = e.value.scalar else { problems.append(.error("'\(key)' must be a single value", at: e.value.location)); return nil }
+            return v
+        }
+        guard let spec = scalar("spec") else {
+            throw DiagnosticError(problems + [.error("a sweep file names its network: 'spec: PATH'", at: root.location)])
+        }
+        var arguments: [String] = []
+        for key in ["weights", "data", "input", "labels"] { if let v = scalar(key) { arguments += ["--\(key)", resolve(v)] } }
+        for key in ["split", "limit", "batch"] { if let v = scalar(key) { arguments += ["--\(key)", v] } }
+        if let v = scalar("out") { arguments += ["--out", resolve(v)] }
+        var layers: String?
+        if let e = entries.first(where: { $0.key == "layers" }) {
+            if let list = e.value.sequence { layers = list.compactMap(\.scalar).joined(separator: ",") } else { layers = e.value.scalar }
+        }
+        var transforms: [(Transform, [Double]?)] = []
+        if let e = entries.first(where: { $0.key == "transforms" }) {
+            if let list = e.value.sequence, !list.isEmpty {
+                for item in list {
+                    guard let m = item.mapping, let name = m.first(where: { $0.key == "transform" })?.value.scalar else {
+                        problems.append(.error("expected {transform: NAME, amounts: [...]}", at: item.location)); continue
+                    }
+                    guard let t = Transform(rawValue: name) else {
+                        let hint = Spelling.suggestion(for: name, among: Transform.allCases.map(\.rawValue)).map { "; did you mean '\($0)'?" } ?? ""
+                        problems.append(.error("unknown transform '\(name)'\(hint) (transforms: \(Transform.allCases.map(\.rawValue).joined(separator: ", ")))", at: item.location))
+                        continue
+                    }
+                    var amounts: [Double]?
+                    if let a = m.first(where: { $0.key == "amounts" }) {
+                        let values = a.value.sequence?.compactMap { $0.scalar.flatMap(Double.init) } ?? []
+                        guard let count = a.value.sequence?.count, values.count == count, !values.isEmpty, values.allSatisfy(t.accepts) else {
+                            problems.append(.error("'amounts' of \(name) must be a list of numbers it accepts\(t == .scale || t == .contrast ? " (positive)" : "")", at: a.value.location))
+                            continue
+                        }
+                        amounts = values
+                    }
+                    transforms.append((t, amounts))
+                }
+            } else {
+                problems.append(.error("'transforms' must be a list of {transform: NAME, amounts: [...]}", at: e.value.location))
+            }
+        }
+        if !problems.isEmpty { throw DiagnosticError(problems) }
+        var seed: UInt64?
+        if let v = scalar("seed") {
+            seed = UInt64(v)
+            if seed == nil { problems.append(.error("'seed' must be a whole number ≥ 0", at: entries.first { $0.key == "seed" }!.value.location)) }
+        }
+        if !problems.isEmpty { throw DiagnosticError(problems) }
+        return SweepFile(spec: resolve(spec), arguments: arguments, layers: layers, seed: seed, transforms: transforms)
     }
 }

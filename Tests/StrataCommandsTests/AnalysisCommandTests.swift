@@ -139,3 +139,31 @@ struct ReportCommandTests {
         #expect(run.status == 1 && run.errors.contains("nothing to report"))
     }
 }
+
+@Suite("strata sweep SWEEP.yaml")
+struct SweepFileTests {
+    @Test func aSweepFileRunsSeveralTransformsAndReportsLocatedErrors() throws {
+        let d = try AnalysisCommandTests().trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try """
+            spec: tiny.yaml
+            weights: run/checkpoints/latest.safetensors
+            data: data
+            limit: 4
+            layers: [r1, f1]
+            out: swept
+            transforms:
+              - {transform: translate-x, amounts: [-1, 0, 1]}
+              - {transform: contrast, amounts: [1, 0.5]}
+
+            """.write(toFile: d + "/sweep.yaml", atomically: true, encoding: .utf8)
+        let run = strata("sweep", d + "/sweep.yaml")
+        #expect(run.status == 0, "\(run.errors)")
+        let rows = try String(contentsOfFile: d + "/swept/sweep.csv", encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 1 + 4 * 5 * 2)
+        #expect(rows.contains { $0.hasPrefix("3,contrast,0.5,f1,") })
+        try "spec: tiny.yaml\ntransforms:\n  - {transform: shear}\n".write(toFile: d + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = strata("sweep", d + "/bad.yaml")
+        #expect(bad.status == 1 && bad.errors.contains("bad.yaml:3:5: error: unknown transform 'shear'"), "\(bad.errors)")
+    }
+}
