@@ -66,7 +66,8 @@ struct DeconvCommand: ParsableCommand {
                                 weightsPath: analysis.weightsPath,
                                 parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
                                              ("top", "\(top)"), ("rule", rule.rawValue), ("images", "\(input.count)"), ("seed", "\(seed)"), ("batch", "\(batch)")])
-            output.write("projected the top \(top) activations of \(chosen.count) maps of \(graph.nodes[node].name) (\(rule.rawValue)) over \(input.count) images; wrote \(written) files to \(analysis.outPath)/\(graph.nodes[node].name)\n")
+            output.write("projected the top \(top) activations of \(chosen.count) maps of \(graph.nodes[node].name) (\(rule.rawValue)) over \(input.count) images "
+                         + "(\(Int(written.rate.rounded())) projections/s); wrote \(written.files) files to \(analysis.outPath)/\(graph.nodes[node].name)\n")
             return 0
         }
     }
@@ -87,18 +88,22 @@ struct DeconvCommand: ParsableCommand {
     }
 
     /// Finds the strongest activations of `maps`, projects them, and writes map-M.npy/.json/.png
-    /// into `folder`; returns how many files it wrote.
+    /// into `folder`; returns how many files it wrote and projections per second.
     @discardableResult
     static func projectAndWrite(graph: Graph, node: Int, maps: [Int], top: Int, rule: BackwardRule, input: AnalysisInput,
-                                weights: [String: (shape: [Int], values: [Float])], backend: any Backend, batch: Int, folder: String) throws -> Int {
+                                weights: [String: (shape: [Int], values: [Float])], backend: any Backend, batch: Int, folder: String) throws -> (files: Int, rate: Double) {
         let forward = try BatchRunner(graph: graph, backend: backend, batch: batch, keeping: [node], weights: weights)
         let outputs = try forward.outputs(input.images, count: input.count, nodes: [node])[0]
         let strongest = Projection.strongest(outputs, count: input.count, shape: graph.nodes[node].shape!, maps: maps, top: top)
         let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: backend, batch: batch, weights: weights)
         try makeDirectory(folder)
-        var files = 0
+        var files = 0, projectionSeconds = 0.0, projected = 0
+        _ = try runner.executor(min(batch, top))   // the plan is made before the clock starts
         for (map, activations) in zip(maps, strongest) {
+            let started = Date()
             let projections = try Projection.project(activations, input: input, runner: runner, layer: node)
+            projectionSeconds += Date().timeIntervalSince(started)
+            projected += activations.count
             try NumpyArray.write(.init(shape: [activations.count] + graph.input.dims, values: projections.flatMap { $0 }), path: "\(folder)/map-\(map).npy")
             let json = "[" + activations.map { "{\"image\": \($0.image), \"row\": \($0.row), \"column\": \($0.column), \"activation\": \($0.value)}" }
                 .joined(separator: ",\n ") + "]\n"
@@ -106,7 +111,7 @@ struct DeconvCommand: ParsableCommand {
             try Picture.write(picture(graph: graph, node: node, activations: activations, projections: projections, input: input), to: "\(folder)/map-\(map).png")
             files += 3
         }
-        return files
+        return (files, Double(projected) / max(projectionSeconds, 1e-9))
     }
 
     /// The projections cropped to each activation's receptive field (left half, in a square grid)
