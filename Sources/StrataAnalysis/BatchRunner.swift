@@ -10,12 +10,16 @@ public final class BatchRunner {
     public let backend: any Backend
     public let batch: Int
     let keep: Set<TensorID>
+    let observe: Set<TensorID>
     let weights: [String: (shape: [Int], values: [Float])]
     var executors: [Int: any Executor] = [:]
 
-    /// - Parameter keep: tensors to read after a run (layer outputs a later step would overwrite).
-    public init(graph: Graph, derived: TrainingGraph, backend: any Backend, batch: Int, keep: Set<TensorID>,
+    /// - Parameters:
+    ///   - keep: tensors to read after a run (layer outputs a later step would overwrite).
+    ///   - observe: tensors read during a run (`Executor.run(seed:observe:)`), whose memory the plan still reuses.
+    public init(graph: Graph, derived: TrainingGraph, backend: any Backend, batch: Int, keep: Set<TensorID>, observe: Set<TensorID> = [],
                 weights: [String: (shape: [Int], values: [Float])]) {
+        self.observe = observe
         self.graph = graph
         self.derived = derived
         self.backend = backend
@@ -34,7 +38,7 @@ public final class BatchRunner {
     /// The executor for chunks of `n` images, made (and loaded) on first use.
     public func executor(_ n: Int) throws -> any Executor {
         if let e = executors[n] { return e }
-        let e = try backend.makeExecutor(backend.plan(derived, batch: n, keep: keep))
+        let e = try backend.makeExecutor(backend.plan(derived, batch: n, keep: keep, observe: observe))
         try e.loadParameters(weights)
         executors[n] = e
         return e

@@ -31,7 +31,16 @@ public struct SweepSummaryRow: Sendable {
 }
 
 public enum Sweep {
+    /// A runner for `run`: it observes `layers` during each run (their memory is reused, so the plan
+    /// is as small as plain inference's) and keeps the probabilities.
+    public static func runner(graph: Graph, backend: any Backend, batch: Int, layers: [Int],
+                              weights: [String: (shape: [Int], values: [Float])]) throws -> BatchRunner {
+        BatchRunner(graph: graph, derived: try TrainingGraph.derive(graph, training: false), backend: backend, batch: batch,
+                    keep: [.value(graph.nodes.count - 1)], observe: Set(layers.map { TensorID.value($0) }), weights: weights)
+    }
+
     /// Runs the sweep. `layers`: node indices; the last node (the probabilities) is read too.
+    /// `runner` observes the layers or keeps them (`runner(graph:backend:batch:layers:weights:)`).
     /// `progress(done, total)` counts transformed images.
     public static func run(_ input: AnalysisInput, runner: BatchRunner, layers: [Int], transforms: [(Transform, [Double])],
                            noiseSeed: UInt64 = 0, progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepRow] {
@@ -51,14 +60,24 @@ public enum Sweep {
             let e = try runner.executor(n)
             let originals = Array(input.images[(start * perImage)..<((start + n) * perImage)])
             try originals.withUnsafeBufferPointer { try e.setInput($0) }
-            e.run()
-            let reference = try layers.map { try e.read(.value($0)) }
+            var reference = sizes.map { [Float](repeating: 0, count: n * $0) }
+            let slot = Dictionary(uniqueKeysWithValues: layers.enumerated().map { (TensorID.value($0.element), $0.offset) })
+            let observed = e.plan.observed.values.reduce(0) { $0 + $1.count }
+            if observed == layers.count {
+                try e.run(seed: 0) { t, values in
+                    if let k = slot[t] { reference[k].withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: values.prefix(n * sizes[k])) } }
+                }
+            } else {
+                e.run()
+                for (k, node) in layers.enumerated() { reference[k] = try e.read(.value(node)) }
+            }
             var norms = [[Double]](repeating: [Double](repeating: 0, count: n), count: layers.count)
             for k in 0..<layers.count {
+                let zero = [Float](repeating: 0, count: sizes[k])
                 for i in 0..<n {
-                    var s = 0.0
-                    for j in (i * sizes[k])..<((i + 1) * sizes[k]) { s += Double(reference[k][j]) * Double(reference[k][j]) }
-                    norms[k][i] = s.squareRoot()
+                    norms[k][i] = zero.withUnsafeBufferPointer { z in
+                        reference[k].withUnsafeBufferPointer { r in Self.distance(r.baseAddress! + i * sizes[k], z.baseAddress!, count: sizes[k]) }
+                    }
                 }
             }
             var batch = [Float](repeating: 0, count: n * perImage)
@@ -78,26 +97,29 @@ public enum Sweep {
                         }
                     }
                     try batch.withUnsafeBufferPointer { try e.setInput($0) }
-                    e.run()
-                    let probabilities = try e.read(.value(last))
-                    // Distances of every image and layer, straight from the executor's memory, the
-                    // images split across the cores (the executor's threads are idle between runs).
+                    // Distances of every image and layer, from the executor's memory as each layer is
+                    // made (or after the run), the images split across the cores.
                     var distances = [Double](repeating: 0, count: n * layers.count)
                     try distances.withUnsafeMutableBufferPointer { out in
                         nonisolated(unsafe) let target = out.baseAddress!   // each (image, layer) writes its own slot
-                        for (k, node) in layers.enumerated() {
-                            try e.withValues(.value(node)) { values in
-                                nonisolated(unsafe) let o = values.baseAddress!
-                                reference[k].withUnsafeBufferPointer { r in
-                                    nonisolated(unsafe) let base = r.baseAddress!
-                                    let (size, count) = (sizes[k], layers.count)
-                                    DispatchQueue.concurrentPerform(iterations: n) { i in
-                                        target[i * count + k] = Self.distance(o + i * size, base + i * size, count: size)
-                                    }
+                        func measure(_ k: Int, _ values: UnsafeBufferPointer<Float>) {
+                            nonisolated(unsafe) let o = values.baseAddress!
+                            reference[k].withUnsafeBufferPointer { r in
+                                nonisolated(unsafe) let base = r.baseAddress!
+                                let (size, count) = (sizes[k], layers.count)
+                                DispatchQueue.concurrentPerform(iterations: n) { i in
+                                    target[i * count + k] = Self.distance(o + i * size, base + i * size, count: size)
                                 }
                             }
                         }
+                        if observed == layers.count {
+                            try e.run(seed: 0) { t, values in if let k = slot[t] { measure(k, values) } }
+                        } else {
+                            e.run()
+                            for (k, node) in layers.enumerated() { try e.withValues(.value(node)) { measure(k, $0) } }
+                        }
                     }
+                    let probabilities = try e.read(.value(last))
                     for i in 0..<n {
                         let row = probabilities[(i * classes)..<((i + 1) * classes)]
                         let top = row.indices.max { row[$0] < row[$1] || row[$0].isNaN }! - i * classes

@@ -39,6 +39,18 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
         }
     }
 
+    public func run(seed: UInt64, observe: (TensorID, UnsafeBufferPointer<Float>) throws -> Void) throws -> Double? {
+        switch impl {
+        case .single(let e):
+            return try e.run(seed: seed) { t, id in try observe(t, UnsafeBufferPointer(start: e.pointer(id), count: self.plan.buffers[id].elements)) }
+        case .double(let e):
+            return try e.run(seed: seed) { t, id in
+                let values = UnsafeBufferPointer(start: e.pointer(id), count: self.plan.buffers[id].elements).map(Float.init)
+                try values.withUnsafeBufferPointer { try observe(t, $0) }
+            }
+        }
+    }
+
     public var timing: Bool {
         get { switch impl { case .single(let e): e.timing; case .double(let e): e.timing } }
         set { switch impl { case .single(let e): e.timing = newValue; case .double(let e): e.timing = newValue } }

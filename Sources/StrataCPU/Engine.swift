@@ -62,7 +62,10 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
 
     /// Runs every step. `seed` draws the dropout masks. Returns the loss for a plan with a loss.
     @discardableResult
-    func run(seed: UInt64) -> Double? {
+    func run(seed: UInt64) -> Double? { run(seed: seed) { _, _ in } }
+
+    /// Runs every step; after a step that makes observed tensors, `observe(tensor, buffer id)`.
+    func run(seed: UInt64, observe: (TensorID, Int) throws -> Void) rethrows -> Double? {
         for (k, step) in plan.steps.enumerated() {
             if timing {
                 var start = timespec(), end = timespec()
@@ -72,6 +75,9 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
                 stepSeconds[k] = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9
             } else {
                 execute(step, seed: seed)
+            }
+            if let tensors = plan.observed[k] {
+                for t in tensors { try observe(t, plan.bufferOf[t]!) }
             }
         }
         return plan.bufferOf[.loss].map { Double(pointer($0)[0]) }

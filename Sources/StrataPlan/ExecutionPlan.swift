@@ -77,6 +77,8 @@ public struct ExecutionPlan: Sendable {
     /// Every learnable tensor the plan's steps use (all of them, except in a projection from a
     /// layer, which needs only those below it), named `LAYER.weight` / `LAYER.bias`, in graph order.
     public var parameters: [NamedParameter]
+    /// Step index → the observed tensors that step makes, for `Executor.run(seed:observe:)`.
+    public var observed: [Int: [TensorID]] = [:]
 
     public func buffer(_ tensor: TensorID) -> Buffer? { bufferOf[tensor].map { buffers[$0] } }
 

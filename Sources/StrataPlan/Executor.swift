@@ -20,6 +20,11 @@ public protocol Executor: AnyObject {
     /// dropout masks.
     @discardableResult func run(seed: UInt64) -> Double?
 
+    /// Runs the plan, calling `observe` with each tensor the plan was made to observe, right after
+    /// the step that makes it (its memory is reused later in the run); a float32 view, valid only
+    /// during the call. An error thrown by `observe` stops the run and is rethrown.
+    @discardableResult func run(seed: UInt64, observe: (TensorID, UnsafeBufferPointer<Float>) throws -> Void) throws -> Double?
+
     /// Copies a tensor's values out (float32 plans exactly; float64 ones rounded).
     func read(_ tensor: TensorID) throws -> [Float]
     /// Copies a tensor's values out as Double (exact for every precision).
@@ -151,7 +156,7 @@ public protocol Backend: Sendable {
 
 extension Backend {
     /// Plans a graph for this backend.
-    public func plan(_ graph: TrainingGraph, batch: Int, keep: Set<TensorID> = [], fuse: Bool = true) -> ExecutionPlan {
-        Planner.plan(graph, batch: batch, traits: traits, keep: keep, fuse: fuse)
+    public func plan(_ graph: TrainingGraph, batch: Int, keep: Set<TensorID> = [], observe: Set<TensorID> = [], fuse: Bool = true) -> ExecutionPlan {
+        Planner.plan(graph, batch: batch, traits: traits, keep: keep, observe: observe, fuse: fuse)
     }
 }

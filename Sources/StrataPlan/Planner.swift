@@ -9,8 +9,13 @@ public enum Planner {
     ///   - traits: the backend's alignment, thread count and scratch needs.
     ///   - keep: tensors that must stay readable after the run (for `strata features`): never
     ///     fused away or overwritten.
+    ///   - observe: tensors the caller reads during the run, right after the step that makes them
+    ///     (`Executor.run(seed:observe:)`): never fused away or overwritten in place, but their
+    ///     memory is reused afterwards as usual, so the plan stays as small as one that keeps nothing.
     ///   - fuse: fuse ReLUs into the step before them.
-    public static func plan(_ tg: TrainingGraph, batch: Int, traits: BackendTraits, keep: Set<TensorID> = [], fuse: Bool = true) -> ExecutionPlan {
+    public static func plan(_ tg: TrainingGraph, batch: Int, traits: BackendTraits, keep: Set<TensorID> = [], observe: Set<TensorID> = [],
+                            fuse: Bool = true) -> ExecutionPlan {
+        let pinned = keep.union(observe)
         let graph = tg.graph
         var steps = tg.steps
         var alias = tg.aliases            // tensor → the tensor whose buffer it uses
@@ -27,7 +32,7 @@ public enum Planner {
             var removed = Set<Int>()
             for (k, step) in steps.enumerated() where k < tg.backwardStart && (step.kernel == .conv_forward || step.kernel == .fc_forward) {
                 let value = step.outputs[0]
-                guard !keep.contains(value),
+                guard !pinned.contains(value),
                       let r = steps.indices.first(where: { $0 < tg.backwardStart && steps[$0].kernel == .relu_forward && root(steps[$0].inputs[0]) == value })
                 else { continue }
                 // Only if the ReLU is the sole reader and no backward step needs the pre-ReLU value.
@@ -76,7 +81,7 @@ public enum Planner {
             // The data input: the gradient for backward steps, the value for forward ones.
             let source = root(step.inputs[0])
             let target = step.outputs[0]
-            guard last[source] == k, !keep.contains(source), !keep.contains(target), isArena(source), isArena(target),
+            guard last[source] == k, !pinned.contains(source), !pinned.contains(target), isArena(source), isArena(target),
                   tg.shape(of: source) == tg.shape(of: target), alias[target] == nil else { continue }
             // relu_backward/tanh_backward read the forward value too; that must not be the buffer overwritten.
             alias[target] = source
@@ -117,6 +122,13 @@ public enum Planner {
             if let id = bufferOf[root(t)] { bufferOf[t] = id }
         }
         for t in keep { if let id = bufferOf[root(t)] { bufferOf[t] = id; buffers[id].lastStep = planSteps.count } }
+        // Each observed tensor is read after the first step that writes its buffer.
+        var observed: [Int: [TensorID]] = [:]
+        for t in observe.sorted() {
+            guard let id = bufferOf[root(t)] ?? bufferOf[t], let k = planSteps.firstIndex(where: { $0.outputs.contains(id) }) else { continue }
+            bufferOf[t] = id
+            observed[k, default: []].append(t)
+        }
         for id in buffers.indices where !buffers[id].tensors.isEmpty {
             buffers[id].tensors = bufferOf.filter { $0.value == id }.map(\.key).sorted()
         }
@@ -146,7 +158,7 @@ public enum Planner {
         return ExecutionPlan(graph: graph, mode: tg.mode, training: tg.training, batch: batch, traits: traits, buffers: buffers, steps: planSteps,
                              backwardStart: backwardStart, bufferOf: bufferOf, arenaBytes: arena, persistentBytes: persistent,
                              workspaceElementsPerThread: workspace, seed: tg.seed,
-                             parameters: graph.namedParameters().filter { bufferOf[$0.tensor] != nil })
+                             parameters: graph.namedParameters().filter { bufferOf[$0.tensor] != nil }, observed: observed)
     }
 }
 

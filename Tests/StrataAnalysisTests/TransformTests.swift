@@ -89,6 +89,12 @@ struct SweepTests {
             #expect(r.trueProbability == Double(probabilities[r.image * 3 + input.labels![r.image]]))
         }
         #expect(rows.contains { $0.transform == .rotate && $0.amount == 90 && $0.distance > 0 })
+        // Observing the layers during the run (memory reused) gives the same rows as keeping them.
+        let observing = try Sweep.runner(graph: graph, backend: CPUBackend(), batch: 2, layers: layers, weights: randomWeights(graph))
+        #expect(try observing.executor(2).plan.arenaBytes < runner.executor(2).plan.arenaBytes)
+        let observed = try Sweep.run(input, runner: observing, layers: layers,
+                                     transforms: [(.translateX, [0, 1]), (.scale, [1]), (.rotate, [0, 90]), (.contrast, [1])])
+        #expect(observed.map(\.distance) == rows.map(\.distance) && observed.map(\.trueProbability) == rows.map(\.trueProbability))
         let summary = Sweep.summary(rows, labels: input.labels!)
         #expect(summary.count == 6 * 3 && summary.allSatisfy { $0.images == 5 && $0.low <= $0.meanRelativeDistance && $0.meanRelativeDistance <= $0.high })
     }

@@ -104,3 +104,39 @@ let packageRoot: String = {
     parts.removeLast(3)
     return parts.joined(separator: "/")
 }()
+
+/// `observe`: a tensor read during the run, right after the step that makes it, equals the same
+/// tensor kept to the end, while the plan still reuses its memory.
+@Suite("Observed tensors")
+struct ObservedTensorTests {
+    @Test func observingGivesTheKeptValuesInASmallerPlan() throws {
+        let g = try graph("""
+              - {name: c1, op: conv, filters: 4, kernel: 3, pad: 1}
+              - {name: r1, op: relu}
+              - {name: p1, op: maxpool, kernel: 2}
+              - {name: c2, op: conv, filters: 4, kernel: 3, pad: 1}
+              - {name: r2, op: relu}
+              - {name: f1, op: fc, units: 3}
+
+            """, input: "{channels: 2, height: 8, width: 8}")
+        let settings = cpu()
+        let derived = try TrainingGraph.derive(g, training: false)
+        let wanted: Set<TensorID> = [.value(0), .value(1), .value(4)]
+        let kept = try CPUExecutor(plan: CPUBackend(settings).plan(derived, batch: 3, keep: wanted), settings: settings)
+        let observing = try CPUExecutor(plan: CPUBackend(settings).plan(derived, batch: 3, observe: wanted), settings: settings)
+        #expect(observing.plan.arenaBytes < kept.plan.arenaBytes)
+        var random = Random(5)
+        let weights = kept.plan.parameters.map { p in (p.tensor, (0..<p.elementCount).map { _ in random.uniform() }) }
+        let input = (0..<(3 * 128)).map { _ in random.uniform() }
+        for e in [kept, observing] {
+            for (t, w) in weights { try e.write(t, doubles: w) }
+            try e.write(.input, doubles: input)
+        }
+        kept.run()
+        var seen: [TensorID: [Float]] = [:]
+        try observing.run(seed: 0) { t, values in seen[t] = Array(values) }
+        #expect(Set(seen.keys) == wanted)
+        for t in wanted { #expect(seen[t] == (try kept.read(t)), "\(t)") }
+        #expect(seen[.value(0)]!.contains { $0 < 0 })    // the conv's own output, before its ReLU
+    }
+}
