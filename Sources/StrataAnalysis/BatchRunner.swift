@@ -12,6 +12,8 @@ public final class BatchRunner {
     let keep: Set<TensorID>
     let observe: Set<TensorID>
     let weights: [String: (shape: [Int], values: [Float])]
+    /// How errors name the weights (their file).
+    public var weightsName = "the weights"
     var executors: [Int: any Executor] = [:]
 
     /// - Parameters:
@@ -39,7 +41,9 @@ public final class BatchRunner {
     public func executor(_ n: Int) throws -> any Executor {
         if let e = executors[n] { return e }
         let e = try backend.makeExecutor(backend.plan(derived, batch: n, keep: keep, observe: observe))
-        try e.loadParameters(weights)
+        do { try e.loadParameters(weights) } catch let mismatch as ParameterMismatch {
+            throw ExecutorError(mismatch.message(file: weightsName))
+        }
         executors[n] = e
         return e
     }

@@ -56,6 +56,7 @@ struct AnalysisArguments: ParsableArguments {
     /// The weights file, and the images prepared as the weights were trained.
     func load(_ graph: Graph) throws -> (Safetensors.File, AnalysisInput) {
         let file = try Safetensors.read(path: weightsPath)
+        try Weights.check(file, path: weightsPath, graph: graph)
         let images: AnalysisInput
         if let data {
             images = try AnalysisInput.load(data: data, split: split, limit: limit, graph: graph, weights: file, weightsPath: weightsPath)

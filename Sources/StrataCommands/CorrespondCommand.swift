@@ -94,6 +94,7 @@ struct CorrespondCommand: ParsableCommand {
         return CommandSupport.run(errors: &errors) {
             let nodes = try CommandSupport.layers(layers, in: graph)
             let file = try Safetensors.read(path: weights)
+            try Weights.check(file, path: weights, graph: graph)
             let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
             let preprocessing = try Preprocessing.inference(weights: file, path: weights, input: (c, h, w))
             let images = try AnalysisInput.load(input: input, labels: nil, graph: graph, preprocessing: preprocessing)

@@ -78,6 +78,7 @@ struct EvolveCommand: ParsableCommand {
             var records: [String] = []
             for (column, (epoch, path)) in snapshots.enumerated() {
                 let file = try Safetensors.read(path: path)
+                try Weights.check(file, path: path, graph: graph)
                 // Every snapshot prepares the images with its own mean image, as it was trained.
                 let images: AnalysisInput
                 if let data {

@@ -45,8 +45,16 @@ enum Weights {
         do {
             try executor.loadParameters(file.parameterTensors)
         } catch let mismatch as ParameterMismatch {
-            throw CommandError("\(path) does not fit '\(mismatch.network)':\n  " + mismatch.problems.joined(separator: "\n  ")
-                               + "\n  make weights for this spec with 'strata init', or pass the weights trained for it")
+            throw CommandError(mismatch.message(file: path))
+        }
+    }
+
+    /// Checks that `file` has every parameter of `graph` in its shape, before any plan is made.
+    static func check(_ file: Safetensors.File, path: String, graph: Graph) throws {
+        do {
+            try ParameterMismatch.check(file.parameterTensors, against: graph.namedParameters(), network: graph.name)
+        } catch let mismatch as ParameterMismatch {
+            throw CommandError(mismatch.message(file: path))
         }
     }
 

@@ -107,14 +107,7 @@ extension Executor {
     /// optimizer state stored as `momentum/LAYER.weight` where the plan has one. A missing tensor
     /// or one of another shape is an error naming the layer and both shapes; nothing is written then.
     public func loadParameters(_ tensors: [String: (shape: [Int], values: [Float])], momentum: Bool = false) throws {
-        var problems: [String] = []
-        func dims(_ d: [Int]) -> String { "(" + d.map(String.init).joined(separator: ", ") + ")" }
-        for p in plan.parameters {
-            guard let t = tensors[p.name] else { problems.append("'\(p.name)' is missing (the spec needs \(dims(p.dims)))"); continue }
-            if t.shape != p.dims { problems.append("'\(p.name)' is \(dims(t.shape)) but the spec needs \(dims(p.dims))") }
-            else if t.values.count != p.elementCount { problems.append("'\(p.name)' has \(t.values.count) values for \(dims(p.dims))") }
-        }
-        if !problems.isEmpty { throw ParameterMismatch(network: plan.graph.name, problems: problems) }
+        try ParameterMismatch.check(tensors, against: plan.parameters, network: plan.graph.name)
         for p in plan.parameters {
             try write(p.tensor, tensors[p.name]!.values)
             let m = TensorID.momentum(p.node, p.parameter)
@@ -143,6 +136,24 @@ public struct ParameterMismatch: Error, CustomStringConvertible {
     public var network: String
     public var problems: [String]
     public var description: String { "they do not fit '\(network)':\n  " + problems.joined(separator: "\n  ") }
+
+    /// Throws unless `tensors` has every parameter, each of its shape.
+    public static func check(_ tensors: [String: (shape: [Int], values: [Float])], against parameters: [NamedParameter], network: String) throws {
+        var problems: [String] = []
+        func dims(_ d: [Int]) -> String { "(" + d.map(String.init).joined(separator: ", ") + ")" }
+        for p in parameters {
+            guard let t = tensors[p.name] else { problems.append("'\(p.name)' is missing (the spec needs \(dims(p.dims)))"); continue }
+            if t.shape != p.dims { problems.append("'\(p.name)' is \(dims(t.shape)) but the spec needs \(dims(p.dims))") }
+            else if t.values.count != p.elementCount { problems.append("'\(p.name)' has \(t.values.count) values for \(dims(p.dims))") }
+        }
+        if !problems.isEmpty { throw ParameterMismatch(network: network, problems: problems) }
+    }
+
+    /// The message for a weights file that does not fit: every problem, and the remedy.
+    public func message(file: String) -> String {
+        "\(file) does not fit '\(network)':\n  " + problems.joined(separator: "\n  ")
+            + "\n  make weights for this spec with 'strata init', or pass the weights trained for it"
+    }
 }
 
 /// A device that runs plans. A backend supplies its traits to the planner and makes executors for
