@@ -1,4 +1,5 @@
 import Foundation
+import StrataFormats
 
 /// One self-contained HTML page from a run folder or analysis folders: training curves
 /// (`metrics.csv`), sweep curves (`summary.csv`), tables (`correspondence.md`) and every picture
@@ -34,19 +35,8 @@ public enum Report {
             .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    static func js(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "<": out += "\\u003c"
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out + "\""
-    }
+    /// A JavaScript string literal that is safe inside a `<script>` element.
+    static func js(_ s: String) -> String { JSON.string(s).replacingOccurrences(of: "<", with: "\\u003c") }
 
     static func number(_ s: Substring) -> String {
         guard let v = Double(s), v.isFinite else { return "null" }

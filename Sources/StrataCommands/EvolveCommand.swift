@@ -29,33 +29,18 @@ struct EvolveCommand: ParsableCommand {
     @Option(help: "Maps: a list (0,5,9) or random:N; default: the first 9.")
     var maps: String?
 
-    @Option(help: "Images: an .npy float32 N×C×H×W, one PNG/JPEG file, or a folder of them.")
-    var input: String?
-
-    @Option(help: "A data folder (instead of --input).")
-    var data: String?
-
-    @Option(help: "The split of --data: test or train.")
-    var split: String = "test"
-
-    @Option(help: "Use the first N images.")
-    var limit: Int?
+    @OptionGroup var analysis: AnalysisArguments
 
     @Option(help: "The projection rule: deconvnet, gradient or guided.")
     var rule: BackwardRule = .deconvnet
 
-    @Option(help: "Images per run.")
-    var batch = 64
-
     @Option(help: "Seed of random:N.")
     var seed: UInt64 = 0
 
-    @Option(help: "The output folder (created if missing).")
-    var out: String
-
     func validate() throws {
-        guard (input == nil) != (data == nil) else { throw ValidationError("give --input or --data (one of them)") }
-        guard batch >= 1, batch <= CommandSupport.maximumBatch else { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
+        guard analysis.weights == nil else { throw ValidationError("evolve reads the weights of every snapshot in --run; it takes no --weights") }
+        guard analysis.out != nil else { throw ValidationError("missing --out") }
+        guard (analysis.input == nil) != (analysis.data == nil) else { throw ValidationError("give --input or --data (one of them)") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
@@ -73,20 +58,15 @@ struct EvolveCommand: ParsableCommand {
             }
             let chosen = try DeconvCommand.chooseMaps(maps, count: graph.nodes[node].shape!.dims[0], seed: seed)
             let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+            let batch = analysis.batchSize(spec), out = analysis.outPath
             var grid = [[Float]](repeating: [], count: chosen.count * snapshots.count)
             var cells = [Images.Image?](repeating: nil, count: chosen.count * snapshots.count)
             var records: [String] = []
             for (column, (epoch, path)) in snapshots.enumerated() {
-                let file = try Safetensors.read(path: path)
-                try Weights.check(file, path: path, graph: graph)
                 // Every snapshot prepares the images with its own mean image, as it was trained.
-                let images: AnalysisInput
-                if let data {
-                    images = try AnalysisInput.load(data: data, split: split, limit: limit, graph: graph, weights: file, weightsPath: path)
-                } else {
-                    let preprocessing = try Preprocessing.inference(weights: file, path: path, input: (c, h, w))
-                    images = try AnalysisInput.load(input: input!, labels: nil, graph: graph, preprocessing: preprocessing).prefix(limit)
-                }
+                var snapshot = analysis
+                snapshot.weights = path
+                let (file, images) = try snapshot.load(graph)
                 let forward = try BatchRunner(graph: graph, backend: network.backend, batch: batch, keeping: [node], weights: file.parameterTensors)
                 let outputs = try forward.outputs(images.images, count: images.count, nodes: [node])[0]
                 let best = Projection.strongest(outputs, count: images.count, shape: graph.nodes[node].shape!, maps: chosen, top: 1).map { $0[0] }
