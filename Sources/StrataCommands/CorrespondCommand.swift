@@ -91,6 +91,8 @@ struct CorrespondCommand: ParsableCommand {
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        let progress = AnalysisProgress("correspond: parts", live: errors is StandardStream)
+        defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
         return CommandSupport.run(errors: &errors) {
             let nodes = try CommandSupport.layers(layers, in: graph)
             let file = try Safetensors.read(path: weights)
@@ -132,6 +134,7 @@ struct CorrespondCommand: ParsableCommand {
                 for (k, node) in nodes.enumerated() {
                     rows.append((part, graph.nodes[node].name, scores[k], Correspondence.meanAndStd(controls[k])))
                 }
+                progress.update(rows.count / nodes.count, parts.count)
             }
             try makeDirectory(out)
             var table = "part,layer,score_mean,score_std,random_mean,random_std\n"

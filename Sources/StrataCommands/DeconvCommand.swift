@@ -54,6 +54,8 @@ struct DeconvCommand: ParsableCommand {
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        let progress = AnalysisProgress("deconv: maps", live: errors is StandardStream)
+        defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
         return CommandSupport.run(errors: &errors) {
             let node = try CommandSupport.layers(layer, in: graph)[0]
             let (file, input) = try analysis.load(graph)
@@ -61,7 +63,7 @@ struct DeconvCommand: ParsableCommand {
             let batch = analysis.batchSize(spec)
             let written = try DeconvCommand.projectAndWrite(graph: graph, node: node, maps: chosen, top: top, rule: rule, input: input,
                                                             weights: file.parameterTensors, backend: network.backend, batch: batch,
-                                                            folder: "\(analysis.outPath)/\(graph.nodes[node].name)")
+                                                            folder: "\(analysis.outPath)/\(graph.nodes[node].name)", progress: progress.update)
             try RunRecord.write(to: analysis.outPath, command: "deconv", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec,
                                 weightsPath: analysis.weightsPath,
                                 parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
@@ -91,7 +93,8 @@ struct DeconvCommand: ParsableCommand {
     /// into `folder`; returns how many files it wrote and projections per second.
     @discardableResult
     static func projectAndWrite(graph: Graph, node: Int, maps: [Int], top: Int, rule: BackwardRule, input: AnalysisInput,
-                                weights: [String: (shape: [Int], values: [Float])], backend: any Backend, batch: Int, folder: String) throws -> (files: Int, rate: Double) {
+                                weights: [String: (shape: [Int], values: [Float])], backend: any Backend, batch: Int, folder: String,
+                                progress: (Int, Int) -> Void = { _, _ in }) throws -> (files: Int, rate: Double) {
         let forward = try BatchRunner(graph: graph, backend: backend, batch: batch, keeping: [node], weights: weights)
         let outputs = try forward.outputs(input.images, count: input.count, nodes: [node])[0]
         let strongest = Projection.strongest(outputs, count: input.count, shape: graph.nodes[node].shape!, maps: maps, top: top)
@@ -110,6 +113,7 @@ struct DeconvCommand: ParsableCommand {
             try AtomicFile.write(Data(json.utf8), to: "\(folder)/map-\(map).json")
             try Picture.write(picture(graph: graph, node: node, activations: activations, projections: projections, input: input), to: "\(folder)/map-\(map).png")
             files += 3
+            progress(files / 3, maps.count)
         }
         return (files, Double(projected) / max(projectionSeconds, 1e-9))
     }

@@ -45,6 +45,8 @@ struct EvolveCommand: ParsableCommand {
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        let progress = AnalysisProgress("evolve: snapshots", live: errors is StandardStream)
+        defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
         return CommandSupport.run(errors: &errors) {
             let node = try CommandSupport.layers(layer, in: graph)[0]
             let folder = "\(run)/checkpoints"
@@ -79,6 +81,7 @@ struct EvolveCommand: ParsableCommand {
                         Picture.signed(DeconvCommand.crop(p[...], c, h, w, f)[...], channels: c, height: f.height, width: f.width), max(1, (96 + max(f.height, f.width) - 1) / max(f.height, f.width)))
                     records.append("{\"epoch\": \(epoch), \"map\": \(a.map), \"image\": \(a.image), \"row\": \(a.row), \"column\": \(a.column), \"activation\": \(a.value)}")
                 }
+                progress.update(column + 1, snapshots.count)
             }
             try makeDirectory(out)
             try NumpyArray.write(.init(shape: [chosen.count, snapshots.count, c, h, w], values: grid.flatMap { $0 }), path: "\(out)/evolution.npy")
