@@ -1,0 +1,47 @@
+import ArgumentParser
+import StrataFormats
+import StrataOpenCL
+
+/// `strata devices`: the OpenCL platforms and devices this machine has.
+struct DevicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "List the OpenCL platforms and devices (name, version, memory, compute units, a float32 peak estimate).",
+        discussion: """
+            Each line starts with the selector that picks the device (opencl:PLATFORM:DEVICE). The CPU \
+            backend (--device cpu) is always there. The OpenCL backend's kernels are not built yet \
+            (issue 11), so --device takes only cpu for now.
+            """)
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        output.write(json ? "" : "cpu  the CPU backend (every command)\n")
+        do {
+            let devices = try OpenCL.devices()
+            if json {
+                let items = devices.map { d in
+                    "{\"selector\": \(JSON.string(d.selector)), \"platform\": \(JSON.string(d.platformName)), \"name\": \(JSON.string(d.name)), "
+                        + "\"kind\": \(JSON.string(d.kind)), \"vendor\": \(JSON.string(d.vendor)), \"version\": \(JSON.string(d.version)), "
+                        + "\"driver\": \(JSON.string(d.driver)), \"global_memory_bytes\": \(d.globalMemory), \"compute_units\": \(d.computeUnits), "
+                        + "\"clock_mhz\": \(d.clockMHz), \"peak_gflops_estimate\": \(Int(d.peakGFLOPS.rounded()))}"
+                }
+                output.write("{\"devices\": [\(items.joined(separator: ", "))]}\n")
+            } else {
+                var platform = -1
+                for d in devices {
+                    if d.platform != platform {
+                        platform = d.platform
+                        output.write("platform \(d.platform): \(d.platformName)\n")
+                    }
+                    output.write("  \(d)\n")
+                }
+            }
+            return 0
+        } catch {
+            errors.write("error: \(error)\n")
+            return 1
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import COpenCL
+import Foundation
+
+/// A context and an in-order queue on one device.
+public final class OpenCLContext: @unchecked Sendable {
+    public let device: OpenCLDevice
+    let context: cl_context
+    let queue: cl_command_queue
+
+    public init(device: OpenCLDevice) throws(OpenCLError) {
+        self.device = device
+        var status: cl_int = 0
+        var id: cl_device_id? = device.id
+        guard let context = clCreateContext(nil, 1, &id, nil, nil, &status), status == CL_SUCCESS else {
+            throw OpenCLError("clCreateContext", status)
+        }
+        self.context = context
+        guard let queue = clCreateCommandQueue(context, device.id, 0, &status), status == CL_SUCCESS else {
+            clReleaseContext(context)
+            throw OpenCLError("clCreateCommandQueue", status)
+        }
+        self.queue = queue
+    }
+
+    deinit {
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    /// Builds `source` with `options` (`-D NAME=VALUE ...`). A failed build throws the build log,
+    /// its `<source>:LINE:COL` places renamed to `file:LINE:COL`.
+    public func program(source: String, file: String, options: String = "") throws(OpenCLError) -> OpenCLProgram {
+        var status: cl_int = 0
+        let program: cl_program? = source.withCString { text in
+            var pointer: UnsafePointer<CChar>? = text
+            var length = strlen(text)
+            return clCreateProgramWithSource(context, 1, &pointer, &length, &status)
+        }
+        guard let program, status == CL_SUCCESS else { throw OpenCLError("clCreateProgramWithSource", status) }
+        var id: cl_device_id? = device.id
+        let built = clBuildProgram(program, 1, &id, options, nil, nil)
+        guard built == CL_SUCCESS else {
+            let log = OpenCL.string { clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), $0, $1, $2) }
+            clReleaseProgram(program)
+            throw OpenCLError("clBuildProgram", built, detail: Self.locate(log, file: file) + (options.isEmpty ? "" : "\n(build options: \(options))"))
+        }
+        return OpenCLProgram(program: program)
+    }
+
+    /// Names a build log's places after the kernel file: compilers write `<source>:12:5: error: ...`,
+    /// PoCL `error: /tmp/.../tempfile_x.cl:12:5: ...`; both become `FILE:12:5: error: ...`.
+    static func locate(_ log: String, file: String) -> String {
+        let place = try! NSRegularExpression(pattern: #"^(error|warning|note): (\S*(?:\.cl|<source>|<stdin>)):(\d+):(\d+): "#)
+        let bare = try! NSRegularExpression(pattern: #"^(\S*(?:\.cl|<source>|<stdin>)):(\d+):(\d+): "#)
+        return log.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let text = String(line), range = NSRange(text.startIndex..., in: text)
+            if let m = place.firstMatch(in: text, range: range) {
+                func group(_ k: Int) -> String { String(text[Range(m.range(at: k), in: text)!]) }
+                return "\(file):\(group(3)):\(group(4)): \(group(1)): " + text[Range(m.range, in: text)!.upperBound...]
+            }
+            if let m = bare.firstMatch(in: text, range: range) {
+                func group(_ k: Int) -> String { String(text[Range(m.range(at: k), in: text)!]) }
+                return "\(file):\(group(2)):\(group(3)): " + text[Range(m.range, in: text)!.upperBound...]
+            }
+            return text
+        }.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A device buffer of `count` floats; refused in words beyond the device's largest allocation.
+    public func buffer(floats count: Int, name: String = "a buffer") throws(OpenCLError) -> OpenCLBuffer {
+        let bytes = max(count, 1) * 4
+        guard UInt64(bytes) <= device.maxAllocation else {
+            throw OpenCLError("clCreateBuffer", CL_INVALID_BUFFER_SIZE,
+                              detail: "\(name) needs \(bytes) bytes but \(device.name) allocates at most \(device.maxAllocation) at once")
+        }
+        var status: cl_int = 0
+        guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
+            throw OpenCLError("clCreateBuffer", status, detail: "\(name): \(bytes) bytes")
+        }
+        return OpenCLBuffer(memory: memory, count: count)
+    }
+
+    public func write(_ values: [Float], to buffer: OpenCLBuffer) throws(OpenCLError) {
+        guard values.count == buffer.count else { throw OpenCLError("clEnqueueWriteBuffer", CL_INVALID_VALUE, detail: "\(values.count) values for a buffer of \(buffer.count)") }
+        let status = values.withUnsafeBytes { clEnqueueWriteBuffer(queue, buffer.memory, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil) }
+        try OpenCLError.check(status, "clEnqueueWriteBuffer")
+    }
+
+    public func read(_ buffer: OpenCLBuffer) throws(OpenCLError) -> [Float] {
+        var values = [Float](repeating: 0, count: buffer.count)
+        let status = values.withUnsafeMutableBytes { clEnqueueReadBuffer(queue, buffer.memory, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil) }
+        try OpenCLError.check(status, "clEnqueueReadBuffer")
+        return values
+    }
+
+    /// Runs `kernel` over `global` work items (1 to 3 dimensions), with `local` sizes or the driver's choice.
+    public func run(_ kernel: OpenCLKernel, global: [Int], local: [Int]? = nil) throws(OpenCLError) {
+        let status = global.withUnsafeBufferPointer { g in
+            if let local {
+                return local.withUnsafeBufferPointer { l in clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, nil) }
+            }
+            return clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, nil)
+        }
+        try OpenCLError.check(status, "clEnqueueNDRangeKernel(\(kernel.name))")
+    }
+
+    /// Waits for everything queued.
+    public func finish() throws(OpenCLError) { try OpenCLError.check(clFinish(queue), "clFinish") }
+}
+
+public final class OpenCLProgram: @unchecked Sendable {
+    let program: cl_program
+    init(program: cl_program) { self.program = program }
+    deinit { clReleaseProgram(program) }
+
+    public func kernel(_ name: String) throws(OpenCLError) -> OpenCLKernel {
+        var status: cl_int = 0
+        guard let kernel = clCreateKernel(program, name, &status), status == CL_SUCCESS else { throw OpenCLError("clCreateKernel(\(name))", status) }
+        return OpenCLKernel(kernel: kernel, name: name)
+    }
+}
+
+public final class OpenCLKernel: @unchecked Sendable {
+    let kernel: cl_kernel
+    public let name: String
+    init(kernel: cl_kernel, name: String) {
+        self.kernel = kernel
+        self.name = name
+    }
+    deinit { clReleaseKernel(kernel) }
+
+    public func set(_ index: Int, _ buffer: OpenCLBuffer) throws(OpenCLError) {
+        var memory: cl_mem? = buffer.memory
+        try OpenCLError.check(clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &memory), "clSetKernelArg(\(name), \(index))")
+    }
+
+    public func set(_ index: Int, _ value: Int32) throws(OpenCLError) {
+        var v = value
+        try OpenCLError.check(clSetKernelArg(kernel, cl_uint(index), 4, &v), "clSetKernelArg(\(name), \(index))")
+    }
+
+    public func set(_ index: Int, _ value: Float) throws(OpenCLError) {
+        var v = value
+        try OpenCLError.check(clSetKernelArg(kernel, cl_uint(index), 4, &v), "clSetKernelArg(\(name), \(index))")
+    }
+}
+
+public final class OpenCLBuffer: @unchecked Sendable {
+    let memory: cl_mem
+    public let count: Int
+    init(memory: cl_mem, count: Int) {
+        self.memory = memory
+        self.count = count
+    }
+    deinit { clReleaseMemObject(memory) }
+}
