@@ -45,7 +45,7 @@ let package = Package(
             // writes a disjoint range), which Swift 6's Sendable checking cannot express.
             swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Stage 4b: the OpenCL runtime (devices, programs, buffers, launches); the backend's kernels come next (issue 11).
-        .target(name: "StrataOpenCL", dependencies: ["COpenCL"], exclude: ["README.md"]),
+        .target(name: "StrataOpenCL", dependencies: ["COpenCL", "StrataIR", "StrataPlan"], exclude: ["README.md"]),
         // File formats: safetensors (weights, gradients) and .npy (inputs, labels, features).
         .target(name: "StrataFormats", dependencies: ["CPNG", "CTurboJPEG"], exclude: ["README.md"]),
         // Stage 5: training: data sets, preprocessing and augmentation, the training loop, checkpoints, evaluation.
@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataAnalysisTests", dependencies: ["StrataAnalysis", "StrataCPU", "StrataIR", "StrataSpec", "StrataPlan", "StrataFormats", "StrataTrain"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
-        .testTarget(name: "StrataOpenCLTests", dependencies: ["StrataOpenCL"]),
+        .testTarget(name: "StrataOpenCLTests", dependencies: ["StrataOpenCL", "StrataCPU", "StrataIR", "StrataPlan", "StrataSpec"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -17,6 +17,8 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
     public var maxAllocation: UInt64
     public var computeUnits: Int
     public var clockMHz: Int
+    /// Where sub-buffers may start, in bytes (CL_DEVICE_MEM_BASE_ADDR_ALIGN).
+    public var baseAlignment: Int
     nonisolated(unsafe) let id: cl_device_id   // a handle the driver owns for the process's life
 
     /// `opencl:P:D`, what `--device` takes to pick this device.
@@ -78,10 +80,11 @@ public enum OpenCL {
                     : type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 ? "CPU" : type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 ? "accelerator" : "other"
                 let units: cl_uint = value(id, CL_DEVICE_MAX_COMPUTE_UNITS), clock: cl_uint = value(id, CL_DEVICE_MAX_CLOCK_FREQUENCY)
                 let width: cl_uint = value(id, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT)
+                let alignBits: cl_uint = value(id, CL_DEVICE_MEM_BASE_ADDR_ALIGN)
                 out.append(OpenCLDevice(platform: p, index: d, platformName: platformName, name: info(CL_DEVICE_NAME), vendor: info(CL_DEVICE_VENDOR),
                                         version: info(CL_DEVICE_VERSION), driver: info(CL_DRIVER_VERSION), isGPU: kind == "GPU", kind: kind,
                                         globalMemory: value(id, CL_DEVICE_GLOBAL_MEM_SIZE), maxAllocation: value(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE),
-                                        computeUnits: Int(units), clockMHz: Int(clock), id: id, nativeFloatWidth: Int(width)))
+                                        computeUnits: Int(units), clockMHz: Int(clock), baseAlignment: max(4, Int(alignBits) / 8), id: id, nativeFloatWidth: Int(width)))
             }
         }
         guard !out.isEmpty else {

@@ -80,6 +80,28 @@ public final class OpenCLContext: @unchecked Sendable {
         return OpenCLBuffer(memory: memory, count: count)
     }
 
+    /// A buffer of `bytes` bytes (floats and int32 alike).
+    public func buffer(bytes: Int, name: String) throws(OpenCLError) -> OpenCLBuffer {
+        try buffer(floats: (bytes + 3) / 4, name: name)
+    }
+
+    /// A view of `bytes` bytes of `parent` from `offset` (which must be on the device's base alignment).
+    public func subBuffer(_ parent: OpenCLBuffer, offset: Int, bytes: Int, count: Int) throws(OpenCLError) -> OpenCLBuffer {
+        var region = cl_buffer_region(origin: offset, size: bytes)
+        var status: cl_int = 0
+        guard let memory = clCreateSubBuffer(parent.memory, cl_mem_flags(CL_MEM_READ_WRITE), cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION),
+                                             &region, &status), status == CL_SUCCESS else {
+            throw OpenCLError("clCreateSubBuffer", status, detail: "\(bytes) bytes at offset \(offset) (the device aligns to \(device.baseAlignment) bytes)")
+        }
+        return OpenCLBuffer(memory: memory, count: count, parent: parent)
+    }
+
+    public func write(int32 values: [Int32], to buffer: OpenCLBuffer) throws(OpenCLError) {
+        guard values.count == buffer.count else { throw OpenCLError("clEnqueueWriteBuffer", CL_INVALID_VALUE, detail: "\(values.count) values for a buffer of \(buffer.count)") }
+        let status = values.withUnsafeBytes { clEnqueueWriteBuffer(queue, buffer.memory, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil) }
+        try OpenCLError.check(status, "clEnqueueWriteBuffer")
+    }
+
     public func write(_ values: [Float], to buffer: OpenCLBuffer) throws(OpenCLError) {
         guard values.count == buffer.count else { throw OpenCLError("clEnqueueWriteBuffer", CL_INVALID_VALUE, detail: "\(values.count) values for a buffer of \(buffer.count)") }
         let status = values.withUnsafeBytes { clEnqueueWriteBuffer(queue, buffer.memory, cl_bool(CL_TRUE), 0, $0.count, $0.baseAddress, 0, nil, nil) }
@@ -139,6 +161,11 @@ public final class OpenCLKernel: @unchecked Sendable {
         try OpenCLError.check(clSetKernelArg(kernel, cl_uint(index), 4, &v), "clSetKernelArg(\(name), \(index))")
     }
 
+    public func set(_ index: Int, _ value: UInt64) throws(OpenCLError) {
+        var v = value
+        try OpenCLError.check(clSetKernelArg(kernel, cl_uint(index), 8, &v), "clSetKernelArg(\(name), \(index))")
+    }
+
     public func set(_ index: Int, _ value: Float) throws(OpenCLError) {
         var v = value
         try OpenCLError.check(clSetKernelArg(kernel, cl_uint(index), 4, &v), "clSetKernelArg(\(name), \(index))")
@@ -148,9 +175,12 @@ public final class OpenCLKernel: @unchecked Sendable {
 public final class OpenCLBuffer: @unchecked Sendable {
     let memory: cl_mem
     public let count: Int
-    init(memory: cl_mem, count: Int) {
+    /// A sub-buffer holds its parent alive.
+    let parent: OpenCLBuffer?
+    init(memory: cl_mem, count: Int, parent: OpenCLBuffer? = nil) {
         self.memory = memory
         self.count = count
+        self.parent = parent
     }
     deinit { clReleaseMemObject(memory) }
 }

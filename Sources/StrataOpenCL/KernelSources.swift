@@ -1,0 +1,34 @@
+import Foundation
+
+/// The kernel sources (`kernels/*.cl`), found at run time: `STRATA_KERNELS` names the folder; else
+/// `share/strata/kernels` beside the executable's prefix (`tools/install` puts them there), or
+/// `kernels/` in a folder above the executable or the working directory (a source checkout).
+public enum KernelSources {
+    public static func folder() throws(OpenCLError) -> String {
+        var candidates: [String] = []
+        if let env = ProcessInfo.processInfo.environment["STRATA_KERNELS"] { candidates.append(env) }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
+        var dir = (exe as NSString).deletingLastPathComponent
+        candidates.append(dir + "/../share/strata/kernels")
+        while !dir.isEmpty && dir != "/" {
+            candidates.append(dir + "/kernels")
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        var cwd = FileManager.default.currentDirectoryPath
+        while !cwd.isEmpty && cwd != "/" {
+            candidates.append(cwd + "/kernels")
+            cwd = (cwd as NSString).deletingLastPathComponent
+        }
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/conv.cl") }) { return found }
+        throw OpenCLError("finding the kernels", -30, detail: "no kernels/conv.cl was found (looked in STRATA_KERNELS, beside the executable and above the working directory); set STRATA_KERNELS to the kernels/ folder")
+    }
+
+    /// The source of `name`.cl.
+    public static func source(_ name: String) throws(OpenCLError) -> (text: String, path: String) {
+        let path = try folder() + "/\(name).cl"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw OpenCLError("reading \(path)", -30, detail: "the kernel source cannot be read")
+        }
+        return (text, path)
+    }
+}

@@ -1,0 +1,264 @@
+import COpenCL
+import Foundation
+import StrataIR
+import StrataPlan
+
+/// The OpenCL backend: runs an `ExecutionPlan` on one OpenCL device, with one arena buffer placed
+/// by the planner's offsets and one buffer for the persistent tensors, each plan buffer a
+/// sub-buffer of those. Kernels come from `kernels/*.cl`, specialised per step with `-D` constants.
+public struct OpenCLBackend: Backend {
+    public let device: OpenCLDevice
+    public let context: OpenCLContext
+
+    /// `selector`: `opencl` (the first GPU, else the first device) or `opencl:P:D`.
+    public init(_ selector: String = "opencl") throws {
+        device = try OpenCL.select(selector)
+        context = try OpenCLContext(device: device)
+    }
+
+    public var traits: BackendTraits {
+        // Sub-buffers must start on the device's base-address alignment.
+        BackendTraits(name: "opencl", alignment: max(64, device.baseAlignment), threads: 1) { _ in 0 }
+    }
+
+    public func makeExecutor(_ plan: ExecutionPlan) throws -> any Executor {
+        try OpenCLExecutor(plan: plan, context: context)
+    }
+}
+
+/// One plan on one device.
+public final class OpenCLExecutor: Executor, @unchecked Sendable {
+    public let plan: ExecutionPlan
+    let context: OpenCLContext
+    let arena: OpenCLBuffer?
+    let persistent: OpenCLBuffer?
+    /// One sub-buffer per plan buffer.
+    var buffers: [OpenCLBuffer?] = []
+    var launches: [[Launch]] = []
+    public var timing = false
+    public private(set) var stepSeconds: [Double]
+
+    struct Launch {
+        var kernel: OpenCLKernel
+        var global: Int
+        /// Set just before the launch (the dropout seed).
+        var seeded: Bool = false
+        var stream: Int = 0
+    }
+
+    public init(plan: ExecutionPlan, context: OpenCLContext) throws {
+        guard plan.traits.name == "opencl" else {
+            throw ExecutorError("the plan of '\(plan.graph.name)' was made for the \(plan.traits.name) backend, not opencl")
+        }
+        let device = context.device
+        guard UInt64(plan.peakBytes) <= device.globalMemory else {
+            throw ExecutorError("'\(plan.graph.name)' at batch \(plan.batch) needs \(ExecutionPlan.size(plan.peakBytes)) but \(device.name) has "
+                                + "\(ExecutionPlan.size(Int(device.globalMemory))); use a smaller batch")
+        }
+        self.plan = plan
+        self.context = context
+        stepSeconds = [Double](repeating: 0, count: plan.steps.count)
+        arena = plan.arenaBytes > 0 ? try context.buffer(bytes: plan.arenaBytes, name: "the arena") : nil
+        persistent = plan.persistentBytes > 0 ? try context.buffer(bytes: plan.persistentBytes, name: "the weights, gradients and inputs") : nil
+        // Zeros, as on the CPU: momentum starts at 0, and nothing reads what an earlier process left.
+        if let arena { try context.write([Float](repeating: 0, count: arena.count), to: arena) }
+        if let persistent { try context.write([Float](repeating: 0, count: persistent.count), to: persistent) }
+        for b in plan.buffers {
+            guard let parent = b.storage == .arena ? arena : persistent, b.bytes > 0 else { buffers.append(nil); continue }
+            buffers.append(try context.subBuffer(parent, offset: b.offset, bytes: b.bytes, count: b.elements))
+        }
+        var programs: [String: OpenCLProgram] = [:]
+        func kernel(_ file: String, _ name: String, _ constants: [(String, String)]) throws -> OpenCLKernel {
+            let options = (constants + [("N", "\(plan.batch)")]).map { "-D \($0.0)=\($0.1)" }.joined(separator: " ")
+            let key = file + "|" + options
+            if programs[key] == nil {
+                let source = try KernelSources.source(file)
+                programs[key] = try context.program(source: source.text, file: "kernels/\(file).cl", options: options)
+            }
+            return try programs[key]!.kernel(name)
+        }
+        for step in plan.steps { launches.append(try Self.lower(step, plan: plan, buffers: buffers, kernel: kernel)) }
+    }
+
+    /// The launches of one step, their arguments bound.
+    static func lower(_ step: ExecutionPlan.Step, plan: ExecutionPlan, buffers: [OpenCLBuffer?],
+                      kernel: (String, String, [(String, String)]) throws -> OpenCLKernel) throws -> [Launch] {
+        let inputs = step.inputs.map { buffers[$0]! }, outputs = step.outputs.map { buffers[$0]! }
+        let batch = plan.batch
+        func count(_ b: OpenCLBuffer) -> Int32 { Int32(b.count) }
+        func bind(_ k: OpenCLKernel, _ args: [Any]) throws -> OpenCLKernel {
+            for (i, a) in args.enumerated() {
+                switch a {
+                case let b as OpenCLBuffer: try k.set(i, b)
+                case let v as Int32: try k.set(i, v)
+                case let v as Float: try k.set(i, v)
+                case let v as UInt64: try k.set(i, v)
+                default: fatalError("internal error: kernel argument \(a)")
+                }
+            }
+            return k
+        }
+        func elementwise(_ name: String, _ args: [OpenCLBuffer], _ n: OpenCLBuffer) throws -> [Launch] {
+            [Launch(kernel: try bind(try kernel("elementwise", name, []), args + [count(n)]), global: n.count)]
+        }
+        // Every kernel has a case here (no default), so a new kernel does not compile until this backend runs it.
+        switch step.kernel {
+        case .conv_forward, .conv_backward_data, .conv_backward_filter:
+            guard case .conv(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
+            let c = step.parameters.constants
+            switch step.kernel {
+            case .conv_forward:
+                let k = try kernel("conv", "conv_forward", c)
+                return [Launch(kernel: try bind(k, [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0], Int32(g.bias ? 1 : 0), Int32(step.fusedReLU ? 1 : 0)]),
+                               global: outputs[0].count)]
+            case .conv_backward_data:
+                return [Launch(kernel: try bind(try kernel("conv", "conv_backward_data", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
+            default:
+                var out = [Launch(kernel: try bind(try kernel("conv", "conv_backward_filter", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
+                if g.bias { out.append(Launch(kernel: try bind(try kernel("conv", "conv_backward_bias", c), [inputs[0], outputs[1]]), global: outputs[1].count)) }
+                return out
+            }
+        case .maxpool_forward, .maxpool_backward, .avgpool_forward, .avgpool_backward:
+            guard case .pool(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
+            let c = step.parameters.constants, planes = batch * g.channels
+            switch step.kernel {
+            case .maxpool_forward: return [Launch(kernel: try bind(try kernel("pool", "maxpool_forward", c), [inputs[0], outputs[0], outputs[1]]), global: outputs[0].count)]
+            case .maxpool_backward: return [Launch(kernel: try bind(try kernel("pool", "maxpool_backward", c), [inputs[0], inputs[1], outputs[0]]), global: planes)]
+            case .avgpool_forward: return [Launch(kernel: try bind(try kernel("pool", "avgpool_forward", c), [inputs[0], outputs[0]]), global: outputs[0].count)]
+            default: return [Launch(kernel: try bind(try kernel("pool", "avgpool_backward", c), [inputs[0], outputs[0]]), global: planes)]
+            }
+        case .lrn_forward, .lrn_backward:
+            guard case .lrn(let l) = step.parameters else { fatalError("internal error: \(step.kernel) without its constants") }
+            let c = [("C", "\(l.channels)"), ("HW", "\(l.planeSize)"), ("SIZE", "\(l.size)"), ("ALPHA", "\(Float(l.alpha))f"),
+                     ("BETA", "\(Float(l.beta))f"), ("K", "\(Float(l.k))f"), ("BETA_IS_075", l.beta == 0.75 ? "1" : "0")]
+            if step.kernel == .lrn_forward {
+                let scale = outputs.count > 1 ? outputs[1] : outputs[0]
+                return [Launch(kernel: try bind(try kernel("lrn", "lrn_forward", c), [inputs[0], outputs[0], scale, Int32(outputs.count > 1 ? 1 : 0)]), global: outputs[0].count)]
+            }
+            return [Launch(kernel: try bind(try kernel("lrn", "lrn_backward", c), [inputs[0], inputs[1], inputs[2], inputs[3], outputs[0]]), global: outputs[0].count)]
+        case .relu_forward: return try elementwise("relu_forward", [inputs[0], outputs[0]], outputs[0])
+        case .relu_backward: return try elementwise("relu_backward", [inputs[0], inputs[1], outputs[0]], outputs[0])
+        case .relu_backward_guided: return try elementwise("relu_backward_guided", [inputs[0], inputs[1], outputs[0]], outputs[0])
+        case .tanh_forward: return try elementwise("tanh_forward", [inputs[0], outputs[0]], outputs[0])
+        case .tanh_backward: return try elementwise("tanh_backward", [inputs[0], inputs[1], outputs[0]], outputs[0])
+        case .dropout_forward:
+            guard case .dropout(let rate, let stream) = step.parameters else { fatalError("internal error: dropout without its rate") }
+            let threshold = UInt64((rate * 0x1.0p53).rounded(.up))
+            let k = try bind(try kernel("elementwise", "dropout_forward", []),
+                             [inputs[0], outputs[0], outputs[1], count(outputs[0]), UInt64(0), threshold, Float(1 / (1 - rate))])
+            return [Launch(kernel: k, global: (outputs[0].count + 4095) / 4096, seeded: true, stream: stream)]
+        case .dropout_backward: return try elementwise("dropout_backward", [inputs[0], inputs[1], outputs[0]], outputs[0])
+        case .add:
+            var out = try elementwise("copy", [inputs[0], outputs[0]], outputs[0])
+            for input in inputs.dropFirst() { out += try elementwise("accumulate", [input, outputs[0]], outputs[0]) }
+            return out
+        case .fc_forward, .fc_backward_data, .fc_backward_filter:
+            guard case .fc(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
+            let c = [("F", "\(g.features)"), ("U", "\(g.units)")]
+            switch step.kernel {
+            case .fc_forward:
+                return [Launch(kernel: try bind(try kernel("fc", "fc_forward", c), [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0],
+                                                                                     Int32(g.bias ? 1 : 0), Int32(step.fusedReLU ? 1 : 0)]), global: outputs[0].count)]
+            case .fc_backward_data:
+                return [Launch(kernel: try bind(try kernel("fc", "fc_backward_data", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
+            default:
+                var out = [Launch(kernel: try bind(try kernel("fc", "fc_backward_filter", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
+                if g.bias { out.append(Launch(kernel: try bind(try kernel("fc", "fc_backward_bias", c), [inputs[0], outputs[1]]), global: outputs[1].count)) }
+                return out
+            }
+        case .concat_forward:
+            guard case .concat(let sizes, _) = step.parameters else { fatalError("internal error: concat without its sizes") }
+            let total = sizes.reduce(0, +)
+            return try inputs.enumerated().map { k, input in
+                Launch(kernel: try bind(try kernel("concat", "concat_forward", []), [input, outputs[0], Int32(sizes[k]), Int32(sizes[..<k].reduce(0, +)),
+                                                                                     Int32(total), Int32(batch)]), global: input.count)
+            }
+        case .concat_backward:
+            guard case .concat(let sizes, let part) = step.parameters else { fatalError("internal error: concat without its sizes") }
+            return [Launch(kernel: try bind(try kernel("concat", "concat_backward", []), [inputs[0], outputs[0], Int32(sizes[part]), Int32(sizes[..<part].reduce(0, +)),
+                                                                                          Int32(sizes.reduce(0, +)), Int32(batch)]), global: outputs[0].count)]
+        case .softmax_forward, .softmax_backward, .softmax_cross_entropy, .softmax_cross_entropy_backward:
+            guard case .softmax(let classes) = step.parameters else { fatalError("internal error: \(step.kernel) without its classes") }
+            let c = [("CLASSES", "\(classes)")]
+            switch step.kernel {
+            case .softmax_forward: return [Launch(kernel: try bind(try kernel("softmax", "softmax_forward", c), [inputs[0], outputs[0]]), global: batch)]
+            case .softmax_backward: return [Launch(kernel: try bind(try kernel("softmax", "softmax_backward", c), [inputs[0], inputs[1], outputs[0]]), global: batch)]
+            case .softmax_cross_entropy: return [Launch(kernel: try bind(try kernel("softmax", "softmax_cross_entropy", c), [inputs[0], inputs[1], outputs[0]]), global: 1)]
+            default: return [Launch(kernel: try bind(try kernel("softmax", "softmax_cross_entropy_backward", c), [inputs[0], inputs[1], outputs[0]]), global: batch)]
+            }
+        case .sgd_update:
+            return [Launch(kernel: try bind(try kernel("optimizer", "sgd_update", []), [inputs[0], inputs[1], inputs[2], inputs[3], count(inputs[0])]), global: inputs[0].count)]
+        case .filter_rms_clip:
+            guard case .filterClip(let filters, let size, let radius) = step.parameters else { fatalError("internal error: clip without its sizes") }
+            return [Launch(kernel: try bind(try kernel("optimizer", "filter_rms_clip", []), [outputs[0], Int32(filters), Int32(size), Float(radius)]), global: filters)]
+        }
+    }
+
+    public var settingsSummary: [(name: String, value: String)] { [("device", context.device.name)] }
+
+    @discardableResult public func run(seed: UInt64) -> Double? {
+        (try? run(seed: seed) { _, _ in }) ?? .nan
+    }
+
+    @discardableResult public func run(seed: UInt64, observe: (TensorID, UnsafeBufferPointer<Float>) throws -> Void) throws -> Double? {
+        for (k, step) in launches.enumerated() {
+            let start = timing ? DispatchTime.now().uptimeNanoseconds : 0
+            for launch in step {
+                if launch.seeded { try launch.kernel.set(4, seed &+ UInt64(launch.stream) &* 0xD1B5_4A32_D192_ED03) }
+                try context.run(launch.kernel, global: [max(launch.global, 1)])
+            }
+            if timing {
+                try context.finish()
+                stepSeconds[k] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            }
+            if let tensors = plan.observed[k] {
+                for t in tensors { try read(t).withUnsafeBufferPointer { try observe(t, $0) } }
+            }
+        }
+        try context.finish()
+        guard let id = plan.bufferOf[.loss], let b = buffers[id] else { return nil }
+        return Double(try context.read(b)[0])
+    }
+
+    func buffer(for tensor: TensorID) throws -> OpenCLBuffer {
+        guard let id = plan.bufferOf[tensor], let b = buffers[id] else {
+            throw ExecutorError("the \(plan.mode) plan of '\(plan.graph.name)' has no tensor '\(tensor.name(in: plan.graph))'")
+        }
+        return b
+    }
+
+    public func read(_ tensor: TensorID) throws -> [Float] {
+        let b = try floats(tensor)
+        return try context.read(b)
+    }
+
+    public func readDoubles(_ tensor: TensorID) throws -> [Double] { try read(tensor).map(Double.init) }
+
+    public func write(_ tensor: TensorID, _ values: UnsafeBufferPointer<Float>) throws {
+        let b = try floats(tensor)
+        try context.write(Array(values), to: b)
+    }
+
+    public func write(_ tensor: TensorID, doubles values: [Double]) throws {
+        let b = try floats(tensor)
+        try context.write(values.map(Float.init), to: b)
+    }
+
+    public func setLabels(_ labels: [Int32]) throws {
+        let b = try buffer(for: .labels)
+        guard labels.count == b.count else { throw ExecutorError("\(labels.count) labels for a batch of \(b.count)") }
+        let classes = plan.graph.nodes.last?.shape?.elementCount ?? 0
+        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+            throw ExecutorError("label \(labels[bad]) (image \(bad) of the batch) is outside 0..<\(classes), the classes of '\(plan.graph.name)'")
+        }
+        try context.write(int32: labels, to: b)
+    }
+
+    func floats(_ tensor: TensorID) throws -> OpenCLBuffer {
+        guard let id = plan.bufferOf[tensor] else { return try buffer(for: tensor) }
+        guard plan.buffers[id].elementType == .float32 else {
+            throw ExecutorError("'\(tensor.name(in: plan.graph))' holds \(plan.buffers[id].elementType.rawValue) values, not floats")
+        }
+        return try buffer(for: tensor)
+    }
+}

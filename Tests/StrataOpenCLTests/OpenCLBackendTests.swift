@@ -1,0 +1,110 @@
+import Foundation
+import StrataCPU
+import StrataIR
+import StrataPlan
+import StrataSpec
+import Testing
+@testable import StrataOpenCL
+
+/// The OpenCL backend computes what the CPU backend computes, on the same plan: every layer kind,
+/// forward, backward (every rule), the SGD update and the filter clip, with the same dropout masks.
+@Suite("OpenCL backend against the CPU", .serialized)
+struct OpenCLBackendTests {
+    static let spec = """
+        name: every-op
+        input: {channels: 2, height: 10, width: 10}
+        layers:
+          - {name: c1, op: conv, filters: 4, kernel: 3, pad: 1, groups: 2}
+          - {name: r1, op: relu}
+          - {name: n1, op: lrn, size: 3}
+          - {name: p1, op: maxpool, kernel: 3, stride: 2}
+          - {name: c2, op: conv, filters: 6, kernel: 3, stride: 1, pad: 1}
+          - {name: t2, op: tanh}
+          - {name: a2, op: avgpool, kernel: 2, pad: 1}
+          - {name: c3, op: conv, filters: 3, kernel: 1, from: p1}
+          - {name: r3, op: relu}
+          - {name: p3, op: maxpool, kernel: 2, pad: 1}
+          - {name: cat, op: concat, from: [a2, p3]}
+          - {name: d1, op: dropout, rate: 0.4}
+          - {name: f1, op: fc, units: 7}
+          - {name: r4, op: relu}
+          - {name: f2, op: fc, units: 5}
+          - {name: prob, op: softmax}
+
+        """
+
+    func graph() throws -> Graph {
+        try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: Self.spec, file: "every-op.yaml")))
+    }
+
+    /// Runs `derived` on both backends with the same weights, input, labels and seed; compares every
+    /// tensor both plans hold at the end (relative error ≤ 1e-4 of each tensor's largest value).
+    func compare(_ derived: TrainingGraph, keep: Set<TensorID>, seed extra: ((any Executor) throws -> Void)? = nil, runs: Int = 1) throws -> Double {
+        let cpuBackend = CPUBackend(CPUSettings(threads: 2))
+        let clBackend = try OpenCLBackend()
+        let cpu = try cpuBackend.makeExecutor(cpuBackend.plan(derived, batch: 3, keep: keep))
+        let cl = try clBackend.makeExecutor(clBackend.plan(derived, batch: 3, keep: keep))
+        var g = SplitMix64(seed: 9)
+        func uniform() -> Float { Float(Double(g.next() >> 11) * 0x1.0p-53 * 2 - 1) }
+        for p in cpu.plan.parameters {
+            let values = (0..<p.elementCount).map { _ in uniform() * 0.5 }
+            for e in [cpu, cl] { try e.write(p.tensor, values) }
+        }
+        let input = (0..<cpu.plan.buffer(.input)!.elements).map { _ in uniform() }
+        for e in [cpu, cl] {
+            try e.write(.input, input)
+            if e.plan.bufferOf[.labels] != nil { try e.setLabels([1, 4, 0]) }
+            if e.plan.bufferOf[.hyperparameters] != nil { try e.setOptimizer(learningRate: 0.05, momentum: 0.9, weightDecay: 0.0005) }
+            try extra?(e)
+        }
+        var lossCPU: Double?, lossCL: Double?
+        for r in 0..<runs {
+            lossCPU = cpu.run(seed: 77 + UInt64(r))
+            lossCL = try cl.run(seed: 77 + UInt64(r)) { _, _ in }
+        }
+        if let a = lossCPU, let b = lossCL { #expect(abs(a - b) <= 1e-4 * max(1, abs(a)), "loss \(a) vs \(b)") }
+        var worst = 0.0
+        let persistent = cpu.plan.bufferOf.keys.filter { t in
+            guard let id = cpu.plan.bufferOf[t], cl.plan.bufferOf[t] != nil, cpu.plan.buffers[id].elementType == .float32 else { return false }
+            return cpu.plan.buffers[id].storage != .arena || keep.contains(t)
+        }
+        for t in persistent where t != .input {
+            let a = try cpu.read(t), b = try cl.read(t)
+            let scale = Double(a.map { abs($0) }.max() ?? 0)
+            let diff = zip(a, b).map { Double(abs($0 - $1)) }.max() ?? 0
+            let relative = scale > 0 ? diff / scale : diff
+            worst = max(worst, relative)
+            #expect(relative <= 1e-4, "\(t.name(in: derived.graph)): largest difference \(diff) of \(scale)")
+        }
+        return worst
+    }
+
+    @Test func inferenceMatchesTheCPU() throws {
+        let g = try graph()
+        let keep = Set(g.nodes.indices.map { TensorID.value($0) })
+        let worst = try compare(try TrainingGraph.derive(g, training: false), keep: keep)
+        #expect(worst <= 1e-4)
+    }
+
+    /// Three training steps (forward, loss, backward, SGD, clip) with dropout: weights, momentum and
+    /// every gradient agree.
+    @Test func threeTrainingStepsMatchTheCPU() throws {
+        let g = try graph()
+        let keep = Set(g.nodes.indices.map { TensorID.value($0) })
+        let derived = try TrainingGraph.derive(g, backward: .training, dropout: true, optimizer: OptimizerSteps(filterRMSClip: 0.3))
+        _ = try compare(derived, keep: keep, runs: Int(ProcessInfo.processInfo.environment["RUNS"] ?? "3")!)
+    }
+
+    @Test(arguments: [BackwardRule.deconvnet, .guided, .gradient])
+    func projectionsMatchTheCPU(_ rule: BackwardRule) throws {
+        let g = try graph()
+        let from = g.nodes.firstIndex { $0.name == "cat" }!
+        let derived = try TrainingGraph.derive(g, backward: .projection(from: from, rule: rule))
+        var r = SplitMix64(seed: 4)
+        _ = try compare(derived, keep: [.value(from)]) { e in
+            let n = e.plan.buffer(.gradient(from))!.elements
+            try e.write(.gradient(from), (0..<n).map { _ in Float(Double(r.next() >> 11) * 0x1.0p-53) })
+            r = SplitMix64(seed: 4)
+        }
+    }
+}

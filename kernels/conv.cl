@@ -1,0 +1,77 @@
+// Convolution: conv_forward, conv_backward_data, conv_backward_filter (and its bias part).
+// Constants (-D): N (batch), C, H, W (input), F, OH, OW (output), KH, KW, SH, SW, PH, PW, G (groups).
+// Shapes: x (N, C, H, W); weight (F, C/G, KH, KW); bias (F); y (N, F, OH, OW).
+// Global ids: conv_forward (n·F + f)·OH·OW + oy·OW + ox; conv_backward_data (n·C + c)·H·W + iy·W + ix;
+// conv_backward_filter ((f·CG + c)·KH + ky)·KW + kx; conv_backward_bias f.
+
+#define CG (C / G)
+#define FG (F / G)
+
+__kernel void conv_forward(__global const float *x, __global const float *w, __global const float *bias, __global float *y,
+                           const int hasBias, const int relu) {
+    const int id = get_global_id(0);
+    if (id >= N * F * OH * OW) return;
+    const int ox = id % OW, oy = (id / OW) % OH, f = (id / (OW * OH)) % F, n = id / (OW * OH * F);
+    const int g = f / FG;
+    float s = hasBias ? bias[f] : 0.0f;
+    for (int c = 0; c < CG; c++) {
+        const __global float *plane = x + ((n * C + g * CG + c) * H) * W;
+        const __global float *filter = w + ((f * CG + c) * KH) * KW;
+        for (int ky = 0; ky < KH; ky++) {
+            const int iy = oy * SH - PH + ky;
+            if (iy < 0 || iy >= H) continue;
+            for (int kx = 0; kx < KW; kx++) {
+                const int ix = ox * SW - PW + kx;
+                if (ix >= 0 && ix < W) s += filter[ky * KW + kx] * plane[iy * W + ix];
+            }
+        }
+    }
+    y[id] = (relu && s < 0.0f) ? 0.0f : s;
+}
+
+__kernel void conv_backward_data(__global const float *dy, __global const float *w, __global float *dx) {
+    const int id = get_global_id(0);
+    if (id >= N * C * H * W) return;
+    const int ix = id % W, iy = (id / W) % H, c = (id / (W * H)) % C, n = id / (W * H * C);
+    const int g = c / CG, cg = c % CG;
+    float s = 0.0f;
+    for (int f = g * FG; f < (g + 1) * FG; f++) {
+        for (int ky = 0; ky < KH; ky++) {
+            const int ty = iy + PH - ky;
+            if (ty < 0 || ty % SH != 0 || ty / SH >= OH) continue;
+            for (int kx = 0; kx < KW; kx++) {
+                const int tx = ix + PW - kx;
+                if (tx < 0 || tx % SW != 0 || tx / SW >= OW) continue;
+                s += w[((f * CG + cg) * KH + ky) * KW + kx] * dy[((n * F + f) * OH + ty / SH) * OW + tx / SW];
+            }
+        }
+    }
+    dx[id] = s;
+}
+
+__kernel void conv_backward_filter(__global const float *dy, __global const float *x, __global float *dw) {
+    const int id = get_global_id(0);
+    if (id >= F * CG * KH * KW) return;
+    const int kx = id % KW, ky = (id / KW) % KH, cg = (id / (KW * KH)) % CG, f = id / (KW * KH * CG);
+    const int c = (f / FG) * CG + cg;
+    float s = 0.0f;
+    for (int n = 0; n < N; n++) {
+        for (int oy = 0; oy < OH; oy++) {
+            const int iy = oy * SH - PH + ky;
+            if (iy < 0 || iy >= H) continue;
+            for (int ox = 0; ox < OW; ox++) {
+                const int ix = ox * SW - PW + kx;
+                if (ix >= 0 && ix < W) s += dy[((n * F + f) * OH + oy) * OW + ox] * x[((n * C + c) * H + iy) * W + ix];
+            }
+        }
+    }
+    dw[id] = s;
+}
+
+__kernel void conv_backward_bias(__global const float *dy, __global float *db) {
+    const int f = get_global_id(0);
+    if (f >= F) return;
+    float s = 0.0f;
+    for (int n = 0; n < N; n++) for (int q = 0; q < OH * OW; q++) s += dy[(n * F + f) * OH * OW + q];
+    db[f] = s;
+}
