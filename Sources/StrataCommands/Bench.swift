@@ -37,7 +37,7 @@ struct Bench: ParsableCommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            let backend = network.backend
+            let backend = try network.backend
             let batch = self.batch ?? spec.training?.batch ?? 32
             // A training step is the trainer's: forward, loss, backward, the SGD update and any filter clip.
             let derived = try TrainingGraph.derive(graph, backward: training ? .training : nil, dropout: training,

@@ -81,7 +81,7 @@ struct Compile: ParsableCommand {
                 output.write(derived.text())
                 return 0
             }
-            output.write(backend.backend(threads: threads).plan(derived, batch: batch).text())
+            output.write(try backend.backend(threads: threads).plan(derived, batch: batch).text())
             return 0
         } catch let error as DiagnosticError {
             return StrataCommands.emit(error, sources: compiler.sources, errors: &errors)

@@ -102,7 +102,7 @@ struct CorrespondCommand: ParsableCommand {
             let images = try AnalysisInput.load(input: input, labels: nil, graph: graph, preprocessing: preprocessing)
             guard images.count >= 2 else { throw CommandError("correspondence compares image pairs; \(input) has \(images.count) image") }
             let parts = try Self.parts(regions, images: images.count, height: h, width: w)
-            let runner = try BatchRunner(graph: graph, backend: network.backend, batch: batch, keeping: nodes, weights: file.parameterTensors)
+            let runner = try BatchRunner(graph: graph, backend: try network.backend, batch: batch, keeping: nodes, weights: file.parameterTensors)
             let clean = try runner.outputs(images.images, count: images.count, nodes: nodes)
             /// Per layer, the difference vectors for images with the given rectangle each.
             func differences(_ rects: [[Int]]) throws -> [[[Float]]] {

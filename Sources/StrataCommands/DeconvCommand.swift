@@ -62,7 +62,7 @@ struct DeconvCommand: ParsableCommand {
             let chosen = try DeconvCommand.chooseMaps(maps, count: graph.nodes[node].shape!.dims[0], seed: seed)
             let batch = analysis.batchSize(spec)
             let written = try DeconvCommand.projectAndWrite(graph: graph, node: node, maps: chosen, top: top, rule: rule, input: input,
-                                                            weights: file.parameterTensors, backend: network.backend, batch: batch,
+                                                            weights: file.parameterTensors, backend: try network.backend, batch: batch,
                                                             folder: "\(analysis.outPath)/\(graph.nodes[node].name)", progress: progress.update)
             try RunRecord.write(to: analysis.outPath, command: "deconv", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec,
                                 weightsPath: analysis.weightsPath,

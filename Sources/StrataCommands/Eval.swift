@@ -48,7 +48,7 @@ struct Eval: ParsableCommand {
         var notes = "", failure = ""
         defer { errors.write(notes + failure) }
         return CommandSupport.run(errors: &failure) {
-            let backend = network.backend
+            let backend = try network.backend
             let classes = graph.nodes.last!.shape!.elementCount!
             let files = try weights.map { path in (path, try Safetensors.read(path: path)) }
             // An image tree's classes: as the checkpoints recorded them (all the same), else the folders.

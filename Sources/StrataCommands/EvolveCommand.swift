@@ -69,10 +69,10 @@ struct EvolveCommand: ParsableCommand {
                 var snapshot = analysis
                 snapshot.weights = path
                 let (file, images) = try snapshot.load(graph)
-                let forward = try BatchRunner(graph: graph, backend: network.backend, batch: batch, keeping: [node], weights: file.parameterTensors)
+                let forward = try BatchRunner(graph: graph, backend: try network.backend, batch: batch, keeping: [node], weights: file.parameterTensors)
                 let outputs = try forward.outputs(images.images, count: images.count, nodes: [node])[0]
                 let best = Projection.strongest(outputs, count: images.count, shape: graph.nodes[node].shape!, maps: chosen, top: 1).map { $0[0] }
-                let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: network.backend, batch: batch, weights: file.parameterTensors)
+                let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: try network.backend, batch: batch, weights: file.parameterTensors)
                 let projections = try Projection.project(best, input: images, runner: runner, layer: node)
                 for (row, (a, p)) in zip(best, projections).enumerated() {
                     let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)

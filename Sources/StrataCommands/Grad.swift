@@ -35,7 +35,7 @@ struct Grad: ParsableCommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            let backend = network.backend
+            let backend = try network.backend
             let derived = try TrainingGraph.derive(graph, training: true, dropout: false)
             let weightsFile = try Safetensors.read(path: weights)
             let images = try CommandSupport.inputBatch(input, graph: graph)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import StrataCPU
+import StrataOpenCL
 import StrataPlan
 
 /// What every command that runs a network takes: the spec and the device.
@@ -7,25 +8,41 @@ struct NetworkArguments: ParsableArguments {
     @Argument(help: "The network spec (YAML).")
     var spec: String
 
-    @Option(help: "The device that runs the network: \(Device.allValueStrings.joined(separator: ", ")).")
+    @Option(help: "The device that runs the network: cpu, opencl (the first GPU, else the first OpenCL device) or opencl:P:D (strata devices lists them).")
     var device: Device = .cpu
 
-    /// The backend `--device` names.
-    var backend: any Backend { device.backend }
+    /// The backend `--device` names (an error when it names an OpenCL device this machine lacks).
+    var backend: any Backend {
+        get throws { try device.backend(threads: nil) }
+    }
 }
 
-/// The devices this build can run on. This is the one place that picks a backend: every command
-/// and the trainer get theirs from here and see only `Backend` and `Executor`.
-enum Device: String, ExpressibleByArgument, CaseIterable {
-    case cpu
+/// A device this build can run on: the CPU, or an OpenCL device. This is the one place that picks
+/// a backend: every command and the trainer get theirs from here and see only `Backend` and `Executor`.
+struct Device: ExpressibleByArgument, Sendable {
+    /// `cpu`, `opencl` or `opencl:P:D`.
+    var selector: String
 
-    /// The backend, with its default settings (`STRATA_THREADS`, `STRATA_GEMM`).
-    var backend: any Backend { backend(threads: nil) }
+    static let cpu = Device(selector: "cpu")
 
-    /// The backend with `threads` workers (nil: its default).
-    func backend(threads: Int?) -> any Backend {
-        switch self {
-        case .cpu: CPUBackend(threads.map { CPUSettings(threads: $0) } ?? CPUSettings())
+    init(selector: String) { self.selector = selector }
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1 where argument == "cpu" || argument == "opencl": break
+        case 3 where parts[0] == "opencl" && Int(parts[1]).map({ $0 >= 0 }) == true && Int(parts[2]).map({ $0 >= 0 }) == true: break
+        default: return nil
         }
+        selector = argument
+    }
+
+    static var allValueStrings: [String] { ["cpu", "opencl", "opencl:P:D"] }
+    var defaultValueDescription: String { selector }
+
+    /// The backend, with `threads` CPU workers (nil: the default; `STRATA_THREADS`, `STRATA_GEMM`).
+    func backend(threads: Int?) throws -> any Backend {
+        if selector == "cpu" { return CPUBackend(threads.map { CPUSettings(threads: $0) } ?? CPUSettings()) }
+        do { return try OpenCLBackend(selector) } catch let error as OpenCLError { throw CommandError("--device \(selector): \(error)") }
     }
 }

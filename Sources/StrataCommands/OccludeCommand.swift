@@ -64,7 +64,7 @@ struct OccludeCommand: ParsableCommand {
             let node = try layer.map { try CommandSupport.layers($0, in: graph)[0] } ?? Occlusion.defaultLayer(graph)
             let (file, input) = try analysis.load(graph)
             guard input.labels != nil else { throw CommandError("occlusion needs labels: give --labels with --input, or use --data") }
-            let runner = try BatchRunner(graph: graph, backend: network.backend, batch: analysis.batchSize(spec),
+            let runner = try BatchRunner(graph: graph, backend: try network.backend, batch: analysis.batchSize(spec),
                                          keeping: [node, graph.nodes.count - 1], weights: file.parameterTensors)
             _ = try runner.executor(runner.batch)   // plans made before the clock starts
             let started = Date()

@@ -111,7 +111,7 @@ struct SweepCommand: ParsableCommand {
             let (file, input) = try analysis.load(graph)
             guard let labels = input.labels else { throw CommandError("a sweep needs labels: give --labels with --input, or use --data") }
             let plan = transforms.map { ($0.0, $0.1 ?? $0.0.defaultAmounts(height: graph.input.height)) }
-            let runner = try Sweep.runner(graph: graph, backend: network.backend, batch: analysis.batchSize(spec), layers: nodes,
+            let runner = try Sweep.runner(graph: graph, backend: try network.backend, batch: analysis.batchSize(spec), layers: nodes,
                                           weights: file.parameterTensors)
             _ = try runner.executor(min(runner.batch, input.count))   // plans made before the clock starts
             let started = Date()

@@ -75,7 +75,7 @@ struct Train: ParsableCommand {
         let progress = Progress(terminal: live && isatty(2) == 1, epochs: options.epochs, live: live)
         var summary = ""
         let status = CommandSupport.run(errors: &errors) {
-            let backend = network.backend
+            let backend = try network.backend
             let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
             let trainer = Trainer(graph: graph, spec: spec, data: splits, run: out, options: options, backend: backend)
             trainer.report = { progress.handle($0) }

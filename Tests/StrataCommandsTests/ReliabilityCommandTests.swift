@@ -33,7 +33,7 @@ struct ReliabilityCommandTests {
         (["features", "networks/zfnet-mini.yaml", "--weights", "a", "--weights", "b", "--input", "x", "--layers", "fc8", "--out", "o"], "--weights is given 2 times; 'features' takes it once"),
         (["train", "networks/zfnet-mini.yaml", "--data", "d", "--out", "o", "--out=p"], "--out is given 2 times"),
         (["train", "networks/zfnet-mini.yaml", "--data", "d", "--out", "o", "--resume", "--overwrite"], "give one"),
-        (["bench", "networks/zfnet-mini.yaml", "--device", "opencl"], "--device"),
+        (["bench", "networks/zfnet-mini.yaml", "--device", "gpu"], "--device"),
     ])
     func usageErrorsExitTwo(arguments: [String], message: String) {
         let run = strata(arguments.map { $0.hasPrefix("networks/") ? packageRoot + "/" + $0 : $0 })

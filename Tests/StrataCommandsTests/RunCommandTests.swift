@@ -86,7 +86,10 @@ struct RunCommandTests {
         // A device this build lacks is a usage error (2) that lists the ones it has.
         let device = strata("features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "fc8", "--out", d + "/f", "--device", "gpu")
         #expect(device.status == 2)
-        #expect(device.errors.contains("The value 'gpu' is invalid for '--device <device>'. Please provide one of 'cpu'."), "\(device.errors)")
+        #expect(device.errors.contains("The value 'gpu' is invalid for '--device <device>'. Please provide one of 'cpu', 'opencl' or 'opencl:P:D'."), "\(device.errors)")
+        // An OpenCL device the machine lacks is an error naming the devices it has.
+        let missing = strata("features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "fc8", "--out", d + "/f", "--device", "opencl:9:9")
+        #expect(missing.status == 1 && missing.errors.contains("there is no device opencl:9:9; the devices are"), "\(missing.errors)")
     }
 
     @Test func featuresWritesOneArrayPerLayer() throws {
