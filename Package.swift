@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "StrataSpecTests", dependencies: ["StrataSpec"]),
         .testTarget(name: "StrataIRTests", dependencies: ["StrataIR", "StrataSpec"]),
         .testTarget(
-            name: "StrataCommandsTests", dependencies: ["StrataCommands", "StrataCPU", "StrataFormats", "StrataTrain", "strata"],
+            name: "StrataCommandsTests", dependencies: ["StrataCommands", "StrataCPU", "StrataOpenCL", "StrataFormats", "StrataTrain", "StrataIR", "StrataSpec", "strata"],
             exclude: ["Golden"]),  // golden outputs, read from the source tree
         .testTarget(name: "StrataPlanTests", dependencies: ["StrataPlan", "StrataIR", "StrataSpec"]),
         .testTarget(name: "StrataCPUTests", dependencies: ["StrataCPU", "StrataPlan", "StrataIR", "StrataSpec", "CStrataSupport", "COpenBLAS"]),

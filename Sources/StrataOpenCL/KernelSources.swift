@@ -1,9 +1,10 @@
 import Foundation
 
-/// The kernel sources (`kernels/*.cl`), found at run time: `STRATA_KERNELS` names the folder; else
-/// `share/strata/kernels` beside the executable's prefix (`tools/install` puts them there), or
-/// `kernels/` in a folder above the executable or the working directory (a source checkout).
+/// The kernel sources. The binary carries them (`EmbeddedKernels`, made from kernels/*.cl by
+/// `tools/embed-kernels`; a test keeps the two equal), so an installed strata needs no source tree.
+/// `STRATA_KERNELS=DIR` reads them from DIR instead, for editing kernels without rebuilding.
 public enum KernelSources {
+    /// The kernels/ folder of a source checkout (or STRATA_KERNELS).
     public static func folder() throws(OpenCLError) -> String {
         var candidates: [String] = []
         if let env = ProcessInfo.processInfo.environment["STRATA_KERNELS"] { candidates.append(env) }
@@ -23,8 +24,11 @@ public enum KernelSources {
         throw OpenCLError("finding the kernels", -30, detail: "no kernels/conv.cl was found (looked in STRATA_KERNELS, beside the executable and above the working directory); set STRATA_KERNELS to the kernels/ folder")
     }
 
-    /// The source of `name`.cl.
+    /// The source of `name`.cl: from STRATA_KERNELS when set, else the embedded copy.
     public static func source(_ name: String) throws(OpenCLError) -> (text: String, path: String) {
+        if ProcessInfo.processInfo.environment["STRATA_KERNELS"] == nil, let text = EmbeddedKernels.sources[name] {
+            return (text, "kernels/\(name).cl")
+        }
         let path = try folder() + "/\(name).cl"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw OpenCLError("reading \(path)", -30, detail: "the kernel source cannot be read")

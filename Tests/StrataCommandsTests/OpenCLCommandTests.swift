@@ -38,3 +38,40 @@ struct OpenCLCommandTests {
         for name in wc.order where !name.hasPrefix("data/") { close(wc.tensors[name]!.values, wo.tensors[name]!.values, "trained \(name)", tolerance: 1e-3) }
     }
 }
+
+import StrataIR
+import StrataOpenCL
+import StrataSpec
+import StrataTrain
+
+@Suite("training on OpenCL", .serialized)
+struct OpenCLTrainingTests {
+    /// A run stopped after 5 and then 7 more steps (checkpoints every step) and resumed ends with the
+    /// weights of an uninterrupted run, bit for bit, on the same OpenCL device.
+    @Test func aStoppedRunResumesBitIdenticallyOnOpenCL() throws {
+        let spec = try SpecLoader().load(text: TrainCommandTests.spec, file: "tiny.yaml")
+        let graph = try ShapeInference.infer(GraphBuilder.build(spec))
+        let base = NSTemporaryDirectory() + "strata-opencl-resume-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try TrainCommandTests.makeData(base + "/data", count: 64)
+        let data = try DataLoader.open(base + "/data", channels: 1, side: 6)
+        let backend = try OpenCLBackend()
+        var g = SplitMix64(seed: 2)
+        let initial = Safetensors.File(tensors: graph.namedParameters().map { p in
+            (p.name, Safetensors.Tensor(shape: p.dims, values: (0..<p.elementCount).map { _ in Float(Double(g.next() >> 11) * 0x1.0p-53 - 0.5) * 0.6 }))
+        })
+        try Trainer(graph: graph, spec: spec, data: data, run: base + "/whole", options: .init(epochs: 3, batch: 8), backend: backend).train(initialWeights: initial)
+        var options = Trainer.Options(epochs: 3, batch: 8)
+        options.checkpointSteps = 1
+        options.stopAfterSteps = 5
+        try Trainer(graph: graph, spec: spec, data: data, run: base + "/parts", options: options, backend: backend).train(initialWeights: initial)
+        options.resume = true
+        options.stopAfterSteps = 7
+        try Trainer(graph: graph, spec: spec, data: data, run: base + "/parts", options: options, backend: backend).train(initialWeights: initial)
+        options.stopAfterSteps = nil
+        try Trainer(graph: graph, spec: spec, data: data, run: base + "/parts", options: options, backend: backend).train(initialWeights: initial)
+        let a = try Safetensors.read(path: base + "/whole/checkpoints/latest.safetensors"), b = try Safetensors.read(path: base + "/parts/checkpoints/latest.safetensors")
+        for name in a.order where !name.hasPrefix("data/") { #expect(a.tensors[name] == b.tensors[name], "\(name)") }
+    }
+}

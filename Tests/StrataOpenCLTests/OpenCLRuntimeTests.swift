@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import StrataOpenCL
 
@@ -67,5 +68,22 @@ struct OpenCLRuntimeTests {
         let tooMany = Int(context.device.maxAllocation / 4) + 1
         let error = #expect(throws: OpenCLError.self) { try context.buffer(floats: tooMany, name: "conv1's output") }
         #expect(error?.detail.contains("conv1's output needs") == true)
+    }
+}
+
+@Suite("Embedded kernels")
+struct EmbeddedKernelTests {
+    /// The binary's copy of kernels/*.cl is the files' text: rerun tools/embed-kernels after editing a kernel.
+    @Test func theEmbeddedSourcesAreTheKernelFiles() throws {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        let folder = parts.joined(separator: "/") + "/kernels"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".cl") }
+        #expect(Set(files.map { String($0.dropLast(3)) }) == Set(EmbeddedKernels.sources.keys))
+        for file in files {
+            let text = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
+            #expect(EmbeddedKernels.sources[String(file.dropLast(3))] == (text.hasSuffix("\n") ? String(text.dropLast()) : text),
+                    "kernels/\(file) differs from the embedded copy: run tools/embed-kernels")
+        }
     }
 }
