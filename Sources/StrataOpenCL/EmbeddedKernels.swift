@@ -96,6 +96,80 @@ __kernel void conv_backward_bias(__global const float *dy, __global float *db) {
     for (int n = 0; n < N; n++) for (int q = 0; q < OH * OW; q++) s += dy[(n * F + f) * OH * OW + q];
     db[f] = s;
 }
+
+// The tiled forward: per group a GEMM Y[FG × N·OH·OW] = W[FG × CG·KH·KW] · X', where the column
+// matrix X' is gathered from x while the tile is loaded (implicit im2col). Work-groups of TS × TS;
+// global (⌈FG/TS⌉·TS, ⌈N·OH·OW/TS⌉·TS, G); work item (m, j, g) computes filter g·FG + m at column j.
+#ifndef TS
+#define TS 16
+#endif
+
+__kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
+void conv_forward_tiled(__global const float *x, __global const float *w, __global const float *bias, __global float *y,
+                        const int hasBias, const int relu) {
+    const int lm = get_local_id(0), ln = get_local_id(1);
+    const int m = get_group_id(0) * TS + lm, g = get_global_id(2);
+    const int P = OH * OW, KK = CG * KH * KW;
+    const int j = get_group_id(1) * TS + ln;            // this item's column: image n, position (oy, ox)
+    const int n = j / P, p = j % P, oy = p / OW, ox = p % OW;
+    __local float As[TS][TS + 1];
+    __local float Bs[TS][TS + 1];
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < KK; k0 += TS) {
+        // A: filter row (tile row lm), depth k0 + ln.
+        const int ka = k0 + ln, fa = get_group_id(0) * TS + lm;
+        As[lm][ln] = (fa < FG && ka < KK) ? w[(g * FG + fa) * KK + ka] : 0.0f;
+        // B: depth k0 + lm (channel, ky, kx), this item's column.
+        const int kb = k0 + lm;
+        float v = 0.0f;
+        if (kb < KK && j < N * P) {
+            const int c = kb / (KH * KW), r = kb % (KH * KW), ky = r / KW, kx = r % KW;
+            const int iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
+            if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = x[((n * C + g * CG + c) * H + iy) * W + ix];
+        }
+        Bs[lm][ln] = v;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int t = 0; t < TS; t++) acc += As[lm][t] * Bs[t][ln];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (m < FG && j < N * P) {
+        const int f = g * FG + m;
+        float s = acc + (hasBias ? bias[f] : 0.0f);
+        y[((n * F + f) * OH + oy) * OW + ox] = (relu && s < 0.0f) ? 0.0f : s;
+    }
+}
+
+// The tiled filter gradient: per group dW[FG × CG·KH·KW] = dY[FG × N·OH·OW] · X'ᵀ, the reduction
+// running over images and positions. Global (⌈FG/TS⌉·TS, ⌈CG·KH·KW/TS⌉·TS, G).
+__kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
+void conv_backward_filter_tiled(__global const float *dy, __global const float *x, __global float *dw) {
+    const int lm = get_local_id(0), ln = get_local_id(1);
+    const int m = get_group_id(0) * TS + lm, g = get_global_id(2);
+    const int P = OH * OW, KK = CG * KH * KW, NP = N * P;
+    const int k = get_group_id(1) * TS + ln;            // this item's depth: (channel, ky, kx)
+    const int c = k / (KH * KW), r = k % (KH * KW), ky = r / KW, kx = r % KW;
+    __local float As[TS][TS + 1];
+    __local float Bs[TS][TS + 1];
+    float acc = 0.0f;
+    for (int j0 = 0; j0 < NP; j0 += TS) {
+        const int ja = j0 + ln, fa = get_group_id(0) * TS + lm;
+        float a = 0.0f;
+        if (fa < FG && ja < NP) { const int n = ja / P, p = ja % P; a = dy[(n * F + g * FG + fa) * P + p]; }
+        As[lm][ln] = a;
+        const int jb = j0 + lm;
+        float v = 0.0f;
+        if (jb < NP && k < KK) {
+            const int n = jb / P, p = jb % P, oy = p / OW, ox = p % OW;
+            const int iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
+            if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = x[((n * C + g * CG + c) * H + iy) * W + ix];
+        }
+        Bs[lm][ln] = v;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int t = 0; t < TS; t++) acc += As[lm][t] * Bs[t][ln];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (m < FG && k < KK) dw[(g * FG + m) * KK + k] = acc;
+}
 """#,
         "elementwise": #"""
 // Elementwise kernels: relu_*, tanh_*, dropout_*, and the copy/accumulate pair behind `add`.

@@ -41,6 +41,9 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
     struct Launch {
         var kernel: OpenCLKernel
         var global: Int
+        /// A 3-D launch in work-groups of `local` (tiled kernels); nil: 1-D over `global`.
+        var grid: [Int]? = nil
+        var local: [Int]? = nil
         /// Set just before the launch (the dropout seed).
         var seeded: Bool = false
         var stream: Int = 0
@@ -80,6 +83,10 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         for step in plan.steps { launches.append(try Self.lower(step, plan: plan, buffers: buffers, kernel: kernel)) }
     }
 
+    /// The tile side of the tiled kernels (their work-groups are tile × tile).
+    static let tile = 16
+    static func roundUp(_ n: Int) -> Int { (n + tile - 1) / tile * tile }
+
     /// The launches of one step, their arguments bound.
     static func lower(_ step: ExecutionPlan.Step, plan: ExecutionPlan, buffers: [OpenCLBuffer?],
                       kernel: (String, String, [(String, String)]) throws -> OpenCLKernel) throws -> [Launch] {
@@ -108,13 +115,17 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             let c = step.parameters.constants
             switch step.kernel {
             case .conv_forward:
-                let k = try kernel("conv", "conv_forward", c)
+                // Tiled: a GEMM per group with the column matrix gathered from x as tiles load.
+                let k = try kernel("conv", "conv_forward_tiled", c)
+                let fg = g.filters / g.groups, columns = batch * g.outHeight * g.outWidth
                 return [Launch(kernel: try bind(k, [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0], Int32(g.bias ? 1 : 0), Int32(step.fusedReLU ? 1 : 0)]),
-                               global: outputs[0].count)]
+                               global: outputs[0].count, grid: [roundUp(fg), roundUp(columns), g.groups], local: [tile, tile, 1])]
             case .conv_backward_data:
                 return [Launch(kernel: try bind(try kernel("conv", "conv_backward_data", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
             default:
-                var out = [Launch(kernel: try bind(try kernel("conv", "conv_backward_filter", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
+                let fg = g.filters / g.groups, depth = g.channels / g.groups * g.kernel.h * g.kernel.w
+                var out = [Launch(kernel: try bind(try kernel("conv", "conv_backward_filter_tiled", c), [inputs[0], inputs[1], outputs[0]]),
+                                  global: outputs[0].count, grid: [roundUp(fg), roundUp(depth), g.groups], local: [tile, tile, 1])]
                 if g.bias { out.append(Launch(kernel: try bind(try kernel("conv", "conv_backward_bias", c), [inputs[0], outputs[1]]), global: outputs[1].count)) }
                 return out
             }
@@ -205,7 +216,8 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             let start = timing ? DispatchTime.now().uptimeNanoseconds : 0
             for launch in step {
                 if launch.seeded { try launch.kernel.set(4, seed &+ UInt64(launch.stream) &* 0xD1B5_4A32_D192_ED03) }
-                try context.run(launch.kernel, global: [max(launch.global, 1)])
+                if let grid = launch.grid { try context.run(launch.kernel, global: grid, local: launch.local) }
+                else { try context.run(launch.kernel, global: [max(launch.global, 1)]) }
             }
             if timing {
                 try context.finish()
