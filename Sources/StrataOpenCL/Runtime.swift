@@ -27,9 +27,18 @@ public final class OpenCLContext: @unchecked Sendable {
         clReleaseContext(context)
     }
 
-    /// Builds `source` with `options` (`-D NAME=VALUE ...`). A failed build throws the build log,
-    /// its `<source>:LINE:COL` places renamed to `file:LINE:COL`.
+    /// Builds `source` with `options` (`-D NAME=VALUE ...`), or loads the binary an earlier build
+    /// left in the program cache (keyed by source, options, device and driver). A failed build
+    /// throws the build log, its places renamed to `file:LINE:COL`.
     public func program(source: String, file: String, options: String = "") throws(OpenCLError) -> OpenCLProgram {
+        let key = ProgramCache.key(source: source, options: options, device: device)
+        if let cached = ProgramCache.load(key, context: context, device: device.id, options: options) { return OpenCLProgram(program: cached) }
+        let built = try build(source: source, file: file, options: options)
+        ProgramCache.store(key, program: built.program)
+        return built
+    }
+
+    func build(source: String, file: String, options: String) throws(OpenCLError) -> OpenCLProgram {
         var status: cl_int = 0
         let program: cl_program? = source.withCString { text in
             var pointer: UnsafePointer<CChar>? = text
@@ -183,4 +192,59 @@ public final class OpenCLBuffer: @unchecked Sendable {
         self.parent = parent
     }
     deinit { clReleaseMemObject(memory) }
+}
+
+/// Built programs on disk: `$XDG_CACHE_HOME/strata/opencl` (else `~/.cache/strata/opencl`;
+/// `STRATA_PROGRAM_CACHE` names another folder, `off` turns it off), one binary per
+/// (source, options, device, driver), written atomically. A binary the driver refuses is rebuilt.
+enum ProgramCache {
+    static var folder: String? {
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["STRATA_PROGRAM_CACHE"] { return dir == "off" ? nil : dir }
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/strata/opencl" }
+        guard let home = env["HOME"], !home.isEmpty else { return nil }
+        return home + "/.cache/strata/opencl"
+    }
+
+    static func key(source: String, options: String, device: OpenCLDevice) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for part in [source, options, device.platformName, device.name, device.version, device.driver] {
+            for b in part.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+            h = (h ^ 0xFF) &* 0x100_0000_01B3
+        }
+        return String(h, radix: 16)
+    }
+
+    static func load(_ key: String, context: cl_context, device: cl_device_id, options: String) -> cl_program? {
+        guard let folder, let data = FileManager.default.contents(atPath: "\(folder)/\(key).bin"), !data.isEmpty else { return nil }
+        var status: cl_int = 0, binaryStatus: cl_int = 0
+        var id: cl_device_id? = device
+        let program: cl_program? = data.withUnsafeBytes { raw in
+            var length = raw.count
+            var pointer: UnsafePointer<UInt8>? = raw.bindMemory(to: UInt8.self).baseAddress
+            return clCreateProgramWithBinary(context, 1, &id, &length, &pointer, &binaryStatus, &status)
+        }
+        guard let program, status == CL_SUCCESS, binaryStatus == CL_SUCCESS else { return nil }
+        guard clBuildProgram(program, 1, &id, options, nil, nil) == CL_SUCCESS else {
+            clReleaseProgram(program)
+            return nil
+        }
+        return program
+    }
+
+    static func store(_ key: String, program: cl_program) {
+        guard let folder else { return }
+        var size = 0
+        guard clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS, size > 0 else { return }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let ok = bytes.withUnsafeMutableBufferPointer { buffer -> Bool in
+            var pointer: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>?>.size, &pointer, nil) == CL_SUCCESS
+        }
+        guard ok else { return }
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = "\(folder)/\(key).bin", temporary = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else { return }
+        if rename(temporary, path) != 0 { unlink(temporary) }
+    }
 }

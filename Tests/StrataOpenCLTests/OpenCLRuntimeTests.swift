@@ -57,6 +57,33 @@ struct OpenCLRuntimeTests {
         #expect(OpenCLContext.locate("<source>:7:3: warning: unused\n  y = 1;", file: "kernels/pool.cl") == "kernels/pool.cl:7:3: warning: unused\n  y = 1;")
     }
 
+    /// A built program lands in the cache; the next build loads it; a corrupt entry is rebuilt.
+    @Test func programsAreCachedOnDisk() throws {
+        let folder = NSTemporaryDirectory() + "strata-programs-\(UUID().uuidString)"
+        let previous = ProcessInfo.processInfo.environment["STRATA_PROGRAM_CACHE"]
+        setenv("STRATA_PROGRAM_CACHE", folder, 1)
+        defer {
+            if let previous { setenv("STRATA_PROGRAM_CACHE", previous, 1) } else { unsetenv("STRATA_PROGRAM_CACHE") }
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        let context = try OpenCLContext(device: OpenCL.select("opencl"))
+        let source = "__kernel void twice(__global float *y) { y[get_global_id(0)] *= 2.0f * M; }"
+        func run() throws -> [Float] {
+            let k = try context.program(source: source, file: "kernels/twice.cl", options: "-D M=3").kernel("twice")
+            let y = try context.buffer(floats: 3)
+            try context.write([1, 2, 3], to: y)
+            try k.set(0, y)
+            try context.run(k, global: [3])
+            return try context.read(y)
+        }
+        #expect(try run() == [6, 12, 18])
+        let entries = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".bin") }
+        #expect(entries.count == 1)
+        #expect(try run() == [6, 12, 18])
+        try Data("not a binary".utf8).write(to: URL(fileURLWithPath: folder + "/" + entries[0]))
+        #expect(try run() == [6, 12, 18])
+    }
+
     @Test func statusesHaveNames() {
         #expect(OpenCLError.name(-5) == "CL_OUT_OF_RESOURCES")
         #expect(OpenCLError.name(-9999) == "OpenCL status -9999")
