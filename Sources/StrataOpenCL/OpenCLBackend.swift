@@ -54,9 +54,16 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             throw ExecutorError("the plan of '\(plan.graph.name)' was made for the \(plan.traits.name) backend, not opencl")
         }
         let device = context.device
-        guard UInt64(plan.peakBytes) <= device.globalMemory else {
-            throw ExecutorError("'\(plan.graph.name)' at batch \(plan.batch) needs \(ExecutionPlan.size(plan.peakBytes)) but \(device.name) has "
-                                + "\(ExecutionPlan.size(Int(device.globalMemory))); use a smaller batch")
+        // Checked before allocating: the whole plan, and its largest single buffer (the arena).
+        guard UInt64(plan.peakBytes) <= device.globalMemory, UInt64(plan.arenaBytes) <= device.maxAllocation else {
+            // Memory grows about linearly with the batch: the largest batch under both limits, with 10% to spare.
+            let byMemory = Double(device.globalMemory) / (Double(plan.peakBytes) / Double(plan.batch))
+            let byAllocation = plan.arenaBytes > 0 ? Double(device.maxAllocation) / (Double(plan.arenaBytes) / Double(plan.batch)) : byMemory
+            let fits = max(1, Int(min(byMemory, byAllocation) * 0.9))
+            let what = UInt64(plan.peakBytes) > device.globalMemory
+                ? "needs \(ExecutionPlan.size(plan.peakBytes)) but \(device.name) has \(ExecutionPlan.size(Int(device.globalMemory)))"
+                : "needs an arena of \(ExecutionPlan.size(plan.arenaBytes)) but \(device.name) allocates at most \(ExecutionPlan.size(Int(device.maxAllocation))) at once"
+            throw ExecutorError("'\(plan.graph.name)' at batch \(plan.batch) \(what); try --batch \(fits)")
         }
         self.plan = plan
         self.context = context
