@@ -17,10 +17,10 @@ struct OpenCLBackendTests {
           - {name: c1, op: conv, filters: 4, kernel: 3, pad: 1, groups: 2}
           - {name: r1, op: relu}
           - {name: n1, op: lrn, size: 3}
-          - {name: p1, op: maxpool, kernel: 3, stride: 2}
-          - {name: c2, op: conv, filters: 6, kernel: 3, stride: 1, pad: 1}
+          - {name: p1, op: maxpool, kernel: 3, stride: 2, pad: 1}
+          - {name: c2, op: conv, filters: 6, kernel: 3, stride: 2, pad: 1}
           - {name: t2, op: tanh}
-          - {name: a2, op: avgpool, kernel: 2, pad: 1}
+          - {name: a2, op: avgpool, kernel: 3, stride: 1, pad: 1}
           - {name: c3, op: conv, filters: 3, kernel: 1, from: p1}
           - {name: r3, op: relu}
           - {name: p3, op: maxpool, kernel: 2, pad: 1}
