@@ -109,8 +109,13 @@ struct OpenCLBackendTests {
     }
 }
 
-/// AlexNet at batch 2: the loss and every parameter gradient on OpenCL equal the CPU's. (ZFNet is not here yet:
-/// its conv1 and conv2 gradients differ by up to 0.4% of their largest value, not yet explained.)
+/// The paper networks at batch 2: the loss and every parameter gradient on OpenCL equal the CPU's,
+/// value by value (relative to each tensor's largest). The weights are chosen so that few ReLU
+/// inputs sit at 0 and few max-pool windows hold near-ties: weights uniform in ±0.02 with biases in
+/// ±0.1 (AlexNet) or 0 (ZFNet). Under the specs' own initialisation (std 0.01, AlexNet's biases of 1)
+/// the early layers' gradients are ill-conditioned: there even the CPU backend's two GEMM paths
+/// (Strata's and OpenBLAS) differ by 0.9% in conv1's weight gradient (measured with `strata grad`),
+/// so such a comparison tests rounding, not kernels.
 @Suite("Paper networks on OpenCL", .serialized)
 struct OpenCLPaperNetworkTests {
     static let root: String = {
@@ -119,8 +124,8 @@ struct OpenCLPaperNetworkTests {
         return parts.joined(separator: "/")
     }()
 
-    @Test(arguments: ["alexnet"])
-    func lossAndGradientsMatchTheCPU(_ name: String) throws {
+    @Test(arguments: [("alexnet", Float(0.1)), ("zfnet", Float(0))])
+    func lossAndGradientsMatchTheCPU(_ name: String, biasRange: Float) throws {
         let spec = try SpecLoader().load(path: Self.root + "/networks/\(name).yaml")
         let graph = try ShapeInference.infer(GraphBuilder.build(spec))
         let derived = try TrainingGraph.derive(graph, training: true, dropout: false)
@@ -130,8 +135,7 @@ struct OpenCLPaperNetworkTests {
         var g = SplitMix64(seed: 21)
         func uniform() -> Float { Float(Double(g.next() >> 11) * 0x1.0p-53 * 2 - 1) }
         for p in cpu.plan.parameters {
-            // Small weights (AlexNet's init scale) keep the activations in a sensible range.
-            let values = (0..<p.elementCount).map { _ in uniform() * (p.parameter == "bias" ? 0.1 : 0.02) }
+            let values = (0..<p.elementCount).map { _ in uniform() * (p.parameter == "bias" ? biasRange : 0.02) }
             for e in [cpu, cl] { try e.write(p.tensor, values) }
         }
         let input = (0..<cpu.plan.buffer(.input)!.elements).map { _ in uniform() }
