@@ -61,6 +61,7 @@ struct EvolveCommand: ParsableCommand {
             let chosen = try DeconvCommand.chooseMaps(maps, count: graph.nodes[node].shape!.dims[0], seed: seed)
             let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
             let batch = analysis.batchSize(spec), out = analysis.outPath
+            let backend = try network.backend   // one device context for every snapshot
             var grid = [[Float]](repeating: [], count: chosen.count * snapshots.count)
             var cells = [Images.Image?](repeating: nil, count: chosen.count * snapshots.count)
             var records: [String] = []
@@ -69,10 +70,10 @@ struct EvolveCommand: ParsableCommand {
                 var snapshot = analysis
                 snapshot.weights = path
                 let (file, images) = try snapshot.load(graph)
-                let forward = try BatchRunner(graph: graph, backend: try network.backend, batch: batch, keeping: [node], weights: file.parameterTensors)
+                let forward = try BatchRunner(graph: graph, backend: backend, batch: batch, keeping: [node], weights: file.parameterTensors)
                 let outputs = try forward.outputs(images.images, count: images.count, nodes: [node])[0]
                 let best = Projection.strongest(outputs, count: images.count, shape: graph.nodes[node].shape!, maps: chosen, top: 1).map { $0[0] }
-                let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: try network.backend, batch: batch, weights: file.parameterTensors)
+                let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: backend, batch: batch, weights: file.parameterTensors)
                 let projections = try Projection.project(best, input: images, runner: runner, layer: node)
                 for (row, (a, p)) in zip(best, projections).enumerated() {
                     let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)

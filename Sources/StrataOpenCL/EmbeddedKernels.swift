@@ -356,13 +356,17 @@ __kernel void filter_rms_clip(__global float *w, const int filters, const int si
 // input plane of the value that won the window (−1 for a window wholly in the padding, whose output is 0).
 // Global ids: forward kernels one per output; backward kernels one per (n, c) plane.
 
+// The window of output (oy, ox) clipped to the plane: rows [y0, y1), columns [x0, x1) (empty in the padding).
+#define WINDOW(oy, ox) \
+    const int ys = (oy) * SH - PH, xs = (ox) * SW - PW; \
+    const int y0 = max(ys, 0), y1 = max(y0, min(ys + KH, H)), x0 = max(xs, 0), x1 = max(x0, min(xs + KW, W))
+
 __kernel void maxpool_forward(__global const float *x, __global float *y, __global int *switches) {
     const int id = get_global_id(0);
     if (id >= N * C * OH * OW) return;
     const int ox = id % OW, oy = (id / OW) % OH, plane = id / (OW * OH);
     const __global float *p = x + plane * H * W;
-    const int ys = oy * SH - PH, xs = ox * SW - PW;
-    const int y0 = max(ys, 0), y1 = max(y0, min(ys + KH, H)), x0 = max(xs, 0), x1 = max(x0, min(xs + KW, W));
+    WINDOW(oy, ox);
     float best = 0.0f;
     int at = -1;
     for (int iy = y0; iy < y1; iy++) {
@@ -398,8 +402,7 @@ __kernel void avgpool_forward(__global const float *x, __global float *y) {
     if (id >= N * C * OH * OW) return;
     const int ox = id % OW, oy = (id / OW) % OH, plane = id / (OW * OH);
     const __global float *p = x + plane * H * W;
-    const int ys = oy * SH - PH, xs = ox * SW - PW;
-    const int y0 = max(ys, 0), y1 = max(y0, min(ys + KH, H)), x0 = max(xs, 0), x1 = max(x0, min(xs + KW, W));
+    WINDOW(oy, ox);
     float s = 0.0f;
     for (int iy = y0; iy < y1; iy++) for (int ix = x0; ix < x1; ix++) s += p[iy * W + ix];
     y[id] = s / area(oy, ox);
@@ -412,8 +415,7 @@ __kernel void avgpool_backward(__global const float *dy, __global float *dx) {
     for (int q = 0; q < H * W; q++) d[q] = 0.0f;
     for (int oy = 0; oy < OH; oy++) {
         for (int ox = 0; ox < OW; ox++) {
-            const int ys = oy * SH - PH, xs = ox * SW - PW;
-            const int y0 = max(ys, 0), y1 = max(y0, min(ys + KH, H)), x0 = max(xs, 0), x1 = max(x0, min(xs + KW, W));
+            WINDOW(oy, ox);
             const float v = dy[plane * OH * OW + oy * OW + ox] / area(oy, ox);
             for (int iy = y0; iy < y1; iy++) for (int ix = x0; ix < x1; ix++) d[iy * W + ix] += v;
         }
