@@ -49,10 +49,14 @@ struct Train: ParsableCommand {
     @Flag(help: "Stop at the first unreadable image instead of skipping it.")
     var strict = false
 
+    @Option(help: "Threads that decode and augment images (default: every core but one). The batches are the same for any count.")
+    var loaderThreads: Int?
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
         guard !(resume && overwrite) else { throw ValidationError("--resume continues the run in --out and --overwrite deletes it; give one") }
+        if let loaderThreads, loaderThreads < 1 || loaderThreads > 1024 { throw ValidationError("--loader-threads must be between 1 and 1024") }
         guard checkpointSteps >= 0 else { throw ValidationError("--checkpoint-steps must be 0 or more") }
         guard snapshotEpochs.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 1 } ?? false }) else {
             throw ValidationError("--snapshot-epochs takes epoch numbers, e.g. 1,2,5,10")
@@ -72,6 +76,7 @@ struct Train: ParsableCommand {
         options.snapshotEpochs = Set(snapshotEpochs.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
         options.checkpointSteps = checkpointSteps
         options.strict = strict
+        if let loaderThreads { options.loaderThreads = loaderThreads }
         let progress = Progress(terminal: live && isatty(2) == 1, epochs: options.epochs, live: live)
         var summary = ""
         let status = CommandSupport.run(errors: &errors) {

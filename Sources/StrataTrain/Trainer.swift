@@ -22,6 +22,9 @@ public final class Trainer {
         public var checkpointSteps = 0
         /// Stop at the first unreadable image instead of skipping it.
         public var strict = false
+        /// Threads that decode and augment a batch's images (default: every core but one, at least 1).
+        /// The batch is the same for any count: each image draws from (seed, epoch, image).
+        public var loaderThreads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
         /// Stop after this many steps in all (for tests of kill-and-resume); nil: train to the end.
         public var stopAfterSteps: Int?
         public init(epochs: Int, batch: Int) {
@@ -193,9 +196,9 @@ public final class Trainer {
 
         for epoch in state.epoch..<options.epochs {
             let order = Self.permutation(count: data.train.count, seed: options.seed, epoch: epoch)
-            let train = data.train, strict = options.strict, seed = options.seed
+            let train = data.train, strict = options.strict, seed = options.seed, loaderThreads = options.loaderThreads
             let queue = BatchQueue(first: state.stepInEpoch, total: stepsPerEpoch) { k in
-                try Self.makeBatch(train, order: Array(order[(k * batch)..<((k + 1) * batch)]), preprocessing: preprocessing,
+                try Self.makeBatch(train, order: Array(order[(k * batch)..<((k + 1) * batch)]), preprocessing: preprocessing, threads: loaderThreads,
                                    seed: seed, epoch: epoch, perImage: perImage, strict: strict)
             }
             defer { queue.stop() }
@@ -336,31 +339,57 @@ public final class Trainer {
         return order
     }
 
-    static func makeBatch(_ data: any Dataset, order: [Int], preprocessing: Preprocessing, seed: UInt64, epoch: Int, perImage: Int,
+    /// Decodes and augments a batch on `threads` threads, each image from (seed, epoch, image), so
+    /// the batch does not depend on the thread count. An unreadable image is replaced by the next
+    /// readable one (reported in `skipped`, in image order), or stops the run when `strict`.
+    static func makeBatch(_ data: any Dataset, order: [Int], preprocessing: Preprocessing, threads: Int = 1, seed: UInt64, epoch: Int, perImage: Int,
                           strict: Bool) throws -> Batch {
         var images = [Float](repeating: 0, count: order.count * perImage)
         var labels = [Int32](repeating: 0, count: order.count)
-        var skipped: [String] = []
-        try images.withUnsafeMutableBufferPointer { out in
-            for (n, index) in order.enumerated() {
-                var i = index, pixels: [Float]?
-                for attempt in 0..<data.count {
-                    do {
-                        pixels = try data.pixels(i)
-                        break
-                    } catch {
-                        if strict { throw error }
-                        skipped.append("\(error)")
-                        i = (index + attempt + 1) % data.count
+        let results = ResultSlots(count: order.count)
+        images.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let base = out.baseAddress!   // each image writes its own slice
+            let workers = max(1, min(threads, order.count))
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for n in stride(from: w, to: order.count, by: workers) {
+                    let index = order[n]
+                    var i = index, pixels: [Float]?, skipped: [String] = []
+                    for attempt in 0..<data.count {
+                        do {
+                            pixels = try data.pixels(i)
+                            break
+                        } catch {
+                            if strict { results.set(n, .failure(error)); return }
+                            skipped.append("\(error)")
+                            i = (index + attempt + 1) % data.count
+                        }
                     }
+                    guard let pixels else { results.set(n, .failure(Failure(description: "no image of the training set could be read"))); return }
+                    preprocessing.prepare(pixels, into: base + n * perImage, training: true, seed: mix(seed, UInt64(epoch) << 32 | UInt64(i)))
+                    results.set(n, .success((Int32(data.label(i)), skipped)))
                 }
-                guard let pixels else { throw Failure(description: "no image of the training set could be read") }
-                labels[n] = Int32(data.label(i))
-                preprocessing.prepare(pixels, into: out.baseAddress! + n * perImage, training: true,
-                                      seed: mix(seed, UInt64(epoch) << 32 | UInt64(i)))
             }
         }
+        var skipped: [String] = []
+        for n in 0..<order.count {
+            let (label, missed) = try results.get(n)
+            labels[n] = label
+            skipped += missed
+        }
         return Batch(images: images, labels: labels, skipped: skipped)
+    }
+}
+
+/// One result per image of a batch, filled by the loader's threads.
+final class ResultSlots: @unchecked Sendable {
+    private var slots: [Result<(Int32, [String]), Error>?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ n: Int, _ r: Result<(Int32, [String]), Error>) { lock.lock(); slots[n] = r; lock.unlock() }
+    func get(_ n: Int) throws -> (Int32, [String]) {
+        lock.lock(); defer { lock.unlock() }
+        guard let r = slots[n] else { throw Trainer.Failure(description: "an image of the batch was not made") }
+        return try r.get()
     }
 }
 

@@ -208,3 +208,34 @@ struct ReliabilityTests {
         #expect(!FileManager.default.fileExists(atPath: d + "/strict/metrics.csv"))
     }
 }
+
+@Suite("The loader")
+struct LoaderTests {
+    /// A batch is a function of (seed, epoch, images), whatever the thread count; unreadable
+    /// images are replaced and reported in image order.
+    @Test func batchesAreTheSameOnAnyNumberOfThreads() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        for cls in ["a", "b"] {
+            try FileManager.default.createDirectory(atPath: "\(d)/train/\(cls)", withIntermediateDirectories: true)
+            for i in 0..<12 {
+                let pixels = (0..<(3 * 20 * 24)).map { Float(($0 * 7 + i * 13 + (cls == "a" ? 0 : 50)) % 256) }
+                try Images.encodePNG(Images.Image(channels: 3, height: 20, width: 24, pixels: pixels)).write(to: URL(fileURLWithPath: "\(d)/train/\(cls)/\(i).png"))
+            }
+        }
+        try Data("broken".utf8).write(to: URL(fileURLWithPath: "\(d)/train/a/5.png"))
+        let data = try DataLoader.open(d, channels: 3, side: 16).train
+        let preprocessing = Preprocessing(stored: (3, 16, 16), input: (12, 12), mean: [Float](repeating: 0.5, count: 768), flip: true, randomCrop: true,
+                                          pcaColor: 0.1, pcaValues: [0.2, 0.05, 0.01], pcaVectors: [1, 0, 0, 0, 1, 0, 0, 0, 1])
+        let order = Trainer.permutation(count: data.count, seed: 4, epoch: 1)
+        let one = try Trainer.makeBatch(data, order: order, preprocessing: preprocessing, threads: 1, seed: 4, epoch: 1, perImage: 432, strict: false)
+        for threads in [2, 3, 8] {
+            let many = try Trainer.makeBatch(data, order: order, preprocessing: preprocessing, threads: threads, seed: 4, epoch: 1, perImage: 432, strict: false)
+            #expect(many.images == one.images && many.labels == one.labels && many.skipped == one.skipped, "\(threads) threads")
+        }
+        #expect(one.skipped.count == 1 && one.skipped[0].contains("5.png"))
+        #expect(throws: FormatError.self) {
+            try Trainer.makeBatch(data, order: order, preprocessing: preprocessing, threads: 3, seed: 4, epoch: 1, perImage: 432, strict: true)
+        }
+    }
+}
