@@ -3,6 +3,7 @@ import StrataDiagnostics
 import StrataIR
 import StrataPlan
 import StrataSpec
+import StrataOpenCL
 
 /// `strata compile SPEC --stop-after STAGE`: run the compiler up to a stage and print what it made.
 struct Compile: ParsableCommand {
@@ -43,11 +44,14 @@ struct Compile: ParsableCommand {
     @Option(help: "Batch size of the plan.")
     var batch = 1
 
-    enum Emit: String, ExpressibleByArgument, CaseIterable { case text, dot }
+    enum Emit: String, ExpressibleByArgument, CaseIterable { case text, dot, opencl }
 
     func validate() throws {
         if emit == .dot && ![Stage.ir, .shapes].contains(stopAfter) {
             throw ValidationError("--emit dot needs --stop-after ir or shapes")
+        }
+        if emit == .opencl && (stopAfter != .plan || !backend.selector.hasPrefix("opencl")) {
+            throw ValidationError("--emit opencl needs --stop-after plan and --backend opencl (the specialised kernel sources of the plan)")
         }
         if backwardFrom != nil && training { throw ValidationError("--backward-from and --training are two different backward passes; give one") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
@@ -81,7 +85,15 @@ struct Compile: ParsableCommand {
                 output.write(derived.text())
                 return 0
             }
-            output.write(try backend.backend(threads: threads).plan(derived, batch: batch).text())
+            let target = try backend.backend(threads: threads)
+            let plan = target.plan(derived, batch: batch)
+            if let opencl = target as? OpenCLBackend {
+                // Each step's launches: kernel, build options, global and local sizes; or the sources themselves.
+                let executor = try OpenCLExecutor(plan: plan, context: opencl.context)
+                output.write(emit == .opencl ? executor.specialisedSources() : plan.text() + executor.launchText())
+                return 0
+            }
+            output.write(plan.text())
             return 0
         } catch let error as DiagnosticError {
             return StrataCommands.emit(error, sources: compiler.sources, errors: &errors)

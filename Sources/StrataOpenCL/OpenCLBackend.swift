@@ -47,6 +47,9 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         /// Set just before the launch (the dropout seed).
         var seeded: Bool = false
         var stream: Int = 0
+        /// The kernel file and the program's build options, for `compile --backend opencl`.
+        var file = ""
+        var options = ""
     }
 
     public init(plan: ExecutionPlan, context: OpenCLContext) throws {
@@ -78,6 +81,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             buffers.append(try context.subBuffer(parent, offset: b.offset, bytes: b.bytes, count: b.elements))
         }
         var programs: [String: OpenCLProgram] = [:]
+        var built: [OpenCLKernel: (String, String)] = [:]
         func kernel(_ file: String, _ name: String, _ constants: [(String, String)]) throws -> OpenCLKernel {
             let options = (constants + [("N", "\(plan.batch)")]).map { "-D \($0.0)=\($0.1)" }.joined(separator: " ")
             let key = file + "|" + options
@@ -85,9 +89,15 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
                 let source = try KernelSources.source(file)
                 programs[key] = try context.program(source: source.text, file: "kernels/\(file).cl", options: options)
             }
-            return try programs[key]!.kernel(name)
+            let k = try programs[key]!.kernel(name)
+            built[k] = (file, options)
+            return k
         }
-        for step in plan.steps { launches.append(try Self.lower(step, plan: plan, buffers: buffers, kernel: kernel)) }
+        for step in plan.steps {
+            var lowered = try Self.lower(step, plan: plan, buffers: buffers, kernel: kernel)
+            for i in lowered.indices { (lowered[i].file, lowered[i].options) = built[lowered[i].kernel] ?? ("", "") }
+            launches.append(lowered)
+        }
     }
 
     /// The tile side of the tiled kernels (their work-groups are tile × tile).
@@ -213,6 +223,33 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
     }
 
     public var settingsSummary: [(name: String, value: String)] { [("device", context.device.name)] }
+
+    /// Each step's launches: kernel, file, build options, global (and local) sizes.
+    public func launchText() -> String {
+        var out = "\nopencl launches on \(context.device.name):\n"
+        for (k, step) in launches.enumerated() {
+            for launch in step {
+                let sizes = launch.grid.map { "global \($0.map(String.init).joined(separator: "×"))" + (launch.local.map { " local \($0.map(String.init).joined(separator: "×"))" } ?? "") }
+                    ?? "global \(max(launch.global, 1))"
+                out += "  \(k) \(launch.kernel.name) (kernels/\(launch.file).cl) \(sizes)\(launch.options.isEmpty ? "" : "  " + launch.options)\n"
+            }
+        }
+        return out
+    }
+
+    /// Every program of the plan as the device compiles it: its `-D` constants as `#define`s, then the source.
+    public func specialisedSources() -> String {
+        var seen = Set<String>(), out = ""
+        for launch in launches.flatMap({ $0 }) where seen.insert(launch.file + "|" + launch.options).inserted {
+            out += "// kernels/\(launch.file).cl with \(launch.options.isEmpty ? "no constants" : launch.options)\n"
+            for option in launch.options.split(separator: " ") where option != "-D" {
+                let parts = option.split(separator: "=", maxSplits: 1)
+                out += "#define \(parts[0]) \(parts.count > 1 ? parts[1] : "1")\n"
+            }
+            out += ((try? KernelSources.source(launch.file).text) ?? "") + "\n\n"
+        }
+        return out
+    }
 
     @discardableResult public func run(seed: UInt64) -> Double? {
         (try? run(seed: seed) { _, _ in }) ?? .nan

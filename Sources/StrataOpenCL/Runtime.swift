@@ -151,7 +151,10 @@ public final class OpenCLProgram: @unchecked Sendable {
     }
 }
 
-public final class OpenCLKernel: @unchecked Sendable {
+public final class OpenCLKernel: @unchecked Sendable, Hashable {
+    public static func == (a: OpenCLKernel, b: OpenCLKernel) -> Bool { a === b }
+    public func hash(into h: inout Hasher) { h.combine(ObjectIdentifier(self)) }
+
     let kernel: cl_kernel
     public let name: String
     init(kernel: cl_kernel, name: String) {

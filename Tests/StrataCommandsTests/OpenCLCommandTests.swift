@@ -44,6 +44,20 @@ import StrataOpenCL
 import StrataSpec
 import StrataTrain
 
+@Suite("compile for OpenCL")
+struct OpenCLCompileTests {
+    @Test func thePlanShowsEachLaunchAndEmitsTheSpecialisedSources() {
+        let spec = packageRoot + "/networks/zfnet-mini.yaml"
+        let plan = strata("compile", spec, "--stop-after", "plan", "--backend", "opencl", "--batch", "4")
+        #expect(plan.status == 0, "\(plan.errors)")
+        #expect(plan.output.contains("opencl launches on "))
+        #expect(plan.output.contains("0 conv_forward_tiled (kernels/conv.cl) global 32×3136×1 local 16×16×1  -D C=1 -D H=28 -D W=28 -D F=32"), "\(plan.output.suffix(2000))")
+        let sources = strata("compile", spec, "--stop-after", "plan", "--backend", "opencl", "--batch", "4", "--emit", "opencl")
+        #expect(sources.status == 0 && sources.output.contains("#define KH 5\n") && sources.output.contains("void conv_forward_tiled("))
+        #expect(strata("compile", spec, "--emit", "opencl").status == 2)
+    }
+}
+
 @Suite("training on OpenCL", .serialized)
 struct OpenCLTrainingTests {
     /// A run stopped after 5 and then 7 more steps (checkpoints every step) and resumed ends with the
