@@ -44,7 +44,7 @@ struct Eval: ParsableCommand {
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         var notes = "", failure = ""
         defer { errors.write(notes + failure) }
         return CommandSupport.run(errors: &failure) {
