@@ -257,16 +257,14 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
 
     @discardableResult public func run(seed: UInt64, observe: (TensorID, UnsafeBufferPointer<Float>) throws -> Void) throws -> Double? {
         for (k, step) in launches.enumerated() {
-            let start = timing ? DispatchTime.now().uptimeNanoseconds : 0
+            // With timing, each step's time is its kernels' device time (OpenCL profiling events).
+            var seconds = 0.0
             for launch in step {
                 if launch.seeded { try launch.kernel.set(4, seed &+ UInt64(launch.stream) &* 0xD1B5_4A32_D192_ED03) }
-                if let grid = launch.grid { try context.run(launch.kernel, global: grid, local: launch.local) }
-                else { try context.run(launch.kernel, global: [max(launch.global, 1)]) }
+                if let grid = launch.grid { seconds += try context.run(launch.kernel, global: grid, local: launch.local, timed: timing) }
+                else { seconds += try context.run(launch.kernel, global: [max(launch.global, 1)], timed: timing) }
             }
-            if timing {
-                try context.finish()
-                stepSeconds[k] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            }
+            if timing { stepSeconds[k] = seconds }
             if let tensors = plan.observed[k] {
                 for t in tensors { try read(t).withUnsafeBufferPointer { try observe(t, $0) } }
             }

@@ -15,7 +15,8 @@ public final class OpenCLContext: @unchecked Sendable {
             throw OpenCLError("clCreateContext", status)
         }
         self.context = context
-        guard let queue = clCreateCommandQueue(context, device.id, 0, &status), status == CL_SUCCESS else {
+        // Profiling on, so `strata bench` can time each kernel on the device (OpenCL events).
+        guard let queue = clCreateCommandQueue(context, device.id, cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE), &status), status == CL_SUCCESS else {
             clReleaseContext(context)
             throw OpenCLError("clCreateCommandQueue", status)
         }
@@ -124,15 +125,29 @@ public final class OpenCLContext: @unchecked Sendable {
         return values
     }
 
-    /// Runs `kernel` over `global` work items (1 to 3 dimensions), with `local` sizes or the driver's choice.
-    public func run(_ kernel: OpenCLKernel, global: [Int], local: [Int]? = nil) throws(OpenCLError) {
+    /// Runs `kernel` over `global` work items (1 to 3 dimensions), with `local` sizes or the driver's
+    /// choice. With `timed`, returns the seconds the device spent in it (waits for it to finish).
+    @discardableResult
+    public func run(_ kernel: OpenCLKernel, global: [Int], local: [Int]? = nil, timed: Bool = false) throws(OpenCLError) -> Double {
+        var event: cl_event?
         let status = global.withUnsafeBufferPointer { g in
             if let local {
-                return local.withUnsafeBufferPointer { l in clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, nil) }
+                return local.withUnsafeBufferPointer { l in
+                    clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, &event)
+                }
             }
-            return clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, nil)
+            return clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, &event)
         }
         try OpenCLError.check(status, "clEnqueueNDRangeKernel(\(kernel.name))")
+        guard let event else { return 0 }
+        defer { clReleaseEvent(event) }
+        guard timed else { return 0 }
+        var e: cl_event? = event
+        try OpenCLError.check(clWaitForEvents(1, &e), "clWaitForEvents(\(kernel.name))")
+        var start: cl_ulong = 0, end: cl_ulong = 0
+        try OpenCLError.check(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil), "clGetEventProfilingInfo")
+        try OpenCLError.check(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil), "clGetEventProfilingInfo")
+        return Double(end &- start) * 1e-9
     }
 
     /// Waits for everything queued.
