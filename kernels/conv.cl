@@ -1,151 +1,136 @@
-// Convolution: conv_forward, conv_backward_data, conv_backward_filter (and its bias part).
-// Constants (-D): N (batch), C, H, W (input), F, OH, OW (output), KH, KW, SH, SW, PH, PW, G (groups).
+// Convolution: conv_forward, conv_backward_data, conv_backward_filter (each a blocked GEMM from
+// gemm.cl with the column matrix gathered from the tensors: implicit im2col) and conv_backward_bias.
+// Constants (-D): N (batch), C, H, W (input), F, OH, OW (output), KH, KW, SH, SW, PH, PW, G (groups);
+// the tile constants of gemm.cl; SPLIT (conv_backward_filter's depth slices, default 1).
 // Shapes: x (N, C, H, W); weight (F, C/G, KH, KW); bias (F); y (N, F, OH, OW).
-// Global ids: conv_forward (n·F + f)·OH·OW + oy·OW + ox; conv_backward_data (n·C + c)·H·W + iy·W + ix;
-// conv_backward_filter ((f·CG + c)·KH + ky)·KW + kx; conv_backward_bias f.
+// Launches (global = tiles × work-group): conv_forward (⌈N·OH·OW/TN⌉, ⌈F/G/TM⌉, G) tiles;
+// conv_backward_data (⌈N·H·W/TN⌉, ⌈C/G/TM⌉, G); conv_backward_filter (⌈C/G·KH·KW/TN⌉, ⌈F/G/TM⌉, G·SPLIT),
+// writing SPLIT partial sums that sum_slices (elementwise.cl) adds when SPLIT > 1;
+// conv_backward_bias: one work-group of RED items per filter.
 
 #define CG (C / G)
 #define FG (F / G)
-
-__kernel void conv_forward(__global const float *x, __global const float *w, __global const float *bias, __global float *y,
-                           const int hasBias, const int relu) {
-    const int id = get_global_id(0);
-    if (id >= N * F * OH * OW) return;
-    const int ox = id % OW, oy = (id / OW) % OH, f = (id / (OW * OH)) % F, n = id / (OW * OH * F);
-    const int g = f / FG;
-    float s = hasBias ? bias[f] : 0.0f;
-    for (int c = 0; c < CG; c++) {
-        const __global float *plane = x + ((n * C + g * CG + c) * H) * W;
-        const __global float *filter = w + ((f * CG + c) * KH) * KW;
-        for (int ky = 0; ky < KH; ky++) {
-            const int iy = oy * SH - PH + ky;
-            if (iy < 0 || iy >= H) continue;
-            for (int kx = 0; kx < KW; kx++) {
-                const int ix = ox * SW - PW + kx;
-                if (ix >= 0 && ix < W) s += filter[ky * KW + kx] * plane[iy * W + ix];
-            }
-        }
-    }
-    y[id] = (relu && s < 0.0f) ? 0.0f : s;
-}
-
-__kernel void conv_backward_data(__global const float *dy, __global const float *w, __global float *dx) {
-    const int id = get_global_id(0);
-    if (id >= N * C * H * W) return;
-    const int ix = id % W, iy = (id / W) % H, c = (id / (W * H)) % C, n = id / (W * H * C);
-    const int g = c / CG, cg = c % CG;
-    float s = 0.0f;
-    for (int f = g * FG; f < (g + 1) * FG; f++) {
-        for (int ky = 0; ky < KH; ky++) {
-            const int ty = iy + PH - ky;
-            if (ty < 0 || ty % SH != 0 || ty / SH >= OH) continue;
-            for (int kx = 0; kx < KW; kx++) {
-                const int tx = ix + PW - kx;
-                if (tx < 0 || tx % SW != 0 || tx / SW >= OW) continue;
-                s += w[((f * CG + cg) * KH + ky) * KW + kx] * dy[((n * F + f) * OH + ty / SH) * OW + tx / SW];
-            }
-        }
-    }
-    dx[id] = s;
-}
-
-__kernel void conv_backward_filter(__global const float *dy, __global const float *x, __global float *dw) {
-    const int id = get_global_id(0);
-    if (id >= F * CG * KH * KW) return;
-    const int kx = id % KW, ky = (id / KW) % KH, cg = (id / (KW * KH)) % CG, f = id / (KW * KH * CG);
-    const int c = (f / FG) * CG + cg;
-    float s = 0.0f;
-    for (int n = 0; n < N; n++) {
-        for (int oy = 0; oy < OH; oy++) {
-            const int iy = oy * SH - PH + ky;
-            if (iy < 0 || iy >= H) continue;
-            for (int ox = 0; ox < OW; ox++) {
-                const int ix = ox * SW - PW + kx;
-                if (ix >= 0 && ix < W) s += dy[((n * F + f) * OH + oy) * OW + ox] * x[((n * C + c) * H + iy) * W + ix];
-            }
-        }
-    }
-    dw[id] = s;
-}
-
-__kernel void conv_backward_bias(__global const float *dy, __global float *db) {
-    const int f = get_global_id(0);
-    if (f >= F) return;
-    float s = 0.0f;
-    for (int n = 0; n < N; n++) for (int q = 0; q < OH * OW; q++) s += dy[(n * F + f) * OH * OW + q];
-    db[f] = s;
-}
-
-// The tiled forward: per group a GEMM Y[FG × N·OH·OW] = W[FG × CG·KH·KW] · X', where the column
-// matrix X' is gathered from x while the tile is loaded (implicit im2col). Work-groups of TS × TS;
-// global (⌈FG/TS⌉·TS, ⌈N·OH·OW/TS⌉·TS, G); work item (m, j, g) computes filter g·FG + m at column j.
-#ifndef TS
-#define TS 16
+#define P (OH * OW)
+#define KK (KH * KW)
+#ifndef SPLIT
+#define SPLIT 1
 #endif
 
-__kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
-void conv_forward_tiled(__global const float *x, __global const float *w, __global const float *bias, __global float *y,
-                        const int hasBias, const int relu) {
-    const int lm = get_local_id(0), ln = get_local_id(1);
-    const int m = get_group_id(0) * TS + lm, g = get_global_id(2);
-    const int P = OH * OW, KK = CG * KH * KW;
-    const int j = get_group_id(1) * TS + ln;            // this item's column: image n, position (oy, ox)
+// Column j = (image n, output position) of group g's column matrix, row k = (channel, ky, kx).
+inline float im2col(__global const float *x, const int g, const int k, const int j) {
+    const int c = k / KK, r = k % KK, ky = r / KW, kx = r % KW;
     const int n = j / P, p = j % P, oy = p / OW, ox = p % OW;
-    __local float As[TS][TS + 1];
-    __local float Bs[TS][TS + 1];
-    float acc = 0.0f;
-    for (int k0 = 0; k0 < KK; k0 += TS) {
-        // A: filter row (tile row lm), depth k0 + ln.
-        const int ka = k0 + ln, fa = get_group_id(0) * TS + lm;
-        As[lm][ln] = (fa < FG && ka < KK) ? w[(g * FG + fa) * KK + ka] : 0.0f;
-        // B: depth k0 + lm (channel, ky, kx), this item's column.
-        const int kb = k0 + lm;
-        float v = 0.0f;
-        if (kb < KK && j < N * P) {
-            const int c = kb / (KH * KW), r = kb % (KH * KW), ky = r / KW, kx = r % KW;
-            const int iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = x[((n * C + g * CG + c) * H + iy) * W + ix];
-        }
-        Bs[lm][ln] = v;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int t = 0; t < TS; t++) acc += As[lm][t] * Bs[t][ln];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (m < FG && j < N * P) {
-        const int f = g * FG + m;
-        float s = acc + (hasBias ? bias[f] : 0.0f);
-        y[((n * F + f) * OH + oy) * OW + ox] = (relu && s < 0.0f) ? 0.0f : s;
-    }
+    const int iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
+    return (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[((n * C + g * CG + c) * H + iy) * W + ix] : 0.0f;
 }
 
-// The tiled filter gradient: per group dW[FG × CG·KH·KW] = dY[FG × N·OH·OW] · X'ᵀ, the reduction
-// running over images and positions. Global (⌈FG/TS⌉·TS, ⌈CG·KH·KW/TS⌉·TS, G).
-__kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
-void conv_backward_filter_tiled(__global const float *dy, __global const float *x, __global float *dw) {
-    const int lm = get_local_id(0), ln = get_local_id(1);
-    const int m = get_group_id(0) * TS + lm, g = get_global_id(2);
-    const int P = OH * OW, KK = CG * KH * KW, NP = N * P;
-    const int k = get_group_id(1) * TS + ln;            // this item's depth: (channel, ky, kx)
-    const int c = k / (KH * KW), r = k % (KH * KW), ky = r / KW, kx = r % KW;
-    __local float As[TS][TS + 1];
-    __local float Bs[TS][TS + 1];
-    float acc = 0.0f;
-    for (int j0 = 0; j0 < NP; j0 += TS) {
-        const int ja = j0 + ln, fa = get_group_id(0) * TS + lm;
-        float a = 0.0f;
-        if (fa < FG && ja < NP) { const int n = ja / P, p = ja % P; a = dy[(n * F + g * FG + fa) * P + p]; }
-        As[lm][ln] = a;
-        const int jb = j0 + lm;
-        float v = 0.0f;
-        if (jb < NP && k < KK) {
-            const int n = jb / P, p = jb % P, oy = p / OW, ox = p % OW;
-            const int iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = x[((n * C + g * CG + c) * H + iy) * W + ix];
-        }
-        Bs[lm][ln] = v;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int t = 0; t < TS; t++) acc += As[lm][t] * Bs[t][ln];
+// Forward: y[f][j] = Σ_k w[f][k] · im2col(x)[k][j] (+ bias, ReLU), per group.
+#define GEMM_NAME conv_forward
+#define GEMM_ARGS __global const float *x, __global const float *w, __global const float *bias, __global float *y, \
+                  const int hasBias, const int relu
+#define GM FG
+#define GN (N * P)
+#define GK (CG * KK)
+#define A_ALONG_K 1
+#define B_ALONG_N 1
+#define GEMM_SPLIT 1
+#define LOAD_A(g, m, k) w[((g) * FG + (m)) * GK + (k)]
+#define LOAD_B(g, k, j) im2col(x, g, k, j)
+#define STORE(g, s, m, j, v) { const int f_ = (g) * FG + (m); const float o_ = (v) + (hasBias ? bias[f_] : 0.0f); \
+                               y[((j) / P * F + f_) * P + (j) % P] = (relu && o_ < 0.0f) ? 0.0f : o_; }
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
+
+// The data gradient, gathered rather than scattered (no col2im, no atomics): for input element
+// (c, j = (n, iy, ix)), dx = Σ over (f, ky, kx) of w[f][c][ky][kx] · dy[n][f][ty/SH][tx/SW] where
+// ty = iy + PH − ky (and tx) is a multiple of the stride inside the output. A strided convolution's
+// column holds zeros where that fails (3 of 4 at stride 2).
+inline float dy_gather(__global const float *dy, const int g, const int k, const int j) {
+    const int f = k / KK, r = k % KK, ky = r / KW, kx = r % KW;
+    const int n = j / (H * W), q = j % (H * W), iy = q / W, ix = q % W;
+    const int ty = iy + PH - ky, tx = ix + PW - kx;
+    if (ty < 0 || tx < 0 || ty % SH != 0 || tx % SW != 0 || ty / SH >= OH || tx / SW >= OW) return 0.0f;
+    return dy[((n * F + g * FG + f) * OH + ty / SH) * OW + tx / SW];
+}
+
+#define GEMM_NAME conv_backward_data
+#define GEMM_ARGS __global const float *dy, __global const float *w, __global float *dx
+#define GM CG
+#define GN (N * H * W)
+#define GK (FG * KK)
+#define A_ALONG_K 1
+#define B_ALONG_N 1
+#define GEMM_SPLIT 1
+#define LOAD_A(g, c, k) w[(((g) * FG + (k) / KK) * CG + (c)) * KK + (k) % KK]
+#define LOAD_B(g, k, j) dy_gather(dy, g, k, j)
+#define STORE(g, s, c, j, v) dx[((j) / (H * W) * C + (g) * CG + (c)) * (H * W) + (j) % (H * W)] = (v)
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
+
+// The filter gradient: dw[f][k] = Σ_j dy[f][j] · im2col(x)[k][j], the depth j running over images
+// and positions, split into SPLIT slices (partial sums in dw[s][g][f][k]) when the output alone has
+// too few tiles to fill the device.
+#define GEMM_NAME conv_backward_filter
+#define GEMM_ARGS __global const float *dy, __global const float *x, __global float *dw
+#define GM FG
+#define GN (CG * KK)
+#define GK (N * P)
+#define A_ALONG_K 1
+#define B_ALONG_N 0
+#define GEMM_SPLIT SPLIT
+#define LOAD_A(g, f, j) dy[((j) / P * F + (g) * FG + (f)) * P + (j) % P]
+#define LOAD_B(g, j, k) im2col(x, g, k, j)
+#define STORE(g, s, f, k, v) dw[(((s) * G + (g)) * FG + (f)) * GN + (k)] = (v)
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
+
+// The bias gradient: db[f] = Σ over images and positions of dy; a work-group per filter adds in a
+// fixed order (each item a strided partial sum, then a tree), so results repeat run to run.
+#ifndef RED
+#define RED 64
+#endif
+__kernel __attribute__((reqd_work_group_size(RED, 1, 1)))
+void conv_backward_bias(__global const float *dy, __global float *db) {
+    const int f = get_group_id(0), t = get_local_id(0);
+    __local float part[RED];
+    float s = 0.0f;
+    for (int n = 0; n < N; n++)
+        for (int q = t; q < P; q += RED) s += dy[(n * F + f) * P + q];
+    part[t] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RED / 2; h > 0; h >>= 1) {
+        if (t < h) part[t] += part[t + h];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (m < FG && k < KK) dw[(g * FG + m) * KK + k] = acc;
+    if (t == 0) db[f] = part[0];
 }

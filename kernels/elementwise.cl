@@ -66,3 +66,12 @@ __kernel void accumulate(__global const float *x, __global float *y, const int n
     const int i = get_global_id(0);
     if (i < n) y[i] += x[i];
 }
+
+// The depth-split GEMMs' second pass: out[i] = Σ_s parts[s·n + i], slices added in order.
+__kernel void sum_slices(__global const float *parts, __global float *out, const int n, const int slices) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    float s = 0.0f;
+    for (int k = 0; k < slices; k++) s += parts[k * n + i];
+    out[i] = s;
+}

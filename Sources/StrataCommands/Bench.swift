@@ -3,6 +3,7 @@ import Foundation
 import StrataFormats
 import StrataIR
 import StrataPlan
+import StrataSpec
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,22 +40,8 @@ struct Bench: ParsableCommand {
         return CommandSupport.run(errors: &errors) {
             let backend = try network.backend
             let batch = self.batch ?? spec.training?.batch ?? 32
-            // A training step is the trainer's: forward, loss, backward, the SGD update and any filter clip.
-            let derived = try TrainingGraph.derive(graph, backward: training ? .training : nil, dropout: training,
-                                                   optimizer: training ? OptimizerSteps(filterRMSClip: spec.training?.filterRMSClip) : nil)
-            let plan = backend.plan(derived, batch: batch)
-            let executor = try backend.makeExecutor(plan)
-            try executor.loadParameters(Weights.initialize(graph: graph, spec: spec, seed: 1).parameterTensors)
-            var generator = SplitMix64(seed: 7)
-            let inputCount = plan.buffer(.input)!.elements
-            let input = (0..<inputCount).map { _ in Float(Double(generator.next() >> 11) * 0x1.0p-53 * 2 - 1) }
-            try executor.write(.input, input)
-            let classes = graph.nodes.last!.shape!.elementCount!
-            if training {
-                try executor.setLabels((0..<batch).map { _ in Int32(generator.next() % UInt64(classes)) })
-                let optimizer = spec.training?.optimizer ?? .init()
-                try executor.setOptimizer(learningRate: optimizer.learningRate * 1e-3, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay)
-            }
+            let executor = try Self.prepare(graph: graph, spec: spec, backend: backend, batch: batch, training: training)
+            let plan = executor.plan
 
             func step(_ seed: UInt64) { executor.run(seed: seed) }
             for k in 0..<2 { step(UInt64(k)) }
@@ -106,6 +93,28 @@ struct Bench: ParsableCommand {
             }
             return 0
         }
+    }
+
+    /// An executor of `graph` at `batch` with the spec's initial weights, random input (and labels and
+    /// a small learning rate for a training step): what `bench` and `tune` time.
+    static func prepare(graph: Graph, spec: NetworkSpec, backend: any Backend, batch: Int, training: Bool) throws -> any Executor {
+        // A training step is the trainer's: forward, loss, backward, the SGD update and any filter clip.
+        let derived = try TrainingGraph.derive(graph, backward: training ? .training : nil, dropout: training,
+                                               optimizer: training ? OptimizerSteps(filterRMSClip: spec.training?.filterRMSClip) : nil)
+        let plan = backend.plan(derived, batch: batch)
+        let executor = try backend.makeExecutor(plan)
+        try executor.loadParameters(Weights.initialize(graph: graph, spec: spec, seed: 1).parameterTensors)
+        var generator = SplitMix64(seed: 7)
+        let inputCount = plan.buffer(.input)!.elements
+        let input = (0..<inputCount).map { _ in Float(Double(generator.next() >> 11) * 0x1.0p-53 * 2 - 1) }
+        try executor.write(.input, input)
+        let classes = graph.nodes.last!.shape!.elementCount!
+        if training {
+            try executor.setLabels((0..<batch).map { _ in Int32(generator.next() % UInt64(classes)) })
+            let optimizer = spec.training?.optimizer ?? .init()
+            try executor.setOptimizer(learningRate: optimizer.learningRate * 1e-3, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay)
+        }
+        return executor
     }
 
     func now() -> Double {

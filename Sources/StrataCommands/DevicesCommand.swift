@@ -8,9 +8,10 @@ struct DevicesCommand: ParsableCommand {
         commandName: "devices",
         abstract: "List the OpenCL platforms and devices (name, version, memory, compute units, a float32 peak estimate).",
         discussion: """
-            Each line starts with the selector that picks the device (opencl:PLATFORM:DEVICE). The CPU \
-            backend (--device cpu) is always there. The OpenCL backend's kernels are not built yet \
-            (issue 11), so --device takes only cpu for now.
+            Each line starts with the selector that picks the device (--device opencl:PLATFORM:DEVICE; \
+            --device opencl picks the first GPU, else the first device), and ends with the GEMM tile \
+            the device uses (strata tune times the candidates and stores the fastest). The CPU backend \
+            (--device cpu) is always there.
             """)
 
     @Flag(help: "Print one JSON object.")
@@ -25,7 +26,8 @@ struct DevicesCommand: ParsableCommand {
                     "{\"selector\": \(JSON.string(d.selector)), \"platform\": \(JSON.string(d.platformName)), \"name\": \(JSON.string(d.name)), "
                         + "\"kind\": \(JSON.string(d.kind)), \"vendor\": \(JSON.string(d.vendor)), \"version\": \(JSON.string(d.version)), "
                         + "\"driver\": \(JSON.string(d.driver)), \"global_memory_bytes\": \(d.globalMemory), \"compute_units\": \(d.computeUnits), "
-                        + "\"clock_mhz\": \(d.clockMHz), \"peak_gflops_estimate\": \(Int(d.peakGFLOPS.rounded()))}"
+                        + "\"clock_mhz\": \(d.clockMHz), \"peak_gflops_estimate\": \(Int(d.peakGFLOPS.rounded())), "
+                        + "\"tiles\": \(JSON.string(Tuning.tiles(for: d).description)), \"tiles_tuned\": \(Tuning.stored(for: d) != nil)}"
                 }
                 output.write("{\"devices\": [\(items.joined(separator: ", "))]}\n")
             } else {
@@ -35,7 +37,7 @@ struct DevicesCommand: ParsableCommand {
                         platform = d.platform
                         output.write("platform \(d.platform): \(d.platformName)\n")
                     }
-                    output.write("  \(d)\n")
+                    output.write("  \(d); tiles \(Tuning.tiles(for: d))\(Tuning.stored(for: d) != nil ? " (tuned)" : "")\n")
                 }
             }
             return 0

@@ -19,6 +19,9 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
     public var clockMHz: Int
     /// Where sub-buffers may start, in bytes (CL_DEVICE_MEM_BASE_ADDR_ALIGN).
     public var baseAlignment: Int
+    /// The most work items in one work-group, and the local memory one work-group may use.
+    public var maxWorkGroupSize: Int = 256
+    public var localMemory: Int = 16384
     nonisolated(unsafe) let id: cl_device_id   // a handle the driver owns for the process's life
 
     /// `opencl:P:D`, what `--device` takes to pick this device.
@@ -51,7 +54,7 @@ public enum OpenCL {
     /// (drivers such as PoCL do not take concurrent first calls well).
     public static func devices() throws(OpenCLError) -> [OpenCLDevice] { try discovered.get() }
 
-    nonisolated(unsafe) static let discovered: Result<[OpenCLDevice], OpenCLError> = Result { () throws(OpenCLError) in try discover() }
+    static let discovered: Result<[OpenCLDevice], OpenCLError> = Result { () throws(OpenCLError) in try discover() }
 
     static func discover() throws(OpenCLError) -> [OpenCLDevice] {
         var count: cl_uint = 0
@@ -81,10 +84,12 @@ public enum OpenCL {
                 let units: cl_uint = value(id, CL_DEVICE_MAX_COMPUTE_UNITS), clock: cl_uint = value(id, CL_DEVICE_MAX_CLOCK_FREQUENCY)
                 let width: cl_uint = value(id, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT)
                 let alignBits: cl_uint = value(id, CL_DEVICE_MEM_BASE_ADDR_ALIGN)
+                let groupSize: Int = value(id, CL_DEVICE_MAX_WORK_GROUP_SIZE), local: cl_ulong = value(id, CL_DEVICE_LOCAL_MEM_SIZE)
                 out.append(OpenCLDevice(platform: p, index: d, platformName: platformName, name: info(CL_DEVICE_NAME), vendor: info(CL_DEVICE_VENDOR),
                                         version: info(CL_DEVICE_VERSION), driver: info(CL_DRIVER_VERSION), isGPU: kind == "GPU", kind: kind,
                                         globalMemory: value(id, CL_DEVICE_GLOBAL_MEM_SIZE), maxAllocation: value(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE),
-                                        computeUnits: Int(units), clockMHz: Int(clock), baseAlignment: max(4, Int(alignBits) / 8), id: id, nativeFloatWidth: Int(width)))
+                                        computeUnits: Int(units), clockMHz: Int(clock), baseAlignment: max(4, Int(alignBits) / 8), maxWorkGroupSize: groupSize, localMemory: Int(local),
+                                        id: id, nativeFloatWidth: Int(width)))
             }
         }
         guard !out.isEmpty else {

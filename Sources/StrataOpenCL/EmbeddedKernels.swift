@@ -19,156 +19,141 @@ __kernel void concat_backward(__global const float *dy, __global float *dx, cons
 }
 """#,
         "conv": #"""
-// Convolution: conv_forward, conv_backward_data, conv_backward_filter (and its bias part).
-// Constants (-D): N (batch), C, H, W (input), F, OH, OW (output), KH, KW, SH, SW, PH, PW, G (groups).
+// Convolution: conv_forward, conv_backward_data, conv_backward_filter (each a blocked GEMM from
+// gemm.cl with the column matrix gathered from the tensors: implicit im2col) and conv_backward_bias.
+// Constants (-D): N (batch), C, H, W (input), F, OH, OW (output), KH, KW, SH, SW, PH, PW, G (groups);
+// the tile constants of gemm.cl; SPLIT (conv_backward_filter's depth slices, default 1).
 // Shapes: x (N, C, H, W); weight (F, C/G, KH, KW); bias (F); y (N, F, OH, OW).
-// Global ids: conv_forward (n·F + f)·OH·OW + oy·OW + ox; conv_backward_data (n·C + c)·H·W + iy·W + ix;
-// conv_backward_filter ((f·CG + c)·KH + ky)·KW + kx; conv_backward_bias f.
+// Launches (global = tiles × work-group): conv_forward (⌈N·OH·OW/TN⌉, ⌈F/G/TM⌉, G) tiles;
+// conv_backward_data (⌈N·H·W/TN⌉, ⌈C/G/TM⌉, G); conv_backward_filter (⌈C/G·KH·KW/TN⌉, ⌈F/G/TM⌉, G·SPLIT),
+// writing SPLIT partial sums that sum_slices (elementwise.cl) adds when SPLIT > 1;
+// conv_backward_bias: one work-group of RED items per filter.
 
 #define CG (C / G)
 #define FG (F / G)
-
-__kernel void conv_forward(__global const float *x, __global const float *w, __global const float *bias, __global float *y,
-                           const int hasBias, const int relu) {
-    const int id = get_global_id(0);
-    if (id >= N * F * OH * OW) return;
-    const int ox = id % OW, oy = (id / OW) % OH, f = (id / (OW * OH)) % F, n = id / (OW * OH * F);
-    const int g = f / FG;
-    float s = hasBias ? bias[f] : 0.0f;
-    for (int c = 0; c < CG; c++) {
-        const __global float *plane = x + ((n * C + g * CG + c) * H) * W;
-        const __global float *filter = w + ((f * CG + c) * KH) * KW;
-        for (int ky = 0; ky < KH; ky++) {
-            const int iy = oy * SH - PH + ky;
-            if (iy < 0 || iy >= H) continue;
-            for (int kx = 0; kx < KW; kx++) {
-                const int ix = ox * SW - PW + kx;
-                if (ix >= 0 && ix < W) s += filter[ky * KW + kx] * plane[iy * W + ix];
-            }
-        }
-    }
-    y[id] = (relu && s < 0.0f) ? 0.0f : s;
-}
-
-__kernel void conv_backward_data(__global const float *dy, __global const float *w, __global float *dx) {
-    const int id = get_global_id(0);
-    if (id >= N * C * H * W) return;
-    const int ix = id % W, iy = (id / W) % H, c = (id / (W * H)) % C, n = id / (W * H * C);
-    const int g = c / CG, cg = c % CG;
-    float s = 0.0f;
-    for (int f = g * FG; f < (g + 1) * FG; f++) {
-        for (int ky = 0; ky < KH; ky++) {
-            const int ty = iy + PH - ky;
-            if (ty < 0 || ty % SH != 0 || ty / SH >= OH) continue;
-            for (int kx = 0; kx < KW; kx++) {
-                const int tx = ix + PW - kx;
-                if (tx < 0 || tx % SW != 0 || tx / SW >= OW) continue;
-                s += w[((f * CG + cg) * KH + ky) * KW + kx] * dy[((n * F + f) * OH + ty / SH) * OW + tx / SW];
-            }
-        }
-    }
-    dx[id] = s;
-}
-
-__kernel void conv_backward_filter(__global const float *dy, __global const float *x, __global float *dw) {
-    const int id = get_global_id(0);
-    if (id >= F * CG * KH * KW) return;
-    const int kx = id % KW, ky = (id / KW) % KH, cg = (id / (KW * KH)) % CG, f = id / (KW * KH * CG);
-    const int c = (f / FG) * CG + cg;
-    float s = 0.0f;
-    for (int n = 0; n < N; n++) {
-        for (int oy = 0; oy < OH; oy++) {
-            const int iy = oy * SH - PH + ky;
-            if (iy < 0 || iy >= H) continue;
-            for (int ox = 0; ox < OW; ox++) {
-                const int ix = ox * SW - PW + kx;
-                if (ix >= 0 && ix < W) s += dy[((n * F + f) * OH + oy) * OW + ox] * x[((n * C + c) * H + iy) * W + ix];
-            }
-        }
-    }
-    dw[id] = s;
-}
-
-__kernel void conv_backward_bias(__global const float *dy, __global float *db) {
-    const int f = get_global_id(0);
-    if (f >= F) return;
-    float s = 0.0f;
-    for (int n = 0; n < N; n++) for (int q = 0; q < OH * OW; q++) s += dy[(n * F + f) * OH * OW + q];
-    db[f] = s;
-}
-
-// The tiled forward: per group a GEMM Y[FG × N·OH·OW] = W[FG × CG·KH·KW] · X', where the column
-// matrix X' is gathered from x while the tile is loaded (implicit im2col). Work-groups of TS × TS;
-// global (⌈FG/TS⌉·TS, ⌈N·OH·OW/TS⌉·TS, G); work item (m, j, g) computes filter g·FG + m at column j.
-#ifndef TS
-#define TS 16
+#define P (OH * OW)
+#define KK (KH * KW)
+#ifndef SPLIT
+#define SPLIT 1
 #endif
 
-__kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
-void conv_forward_tiled(__global const float *x, __global const float *w, __global const float *bias, __global float *y,
-                        const int hasBias, const int relu) {
-    const int lm = get_local_id(0), ln = get_local_id(1);
-    const int m = get_group_id(0) * TS + lm, g = get_global_id(2);
-    const int P = OH * OW, KK = CG * KH * KW;
-    const int j = get_group_id(1) * TS + ln;            // this item's column: image n, position (oy, ox)
+// Column j = (image n, output position) of group g's column matrix, row k = (channel, ky, kx).
+inline float im2col(__global const float *x, const int g, const int k, const int j) {
+    const int c = k / KK, r = k % KK, ky = r / KW, kx = r % KW;
     const int n = j / P, p = j % P, oy = p / OW, ox = p % OW;
-    __local float As[TS][TS + 1];
-    __local float Bs[TS][TS + 1];
-    float acc = 0.0f;
-    for (int k0 = 0; k0 < KK; k0 += TS) {
-        // A: filter row (tile row lm), depth k0 + ln.
-        const int ka = k0 + ln, fa = get_group_id(0) * TS + lm;
-        As[lm][ln] = (fa < FG && ka < KK) ? w[(g * FG + fa) * KK + ka] : 0.0f;
-        // B: depth k0 + lm (channel, ky, kx), this item's column.
-        const int kb = k0 + lm;
-        float v = 0.0f;
-        if (kb < KK && j < N * P) {
-            const int c = kb / (KH * KW), r = kb % (KH * KW), ky = r / KW, kx = r % KW;
-            const int iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = x[((n * C + g * CG + c) * H + iy) * W + ix];
-        }
-        Bs[lm][ln] = v;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int t = 0; t < TS; t++) acc += As[lm][t] * Bs[t][ln];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (m < FG && j < N * P) {
-        const int f = g * FG + m;
-        float s = acc + (hasBias ? bias[f] : 0.0f);
-        y[((n * F + f) * OH + oy) * OW + ox] = (relu && s < 0.0f) ? 0.0f : s;
-    }
+    const int iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
+    return (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[((n * C + g * CG + c) * H + iy) * W + ix] : 0.0f;
 }
 
-// The tiled filter gradient: per group dW[FG × CG·KH·KW] = dY[FG × N·OH·OW] · X'ᵀ, the reduction
-// running over images and positions. Global (⌈FG/TS⌉·TS, ⌈CG·KH·KW/TS⌉·TS, G).
-__kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
-void conv_backward_filter_tiled(__global const float *dy, __global const float *x, __global float *dw) {
-    const int lm = get_local_id(0), ln = get_local_id(1);
-    const int m = get_group_id(0) * TS + lm, g = get_global_id(2);
-    const int P = OH * OW, KK = CG * KH * KW, NP = N * P;
-    const int k = get_group_id(1) * TS + ln;            // this item's depth: (channel, ky, kx)
-    const int c = k / (KH * KW), r = k % (KH * KW), ky = r / KW, kx = r % KW;
-    __local float As[TS][TS + 1];
-    __local float Bs[TS][TS + 1];
-    float acc = 0.0f;
-    for (int j0 = 0; j0 < NP; j0 += TS) {
-        const int ja = j0 + ln, fa = get_group_id(0) * TS + lm;
-        float a = 0.0f;
-        if (fa < FG && ja < NP) { const int n = ja / P, p = ja % P; a = dy[(n * F + g * FG + fa) * P + p]; }
-        As[lm][ln] = a;
-        const int jb = j0 + lm;
-        float v = 0.0f;
-        if (jb < NP && k < KK) {
-            const int n = jb / P, p = jb % P, oy = p / OW, ox = p % OW;
-            const int iy = oy * SH - PH + ky, ix = ox * SW - PW + kx;
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = x[((n * C + g * CG + c) * H + iy) * W + ix];
-        }
-        Bs[lm][ln] = v;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int t = 0; t < TS; t++) acc += As[lm][t] * Bs[t][ln];
+// Forward: y[f][j] = Σ_k w[f][k] · im2col(x)[k][j] (+ bias, ReLU), per group.
+#define GEMM_NAME conv_forward
+#define GEMM_ARGS __global const float *x, __global const float *w, __global const float *bias, __global float *y, \
+                  const int hasBias, const int relu
+#define GM FG
+#define GN (N * P)
+#define GK (CG * KK)
+#define A_ALONG_K 1
+#define B_ALONG_N 1
+#define GEMM_SPLIT 1
+#define LOAD_A(g, m, k) w[((g) * FG + (m)) * GK + (k)]
+#define LOAD_B(g, k, j) im2col(x, g, k, j)
+#define STORE(g, s, m, j, v) { const int f_ = (g) * FG + (m); const float o_ = (v) + (hasBias ? bias[f_] : 0.0f); \
+                               y[((j) / P * F + f_) * P + (j) % P] = (relu && o_ < 0.0f) ? 0.0f : o_; }
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
+
+// The data gradient, gathered rather than scattered (no col2im, no atomics): for input element
+// (c, j = (n, iy, ix)), dx = Σ over (f, ky, kx) of w[f][c][ky][kx] · dy[n][f][ty/SH][tx/SW] where
+// ty = iy + PH − ky (and tx) is a multiple of the stride inside the output. A strided convolution's
+// column holds zeros where that fails (3 of 4 at stride 2).
+inline float dy_gather(__global const float *dy, const int g, const int k, const int j) {
+    const int f = k / KK, r = k % KK, ky = r / KW, kx = r % KW;
+    const int n = j / (H * W), q = j % (H * W), iy = q / W, ix = q % W;
+    const int ty = iy + PH - ky, tx = ix + PW - kx;
+    if (ty < 0 || tx < 0 || ty % SH != 0 || tx % SW != 0 || ty / SH >= OH || tx / SW >= OW) return 0.0f;
+    return dy[((n * F + g * FG + f) * OH + ty / SH) * OW + tx / SW];
+}
+
+#define GEMM_NAME conv_backward_data
+#define GEMM_ARGS __global const float *dy, __global const float *w, __global float *dx
+#define GM CG
+#define GN (N * H * W)
+#define GK (FG * KK)
+#define A_ALONG_K 1
+#define B_ALONG_N 1
+#define GEMM_SPLIT 1
+#define LOAD_A(g, c, k) w[(((g) * FG + (k) / KK) * CG + (c)) * KK + (k) % KK]
+#define LOAD_B(g, k, j) dy_gather(dy, g, k, j)
+#define STORE(g, s, c, j, v) dx[((j) / (H * W) * C + (g) * CG + (c)) * (H * W) + (j) % (H * W)] = (v)
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
+
+// The filter gradient: dw[f][k] = Σ_j dy[f][j] · im2col(x)[k][j], the depth j running over images
+// and positions, split into SPLIT slices (partial sums in dw[s][g][f][k]) when the output alone has
+// too few tiles to fill the device.
+#define GEMM_NAME conv_backward_filter
+#define GEMM_ARGS __global const float *dy, __global const float *x, __global float *dw
+#define GM FG
+#define GN (CG * KK)
+#define GK (N * P)
+#define A_ALONG_K 1
+#define B_ALONG_N 0
+#define GEMM_SPLIT SPLIT
+#define LOAD_A(g, f, j) dy[((j) / P * F + (g) * FG + (f)) * P + (j) % P]
+#define LOAD_B(g, j, k) im2col(x, g, k, j)
+#define STORE(g, s, f, k, v) dw[(((s) * G + (g)) * FG + (f)) * GN + (k)] = (v)
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
+
+// The bias gradient: db[f] = Σ over images and positions of dy; a work-group per filter adds in a
+// fixed order (each item a strided partial sum, then a tree), so results repeat run to run.
+#ifndef RED
+#define RED 64
+#endif
+__kernel __attribute__((reqd_work_group_size(RED, 1, 1)))
+void conv_backward_bias(__global const float *dy, __global float *db) {
+    const int f = get_group_id(0), t = get_local_id(0);
+    __local float part[RED];
+    float s = 0.0f;
+    for (int n = 0; n < N; n++)
+        for (int q = t; q < P; q += RED) s += dy[(n * F + f) * P + q];
+    part[t] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RED / 2; h > 0; h >>= 1) {
+        if (t < h) part[t] += part[t + h];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (m < FG && k < KK) dw[(g * FG + m) * KK + k] = acc;
+    if (t == 0) db[f] = part[0];
 }
 """#,
         "elementwise": #"""
@@ -240,39 +225,98 @@ __kernel void accumulate(__global const float *x, __global float *y, const int n
     const int i = get_global_id(0);
     if (i < n) y[i] += x[i];
 }
+
+// The depth-split GEMMs' second pass: out[i] = Σ_s parts[s·n + i], slices added in order.
+__kernel void sum_slices(__global const float *parts, __global float *out, const int n, const int slices) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    float s = 0.0f;
+    for (int k = 0; k < slices; k++) s += parts[k * n + i];
+    out[i] = s;
+}
 """#,
         "fc": #"""
-// Fully connected: fc_forward, fc_backward_data, fc_backward_filter, fc_backward_bias.
-// Constants (-D): N (batch), F (features), U (units). Shapes: x (N, F); weight (U, F); bias (U); y (N, U).
-// Global ids: forward n·U + u; backward_data n·F + f; backward_filter u·F + f; backward_bias u.
+// Fully connected: fc_forward, fc_backward_data, fc_backward_filter (blocked GEMMs from gemm.cl)
+// and fc_backward_bias. Constants (-D): N (batch), F (features), U (units); the tile constants.
+// Shapes: x (N, F); weight (U, F); bias (U); y (N, U).
+// Launches: fc_forward (⌈U/TN⌉, ⌈N/TM⌉) tiles; fc_backward_data (⌈F/TN⌉, ⌈N/TM⌉);
+// fc_backward_filter (⌈F/TN⌉, ⌈U/TM⌉); fc_backward_bias one item per unit.
 
-__kernel void fc_forward(__global const float *x, __global const float *w, __global const float *bias, __global float *y,
-                         const int hasBias, const int relu) {
-    const int id = get_global_id(0);
-    if (id >= N * U) return;
-    const int u = id % U, n = id / U;
-    float s = hasBias ? bias[u] : 0.0f;
-    for (int f = 0; f < F; f++) s += w[u * F + f] * x[n * F + f];
-    y[id] = (relu && s < 0.0f) ? 0.0f : s;
-}
+// y[n][u] = Σ_f x[n][f] · w[u][f] (+ bias, ReLU).
+#define GEMM_NAME fc_forward
+#define GEMM_ARGS __global const float *x, __global const float *w, __global const float *bias, __global float *y, \
+                  const int hasBias, const int relu
+#define GM N
+#define GN U
+#define GK F
+#define A_ALONG_K 1
+#define B_ALONG_N 0
+#define GEMM_SPLIT 1
+#define LOAD_A(g, n, f) x[(n) * F + (f)]
+#define LOAD_B(g, f, u) w[(u) * F + (f)]
+#define STORE(g, s, n, u, v) { const float o_ = (v) + (hasBias ? bias[u] : 0.0f); y[(n) * U + (u)] = (relu && o_ < 0.0f) ? 0.0f : o_; }
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
 
-__kernel void fc_backward_data(__global const float *dy, __global const float *w, __global float *dx) {
-    const int id = get_global_id(0);
-    if (id >= N * F) return;
-    const int f = id % F, n = id / F;
-    float s = 0.0f;
-    for (int u = 0; u < U; u++) s += dy[n * U + u] * w[u * F + f];
-    dx[id] = s;
-}
+// dx[n][f] = Σ_u dy[n][u] · w[u][f].
+#define GEMM_NAME fc_backward_data
+#define GEMM_ARGS __global const float *dy, __global const float *w, __global float *dx
+#define GM N
+#define GN F
+#define GK U
+#define A_ALONG_K 1
+#define B_ALONG_N 1
+#define GEMM_SPLIT 1
+#define LOAD_A(g, n, u) dy[(n) * U + (u)]
+#define LOAD_B(g, u, f) w[(u) * F + (f)]
+#define STORE(g, s, n, f, v) dx[(n) * F + (f)] = (v)
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
 
-__kernel void fc_backward_filter(__global const float *dy, __global const float *x, __global float *dw) {
-    const int id = get_global_id(0);
-    if (id >= U * F) return;
-    const int f = id % F, u = id / F;
-    float s = 0.0f;
-    for (int n = 0; n < N; n++) s += dy[n * U + u] * x[n * F + f];
-    dw[id] = s;
-}
+// dw[u][f] = Σ_n dy[n][u] · x[n][f].
+#define GEMM_NAME fc_backward_filter
+#define GEMM_ARGS __global const float *dy, __global const float *x, __global float *dw
+#define GM U
+#define GN F
+#define GK N
+#define A_ALONG_K 0
+#define B_ALONG_N 1
+#define GEMM_SPLIT 1
+#define LOAD_A(g, u, n) dy[(n) * U + (u)]
+#define LOAD_B(g, n, f) x[(n) * F + (f)]
+#define STORE(g, s, u, f, v) dw[(u) * F + (f)] = (v)
+#include "gemm.cl"
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
 
 __kernel void fc_backward_bias(__global const float *dy, __global float *db) {
     const int u = get_global_id(0);
@@ -282,14 +326,89 @@ __kernel void fc_backward_bias(__global const float *dy, __global float *db) {
     db[u] = s;
 }
 """#,
+        "gemm": #"""
+// The blocked GEMM every convolution and fully connected kernel is made of, after CLBlast's xgemm
+// design: a work-group computes a TM × TN tile of C = A·B, stepping through the depth TK at a time
+// with both operand tiles staged in local memory; each work item keeps a WM × WN block of C in
+// registers, its rows and columns strided by the work-group's shape, so that neighbouring items read
+// neighbouring local-memory words (no bank conflicts) and store neighbouring columns (coalesced).
+// The operands are never materialised: LOAD_A and LOAD_B gather them from the layer's tensors
+// (implicit im2col), and STORE is the epilogue (bias, ReLU, the output layout).
+//
+// conv.cl and fc.cl include this file once per kernel, after defining:
+//   GEMM_NAME, GEMM_ARGS        the kernel's name and parameter list
+//   GM, GN, GK                  C is GM × GN for each group, reduced over a depth of GK
+//   LOAD_A(g, m, k)             A's element, LOAD_B(g, k, n) B's (called only inside the bounds)
+//   A_ALONG_K, B_ALONG_N        1 when neighbouring k of A (n of B) are neighbours in memory, so that
+//                               neighbouring work items load neighbouring words
+//   STORE(g, s, m, n, v)        where C's element goes (s: the depth slice when the depth is split)
+//   GEMM_SPLIT                  depth slices: the third launch dimension is group · GEMM_SPLIT + slice
+// Tile constants (-D, chosen per device, see Sources/StrataOpenCL/Tuning.swift): TM, TN, TK, WM, WN.
+// The work-group is (TN / WN) × (TM / WM) items: local id 0 runs along n, local id 1 along m.
+
+__kernel __attribute__((reqd_work_group_size(TN / WN, TM / WM, 1)))
+void GEMM_NAME(GEMM_ARGS) {
+    const int ln = get_local_id(0), lm = get_local_id(1), item = lm * (TN / WN) + ln;
+    const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;
+    const int g = get_group_id(2) / GEMM_SPLIT, s = get_group_id(2) % GEMM_SPLIT;
+    const int per = ((GK + GEMM_SPLIT - 1) / GEMM_SPLIT + TK - 1) / TK * TK;
+    const int kBegin = s * per, kEnd = min(GK, kBegin + per);
+    __local float As[TK][TM + 1];
+    __local float Bs[TK][TN + 1];
+    float acc[WM][WN];
+    for (int i = 0; i < WM; i++)
+        for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
+    for (int k0 = kBegin; k0 < kEnd; k0 += TK) {
+        for (int e = item; e < TM * TK; e += (TM / WM) * (TN / WN)) {
+#if A_ALONG_K
+            const int kk = e % TK, mm = e / TK;
+#else
+            const int mm = e % TM, kk = e / TM;
+#endif
+            const int m = m0 + mm, k = k0 + kk;
+            As[kk][mm] = (m < GM && k < kEnd) ? LOAD_A(g, m, k) : 0.0f;
+        }
+        for (int e = item; e < TN * TK; e += (TM / WM) * (TN / WN)) {
+#if B_ALONG_N
+            const int nn = e % TN, kk = e / TN;
+#else
+            const int kk = e % TK, nn = e / TK;
+#endif
+            const int n = n0 + nn, k = k0 + kk;
+            Bs[kk][nn] = (n < GN && k < kEnd) ? LOAD_B(g, k, n) : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < TK; kk++) {
+            float a[WM], b[WN];
+            for (int i = 0; i < WM; i++) a[i] = As[kk][lm + i * (TM / WM)];
+            for (int j = 0; j < WN; j++) b[j] = Bs[kk][ln + j * (TN / WN)];
+            for (int i = 0; i < WM; i++)
+                for (int j = 0; j < WN; j++) acc[i][j] += a[i] * b[j];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int i = 0; i < WM; i++) {
+        const int m = m0 + lm + i * (TM / WM);
+        if (m >= GM) break;
+        for (int j = 0; j < WN; j++) {
+            const int n = n0 + ln + j * (TN / WN);
+            if (n < GN) STORE(g, s, m, n, acc[i][j]);
+        }
+    }
+}
+"""#,
         "lrn": #"""
-// Local response normalisation across channels: lrn_forward, lrn_backward.
+// Local response normalisation across channels: lrn_forward, lrn_backward, each one pass.
 // Constants (-D): N, C, HW (plane size), SIZE (the window), ALPHA, BETA, K (floats with an f suffix),
 // BETA_IS_075 (1 when BETA is 0.75: s^−β as 1/√s·√(1/√s), as the CPU computes it).
 // Shapes: x, y, scale (N, C, H, W); scale = K + ALPHA·Σ_{j=c−HALF..c+HALF} x_j².
-// Global ids: one per element, (n·C + c)·HW + q.
+// Global ids: one work item per (image, position), n·HW + q: it walks the channels once, keeping
+// the window's terms in registers (a ring of the window's size, its slots fixed by unrolling that many channels
+// at a time), so each input is read once and neighbouring items read neighbouring words. The forward
+// saves the scale, which is all the backward needs besides x, y and dy.
 
 #define HALF (SIZE / 2)
+#define WIN (2 * HALF + 1)   // the window's channels (SIZE, or SIZE + 1 when SIZE is even, as on the CPU)
 
 inline float negative_power(const float s) {
 #if BETA_IS_075
@@ -302,27 +421,66 @@ inline float negative_power(const float s) {
 
 __kernel void lrn_forward(__global const float *x, __global float *y, __global float *scale, const int hasScale) {
     const int id = get_global_id(0);
-    if (id >= N * C * HW) return;
-    const int q = id % HW, c = (id / HW) % C, n = id / (HW * C);
-    float sum = 0.0f;
-    for (int j = max(0, c - HALF); j <= min(C - 1, c + HALF); j++) { const float v = x[(n * C + j) * HW + q]; sum += v * v; }
-    const float s = K + ALPHA * sum;
-    if (hasScale) scale[id] = s;
-    y[id] = x[id] * negative_power(s);
+    if (id >= N * HW) return;
+    const int base = (id / HW) * C * HW + id % HW;
+    float ring[WIN];
+    #pragma unroll
+    for (int r = 0; r < WIN; r++) {
+        // Slot r holds channel r − HALF (channels below 0 are zeros) until the walk replaces it.
+        const int j = r - HALF;
+        const float v = (j >= 0 && j < C) ? x[base + j * HW] : 0.0f;
+        ring[r] = v * v;
+    }
+    for (int c0 = 0; c0 < C; c0 += WIN) {
+        #pragma unroll
+        for (int r = 0; r < WIN; r++) {
+            const int c = c0 + r;
+            if (c >= C) break;
+            if (c > 0) {
+                // Channel c + HALF enters the slot of channel c − HALF − 1, which leaves the window.
+                const int j = c + HALF;
+                const float v = j < C ? x[base + j * HW] : 0.0f;
+                ring[(r + WIN - 1) % WIN] = v * v;
+            }
+            float sum = 0.0f;
+            #pragma unroll
+            for (int t = 0; t < WIN; t++) sum += ring[t];
+            const float s = K + ALPHA * sum;
+            const int at = base + c * HW;
+            if (hasScale) scale[at] = s;
+            y[at] = x[at] * negative_power(s);
+        }
+    }
 }
 
 // dx[i] = dy[i]·s[i]^−β − 2αβ·x[i]·Σ_{j in window(i)} dy[j]·y[j]/s[j] (the window is symmetric).
 __kernel void lrn_backward(__global const float *dy, __global const float *x, __global const float *y, __global const float *scale,
                            __global float *dx) {
     const int id = get_global_id(0);
-    if (id >= N * C * HW) return;
-    const int q = id % HW, c = (id / HW) % C, n = id / (HW * C);
-    float sum = 0.0f;
-    for (int j = max(0, c - HALF); j <= min(C - 1, c + HALF); j++) {
-        const int k = (n * C + j) * HW + q;
-        sum += dy[k] * y[k] / scale[k];
+    if (id >= N * HW) return;
+    const int base = (id / HW) * C * HW + id % HW;
+    float ring[WIN];
+    #pragma unroll
+    for (int r = 0; r < WIN; r++) {
+        const int j = r - HALF, at = base + j * HW;
+        ring[r] = (j >= 0 && j < C) ? dy[at] * y[at] / scale[at] : 0.0f;
     }
-    dx[id] = dy[id] * negative_power(scale[id]) - 2.0f * ALPHA * BETA * x[id] * sum;
+    for (int c0 = 0; c0 < C; c0 += WIN) {
+        #pragma unroll
+        for (int r = 0; r < WIN; r++) {
+            const int c = c0 + r;
+            if (c >= C) break;
+            if (c > 0) {
+                const int j = c + HALF, at = base + j * HW;
+                ring[(r + WIN - 1) % WIN] = j < C ? dy[at] * y[at] / scale[at] : 0.0f;
+            }
+            float sum = 0.0f;
+            #pragma unroll
+            for (int t = 0; t < WIN; t++) sum += ring[t];
+            const int at = base + c * HW;
+            dx[at] = dy[at] * negative_power(scale[at]) - 2.0f * ALPHA * BETA * x[at] * sum;
+        }
+    }
 }
 """#,
         "optimizer": #"""

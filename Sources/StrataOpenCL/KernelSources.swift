@@ -24,8 +24,25 @@ public enum KernelSources {
         throw OpenCLError("finding the kernels", -30, detail: "no kernels/conv.cl was found (looked in STRATA_KERNELS, beside the executable and above the working directory); set STRATA_KERNELS to the kernels/ folder")
     }
 
-    /// The source of `name`.cl: from STRATA_KERNELS when set, else the embedded copy.
+    /// The source of `name`.cl as the device compiles it: its `#include "F.cl"` lines replaced by
+    /// those files, with `#line` marks so that a build log names the file and line the error is in.
     public static func source(_ name: String) throws(OpenCLError) -> (text: String, path: String) {
+        let (text, path) = try raw(name)
+        var out = "#line 1 \"kernels/\(name).cl\"\n"
+        for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("#include \""), trimmed.hasSuffix(".cl\"") {
+                let included = String(trimmed.dropFirst(10).dropLast(4))
+                out += "#line 1 \"kernels/\(included).cl\"\n" + (try raw(included).text) + "\n#line \(k + 2) \"kernels/\(name).cl\"\n"
+            } else {
+                out += line + "\n"
+            }
+        }
+        return (out, path)
+    }
+
+    /// The text of `name`.cl: from STRATA_KERNELS when set, else the embedded copy.
+    static func raw(_ name: String) throws(OpenCLError) -> (text: String, path: String) {
         if ProcessInfo.processInfo.environment["STRATA_KERNELS"] == nil, let text = EmbeddedKernels.sources[name] {
             return (text, "kernels/\(name).cl")
         }

@@ -9,12 +9,28 @@ import StrataPlan
 public struct OpenCLBackend: Backend {
     public let device: OpenCLDevice
     public let context: OpenCLContext
+    public let options: Options
+
+    /// How the GEMM kernels are blocked: the tile (default: `Tuning.tiles(for:)`, what `strata tune`
+    /// stored or the table's choice) and, for tests and `strata tune`, a forced depth split of the
+    /// filter gradients (default: chosen per step to fill the device).
+    public struct Options: Sendable {
+        public var tiles: GemmTiles?
+        public var split: Int?
+        public init(tiles: GemmTiles? = nil, split: Int? = nil) { (self.tiles, self.split) = (tiles, split) }
+    }
 
     /// `selector`: `opencl` (the first GPU, else the first device) or `opencl:P:D`.
-    public init(_ selector: String = "opencl") throws {
+    public init(_ selector: String = "opencl", options: Options = Options()) throws {
         device = try OpenCL.select(selector)
         context = try OpenCLContext(device: device)
+        var options = options
+        if options.tiles == nil { options.tiles = Tuning.tiles(for: device) }
+        if let problem = options.tiles!.problem(on: device) { throw OpenCLError("choosing the GEMM tile", -30, detail: problem) }
+        self.options = options
     }
+
+    public var tiles: GemmTiles { options.tiles! }
 
     public var traits: BackendTraits {
         // Sub-buffers must start on the device's base-address alignment.
@@ -22,7 +38,7 @@ public struct OpenCLBackend: Backend {
     }
 
     public func makeExecutor(_ plan: ExecutionPlan) throws -> any Executor {
-        try OpenCLExecutor(plan: plan, context: context)
+        try OpenCLExecutor(plan: plan, context: context, tiles: tiles, split: options.split)
     }
 }
 
@@ -37,6 +53,10 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
     var launches: [[Launch]] = []
     public var timing = false
     public private(set) var stepSeconds: [Double]
+    /// The GEMM kernels' tile.
+    public let tiles: GemmTiles
+    /// Partial sums of depth-split filter gradients.
+    let scratch: OpenCLBuffer?
 
     struct Launch {
         var kernel: OpenCLKernel
@@ -52,22 +72,32 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         var options = ""
     }
 
-    public init(plan: ExecutionPlan, context: OpenCLContext) throws {
+    public init(plan: ExecutionPlan, context: OpenCLContext, tiles: GemmTiles? = nil, split forcedSplit: Int? = nil) throws {
         guard plan.traits.name == "opencl" else {
             throw ExecutorError("the plan of '\(plan.graph.name)' was made for the \(plan.traits.name) backend, not opencl")
         }
         let device = context.device
+        let tiles = tiles ?? Tuning.tiles(for: device)
+        // The filter gradients' depth splits, and the scratch their partial sums need (outside the plan).
+        let splits = plan.steps.map { Self.split($0, plan: plan, tiles: tiles, device: device, forced: forcedSplit) }
+        let scratchElements = zip(plan.steps, splits).map { step, split in
+            guard split > 1, case .conv(let g) = step.parameters else { return 0 }
+            return split * g.filters * (g.channels / g.groups) * g.kernel.h * g.kernel.w
+        }.max() ?? 0
         // Checked before allocating: the whole plan, and its largest single buffer (the arena).
-        guard UInt64(plan.peakBytes) <= device.globalMemory, UInt64(plan.arenaBytes) <= device.maxAllocation else {
+        let needed = plan.peakBytes + 4 * scratchElements
+        guard UInt64(needed) <= device.globalMemory, UInt64(plan.arenaBytes) <= device.maxAllocation else {
             // Memory grows about linearly with the batch: the largest batch under both limits, with 10% to spare.
-            let byMemory = Double(device.globalMemory) / (Double(plan.peakBytes) / Double(plan.batch))
+            let byMemory = Double(device.globalMemory) / (Double(needed) / Double(plan.batch))
             let byAllocation = plan.arenaBytes > 0 ? Double(device.maxAllocation) / (Double(plan.arenaBytes) / Double(plan.batch)) : byMemory
             let fits = max(1, Int(min(byMemory, byAllocation) * 0.9))
-            let what = UInt64(plan.peakBytes) > device.globalMemory
-                ? "needs \(ExecutionPlan.size(plan.peakBytes)) but \(device.name) has \(ExecutionPlan.size(Int(device.globalMemory)))"
+            let what = UInt64(needed) > device.globalMemory
+                ? "needs \(ExecutionPlan.size(needed)) but \(device.name) has \(ExecutionPlan.size(Int(device.globalMemory)))"
                 : "needs an arena of \(ExecutionPlan.size(plan.arenaBytes)) but \(device.name) allocates at most \(ExecutionPlan.size(Int(device.maxAllocation))) at once"
             throw ExecutorError("'\(plan.graph.name)' at batch \(plan.batch) \(what); try --batch \(fits)")
         }
+        self.tiles = tiles
+        scratch = scratchElements > 0 ? try context.buffer(floats: scratchElements, name: "the filter gradients' partial sums") : nil
         self.plan = plan
         self.context = context
         stepSeconds = [Double](repeating: 0, count: plan.steps.count)
@@ -93,19 +123,34 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             built[k] = (file, options)
             return k
         }
-        for step in plan.steps {
-            var lowered = try Self.lower(step, plan: plan, buffers: buffers, kernel: kernel)
+        for (step, split) in zip(plan.steps, splits) {
+            var lowered = try Self.lower(step, plan: plan, buffers: buffers, tiles: tiles, split: split, scratch: scratch, kernel: kernel)
             for i in lowered.indices { (lowered[i].file, lowered[i].options) = built[lowered[i].kernel] ?? ("", "") }
             launches.append(lowered)
         }
     }
 
-    /// The tile side of the tiled kernels (their work-groups are tile × tile).
-    static let tile = 16
-    static func roundUp(_ n: Int) -> Int { (n + tile - 1) / tile * tile }
+    /// How many depth slices a filter gradient's GEMM runs in: enough work-groups for two per
+    /// compute unit, each slice at least 8 tiles deep, at most 32 slices. Other steps: 1.
+    static func split(_ step: ExecutionPlan.Step, plan: ExecutionPlan, tiles: GemmTiles, device: OpenCLDevice, forced: Int?) -> Int {
+        guard step.kernel == .conv_backward_filter, case .conv(let g) = step.parameters else { return 1 }
+        let reduction = plan.batch * g.outHeight * g.outWidth
+        if let forced { return max(1, min(forced, reduction)) }
+        let fg = g.filters / g.groups, depth = g.channels / g.groups * g.kernel.h * g.kernel.w
+        let groups = (fg + tiles.tm - 1) / tiles.tm * ((depth + tiles.tn - 1) / tiles.tn) * g.groups
+        let wanted = (2 * device.computeUnits + groups - 1) / groups
+        return max(1, min(wanted, reduction / (8 * tiles.tk), 32))
+    }
+
+    /// A GEMM launch of kernels/gemm.cl: C is `m` × `n` per group, in tiles of `tiles`.
+    static func gemm(_ k: OpenCLKernel, m: Int, n: Int, groups: Int, tiles: GemmTiles, global: Int) -> Launch {
+        let across = tiles.tn / tiles.wn, down = tiles.tm / tiles.wm
+        return Launch(kernel: k, global: global, grid: [(n + tiles.tn - 1) / tiles.tn * across, (m + tiles.tm - 1) / tiles.tm * down, groups],
+                      local: [across, down, 1])
+    }
 
     /// The launches of one step, their arguments bound.
-    static func lower(_ step: ExecutionPlan.Step, plan: ExecutionPlan, buffers: [OpenCLBuffer?],
+    static func lower(_ step: ExecutionPlan.Step, plan: ExecutionPlan, buffers: [OpenCLBuffer?], tiles: GemmTiles, split: Int, scratch: OpenCLBuffer?,
                       kernel: (String, String, [(String, String)]) throws -> OpenCLKernel) throws -> [Launch] {
         let inputs = step.inputs.map { buffers[$0]! }, outputs = step.outputs.map { buffers[$0]! }
         let batch = plan.batch
@@ -129,21 +174,31 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         switch step.kernel {
         case .conv_forward, .conv_backward_data, .conv_backward_filter:
             guard case .conv(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
-            let c = step.parameters.constants
+            let c = step.parameters.constants + tiles.constants
+            let fg = g.filters / g.groups, cg = g.channels / g.groups, kk = g.kernel.h * g.kernel.w
             switch step.kernel {
             case .conv_forward:
-                // Tiled: a GEMM per group with the column matrix gathered from x as tiles load.
-                let k = try kernel("conv", "conv_forward_tiled", c)
-                let fg = g.filters / g.groups, columns = batch * g.outHeight * g.outWidth
-                return [Launch(kernel: try bind(k, [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0], Int32(g.bias ? 1 : 0), Int32(step.fusedReLU ? 1 : 0)]),
-                               global: outputs[0].count, grid: [roundUp(fg), roundUp(columns), g.groups], local: [tile, tile, 1])]
+                let k = try bind(try kernel("conv", "conv_forward", c), [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0],
+                                                                        Int32(g.bias ? 1 : 0), Int32(step.fusedReLU ? 1 : 0)])
+                return [gemm(k, m: fg, n: batch * g.outHeight * g.outWidth, groups: g.groups, tiles: tiles, global: outputs[0].count)]
             case .conv_backward_data:
-                return [Launch(kernel: try bind(try kernel("conv", "conv_backward_data", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
+                let k = try bind(try kernel("conv", "conv_backward_data", c), [inputs[0], inputs[1], outputs[0]])
+                return [gemm(k, m: cg, n: batch * g.height * g.width, groups: g.groups, tiles: tiles, global: outputs[0].count)]
             default:
-                let fg = g.filters / g.groups, depth = g.channels / g.groups * g.kernel.h * g.kernel.w
-                var out = [Launch(kernel: try bind(try kernel("conv", "conv_backward_filter_tiled", c), [inputs[0], inputs[1], outputs[0]]),
-                                  global: outputs[0].count, grid: [roundUp(fg), roundUp(depth), g.groups], local: [tile, tile, 1])]
-                if g.bias { out.append(Launch(kernel: try bind(try kernel("conv", "conv_backward_bias", c), [inputs[0], outputs[1]]), global: outputs[1].count)) }
+                // Split: SPLIT slices of partial sums in the scratch buffer, then added in order. Unsplit, the
+                // three convolution steps of a layer share one program (same constants).
+                let target = split > 1 ? scratch! : outputs[0]
+                let k = try bind(try kernel("conv", "conv_backward_filter", split > 1 ? c + [("SPLIT", "\(split)")] : c), [inputs[0], inputs[1], target])
+                var out = [gemm(k, m: fg, n: cg * kk, groups: g.groups * split, tiles: tiles, global: outputs[0].count)]
+                if split > 1 {
+                    out.append(Launch(kernel: try bind(try kernel("elementwise", "sum_slices", []), [target, outputs[0], count(outputs[0]), Int32(split)]),
+                                      global: outputs[0].count))
+                }
+                if g.bias {
+                    let reduce = 64   // RED in kernels/conv.cl
+                    out.append(Launch(kernel: try bind(try kernel("conv", "conv_backward_bias", c), [inputs[0], outputs[1]]),
+                                      global: outputs[1].count, grid: [g.filters * reduce, 1, 1], local: [reduce, 1, 1]))
+                }
                 return out
             }
         case .maxpool_forward, .maxpool_backward, .avgpool_forward, .avgpool_backward:
@@ -161,9 +216,10 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
                      ("BETA", "\(Float(l.beta))f"), ("K", "\(Float(l.k))f"), ("BETA_IS_075", l.beta == 0.75 ? "1" : "0")]
             if step.kernel == .lrn_forward {
                 let scale = outputs.count > 1 ? outputs[1] : outputs[0]
-                return [Launch(kernel: try bind(try kernel("lrn", "lrn_forward", c), [inputs[0], outputs[0], scale, Int32(outputs.count > 1 ? 1 : 0)]), global: outputs[0].count)]
+                return [Launch(kernel: try bind(try kernel("lrn", "lrn_forward", c), [inputs[0], outputs[0], scale, Int32(outputs.count > 1 ? 1 : 0)]),
+                           global: batch * l.planeSize)]
             }
-            return [Launch(kernel: try bind(try kernel("lrn", "lrn_backward", c), [inputs[0], inputs[1], inputs[2], inputs[3], outputs[0]]), global: outputs[0].count)]
+            return [Launch(kernel: try bind(try kernel("lrn", "lrn_backward", c), [inputs[0], inputs[1], inputs[2], inputs[3], outputs[0]]), global: batch * l.planeSize)]
         case .relu_forward: return try elementwise("relu_forward", [inputs[0], outputs[0]], outputs[0])
         case .relu_backward: return try elementwise("relu_backward", [inputs[0], inputs[1], outputs[0]], outputs[0])
         case .relu_backward_guided: return try elementwise("relu_backward_guided", [inputs[0], inputs[1], outputs[0]], outputs[0])
@@ -182,15 +238,18 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             return out
         case .fc_forward, .fc_backward_data, .fc_backward_filter:
             guard case .fc(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
-            let c = [("F", "\(g.features)"), ("U", "\(g.units)")]
+            let c = [("F", "\(g.features)"), ("U", "\(g.units)")] + tiles.constants
             switch step.kernel {
             case .fc_forward:
-                return [Launch(kernel: try bind(try kernel("fc", "fc_forward", c), [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0],
-                                                                                     Int32(g.bias ? 1 : 0), Int32(step.fusedReLU ? 1 : 0)]), global: outputs[0].count)]
+                let k = try bind(try kernel("fc", "fc_forward", c), [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0],
+                                                                    Int32(g.bias ? 1 : 0), Int32(step.fusedReLU ? 1 : 0)])
+                return [gemm(k, m: batch, n: g.units, groups: 1, tiles: tiles, global: outputs[0].count)]
             case .fc_backward_data:
-                return [Launch(kernel: try bind(try kernel("fc", "fc_backward_data", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
+                let k = try bind(try kernel("fc", "fc_backward_data", c), [inputs[0], inputs[1], outputs[0]])
+                return [gemm(k, m: batch, n: g.features, groups: 1, tiles: tiles, global: outputs[0].count)]
             default:
-                var out = [Launch(kernel: try bind(try kernel("fc", "fc_backward_filter", c), [inputs[0], inputs[1], outputs[0]]), global: outputs[0].count)]
+                let k = try bind(try kernel("fc", "fc_backward_filter", c), [inputs[0], inputs[1], outputs[0]])
+                var out = [gemm(k, m: g.units, n: g.features, groups: 1, tiles: tiles, global: outputs[0].count)]
                 if g.bias { out.append(Launch(kernel: try bind(try kernel("fc", "fc_backward_bias", c), [inputs[0], outputs[1]]), global: outputs[1].count)) }
                 return out
             }
@@ -222,7 +281,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         }
     }
 
-    public var settingsSummary: [(name: String, value: String)] { [("device", context.device.name)] }
+    public var settingsSummary: [(name: String, value: String)] { [("device", context.device.name), ("tiles", tiles.description)] }
 
     /// Each step's launches: kernel, file, build options, global (and local) sizes.
     public func launchText() -> String {

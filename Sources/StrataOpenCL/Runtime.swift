@@ -60,17 +60,22 @@ public final class OpenCLContext: @unchecked Sendable {
     /// Names a build log's places after the kernel file: compilers write `<source>:12:5: error: ...`,
     /// PoCL `error: /tmp/.../tempfile_x.cl:12:5: ...`; both become `FILE:12:5: error: ...`.
     static func locate(_ log: String, file: String) -> String {
+        // A place our `#line` marks named (kernels/F.cl) keeps its name; a compiler's own name becomes `file`.
+        func named(_ place: String) -> String {
+            guard let r = place.range(of: "kernels/", options: .backwards), place.hasSuffix(".cl") else { return file }
+            return String(place[r.lowerBound...])
+        }
         let place = try! NSRegularExpression(pattern: #"^(error|warning|note): (\S*(?:\.cl|<source>|<stdin>)):(\d+):(\d+): "#)
         let bare = try! NSRegularExpression(pattern: #"^(\S*(?:\.cl|<source>|<stdin>)):(\d+):(\d+): "#)
         return log.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             let text = String(line), range = NSRange(text.startIndex..., in: text)
             if let m = place.firstMatch(in: text, range: range) {
                 func group(_ k: Int) -> String { String(text[Range(m.range(at: k), in: text)!]) }
-                return "\(file):\(group(3)):\(group(4)): \(group(1)): " + text[Range(m.range, in: text)!.upperBound...]
+                return "\(named(group(2))):\(group(3)):\(group(4)): \(group(1)): " + text[Range(m.range, in: text)!.upperBound...]
             }
             if let m = bare.firstMatch(in: text, range: range) {
                 func group(_ k: Int) -> String { String(text[Range(m.range(at: k), in: text)!]) }
-                return "\(file):\(group(2)):\(group(3)): " + text[Range(m.range, in: text)!.upperBound...]
+                return "\(named(group(1))):\(group(2)):\(group(3)): " + text[Range(m.range, in: text)!.upperBound...]
             }
             return text
         }.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)

@@ -51,10 +51,39 @@ struct OpenCLCompileTests {
         let plan = strata("compile", spec, "--stop-after", "plan", "--backend", "opencl", "--batch", "4")
         #expect(plan.status == 0, "\(plan.errors)")
         #expect(plan.output.contains("opencl launches on "))
-        #expect(plan.output.contains("0 conv_forward_tiled (kernels/conv.cl) global 32×3136×1 local 16×16×1  -D C=1 -D H=28 -D W=28 -D F=32"), "\(plan.output.suffix(2000))")
+        // conv1: a GEMM of 32 filters × 4·28·28 columns in the device's tile (it may be tuned, so it is read back).
+        let line = plan.output.split(separator: "\n").first { $0.contains("0 conv_forward (kernels/conv.cl) global ") }
+        #expect(line != nil, "\(plan.output.suffix(2000))")
+        if let line, let tiles = GemmTiles(line.components(separatedBy: "-D TM=")[1].split(separator: " ")[0] + "x"
+                                           + line.components(separatedBy: "-D TN=")[1].split(separator: " ")[0] + "x16/"
+                                           + line.components(separatedBy: "-D WM=")[1].split(separator: " ")[0] + "x"
+                                           + line.components(separatedBy: "-D WN=")[1].split(separator: " ")[0]) {
+            let across = tiles.tn / tiles.wn, down = tiles.tm / tiles.wm
+            #expect(line.contains("global \((3136 + tiles.tn - 1) / tiles.tn * across)×\((32 + tiles.tm - 1) / tiles.tm * down)×1 local \(across)×\(down)×1  -D C=1 -D H=28 -D W=28 -D F=32"), "\(line)")
+        }
         let sources = strata("compile", spec, "--stop-after", "plan", "--backend", "opencl", "--batch", "4", "--emit", "opencl")
-        #expect(sources.status == 0 && sources.output.contains("#define KH 5\n") && sources.output.contains("void conv_forward_tiled("))
+        #expect(sources.status == 0 && sources.output.contains("#define KH 5\n") && sources.output.contains("#line 1 \"kernels/gemm.cl\""), "\(sources.errors)")
         #expect(strata("compile", spec, "--emit", "opencl").status == 2)
+    }
+
+    /// `strata tune` times each tile it is given and names the fastest; a tile the device cannot run is refused.
+    @Test func tuneTimesTheTilesAndNamesTheFastest() throws {
+        let d = NSTemporaryDirectory() + "strata-tune-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try TrainCommandTests.spec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
+        let r = strata("tune", d + "/tiny.yaml", "--tiles", "32x32x8/4x4,16x16x8/2x2", "--batch", "4", "--iterations", "1", "--dry-run", "--json")
+        #expect(r.status == 0, "\(r.errors)")
+        let json = try JSONValue.parse(Array(r.output.utf8))
+        guard case .array(let rows) = json["candidates"] else { Issue.record("no candidates: \(r.output)"); return }
+        #expect(rows.map { $0["tiles"]?.text } == ["32x32x8/4x4", "16x16x8/2x2"])
+        #expect(rows.allSatisfy { if case .number(let ms) = $0["ms"] { Double(ms)! > 0 } else { false } })
+        #expect(["32x32x8/4x4", "16x16x8/2x2"].contains(json["best"]?.text ?? ""))
+        #expect(json["stored"] == .null)
+        let bad = strata("tune", d + "/tiny.yaml", "--tiles", "4096x4096x16/1x1", "--dry-run")
+        #expect(bad.status == 1 && bad.errors.contains("work-groups of"), "\(bad.errors)")
+        #expect(strata("tune", d + "/tiny.yaml", "--tiles", "64x64").status == 2)
+        #expect(strata("tune", d + "/tiny.yaml", "--device", "cpu").status == 2)
     }
 }
 

@@ -39,9 +39,10 @@ struct OpenCLBackendTests {
 
     /// Runs `derived` on both backends with the same weights, input, labels and seed; compares every
     /// tensor both plans hold at the end (relative error ≤ 1e-4 of each tensor's largest value).
-    func compare(_ derived: TrainingGraph, keep: Set<TensorID>, seed extra: ((any Executor) throws -> Void)? = nil, runs: Int = 1) throws -> Double {
+    func compare(_ derived: TrainingGraph, keep: Set<TensorID>, seed extra: ((any Executor) throws -> Void)? = nil, runs: Int = 1,
+                 options: OpenCLBackend.Options = .init()) throws -> Double {
         let cpuBackend = CPUBackend(CPUSettings(threads: 2))
-        let clBackend = try OpenCLBackend()
+        let clBackend = try OpenCLBackend(options: options)
         let cpu = try cpuBackend.makeExecutor(cpuBackend.plan(derived, batch: 3, keep: keep))
         let cl = try clBackend.makeExecutor(clBackend.plan(derived, batch: 3, keep: keep))
         var g = SplitMix64(seed: 9)
@@ -106,6 +107,66 @@ struct OpenCLBackendTests {
             try e.write(.gradient(from), (0..<n).map { _ in Float(Double(r.next() >> 11) * 0x1.0p-53) })
             r = SplitMix64(seed: 4)
         }
+    }
+}
+
+/// The GEMM kernels (kernels/gemm.cl) in several tiles, with and without the filter gradients'
+/// depth split, on layers larger than a tile in every dimension and not a multiple of it: two
+/// training steps (forward, both gradients, SGD) against the CPU.
+@Suite("OpenCL GEMM tiles", .serialized)
+struct OpenCLGemmTileTests {
+    static let spec = """
+        name: gemm-shapes
+        input: {channels: 4, height: 19, width: 17}
+        layers:
+          - {name: c1, op: conv, filters: 34, kernel: 3, pad: 1, groups: 2}
+          - {name: r1, op: relu}
+          - {name: c2, op: conv, filters: 70, kernel: 5, stride: 2, pad: 2}
+          - {name: r2, op: relu}
+          - {name: c3, op: conv, filters: 9, kernel: 3, pad: 1, groups: 1}
+          - {name: f1, op: fc, units: 67}
+          - {name: r3, op: relu}
+          - {name: f2, op: fc, units: 5}
+          - {name: prob, op: softmax}
+
+        """
+
+    @Test(arguments: [("32x32x8/4x4", nil), ("64x64x16/4x4", 3), ("128x128x16/8x8", 2), ("16x16x8/2x2", 5)] as [(String, Int?)])
+    func trainingStepsMatchTheCPU(_ tiles: String, split: Int?) throws {
+        let graph = try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: Self.spec, file: "gemm-shapes.yaml")))
+        let derived = try TrainingGraph.derive(graph, backward: .training, optimizer: OptimizerSteps())
+        let worst = try OpenCLBackendTests().compare(derived, keep: Set(graph.nodes.indices.map { TensorID.value($0) }), runs: 2,
+                                                     options: .init(tiles: GemmTiles(tiles)!, split: split))
+        print("GEMM tile \(tiles), split \(split.map(String.init) ?? "auto"): worst difference \(worst) of each tensor's largest value")
+    }
+
+    @Test func tilesAreWrittenReadAndCheckedAgainstTheDevice() throws {
+        let device = try OpenCL.select("opencl")
+        let tiles = GemmTiles(tm: 64, tn: 32, tk: 16, wm: 8, wn: 4)
+        #expect(tiles.description == "64x32x16/8x4" && GemmTiles("64x32x16/8x4") == tiles && GemmTiles("64x32") == nil)
+        #expect(tiles.items == 64 && tiles.localBytes == 4 * 16 * (65 + 33))
+        #expect(GemmTiles(tm: 30, tn: 32, tk: 8, wm: 4, wn: 4).problem(on: device)?.contains("multiples") == true)
+        var small = device
+        small.maxWorkGroupSize = 32
+        #expect(tiles.problem(on: small) == "tile 64x32x16/8x4 needs work-groups of 64 items; \(device.name) allows 32")
+        small.maxWorkGroupSize = 1024
+        small.localMemory = 4096
+        #expect(tiles.problem(on: small)?.contains("local memory") == true)
+        #expect(Tuning.table(for: small).problem(on: small) == nil)
+        for t in Tuning.candidates(for: small) { #expect(t.problem(on: small) == nil) }
+        // Stored per device and driver, beside the program cache; other devices' entries are kept.
+        let file = NSTemporaryDirectory() + "strata-tuning-\(UUID().uuidString)/tuning.json"
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        #expect(Tuning.stored(for: device, file: file) == nil)
+        var other = device
+        other.name = "another device"
+        try Tuning.store(GemmTiles("32x32x8/4x4")!, for: other, file: file)
+        try Tuning.store(tiles, for: device, file: file)
+        #expect(Tuning.stored(for: device, file: file) == tiles)
+        #expect(Tuning.stored(for: other, file: file) == GemmTiles("32x32x8/4x4"))
+        other.driver = "a newer driver"
+        #expect(Tuning.stored(for: other, file: file) == nil)
+        #expect(throws: OpenCLError.self) { try OpenCLBackend(options: .init(tiles: GemmTiles(tm: 4096, tn: 4096, tk: 16, wm: 1, wn: 1))) }
     }
 }
 

@@ -1,0 +1,116 @@
+import Foundation
+
+/// The tile of the blocked GEMM in kernels/gemm.cl: a work-group computes a `tm` × `tn` block of the
+/// output, `tk` deep per step, each work item a `wm` × `wn` block in registers.
+public struct GemmTiles: Hashable, Sendable, CustomStringConvertible, Codable {
+    public var tm: Int, tn: Int, tk: Int, wm: Int, wn: Int
+
+    public init(tm: Int, tn: Int, tk: Int, wm: Int, wn: Int) {
+        (self.tm, self.tn, self.tk, self.wm, self.wn) = (tm, tn, tk, wm, wn)
+    }
+
+    /// Work items per work-group.
+    public var items: Int { (tm / wm) * (tn / wn) }
+    /// Local memory per work-group, in bytes (both operand tiles, each row padded by one word).
+    public var localBytes: Int { 4 * tk * (tm + 1 + tn + 1) }
+    /// The `-D` constants kernels/gemm.cl reads.
+    public var constants: [(String, String)] { [("TM", "\(tm)"), ("TN", "\(tn)"), ("TK", "\(tk)"), ("WM", "\(wm)"), ("WN", "\(wn)")] }
+    public var description: String { "\(tm)x\(tn)x\(tk)/\(wm)x\(wn)" }
+
+    /// `TMxTNxTK/WMxWN`, as `description` writes it and `--tiles` takes it.
+    public init?(_ text: String) {
+        let parts = text.split(whereSeparator: { $0 == "x" || $0 == "/" }).compactMap { Int($0) }
+        guard parts.count == 5 else { return nil }
+        self.init(tm: parts[0], tn: parts[1], tk: parts[2], wm: parts[3], wn: parts[4])
+    }
+
+    /// Why the device cannot run this tile, or nil when it can.
+    public func problem(on device: OpenCLDevice) -> String? {
+        guard tm > 0, tn > 0, tk > 0, wm > 0, wn > 0, tm % wm == 0, tn % wn == 0 else {
+            return "tile \(self): TM and TN must be positive multiples of WM and WN"
+        }
+        if items > device.maxWorkGroupSize { return "tile \(self) needs work-groups of \(items) items; \(device.name) allows \(device.maxWorkGroupSize)" }
+        if localBytes > device.localMemory { return "tile \(self) needs \(localBytes) bytes of local memory; \(device.name) has \(device.localMemory)" }
+        return nil
+    }
+}
+
+/// Which tile a device uses: the one `strata tune` stored for this device and driver, else the
+/// table's setting for its kind, else a small safe tile.
+public enum Tuning {
+    /// Settings known to run well, by device kind. GPUs: CLBlast's xgemm tunings for recent NVIDIA
+    /// and AMD cards cluster around 64–128-wide tiles with 8×8 or 4×8 per item and 16 deep. CPUs
+    /// (PoCL): 64x64x16/4x4 was the fastest of `strata tune`'s candidates on a Zen 4 (zfnet-mini training).
+    public static func table(for device: OpenCLDevice) -> GemmTiles {
+        let vendor = device.vendor.lowercased()
+        let choice: GemmTiles
+        if !device.isGPU {
+            choice = GemmTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4)
+        } else if vendor.contains("nvidia") {
+            choice = GemmTiles(tm: 128, tn: 128, tk: 16, wm: 8, wn: 8)
+        } else if vendor.contains("amd") || vendor.contains("advanced micro") {
+            choice = GemmTiles(tm: 64, tn: 128, tk: 16, wm: 4, wn: 8)
+        } else {
+            choice = GemmTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4)
+        }
+        return choice.problem(on: device) == nil ? choice : fallback
+    }
+
+    /// Runs on any OpenCL device (64 items, 2 KiB of local memory).
+    public static let fallback = GemmTiles(tm: 32, tn: 32, tk: 8, wm: 4, wn: 4)
+
+    /// What `strata tune` times: the table's settings for every kind and their neighbours.
+    public static func candidates(for device: OpenCLDevice) -> [GemmTiles] {
+        let all = [
+            fallback,
+            GemmTiles(tm: 32, tn: 32, tk: 16, wm: 2, wn: 2),
+            GemmTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4),
+            GemmTiles(tm: 32, tn: 64, tk: 16, wm: 4, wn: 4),
+            GemmTiles(tm: 64, tn: 32, tk: 16, wm: 4, wn: 4),
+            GemmTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4),
+            GemmTiles(tm: 64, tn: 64, tk: 16, wm: 8, wn: 8),
+            GemmTiles(tm: 64, tn: 128, tk: 16, wm: 4, wn: 8),
+            GemmTiles(tm: 128, tn: 64, tk: 16, wm: 8, wn: 4),
+            GemmTiles(tm: 128, tn: 128, tk: 16, wm: 8, wn: 8),
+            GemmTiles(tm: 128, tn: 128, tk: 8, wm: 8, wn: 8),
+        ]
+        return all.filter { $0.problem(on: device) == nil }
+    }
+
+    /// The tile for `device`: stored by `strata tune`, else `table(for:)`.
+    public static func tiles(for device: OpenCLDevice) -> GemmTiles {
+        stored(for: device) ?? table(for: device)
+    }
+
+    /// Tuned tiles live beside the program cache, in `tuning.json`: one entry per device and driver.
+    public static var file: String? { ProgramCache.folder.map { $0 + "/tuning.json" } }
+
+    static func key(_ device: OpenCLDevice) -> String { "\(device.platformName) | \(device.name) | \(device.driver)" }
+
+    public static func stored(for device: OpenCLDevice, file: String? = Tuning.file) -> GemmTiles? {
+        guard let file, let data = FileManager.default.contents(atPath: file),
+              let entries = try? JSONDecoder().decode([String: GemmTiles].self, from: data),
+              let tiles = entries[key(device)], tiles.problem(on: device) == nil else { return nil }
+        return tiles
+    }
+
+    /// Records `tiles` as `device`'s winner (written atomically; other devices' entries kept).
+    /// Returns the file written.
+    @discardableResult public static func store(_ tiles: GemmTiles, for device: OpenCLDevice, file: String? = Tuning.file) throws -> String {
+        guard let file else { throw OpenCLError("storing the tuned tile", -30, detail: "the program cache is off (STRATA_PROGRAM_CACHE=off), so there is nowhere to keep it") }
+        var entries: [String: GemmTiles] = [:]
+        if let data = FileManager.default.contents(atPath: file), let old = try? JSONDecoder().decode([String: GemmTiles].self, from: data) { entries = old }
+        entries[key(device)] = tiles
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let folder = (file as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let temporary = file + ".tmp-\(getpid())"
+        try encoder.encode(entries).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, file) == 0 else {
+            unlink(temporary)
+            throw OpenCLError("storing the tuned tile", -30, detail: "cannot rename \(temporary) to \(file)")
+        }
+        return file
+    }
+}
