@@ -14,7 +14,8 @@
 //                               neighbouring work items load neighbouring words
 //   STORE(g, s, m, n, v)        where C's element goes (s: the depth slice when the depth is split)
 //   GEMM_SPLIT                  depth slices: the third launch dimension is group · GEMM_SPLIT + slice
-// Tile constants (-D, chosen per device, see Sources/StrataOpenCL/Tuning.swift): TM, TN, TK, WM, WN.
+// Tile constants (-D, chosen per device, see Sources/StrataOpenCL/Tuning.swift): TM, TN, TK, WM, WN;
+// TK 0 reads the operands straight from global memory (no local memory, no barriers).
 // The work-group is (TN / WN) × (TM / WM) items: local id 0 runs along n, local id 1 along m.
 
 __kernel __attribute__((reqd_work_group_size(TN / WN, TM / WM, 1)))
@@ -22,13 +23,14 @@ void GEMM_NAME(GEMM_ARGS) {
     const int ln = get_local_id(0), lm = get_local_id(1), item = lm * (TN / WN) + ln;
     const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;
     const int g = get_group_id(2) / GEMM_SPLIT, s = get_group_id(2) % GEMM_SPLIT;
-    const int per = ((GK + GEMM_SPLIT - 1) / GEMM_SPLIT + TK - 1) / TK * TK;
+    const int per = ((GK + GEMM_SPLIT - 1) / GEMM_SPLIT + max(TK, 1) - 1) / max(TK, 1) * max(TK, 1);
     const int kBegin = s * per, kEnd = min(GK, kBegin + per);
-    __local float As[TK][TM + 1];
-    __local float Bs[TK][TN + 1];
     float acc[WM][WN];
     for (int i = 0; i < WM; i++)
         for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
+#if TK > 0
+    __local float As[TK][TM + 1];
+    __local float Bs[TK][TN + 1];
     for (int k0 = kBegin; k0 < kEnd; k0 += TK) {
         for (int e = item; e < TM * TK; e += (TM / WM) * (TN / WN)) {
 #if A_ALONG_K
@@ -58,6 +60,17 @@ void GEMM_NAME(GEMM_ARGS) {
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+#else
+    // TK 0: no local memory and no barriers, each item reading its operands where they are (for CPU
+    // devices, whose caches do the staging and whose compilers vectorise across neighbouring items).
+    for (int k = kBegin; k < kEnd; k++) {
+        float a[WM], b[WN];
+        for (int i = 0; i < WM; i++) { const int m = m0 + lm + i * (TM / WM); a[i] = m < GM ? LOAD_A(g, m, k) : 0.0f; }
+        for (int j = 0; j < WN; j++) { const int n = n0 + ln + j * (TN / WN); b[j] = n < GN ? LOAD_B(g, k, n) : 0.0f; }
+        for (int i = 0; i < WM; i++)
+            for (int j = 0; j < WN; j++) acc[i][j] += a[i] * b[j];
+    }
+#endif
     for (int i = 0; i < WM; i++) {
         const int m = m0 + lm + i * (TM / WM);
         if (m >= GM) break;

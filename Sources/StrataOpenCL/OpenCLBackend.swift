@@ -139,7 +139,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         let fg = g.filters / g.groups, depth = g.channels / g.groups * g.kernel.h * g.kernel.w
         let groups = (fg + tiles.tm - 1) / tiles.tm * ((depth + tiles.tn - 1) / tiles.tn) * g.groups
         let wanted = (2 * device.computeUnits + groups - 1) / groups
-        return max(1, min(wanted, reduction / (8 * tiles.tk), 32))
+        return max(1, min(wanted, reduction / (8 * max(tiles.tk, 16)), 32))
     }
 
     /// A GEMM launch of kernels/gemm.cl: C is `m` × `n` per group, in tiles of `tiles`.

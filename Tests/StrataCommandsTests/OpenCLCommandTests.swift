@@ -89,6 +89,41 @@ struct OpenCLCompileTests {
 
 @Suite("training on OpenCL", .serialized)
 struct OpenCLTrainingTests {
+    /// zfnet-mini learns Fashion-MNIST on OpenCL as on the CPU: one epoch on the first 10,000
+    /// training images from the same seed, then the test error on all 10,000 test images (evaluated
+    /// on the CPU, so only the training differs) within a point. The two runs are not the same run:
+    /// float32 rounding differs from the first step on, and 312 SGD steps amplify it.
+    @Test func zfnetMiniLearnsFashionMNISTAsOnTheCPU() throws {
+        let fashion = "/usr/share/datasets/fashion-mnist"
+        guard FileManager.default.fileExists(atPath: fashion + "/train-images-idx3-ubyte.gz") else {
+            Issue.record("Fashion-MNIST is not in \(fashion): tools/bootstrap installs it (Debian's dataset-fashion-mnist)")
+            return
+        }
+        let d = NSTemporaryDirectory() + "strata-opencl-fashion-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d + "/slice", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let train = try DataLoader.open(fashion, channels: 1, side: 28).train
+        let count = 10_000
+        var pixels: [Float] = []
+        pixels.reserveCapacity(count * 784)
+        for i in 0..<count { pixels += try train.pixels(i) }
+        try NumpyArray.write(.init(shape: [count, 1, 28, 28], values: pixels), path: d + "/slice/images.npy")
+        try NumpyArray.write(int32: (0..<count).map { Int32(train.label($0)) }, shape: [count], path: d + "/slice/labels.npy")
+        let spec = packageRoot + "/networks/zfnet-mini.yaml"
+        var errors: [String: Double] = [:]
+        for device in ["cpu", "opencl"] {
+            let t = strata("train", spec, "--data", d + "/slice", "--out", d + "/run-" + device, "--epochs", "1", "--seed", "3", "--device", device)
+            #expect(t.status == 0, "\(t.errors)")
+            let e = strata("eval", spec, "--weights", d + "/run-\(device)/checkpoints/latest.safetensors", "--data", fashion, "--json", "--batch", "500")
+            #expect(e.status == 0, "\(e.errors)")
+            guard case .number(let error) = try JSONValue.parse(Array(e.output.utf8))["top1_error"] else { Issue.record("no top1_error: \(e.output)"); return }
+            errors[device] = Double(error)!
+        }
+        print("zfnet-mini, one epoch on 10,000 Fashion-MNIST images: test top-1 error \(errors["cpu"]!) (CPU), \(errors["opencl"]!) (OpenCL)")
+        #expect(errors["cpu"]! < 0.35, "the CPU run did not learn: \(errors["cpu"]!)")
+        #expect(abs(errors["cpu"]! - errors["opencl"]!) <= 0.01, "test error \(errors["cpu"]!) on the CPU, \(errors["opencl"]!) on OpenCL")
+    }
+
     /// A run stopped after 5 and then 7 more steps (checkpoints every step) and resumed ends with the
     /// weights of an uninterrupted run, bit for bit, on the same OpenCL device.
     @Test func aStoppedRunResumesBitIdenticallyOnOpenCL() throws {

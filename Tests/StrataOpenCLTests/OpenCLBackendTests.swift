@@ -131,7 +131,7 @@ struct OpenCLGemmTileTests {
 
         """
 
-    @Test(arguments: [("32x32x8/4x4", nil), ("64x64x16/4x4", 3), ("128x128x16/8x8", 2), ("16x16x8/2x2", 5)] as [(String, Int?)])
+    @Test(arguments: [("32x32x8/4x4", nil), ("64x64x16/4x4", 3), ("128x128x16/8x8", 2), ("16x16x8/2x2", 5), ("32x64x0/8x8", 3), ("16x32x0/4x4", nil)] as [(String, Int?)])
     func trainingStepsMatchTheCPU(_ tiles: String, split: Int?) throws {
         let graph = try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: Self.spec, file: "gemm-shapes.yaml")))
         let derived = try TrainingGraph.derive(graph, backward: .training, optimizer: OptimizerSteps())
