@@ -72,7 +72,7 @@ struct Bench: ParsableCommand {
                 let layers = graph.nodes.enumerated().map { i, node in
                     "{\"name\": \(JSON.string(node.name)), \"op\": \(JSON.string(node.op)), \"forward_ms\": \(ms(forward[i])), \"backward_ms\": \(ms(backward[i]))}"
                 }
-                let fields = settings.map { "\(JSON.string($0.name)): \(Int($0.value).map(String.init) ?? JSON.string($0.value))" }.joined(separator: ", ")
+                let fields = settings.map { "\(JSON.string($0.name == "device" ? "device_name" : $0.name)): \(Int($0.value).map(String.init) ?? JSON.string($0.value))" }.joined(separator: ", ")
                 output.write("{\"name\": \(JSON.string(graph.name)), \"device\": \(JSON.string(plan.traits.name)), \(fields), \"batch\": \(batch), "
                              + "\"training\": \(training), \"ms_per_batch\": \(ms(median)), \"images_per_s\": \(round1(imagesPerSecond)), "
                              + "\"peak_rss_mib\": \(round1(rssMiB)), \"layers\": [\(layers.joined(separator: ", "))]}\n")
