@@ -12,6 +12,10 @@ int strata_cpu_has_avx512(void);
 int strata_maxpool_plane_avx512(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                                 int oh, int ow, float *y, int32_t *switches);
 
+/// The same with 8 lanes, for AVX2 + FMA (windows up to 16 wide); −1 for wider windows.
+int strata_maxpool_plane_avx2(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int oh, int ow, float *y, int32_t *switches);
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 

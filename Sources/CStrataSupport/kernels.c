@@ -1,5 +1,6 @@
 #include "strata_kernels.h"
 #include "avx512.h"
+#include "strata_gemm.h"
 #include <math.h>
 #include <string.h>
 
@@ -114,9 +115,10 @@ static inline void clip_window(int start, int size, int limit, int *lo, int *hi)
     *hi = start + size > limit ? limit : start + size;
 }
 
-STRATA_VECTOR void strata_maxpool_plane_f32(const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+STRATA_VECTOR void strata_maxpool_plane_f32(int isa, const float *restrict x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                               int oh, int ow, float *restrict y, int32_t *restrict switches) {
-    if (strata_cpu_has_avx512() && strata_maxpool_plane_avx512(x, h, w, kh, kw, sh, sw, ph, pw, oh, ow, y, switches) == 0) return;
+    if (isa == STRATA_ISA_AVX512 && strata_isa_supported(isa) && strata_maxpool_plane_avx512(x, h, w, kh, kw, sh, sw, ph, pw, oh, ow, y, switches) == 0) return;
+    if (isa == STRATA_ISA_AVX2 && strata_isa_supported(isa) && strata_maxpool_plane_avx2(x, h, w, kh, kw, sh, sw, ph, pw, oh, ow, y, switches) == 0) return;
     for (int oy = 0; oy < oh; oy++) {
         int ys, ye;
         clip_window(oy * sh - ph, kh, h, &ys, &ye);

@@ -28,7 +28,7 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
     }
 
     public var settingsSummary: [(name: String, value: String)] {
-        [("threads", "\(settings.threads)"), ("gemm", settings.gemm.rawValue), ("precision", settings.precision.rawValue)]
+        [("threads", "\(settings.threads)"), ("gemm", settings.gemm.family), ("isa", settings.gemm.isa ?? "none"), ("precision", settings.precision.rawValue)]
     }
 
     @discardableResult

@@ -14,7 +14,8 @@ public protocol CPUPrimitives {
                     learningRate: Element, momentum: Element, decay: Element)
     static func im2col(_ plane: UnsafePointer<Element>, _ g: PlaneGeometry, _ columns: UnsafeMutablePointer<Element>, rowStride: Int)
     static func col2im(_ columns: UnsafePointer<Element>, _ g: PlaneGeometry, _ plane: UnsafeMutablePointer<Element>, rowStride: Int)
-    static func maxPool(_ x: UnsafePointer<Element>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Element>, _ switches: UnsafeMutablePointer<Int32>)
+    /// `isa`: the instruction set of the hand-vectorised loop (STRATA_ISA_*), where there is one.
+    static func maxPool(_ isa: Int32, _ x: UnsafePointer<Element>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Element>, _ switches: UnsafeMutablePointer<Int32>)
     static func averagePool(_ x: UnsafePointer<Element>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Element>)
     static func averagePoolBackward(_ dy: UnsafePointer<Element>, _ g: PlaneGeometry, _ dx: UnsafeMutablePointer<Element>)
     static func lrnForward(_ x: UnsafePointer<Element>, channels: Int, planeSize: Int, _ p: LRNParameters,
@@ -118,7 +119,7 @@ extension CPUPrimitives where Element: CPUScalar {
         return Element(max(1, (min(ys + g.kh, g.h + g.ph) - ys) * (min(xs + g.kw, g.w + g.pw) - xs)))
     }
 
-    public static func maxPool(_ x: UnsafePointer<Element>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Element>, _ switches: UnsafeMutablePointer<Int32>) {
+    public static func maxPool(_ isa: Int32, _ x: UnsafePointer<Element>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Element>, _ switches: UnsafeMutablePointer<Int32>) {
         for oy in 0..<g.oh {
             for ox in 0..<g.ow {
                 let (rows, columns) = window(g, oy, ox)
@@ -236,8 +237,8 @@ extension Float: CPUPrimitives {
         strata_col2im_plane_f32(columns, Int32(g.h), Int32(g.w), Int32(g.kh), Int32(g.kw), Int32(g.sh), Int32(g.sw), Int32(g.ph), Int32(g.pw),
                                 Int32(g.oh), Int32(g.ow), plane, rowStride)
     }
-    public static func maxPool(_ x: UnsafePointer<Float>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Float>, _ switches: UnsafeMutablePointer<Int32>) {
-        strata_maxpool_plane_f32(x, Int32(g.h), Int32(g.w), Int32(g.kh), Int32(g.kw), Int32(g.sh), Int32(g.sw), Int32(g.ph), Int32(g.pw),
+    public static func maxPool(_ isa: Int32, _ x: UnsafePointer<Float>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Float>, _ switches: UnsafeMutablePointer<Int32>) {
+        strata_maxpool_plane_f32(isa, x, Int32(g.h), Int32(g.w), Int32(g.kh), Int32(g.kw), Int32(g.sh), Int32(g.sw), Int32(g.ph), Int32(g.pw),
                                  Int32(g.oh), Int32(g.ow), y, switches)
     }
     public static func averagePool(_ x: UnsafePointer<Float>, _ g: PlaneGeometry, _ y: UnsafeMutablePointer<Float>) {

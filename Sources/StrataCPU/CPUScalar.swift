@@ -1,5 +1,6 @@
 import COpenBLAS
 import CStrataSupport
+import StrataPlan
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,22 +52,55 @@ public struct ConvInput<T> {
     public var kh: Int, kw: Int, sh: Int, sw: Int, ph: Int, pw: Int, oh: Int, ow: Int
 }
 
-/// Which float32 GEMM an executor runs: Strata's own (CStrataSupport/gemm.c, where the CPU has
-/// AVX-512) or OpenBLAS's `cblas_sgemm`. Float64 always uses OpenBLAS.
+/// Which float32 GEMM an executor runs: Strata's own (CStrataSupport/gemm.c) for an instruction set
+/// (AVX-512, AVX2 + FMA, or portable C), or OpenBLAS's `cblas_sgemm`. Float64 always uses OpenBLAS.
 public enum GEMMPath: String, Sendable, CaseIterable {
-    case strata, openblas
+    case avx512, avx2, generic, openblas
 
-    /// Whether this CPU can run the path (OpenBLAS always can).
-    public var isSupported: Bool { self == .openblas || strata_sgemm_supported() != 0 }
+    /// `strata` or `openblas`: whose GEMM (what `bench` reports as "gemm").
+    public var family: String { self == .openblas ? "openblas" : "strata" }
+    /// The instruction set of Strata's GEMM (what `bench` reports as "isa"); nil for OpenBLAS.
+    public var isa: String? { self == .openblas ? nil : rawValue }
 
-    /// The paths this CPU can run, the fastest first.
+    /// The instruction set as gemm.c numbers it (STRATA_ISA_*).
+    public var code: Int32 {
+        switch self {
+        case .avx512: Int32(STRATA_ISA_AVX512)
+        case .avx2: Int32(STRATA_ISA_AVX2)
+        case .generic, .openblas: Int32(STRATA_ISA_GENERIC)
+        }
+    }
+
+    /// The instruction set of the hand-vectorised loops besides the GEMM (max-pooling): this path's,
+    /// or with OpenBLAS the best the CPU has.
+    public var vectorISA: Int32 { self == .openblas ? GEMMPath.supported[0].code : code }
+
+    /// Whether this CPU can run the path (OpenBLAS and portable C always can).
+    public var isSupported: Bool { self == .openblas || strata_isa_supported(code) != 0 }
+
+    /// The paths this CPU can run, the fastest first: every one is tested.
     public static var supported: [GEMMPath] { allCases.filter(\.isSupported) }
 
-    /// Strata's where the CPU has it, unless `STRATA_GEMM=openblas` asks for OpenBLAS.
+    /// Strata's GEMM for the best instruction set this CPU has, unless `STRATA_ISA` names another
+    /// (`checkEnvironment` refuses one the CPU lacks) or `STRATA_GEMM=openblas` asks for OpenBLAS.
     public static let `default`: GEMMPath = {
         if let s = getenv("STRATA_GEMM"), String(cString: s) == "openblas" { return .openblas }
-        return GEMMPath.strata.isSupported ? .strata : .openblas
+        if let forced = try? fromEnvironment() { return forced }
+        return supported[0]
     }()
+
+    /// The path `STRATA_ISA` (avx512, avx2 or generic) asks for, nil when it is not set; an error in
+    /// words for another value or an instruction set this CPU does not have.
+    public static func fromEnvironment() throws -> GEMMPath? {
+        guard let raw = getenv("STRATA_ISA") else { return nil }
+        let value = String(cString: raw)
+        let has = supported.compactMap(\.isa).joined(separator: ", ")
+        guard let path = GEMMPath(rawValue: value), path != .openblas else {
+            throw ExecutorError("STRATA_ISA=\(value): expected avx512, avx2 or generic (this CPU runs \(has))")
+        }
+        guard path.isSupported else { throw ExecutorError("STRATA_ISA=\(value): this CPU does not have \(value); it runs \(has)") }
+        return path
+    }
 }
 
 extension Float: CPUScalar {
@@ -74,8 +108,8 @@ extension Float: CPUScalar {
     public static func gemm(_ path: GEMMPath, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                             _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        if path == .strata,
-           strata_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0 {
+        if path != .openblas,
+           strata_sgemm(path.code, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0 {
             return
         }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
@@ -84,20 +118,20 @@ extension Float: CPUScalar {
     @inline(__always)
     public static func gemmGrouped(_ path: GEMMPath, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                                    _ a: GroupedMatrix<Float>, _ b: GroupedMatrix<Float>, _ beta: Float, _ c: GroupedMatrix<Float>) -> Bool {
-        guard path == .strata else { return false }
+        guard path != .openblas else { return false }
         func matrix(_ x: GroupedMatrix<Float>) -> strata_matrix { strata_matrix(data: x.data, ld: x.ld, group: x.group, group_stride: x.groupStride) }
-        return strata_sgemm_grouped(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, matrix(a), matrix(b), beta, matrix(c)) == 0
+        return strata_sgemm_grouped(path.code, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, matrix(a), matrix(b), beta, matrix(c)) == 0
     }
     @inline(__always)
     public static func gemmConv(_ path: GEMMPath, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: GroupedMatrix<Float>,
                                 _ input: ConvInput<Float>, _ beta: Float, _ c: GroupedMatrix<Float>) -> Bool {
-        guard path == .strata else { return false }
+        guard path != .openblas else { return false }
         func matrix(_ x: GroupedMatrix<Float>) -> strata_matrix { strata_matrix(data: x.data, ld: x.ld, group: x.group, group_stride: x.groupStride) }
         let i = input
         let source = strata_conv_input(x: i.x, image_stride: i.imageStride, images: Int32(i.images), channels: Int32(i.channels),
                                        h: Int32(i.h), w: Int32(i.w), kh: Int32(i.kh), kw: Int32(i.kw), sh: Int32(i.sh), sw: Int32(i.sw),
                                        ph: Int32(i.ph), pw: Int32(i.pw), oh: Int32(i.oh), ow: Int32(i.ow))
-        return strata_sgemm_conv(transB ? 1 : 0, m, n, k, alpha, matrix(a), source, beta, matrix(c)) == 0
+        return strata_sgemm_conv(path.code, transB ? 1 : 0, m, n, k, alpha, matrix(a), source, beta, matrix(c)) == 0
     }
     @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
     @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }

@@ -106,7 +106,7 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
                                                                      dBias: g.bias ? output(1) : nil, batch: batch, workspace: workspace)
 
         case .maxpool_forward:
-            PoolKernel<T>(pool: pool(step), threads: threads).maxForward(x: input(0), y: output(0), switches: int32(outputs[1]), batch: batch)
+            PoolKernel<T>(pool: pool(step), threads: threads, isa: context.gemm.vectorISA).maxForward(x: input(0), y: output(0), switches: int32(outputs[1]), batch: batch)
         case .maxpool_backward:
             PoolKernel<T>(pool: pool(step), threads: threads).maxBackward(dy: input(0), switches: int32(inputs[1]), dx: output(0), batch: batch)
         case .avgpool_forward:

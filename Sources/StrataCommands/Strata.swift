@@ -1,4 +1,5 @@
 import ArgumentParser
+import StrataCPU
 import StrataDiagnostics
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,11 @@ public enum StrataMain {
     public static func run(_ arguments: [String], output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         if let repeated = repeatedOption(arguments) {
             errors.write("Error: \(repeated)\nSee 'strata \(arguments.first ?? "") --help'.\n")
+            return 2
+        }
+        // STRATA_ISA asks for an instruction set of the CPU backend's GEMM; one this CPU lacks is refused.
+        do { _ = try GEMMPath.fromEnvironment() } catch {
+            errors.write("error: \(error)\n")
             return 2
         }
         let command: ParsableCommand

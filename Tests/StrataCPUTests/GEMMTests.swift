@@ -8,7 +8,11 @@ import Testing
 /// Strata's own float32 GEMM (CStrataSupport/gemm.c) against a float64 reference: every
 /// transpose, edge tiles in every direction, K across several packing blocks, leading dimensions
 /// wider than the matrices, alpha and beta.
-@Suite("GEMM (Strata's AVX-512 kernel)", .enabled(if: strata_sgemm_supported() != 0, "needs a CPU with AVX-512"))
+/// Every instruction set this CPU runs (portable C everywhere), so a machine with AVX-512 checks
+/// the AVX2 and portable paths too.
+let strataPaths = GEMMPath.supported.filter { $0 != .openblas }
+
+@Suite("GEMM (Strata's kernels, every instruction set this CPU has)")
 struct GEMMTests {
     /// (m, n, k): full tiles (8×48, K = 384), one past them, and one short of them.
     static let shapes: [(Int, Int, Int)] = [
@@ -68,26 +72,26 @@ struct GEMMTests {
         #expect(worst <= tolerance, "\(what): largest error \(worst), tolerance \(tolerance)")
     }
 
-    @Test("matches a float64 reference", arguments: [(false, false), (true, false), (false, true), (true, true)])
-    func matchesReference(_ trans: (Bool, Bool)) {
+    @Test("matches a float64 reference", arguments: [(false, false), (true, false), (false, true), (true, true)], strataPaths)
+    func matchesReference(_ trans: (Bool, Bool), _ isa: GEMMPath) {
         for (index, (m, n, k)) in Self.shapes.enumerated() {
             let problem = Problem(transA: trans.0, transB: trans.1, m: m, n: n, k: k, seed: UInt64(index + 1))
             for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (-0.5, 0.25)] {
                 let got = problem.run(alpha: alpha, beta: beta) { a, b, c in
-                    let status = strata_sgemm(trans.0 ? 1 : 0, trans.1 ? 1 : 0, m, n, k, alpha, a, problem.lda, b, problem.ldb, beta, c, problem.ldc)
+                    let status = strata_sgemm(isa.code, trans.0 ? 1 : 0, trans.1 ? 1 : 0, m, n, k, alpha, a, problem.lda, b, problem.ldb, beta, c, problem.ldc)
                     #expect(status == 0)
                 }
-                Self.check(got, problem.reference(alpha: alpha, beta: beta), k: k, "trans \(trans) m \(m) n \(n) k \(k) alpha \(alpha) beta \(beta)")
+                Self.check(got, problem.reference(alpha: alpha, beta: beta), k: k, "\(isa) trans \(trans) m \(m) n \(n) k \(k) alpha \(alpha) beta \(beta)")
             }
         }
     }
 
-    @Test("does not read C when beta is 0")
-    func betaZeroIgnoresC() {
+    @Test("does not read C when beta is 0", arguments: strataPaths)
+    func betaZeroIgnoresC(_ isa: GEMMPath) {
         let problem = Problem(transA: false, transB: false, m: 9, n: 49, k: 385, seed: 7)
         let poisoned = [Float](repeating: .nan, count: problem.c.count)
         let got = problem.run(alpha: 1, beta: 0, cInitial: poisoned) { a, b, c in
-            _ = strata_sgemm(0, 0, 9, 49, 385, 1, a, problem.lda, b, problem.ldb, 0, c, problem.ldc)
+            _ = strata_sgemm(isa.code, 0, 0, 9, 49, 385, 1, a, problem.lda, b, problem.ldb, 0, c, problem.ldc)
         }
         for i in 0..<9 {
             for j in 0..<49 { #expect(got[i * problem.ldc + j].isFinite, "C[\(i)][\(j)] is \(got[i * problem.ldc + j])") }
@@ -96,12 +100,12 @@ struct GEMMTests {
         }
     }
 
-    @Test("agrees with OpenBLAS on a convolution-sized product")
-    func agreesWithOpenBLAS() {
+    @Test("agrees with OpenBLAS on a convolution-sized product", arguments: strataPaths)
+    func agreesWithOpenBLAS(_ isa: GEMMPath) {
         let (m, n, k) = (96, 1152, 576)
         let problem = Problem(transA: false, transB: false, m: m, n: n, k: k, seed: 11)
         let ours = problem.run(alpha: 1, beta: 0) { a, b, c in
-            _ = strata_sgemm(0, 0, m, n, k, 1, a, problem.lda, b, problem.ldb, 0, c, problem.ldc)
+            _ = strata_sgemm(isa.code, 0, 0, m, n, k, 1, a, problem.lda, b, problem.ldb, 0, c, problem.ldc)
         }
         let theirs = problem.run(alpha: 1, beta: 0) { a, b, c in
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(problem.lda), b, Int32(problem.ldb), 0, c, Int32(problem.ldc))
@@ -111,16 +115,33 @@ struct GEMMTests {
         #expect(worst < 1e-4)
     }
 
-    @Test("is the default GEMM here unless STRATA_GEMM=openblas")
-    func backendUsesIt() {
-        #expect((GEMMPath.default == .strata) == (getenv("STRATA_GEMM").map { String(cString: $0) } != "openblas"))
-        #expect(GEMMPath.supported == [.strata, .openblas])
+    @Test("is the default GEMM here unless STRATA_GEMM=openblas, for the best instruction set unless STRATA_ISA names one")
+    func backendUsesIt() throws {
+        let env = { (name: String) in getenv(name).map { String(cString: $0) } }
+        if env("STRATA_GEMM") == "openblas" { #expect(GEMMPath.default == .openblas) }
+        else if let isa = env("STRATA_ISA") { #expect(GEMMPath.default.rawValue == isa) }
+        else { #expect(GEMMPath.default == GEMMPath.supported[0] && GEMMPath.default != .openblas) }
+        #expect(GEMMPath.supported.suffix(2) == [.generic, .openblas])
+        #expect(GEMMPath.supported.contains(.avx512) == (strata_isa_supported(Int32(STRATA_ISA_AVX512)) != 0))
+        #expect(GEMMPath.avx2.family == "strata" && GEMMPath.avx2.isa == "avx2" && GEMMPath.openblas.isa == nil)
+    }
+
+    @Test("a CPU without an instruction set refuses it, having written nothing")
+    func unsupportedInstructionSetsAreRefused() {
+        for isa in GEMMPath.allCases where !isa.isSupported {
+            var c: [Float] = [7]
+            let status = c.withUnsafeMutableBufferPointer { strata_sgemm(isa.code, 0, 0, 1, 1, 1, 1, [2], 1, [3], 1, 0, $0.baseAddress!, 1) }
+            #expect(status == -1 && c == [7])
+        }
+        var c: [Float] = [7]
+        let status = c.withUnsafeMutableBufferPointer { strata_sgemm(99, 0, 0, 1, 1, 1, 1, [2], 1, [3], 1, 0, $0.baseAddress!, 1) }
+        #expect(strata_isa_supported(99) == 0 && status == -1 && c == [7])
     }
 }
 
 /// `strata_sgemm_conv`: the GEMM whose B operand is a convolution input's im2col matrix, packed
 /// straight from the input, against that matrix built naively in the test.
-@Suite("GEMM on an implicit im2col matrix", .enabled(if: strata_sgemm_supported() != 0, "needs a CPU with AVX-512"))
+@Suite("GEMM on an implicit im2col matrix (every instruction set this CPU has)")
 struct ImplicitIm2colGEMMTests {
     struct Geometry: CustomTestStringConvertible, Sendable {
         var images: Int, channels: Int, h: Int, w: Int, kh: Int, kw: Int, ph: Int, pw: Int
@@ -138,8 +159,8 @@ struct ImplicitIm2colGEMMTests {
         Geometry(images: 1, channels: 1, h: 3, w: 3, kh: 3, kw: 3, ph: 2, pw: 2),     // padding wider than the plane's half
     ]
 
-    @Test("matches the stored im2col matrix", arguments: geometries)
-    func matchesStoredIm2col(_ g: Geometry) {
+    @Test("matches the stored im2col matrix", arguments: geometries, strataPaths)
+    func matchesStoredIm2col(_ g: Geometry, _ isa: GEMMPath) {
         // The input sits inside a larger tensor (one more channel before and after) so that the
         // offsets and image stride are exercised; the filters use channels 1...channels.
         let allChannels = g.channels + 2, imageStride = allChannels * g.h * g.w
@@ -178,14 +199,14 @@ struct ImplicitIm2colGEMMTests {
                                           sh: 1, sw: 1, ph: Int32(g.ph), pw: Int32(g.pw), oh: Int32(g.oh), ow: Int32(g.ow))
             weights.withUnsafeBufferPointer { w in
                 forward.withUnsafeMutableBufferPointer { f in
-                    let status = strata_sgemm_conv(0, m, positions, depth, 1, strata_matrix(data: UnsafeMutablePointer(mutating: w.baseAddress!), ld: depth, group: 0, group_stride: 0),
+                    let status = strata_sgemm_conv(isa.code, 0, m, positions, depth, 1, strata_matrix(data: UnsafeMutablePointer(mutating: w.baseAddress!), ld: depth, group: 0, group_stride: 0),
                                                    input, 0, strata_matrix(data: f.baseAddress!, ld: positions, group: 0, group_stride: 0))
                     #expect(status == 0)
                 }
             }
             d.withUnsafeBufferPointer { d in
                 filter.withUnsafeMutableBufferPointer { f in
-                    let status = strata_sgemm_conv(1, m, depth, positions, 1, strata_matrix(data: UnsafeMutablePointer(mutating: d.baseAddress!), ld: positions, group: 0, group_stride: 0),
+                    let status = strata_sgemm_conv(isa.code, 1, m, depth, positions, 1, strata_matrix(data: UnsafeMutablePointer(mutating: d.baseAddress!), ld: positions, group: 0, group_stride: 0),
                                                    input, 0.5, strata_matrix(data: f.baseAddress!, ld: depth, group: 0, group_stride: 0))
                     #expect(status == 0)
                 }
@@ -204,12 +225,12 @@ struct ImplicitIm2colGEMMTests {
                 worstFilter = max(worstFilter, abs(s - Double(filter[r * depth + e])))
             }
         }
-        #expect(worstForward < 1e-4, "forward: largest error \(worstForward)")
-        #expect(worstFilter < 1e-4, "filter gradient: largest error \(worstFilter)")
+        #expect(worstForward < 1e-4, "\(isa) forward: largest error \(worstForward)")
+        #expect(worstFilter < 1e-4, "\(isa) filter gradient: largest error \(worstFilter)")
     }
 
-    @Test("declines strides other than 1 and shapes that do not fit")
-    func declines() {
+    @Test("declines strides other than 1 and shapes that do not fit", arguments: strataPaths)
+    func declines(_ isa: GEMMPath) {
         var x = [Float](repeating: 1, count: 64), out = [Float](repeating: 7, count: 64)
         x.withUnsafeMutableBufferPointer { x in
             out.withUnsafeMutableBufferPointer { o in
@@ -217,9 +238,9 @@ struct ImplicitIm2colGEMMTests {
                 let c = strata_matrix(data: o.baseAddress!, ld: 4, group: 0, group_stride: 0)
                 var input = strata_conv_input(x: x.baseAddress!, image_stride: 16, images: 1, channels: 1, h: 4, w: 4, kh: 2, kw: 2,
                                               sh: 2, sw: 2, ph: 0, pw: 0, oh: 2, ow: 2)
-                #expect(strata_sgemm_conv(0, 1, 4, 4, 1, plain, input, 0, c) == -1)
+                #expect(strata_sgemm_conv(isa.code, 0, 1, 4, 4, 1, plain, input, 0, c) == -1)
                 input.sh = 1; input.sw = 1; input.oh = 3; input.ow = 3
-                #expect(strata_sgemm_conv(0, 1, 8, 4, 1, plain, input, 0, c) == -1)  // n should be 9
+                #expect(strata_sgemm_conv(isa.code, 0, 1, 8, 4, 1, plain, input, 0, c) == -1)  // n should be 9
             }
         }
         #expect(out.allSatisfy { $0 == 7 })

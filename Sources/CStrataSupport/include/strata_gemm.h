@@ -1,15 +1,21 @@
 #ifndef STRATA_GEMM_H
 #define STRATA_GEMM_H
-// Strata's float32 GEMM (gemm.c) for CPUs with AVX-512, with what convolutions need beyond a BLAS.
+// Strata's float32 GEMM (gemm.c), with what convolutions need beyond a BLAS, for three instruction
+// sets. Every function takes the one to use first.
 
-/// Whether this CPU runs strata_sgemm (x86-64 with AVX-512F).
-int strata_sgemm_supported(void);
+/// The instruction sets: portable C (any CPU), AVX2 + FMA, AVX-512F.
+enum { STRATA_ISA_GENERIC = 0, STRATA_ISA_AVX2 = 1, STRATA_ISA_AVX512 = 2 };
+
+/// Whether this CPU runs `isa` (portable C always).
+int strata_isa_supported(int isa);
+/// The fastest instruction set this CPU runs.
+int strata_isa_best(void);
 
 /// C = alpha·op(A)·op(B) + beta·C, row-major like cblas_sgemm(CblasRowMajor, ...): op(A) is m×k,
 /// op(B) k×n, C m×n; C is not read when beta is 0. Single-threaded; safe to call from several
 /// threads at once (each has its own packing buffers). Returns 0, or −1 when it cannot run
-/// (no AVX-512, or no memory for the packing buffers) and has written nothing.
-int strata_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+/// (the CPU lacks `isa`, or no memory for the packing buffers) and has written nothing.
+int strata_sgemm(int isa, int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
                  const float *b, long ldb, float beta, float *c, long ldc);
 
 /// A row-major matrix whose columns may come in groups stored apart: element (r, c) is at
@@ -23,7 +29,7 @@ typedef struct {
 } strata_matrix;
 
 /// strata_sgemm on matrices with grouped columns (A and B are only read).
-int strata_sgemm_grouped(int trans_a, int trans_b, long m, long n, long k, float alpha, strata_matrix a,
+int strata_sgemm_grouped(int isa, int trans_a, int trans_b, long m, long n, long k, float alpha, strata_matrix a,
                          strata_matrix b, float beta, strata_matrix c);
 
 /// A convolution's input, read as its im2col matrix: row e = (channel, window row, window column)
@@ -40,7 +46,7 @@ typedef struct {
 /// or its transpose (trans_b 1), packed straight from the input and never stored. Returns −1,
 /// having done nothing, where it does not apply: strides other than 1, windows over 256 taps,
 /// outputs over 128 wide or high, or m, n, k that do not fit `b`.
-int strata_sgemm_conv(int trans_b, long m, long n, long k, float alpha, strata_matrix a, strata_conv_input b,
+int strata_sgemm_conv(int isa, int trans_b, long m, long n, long k, float alpha, strata_matrix a, strata_conv_input b,
                       float beta, strata_matrix c);
 
 #endif

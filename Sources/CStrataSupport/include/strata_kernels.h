@@ -27,7 +27,9 @@ void strata_col2im_plane_f32(const float *columns, int h, int w, int kh, int kw,
                              int oh, int ow, float *plane, long row_stride);
 
 /// Max pooling of one plane; switches[q] = index in the plane of the winner (−1 for an empty window).
-void strata_maxpool_plane_f32(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+/// `isa` (STRATA_ISA_*, strata_gemm.h) picks the hand-vectorised loop: AVX-512, AVX2, or portable C
+/// (the compiler's vectorisation); an instruction set the CPU lacks runs the portable loop.
+void strata_maxpool_plane_f32(int isa, const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                               int oh, int ow, float *y, int32_t *switches);
 /// Average pooling of one plane; padding counts as zeros in the divisor.
 void strata_avgpool_plane_f32(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,

@@ -8,6 +8,8 @@ import StrataIR
 struct PoolKernel<T: CPUScalar> {
     let pool: PoolGeometry
     let threads: Int
+    /// The instruction set of the max-pool loop (STRATA_ISA_*).
+    var isa: Int32 = GEMMPath.supported[0].code
     var c: Int { pool.channels }
     var h: Int { pool.height }
     var w: Int { pool.width }
@@ -22,7 +24,7 @@ struct PoolKernel<T: CPUScalar> {
     func maxForward(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, switches: UnsafeMutablePointer<Int32>, batch: Int) {
         let g = geometry
         Parallel.chunks(batch * c, threads: threads) { planes, _ in
-            for plane in planes { T.maxPool(x + plane * h * w, g, y + plane * oh * ow, switches + plane * oh * ow) }
+            for plane in planes { T.maxPool(isa, x + plane * h * w, g, y + plane * oh * ow, switches + plane * oh * ow) }
         }
     }
 

@@ -1,0 +1,305 @@
+// The GEMM's algorithm (gemm.c explains it), written once and compiled once per instruction set:
+// gemm.c includes this file for AVX-512, AVX2 + FMA and portable C after defining
+//   ISA(name)          the instruction set's suffix on every function (name_avx512, ...)
+//   TARGET             the functions' target attribute (empty for portable C)
+//   MR, NR, VL         the micro-kernel's rows and columns, and floats per vector (VL ≤ 16, NR a multiple)
+//   vec                the vector type; V_ZERO(), V_SET1(x), V_LOAD(p) (aligned to the vector),
+//                      V_LOADU(p), V_STORE(p, v), V_STOREU(p, v), V_MUL(a, b), V_FMADD(a, b, c) = a·b + c,
+//                      V_MASKZ_LOADU(bits, p) (lanes not in bits are 0 and are not read),
+//                      V_MASK_STOREU(bits, p, v) (only the lanes in bits are written)
+//   ISA(transpose_block)(in, ld, rows, out): out[k·NR + c] = in[c·ld + k] for a VL×VL block,
+//                      rows c ≥ rows read as zeros
+// What differs between instruction sets is only that: the micro-kernel's shape, the vector
+// operations, the lane masks and the transpose.
+
+// Ap[panel][k][r] = op(A)[panel·MR + r][k0 + k] for all m rows, zero rows past m.
+static void TARGET ISA(pack_a)(int trans, const strata_matrix *a, long m, long k0, long kc, float *ap, long *offsets) {
+    if (!trans) column_offsets(a, k0, kc, offsets);
+    for (long i = 0; i < m; i += MR, ap += MR * kc) {
+        long rows = m - i < MR ? m - i : MR;
+        if (!trans) {
+            const float *src = a->data + i * a->ld;
+            for (long k = 0; k < kc; k++) {
+                const float *s = src + offsets[k];
+                for (int r = 0; r < MR; r++) ap[k * MR + r] = r < rows ? s[r * a->ld] : 0;
+            }
+        } else {
+            long row_offsets[MR];
+            column_offsets(a, i, rows, row_offsets);
+            const float *src = a->data + k0 * a->ld;
+            if (rows == MR && row_offsets[MR - 1] == row_offsets[0] + MR - 1) {
+                for (long k = 0; k < kc; k++) memcpy(ap + k * MR, src + k * a->ld + row_offsets[0], MR * sizeof(float));
+            } else {
+                for (long k = 0; k < kc; k++) {
+                    const float *s = src + k * a->ld;
+                    for (int r = 0; r < MR; r++) ap[k * MR + r] = r < rows ? s[row_offsets[r]] : 0;
+                }
+            }
+        }
+    }
+}
+
+// Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c] for n columns, zero columns past n.
+static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long kc, long j0, long n, float *bp, long *offsets) {
+    if (trans) column_offsets(b, k0, kc, offsets);
+    for (long j = 0; j < n; j += NR, bp += NR * kc) {
+        long cols = n - j < NR ? n - j : NR;
+        if (!trans) {
+            // Runs of columns that are contiguous in memory, each copied with one memcpy per row.
+            long col_offsets[NR], run_start[NR + 1], runs = 0;
+            column_offsets(b, j0 + j, cols, col_offsets);
+            for (long c = 0; c < cols; c++)
+                if (c == 0 || col_offsets[c] != col_offsets[c - 1] + 1) run_start[runs++] = c;
+            run_start[runs] = cols;
+            const float *src = b->data + k0 * b->ld;
+            if (runs == 1 && cols == NR) {
+                for (long k = 0; k < kc; k++) {
+                    const float *row = src + k * b->ld + col_offsets[0];
+                    for (int v = 0; v < NR; v += VL) V_STORE(bp + k * NR + v, V_LOADU(row + v));
+                }
+                continue;
+            }
+            for (long k = 0; k < kc; k++) {
+                const float *row = src + k * b->ld;
+                float *out = bp + k * NR;
+                for (long r = 0; r < runs; r++) {
+                    const float *from = row + col_offsets[run_start[r]];
+                    for (long t = run_start[r]; t < run_start[r + 1]; t++) out[t] = *from++;
+                }
+                for (long t = cols; t < NR; t++) out[t] = 0;
+            }
+        } else {
+            const float *src = b->data + (j0 + j) * b->ld;
+            long k = 0;
+            // Blocks of VL k along a contiguous stretch: VL×VL transposes in registers.
+            for (; k + VL <= kc; k += VL) {
+                if (offsets[k + VL - 1] != offsets[k] + VL - 1) break;
+                for (long c = 0; c < NR; c += VL) ISA(transpose_block)(src + c * b->ld + offsets[k], b->ld, cols - c, bp + k * NR + c);
+            }
+            for (long c = 0; c < cols; c++) {
+                const float *s = src + c * b->ld;
+                for (long t = k; t < kc; t++) bp[t * NR + c] = s[offsets[t]];
+            }
+            for (long c = cols; c < NR; c++)
+                for (long t = k; t < kc; t++) bp[t * NR + c] = 0;
+        }
+    }
+}
+
+// C[rows × cols] = alpha·(Ap panel · Bp panel) + beta·C (C not read when beta is 0): MR rows of NR/VL
+// vectors of accumulators, one broadcast of A and NR/VL loads of B per k.
+static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float *c, long ldc,
+                               float alpha, float beta, int rows, int cols) {
+    vec acc[MR][NR / VL];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++)
+#pragma clang loop unroll(full)
+        for (int v = 0; v < NR / VL; v++) acc[r][v] = V_ZERO();
+    for (long k = 0; k < kc; k++) {
+        vec bv[NR / VL];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < NR / VL; v++) bv[v] = V_LOAD(bp + v * VL);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            vec a = V_SET1(ap[r]);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NR / VL; v++) acc[r][v] = V_FMADD(a, bv[v], acc[r][v]);
+        }
+        ap += MR;
+        bp += NR;
+    }
+    unsigned masks[NR / VL];
+    for (int v = 0; v < NR / VL; v++) masks[v] = strata_bits(0, cols - v * VL, VL);
+    vec va = V_SET1(alpha), vb = V_SET1(beta);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        if (r < rows) {
+            float *row = c + r * ldc;
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NR / VL; v++) {
+                vec x = V_MUL(va, acc[r][v]);
+                if (beta != 0) x = V_FMADD(vb, V_MASKZ_LOADU(masks[v], row + v * VL), x);
+                V_MASK_STOREU(masks[v], row + v * VL, x);
+            }
+        }
+    }
+}
+
+// Writes an MR×NR tile computed with alpha applied and beta 0 (tile, row stride NR) into C's
+// grouped columns j.., applying beta.
+static void TARGET ISA(scatter)(const float *tile, const strata_matrix *c, long i, long j, int rows, int cols, float beta) {
+    long offsets[NR], run_start[NR + 1], runs = 0;
+    column_offsets(c, j, cols, offsets);
+    for (long t = 0; t < cols; t++)
+        if (t == 0 || offsets[t] != offsets[t - 1] + 1) run_start[runs++] = t;
+    run_start[runs] = cols;
+    for (int r = 0; r < rows; r++) {
+        float *row = c->data + (i + r) * c->ld;
+        const float *in = tile + r * NR;
+        for (long q = 0; q < runs; q++) {
+            float *out = row + offsets[run_start[q]];
+            long first = run_start[q], count = run_start[q + 1] - first;
+            if (beta == 0) {
+                for (long t = 0; t < count; t++) out[t] = in[first + t];
+            } else {
+                for (long t = 0; t < count; t++) out[t] = in[first + t] + beta * out[t];
+            }
+        }
+    }
+}
+
+static void ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp);
+static void ISA(pack_b_conv_transposed)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp);
+
+static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const strata_matrix *a, BSource b,
+                float beta, const strata_matrix *c) {
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0 || alpha == 0) {
+        long offsets[NR];
+        for (long j = 0; j < n; j += NR) {
+            long cols = n - j < NR ? n - j : NR;
+            column_offsets(c, j, cols, offsets);
+            for (long i = 0; i < m; i++)
+                for (long t = 0; t < cols; t++) {
+                    float *out = c->data + i * c->ld + offsets[t];
+                    *out = beta == 0 ? 0 : beta * *out;
+                }
+        }
+        return 0;
+    }
+    PackBuffers *buffers = thread_buffers();
+    if (!buffers) return -1;
+    long offsets[KC];
+    float tile[MR * NR] __attribute__((aligned(64)));
+    long mp = (m + MR - 1) / MR * MR;
+    for (long pc = 0; pc < k; pc += KC) {
+        long kc = k - pc < KC ? k - pc : KC;
+        float b0 = pc == 0 ? beta : 1;
+        float *ap = grow(&buffers->a, &buffers->na, (size_t)(mp * kc));
+        if (!ap) return -1;
+        ISA(pack_a)(trans_a, a, m, pc, kc, ap, offsets);
+        for (long jc = 0; jc < n; jc += NC) {
+            long nc = n - jc < NC ? n - jc : NC;
+            // 16 floats of slack: the convolution packers store whole vectors past a panel's last row.
+            float *bp = grow(&buffers->b, &buffers->nb, (size_t)((nc + NR - 1) / NR * NR * kc + 16));
+            if (!bp) return -1;
+            if (b.conv && !b.trans) ISA(pack_b_conv)(b.conv, pc, kc, jc, nc, bp);
+            else if (b.conv) ISA(pack_b_conv_transposed)(b.conv, pc, kc, jc, nc, bp);
+            else ISA(pack_b)(b.trans, b.matrix, pc, kc, jc, nc, bp, offsets);
+            for (long j = 0; j < nc; j += NR) {
+                int cols = nc - j < NR ? (int)(nc - j) : NR;
+                long first = jc + j;
+                // The panel's columns are contiguous in C unless they cross a group boundary.
+                int direct = !c->group || first / c->group == (first + cols - 1) / c->group;
+                float *cj = c->data + column_offset(c, first);
+                for (long i = 0; i < m; i += MR) {
+                    int rows = m - i < MR ? (int)(m - i) : MR;
+                    if (direct) {
+                        ISA(kernel)(kc, ap + i * kc, bp + j * kc, cj + i * c->ld, c->ld, alpha, b0, rows, cols);
+                    } else {
+                        ISA(kernel)(kc, ap + i * kc, bp + j * kc, tile, NR, alpha, 0, rows, cols);
+                        ISA(scatter)(tile, c, i, first, rows, cols, b0);
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+// Im2col, packed: Bp[panel][kk][c] = col[k0 + kk][j0 + panel·NR + c], where col's row e is
+// (channel, window row i, window column jj) and its column q is (image, oy, ox). Stride 1 only.
+// The NR columns of a panel fall into runs that share an image and an output row; along a run the
+// input is contiguous, so each run of each row is one masked load and one store. The masks (which
+// lanes are inside the plane) depend on the run and on (i, jj) only, so they are made once per
+// panel. Stores are whole vectors: what they write past a run is overwritten by the next run, the
+// next row or the zero padding, and the buffer has 16 floats of slack after the last row (VL ≤ 16).
+static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
+    const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
+    const int window = in->kh * in->kw;
+    unsigned short masks[STRATA_CONV_MAX_WINDOW][NR];  // [i·kw + jj][run]
+    for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
+        int cols = n - jp < NR ? (int)(n - jp) : NR;
+        // Runs of at most VL columns: destination column and input offset of (image, oy − ph, ox − pw).
+        int run_col[NR], runs = 0;
+        long run_base[NR];
+        for (int c = 0; c < cols;) {
+            long q = j0 + jp + c, image = q / positions, within = q % positions;
+            int oy = (int)(within / in->ow), ox = (int)(within % in->ow);
+            int len = in->ow - ox;
+            if (len > cols - c) len = cols - c;
+            if (len > VL) len = VL;
+            for (int i = 0; i < in->kh; i++) {
+                int iy = oy - in->ph + i;
+                for (int jj = 0; jj < in->kw; jj++) {
+                    int ix = ox - in->pw + jj;
+                    masks[i * in->kw + jj][runs] = iy >= 0 && iy < in->h ? (unsigned short)(strata_bits(-ix, in->w - ix, VL) & strata_bits(0, len, VL)) : 0;
+                }
+            }
+            run_col[runs] = c;
+            run_base[runs] = image * in->image_stride + (long)(oy - in->ph) * in->w + (ox - in->pw);
+            runs++;
+            c += len;
+        }
+        long e = k0;
+        int ci = (int)(e / window), ij = (int)(e % window), i = ij / in->kw, jj = ij % in->kw;
+        for (long kk = 0; kk < kc; kk++) {
+            float *row = bp + kk * NR;
+            const float *src = in->x + ci * plane + (long)i * in->w + jj;
+            const unsigned short *mask = masks[ij];
+            for (int r = 0; r < runs; r++)
+                V_STOREU(row + run_col[r], V_MASKZ_LOADU(mask[r], src + run_base[r]));
+            if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
+            ij++;
+            if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ij = 0; ci++; } }
+        }
+    }
+}
+
+// The transpose: Bp[panel][kk][c] = col[j0 + panel·NR + c][k0 + kk], the GEMM's K running over
+// positions and its N over col's rows. A panel's NR rows of col fall into runs of one channel and
+// window row (at most kw long); along a run the input is contiguous. The masks depend on the run
+// and the position (oy, ox) only, so they are made once per panel.
+static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
+    const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
+    const int window = in->kh * in->kw;
+    unsigned short row_masks[STRATA_CONV_MAX_OUTPUT][NR], column_masks[STRATA_CONV_MAX_OUTPUT][NR];  // [oy][run], [ox][run]
+    for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
+        int cols = n - jp < NR ? (int)(n - jp) : NR;
+        // Runs: destination column and input offset of (channel, i, jj).
+        int run_col[NR], runs = 0;
+        long run_base[NR];
+        for (int c = 0; c < cols;) {
+            long e = j0 + jp + c;
+            int ci = (int)(e / window), i = (int)(e % window) / in->kw, jj = (int)(e % window) % in->kw;
+            int len = in->kw - jj;
+            if (len > cols - c) len = cols - c;
+            if (len > VL) len = VL;
+            for (int oy = 0; oy < in->oh; oy++) {
+                int iy = oy - in->ph + i;
+                row_masks[oy][runs] = iy >= 0 && iy < in->h ? (unsigned short)strata_bits(0, VL, VL) : 0;
+            }
+            for (int ox = 0; ox < in->ow; ox++) {
+                int ix = ox - in->pw + jj;
+                column_masks[ox][runs] = (unsigned short)(strata_bits(-ix, in->w - ix, VL) & strata_bits(0, len, VL));
+            }
+            run_col[runs] = c;
+            run_base[runs] = ci * plane + (long)i * in->w + jj;
+            runs++;
+            c += len;
+        }
+        long q = k0;
+        long image = q / positions;
+        int oy = (int)(q % positions) / in->ow, ox = (int)(q % positions) % in->ow;
+        for (long kk = 0; kk < kc; kk++) {
+            float *row = bp + kk * NR;
+            const float *src = in->x + image * in->image_stride + (long)(oy - in->ph) * in->w + (ox - in->pw);
+            const unsigned short *row_mask = row_masks[oy], *column_mask = column_masks[ox];
+            for (int r = 0; r < runs; r++)
+                V_STOREU(row + run_col[r], V_MASKZ_LOADU(row_mask[r] & column_mask[r], src + run_base[r]));
+            if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
+            if (++ox == in->ow) { ox = 0; if (++oy == in->oh) { oy = 0; image++; } }
+        }
+    }
+}
+
