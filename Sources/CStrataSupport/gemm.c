@@ -116,6 +116,7 @@ typedef struct {
 
 #ifdef STRATA_X86
 // ---- AVX-512 ----
+#define PORTABLE 0
 #define ISA(name) name##_avx512
 #define TARGET __attribute__((target("avx512f")))
 #define MR 8
@@ -255,6 +256,8 @@ static inline vec8 g_maskz_loadu(unsigned bits, const float *p) {
 static inline void g_mask_storeu(unsigned bits, float *p, vec8 v) {
     for (int i = 0; i < 8; i++) if (bits >> i & 1) p[i] = v[i];
 }
+#undef PORTABLE
+#define PORTABLE 1
 #define ISA(name) name##_generic
 #define TARGET
 #define MR 4

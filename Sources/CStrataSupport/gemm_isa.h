@@ -9,6 +9,7 @@
 //                      V_MASK_STOREU(bits, p, v) (only the lanes in bits are written)
 //   ISA(transpose_block)(in, ld, rows, out): out[k·NR + c] = in[c·ld + k] for a VL×VL block,
 //                      rows c ≥ rows read as zeros
+//   PORTABLE           1 for portable C (whose masked operations are loops anyway: one store path)
 // What differs between instruction sets is only that: the micro-kernel's shape, the vector
 // operations, the lane masks and the transpose.
 
@@ -108,9 +109,27 @@ static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float 
         ap += MR;
         bp += NR;
     }
+    vec va = V_SET1(alpha), vb = V_SET1(beta);
+#if !PORTABLE
+    if (cols == NR) {
+        // Whole rows: plain stores (masked stores are microcoded and slow on some CPUs, AMD's AVX2).
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            if (r < rows) {
+                float *row = c + r * ldc;
+#pragma clang loop unroll(full)
+                for (int v = 0; v < NR / VL; v++) {
+                    vec x = V_MUL(va, acc[r][v]);
+                    if (beta != 0) x = V_FMADD(vb, V_LOADU(row + v * VL), x);
+                    V_STOREU(row + v * VL, x);
+                }
+            }
+        }
+        return;
+    }
+#endif
     unsigned masks[NR / VL];
     for (int v = 0; v < NR / VL; v++) masks[v] = strata_bits(0, cols - v * VL, VL);
-    vec va = V_SET1(alpha), vb = V_SET1(beta);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
         if (r < rows) {
