@@ -172,4 +172,19 @@ struct RunCommandTests {
         let table = strata("bench", mini, "--batch", "4", "--iterations", "1")
         #expect(table.output.contains("images/s"))
     }
+
+    /// STRATA_ISA picks the instruction set of Strata's GEMM, which bench reports; a name it does not
+    /// know, or one this CPU lacks, is refused with what the CPU has.
+    @Test func strataISAPicksThePathAndRefusesOneTheCPULacks() throws {
+        let generic = try strataProcess(["bench", mini, "--batch", "2", "--iterations", "1", "--json"], environment: ["STRATA_ISA": "generic"])
+        #expect(generic.status == 0, "\(generic.errors)")
+        #expect(generic.output.contains("\"isa\": \"generic\"") && generic.output.contains("\"gemm\": \"strata\""))
+        let has = GEMMPath.supported.compactMap(\.isa).joined(separator: ", ")
+        let bogus = try strataProcess(["check", mini], environment: ["STRATA_ISA": "sse9"])
+        #expect(bogus.status == 2 && bogus.errors.contains("STRATA_ISA=sse9: expected avx512, avx2 or generic (this CPU runs \(has))"), "\(bogus.errors)")
+        if let missing = GEMMPath.allCases.first(where: { !$0.isSupported }) {
+            let refused = try strataProcess(["check", mini], environment: ["STRATA_ISA": missing.rawValue])
+            #expect(refused.status == 2 && refused.errors.contains("this CPU does not have \(missing.rawValue); it runs \(has)"), "\(refused.errors)")
+        }
+    }
 }
