@@ -76,7 +76,12 @@ struct Compile: ParsableCommand {
                 output.write(emit == .dot ? GraphPrinter.dot(graph) : GraphPrinter.text(graph))
                 return 0
             }
-            var pass: BackwardPass? = training ? BackwardPass(rule: rule) : nil
+            var pass: BackwardPass? = nil
+            if training {
+                // The training pass the spec asks for: its frozen layers get no gradient steps.
+                pass = try BackwardPass.training(graph, freeze: resolved.training?.freeze ?? [])
+                pass!.rule = rule
+            }
             if let backwardFrom {
                 pass = .projection(from: try CommandSupport.layers(backwardFrom, in: graph)[0], rule: rule)
             }

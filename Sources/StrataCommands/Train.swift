@@ -52,6 +52,10 @@ struct Train: ParsableCommand {
     @Option(help: "Threads that decode and augment images (default: every core but one). The batches are the same for any count.")
     var loaderThreads: Int?
 
+    @Option(name: .customLong("init-from"), help: ArgumentHelp("Pretrained weights (.safetensors, weights or a checkpoint) for the layers they fit by name (default: the spec's training.weights).",
+                                                               discussion: "A layer they lack or have in another shape is an error, unless a variant of the spec changed or added it (set, insert): it starts fresh. Layers in training.freeze keep these weights."))
+    var initFrom: String?
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
@@ -86,7 +90,12 @@ struct Train: ParsableCommand {
             trainer.report = { progress.handle($0) }
             let started = Date()
             defer { progress.finish() }
-            let results = try trainer.train(initialWeights: Weights.initialize(graph: graph, spec: spec, seed: seed))
+            var initial = Weights.initialize(graph: graph, spec: spec, seed: seed)
+            if let path = initFrom ?? Pretrained.path(in: spec), !resume {
+                let pretrained = try Safetensors.read(path: path)
+                initial = try Pretrained.merge(initial, with: pretrained, source: path, graph: graph, spec: spec).weights
+            }
+            let results = try trainer.train(initialWeights: initial)
             if let last = results.last {
                 let seconds = Date().timeIntervalSince(started)
                 summary = "trained \(graph.name) for \(results.count) epoch(s) in \(Int(seconds.rounded())) s; "

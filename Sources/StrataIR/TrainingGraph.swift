@@ -262,3 +262,25 @@ extension Graph {
         }
     }
 }
+
+extension BackwardPass {
+    /// What training `graph` needs under its spec's `training.freeze`: the loss's gradient for every
+    /// parameter of the layers not frozen. A frozen layer without parameters is an error at its name.
+    public static func training(_ graph: Graph, freeze: [Located<String>]) throws(DiagnosticError) -> BackwardPass {
+        var frozen = Set<Int>(), problems: [Diagnostic] = []
+        for name in freeze {
+            guard let node = graph.nodes.firstIndex(where: { $0.name == name.value }) else {
+                problems.append(.error("'freeze' names '\(name.value)', which is not a layer", at: name.location,
+                                       notes: Spelling.note(for: name.value, among: graph.nodes.map(\.name), at: name.location)))
+                continue
+            }
+            if graph.parameterShapes(node).isEmpty {
+                problems.append(.error("'freeze' names '\(name.value)', a '\(graph.nodes[node].op)' layer, which has no weights to freeze; "
+                                       + "expected a layer with parameters (conv, fc)", at: name.location))
+            }
+            frozen.insert(node)
+        }
+        guard problems.isEmpty else { throw DiagnosticError(problems) }
+        return BackwardPass(frozen: frozen)
+    }
+}

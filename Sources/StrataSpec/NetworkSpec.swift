@@ -54,6 +54,9 @@ public struct LayerSpec: Sendable {
     public var attributes: [SpecEntry]
     /// Where the layer's mapping starts.
     public var location: SourceLocation
+    /// Whether a variant (`set` or `insert`) changed or added this layer: pretrained weights
+    /// (`training.weights`, `train --init-from`) that do not fit it are not an error, it starts fresh.
+    public var changedByVariant = false
 
     public init(name: Located<String>, op: Located<String>, from: [Located<String>]? = nil, fromIsList: Bool = false,
                 attributes: [SpecEntry] = [], location: SourceLocation) {

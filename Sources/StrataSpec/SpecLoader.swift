@@ -145,6 +145,7 @@ public final class SpecLoader {
                           notes: Spelling.note(for: layer.value, among: spec.layers.map(\.name.value), at: layer.location))
                 continue
             }
+            spec.layers[index].changedByVariant = true
             for entry in entries {
                 switch entry.key {
                 case "name":
@@ -183,7 +184,7 @@ public final class SpecLoader {
                           notes: Spelling.note(for: after.value, among: spec.layers.map(\.name.value), at: after.location))
                 continue
             }
-            spec.layers.insert(contentsOf: layers, at: position)
+            spec.layers.insert(contentsOf: layers.map { var l = $0; l.changedByVariant = true; return l }, at: position)
         }
     }
 
@@ -209,6 +210,17 @@ public final class SpecLoader {
             for (name, location) in training.initialization.layerLocations.sorted(by: { $0.value < $1.value }) where seen[name] == nil {
                 bag.error("init override names '\(name)', which is not a layer", at: location,
                           notes: Spelling.note(for: name, among: spec.layers.map(\.name.value), at: location))
+            }
+            var frozen: [String: SourceLocation] = [:]
+            for name in training.freeze {
+                if seen[name.value] == nil {
+                    bag.error("'freeze' names '\(name.value)', which is not a layer", at: name.location,
+                              notes: Spelling.note(for: name.value, among: spec.layers.map(\.name.value), at: name.location))
+                } else if let first = frozen[name.value] {
+                    bag.error("'freeze' names '\(name.value)' twice", at: name.location, notes: [.note("first named here", at: first)])
+                } else {
+                    frozen[name.value] = name.location
+                }
             }
         }
     }

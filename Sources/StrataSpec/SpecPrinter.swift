@@ -56,6 +56,8 @@ public enum SpecPrinter {
         aug.append("flip: \(a.flip)")
         aug.append("pca_color: \(number(a.pcaColor))")
         out += "  augment: {\(aug.joined(separator: ", "))}\n"
+        if !t.freeze.isEmpty { out += "  freeze: [\(t.freeze.map(\.value).joined(separator: ", "))]\n" }
+        if let w = t.weights { out += "  weights: \(scalar(w.value, plain: false))\n" }
         return out
     }
 

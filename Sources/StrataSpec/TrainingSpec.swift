@@ -20,6 +20,12 @@ public struct TrainingSpec: Sendable {
     /// ZF's feature-scale clipping: after each update, a conv filter whose RMS exceeds this is scaled back to it.
     public var filterRMSClip: Double?
     public var augment = Augment()
+    /// Layers whose weights stay as loaded (transfer with frozen features): no gradient where nothing
+    /// below needs one, no update, no momentum.
+    public var freeze: [Located<String>] = []
+    /// Pretrained weights (a .safetensors file of weights or a checkpoint) that initialise the layers
+    /// they fit by name; relative paths are relative to the spec's folder. `train --init-from` overrides it.
+    public var weights: Located<String>?
     public var location: SourceLocation
 
     public struct Optimizer: Sendable, Equatable {
@@ -85,7 +91,7 @@ public struct TrainingSpec: Sendable {
         self.location = location
     }
 
-    static let keys = ["batch", "epochs", "optimizer", "schedule", "init", "filter_rms_clip", "augment"]
+    static let keys = ["batch", "epochs", "optimizer", "schedule", "init", "filter_rms_clip", "augment", "freeze", "weights"]
 
     /// Decodes and validates the section; errors go to `bag`.
     static func decode(_ node: SpecNode, bag: inout DiagnosticBag) -> TrainingSpec {
@@ -151,6 +157,16 @@ public struct TrainingSpec: Sendable {
             t.augment.pcaColor = a.double("pca_color", default: 0, in: 0...10) ?? 0
             a.finish()
             r.merge(a)
+        }
+        if r.has("weights") { t.weights = r.string("weights") } else { _ = r.node("weights") }
+        if let node = r.node("freeze") {
+            for item in node.sequence ?? [node] {
+                guard case .scalar(let name, _) = item.kind, !item.isNull else {
+                    r.report("'freeze' of 'training' must list layer names, got \(item.shortDescription)", at: item.location)
+                    continue
+                }
+                t.freeze.append(Located(name, at: item.location))
+            }
         }
         r.finish()
         bag.append(contentsOf: r.bag.diagnostics)

@@ -125,7 +125,8 @@ public final class Trainer {
         let lastValue = TensorID.value(graph.nodes.count - 1)
         // One run is a training step: forward, loss, backward, the SGD update (and ZF's clip).
         // Keep the softmax output readable after the run (for the training error).
-        let derived = try TrainingGraph.derive(graph, backward: .training, dropout: true,
+        // Frozen layers (training.freeze): no gradient where nothing below needs one, no update, no momentum.
+        let derived = try TrainingGraph.derive(graph, backward: .training(graph, freeze: spec.training?.freeze ?? []), dropout: true,
                                                optimizer: OptimizerSteps(filterRMSClip: settings.filterRMSClip))
         let plan = backend.plan(derived, batch: batch, keep: [lastValue])
         let executor = try backend.makeExecutor(plan)
