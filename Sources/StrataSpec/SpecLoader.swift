@@ -34,6 +34,15 @@ public final class SpecLoader {
         return try resolve(root, file: file, stack: [file])
     }
 
+    /// Resolves a spec document that is part of another file (an experiment's row, a variant of its
+    /// base written inline): `base:` is relative to `file`, and errors point into `file`.
+    public func load(node: SpecNode, file: String) throws(DiagnosticError) -> NetworkSpec {
+        try resolve(node, file: file, stack: [])
+    }
+
+    /// Records a file's text so that diagnostics can quote it.
+    public func remember(_ text: String, file: String) { sources[file] = text }
+
     private func load(path: String, referencedFrom: SourceLocation?, stack: [String]) throws(DiagnosticError) -> NetworkSpec {
         let bytes: [UInt8]
         do {

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import StrataDiagnostics
+import StrataFormats
+import StrataIR
+import StrataSpec
+import StrataTrain
+
+/// `strata experiment EXP.yaml`: trains and evaluates every row of an experiment and tabulates them.
+struct ExperimentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "experiment",
+        abstract: "Train and evaluate every row of an experiment (variants of a base spec) and write its table.",
+        discussion: """
+            An experiment file names a base spec, rows (each a variant: remove, set, insert or training \
+            written inline, or a spec file), the data, training settings and seeds (docs/experiments.md). \
+            Every row is resolved and checked before anything trains, its errors located. Each row and \
+            seed trains in OUT/rows/ROW/seed-S; a finished one (result.json) is skipped, a cut-off one \
+            resumes exactly. OUT/table.csv and OUT/table.md give train top-1, validation top-1 and top-5 \
+            error per row (mean ± std over seeds), parameters, multiply-adds and training minutes.
+            """)
+
+    @Argument(help: "The experiment file (YAML).")
+    var file: String
+
+    @Option(help: "Where the runs and the table go (default: runs/NAME, NAME the experiment's name).")
+    var out: String?
+
+    @Option(help: "The device that runs the rows: cpu, opencl or opencl:P:D.")
+    var device: Device = .cpu
+
+    @Option(help: "Only this row (the table still lists every finished row).")
+    var only: String?
+
+    @Flag(help: "Print the resolved rows and their check tables; train nothing.")
+    var dryRun = false
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        let loader = SpecLoader()
+        let experiment: Experiment
+        do {
+            experiment = try Experiment.load(path: file, loader: loader)
+        } catch {
+            errors.write(DiagnosticRenderer(sources: loader.sources).render(error.diagnostics))
+            return 1
+        }
+        if dryRun {
+            for row in experiment.rows where only == nil || row.name.value == only {
+                output.write("row \(row.name.value): \(row.spec.chain.joined(separator: " ← "))\n")
+                let batch = experiment.batch ?? row.spec.training?.batch ?? 32
+                output.write(SummaryFormat.table(NetworkSummary(row.graph), file: row.spec.file, batch: batch) + "\n")
+            }
+            output.write("\(experiment.rows.count) row(s) × \(experiment.seeds.count) seed(s); data \(experiment.data)\n")
+            return 0
+        }
+        return CommandSupport.run(errors: &errors) {
+            var runner = ExperimentRunner(experiment: experiment, out: out ?? "runs/\(experiment.name)", backend: try device.backend(threads: nil)) { graph, spec, seed in
+                var initial = Weights.initialize(graph: graph, spec: spec, seed: seed)
+                if let path = Pretrained.path(in: spec) {
+                    initial = try Pretrained.merge(initial, with: try Safetensors.read(path: path), source: path, graph: graph, spec: spec).weights
+                }
+                return initial
+            }
+            runner.only = only
+            runner.version = StrataCommand.configuration.version
+            runner.command = (["strata", "experiment", file] + (out.map { ["--out", $0] } ?? []) + (device.selector == "cpu" ? [] : ["--device", device.selector])
+                              + (only.map { ["--only", $0] } ?? [])).joined(separator: " ")
+            var lines: [String] = []
+            runner.log = { lines.append($0); FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            try runner.run()
+            output.write(try String(contentsOfFile: runner.out + "/table.md", encoding: .utf8))
+            output.write("\nwrote \(runner.out)/table.csv and \(runner.out)/table.md\n")
+            return 0
+        }
+    }
+}

@@ -1,0 +1,313 @@
+import Foundation
+import StrataDiagnostics
+import StrataFormats
+import StrataIR
+import StrataPlan
+import StrataSpec
+
+/// An experiment file: a base spec, rows (variants of it, inline or in files), the data, training
+/// settings and seeds. `strata experiment` trains and evaluates every row and seed and tabulates them.
+///
+///     name: zf-ablation
+///     base: ../networks/zfnet-mini.yaml      # relative to this file
+///     data: /usr/share/datasets/fashion-mnist
+///     training: {epochs: 2, batch: 32, seeds: [1, 2]}
+///     rows:
+///       - name: base
+///       - name: no-conv3-4
+///         remove: [conv3, relu3, conv4, relu4]
+///       - name: wider
+///         spec: ../networks/variants/wide.yaml
+public struct Experiment {
+    public struct Row {
+        public var name: Located<String>
+        public var spec: NetworkSpec
+        public var graph: Graph
+    }
+
+    public var file: String
+    public var name: String
+    public var data: String
+    public var epochs: Int?
+    public var batch: Int?
+    public var seeds: [UInt64]
+    /// Also checkpoint every this many steps inside a row (0: at epoch ends), so a cut-off row loses less.
+    public var checkpointSteps = 0
+    public var rows: [Row]
+    /// The loader that read every spec, for quoting lines in diagnostics.
+    public var loader: SpecLoader
+
+    static let keys = ["name", "description", "base", "data", "training", "rows"]
+    static let rowKeys = ["name", "spec", "remove", "set", "insert", "training"]
+
+    /// Reads and checks `path`: every row resolved and shape-checked, every error of every row
+    /// reported at once (located in the experiment file or the row's spec), before anything trains.
+    public static func load(path: String, loader: SpecLoader = SpecLoader()) throws(DiagnosticError) -> Experiment {
+        let bytes: [UInt8]
+        do { bytes = try SpecLoader.readFromDisk(path) } catch {
+            throw DiagnosticError(.error("cannot read experiment '\(path)': \((error as? FileError)?.reason ?? "\(error)")", at: nil))
+        }
+        let (text, root) = try YAMLReader.parse(bytes: bytes, file: path)
+        loader.remember(text, file: path)
+        var bag = DiagnosticBag()
+        guard let entries = root.mapping else {
+            throw DiagnosticError(.error("an experiment must be a mapping with 'name', 'base', 'data' and 'rows', got \(root.shortDescription)", at: root.location))
+        }
+        var r = AttributeReader(entries, at: root.location, owner: "the experiment")
+        let name = r.string("name")
+        _ = r.has("description") ? r.string("description") : nil
+        let base = r.string("base")
+        let data = r.string("data")
+        var epochs: Int?, batch: Int?, seeds: [UInt64] = [0], checkpointSteps = 0
+        if var t = r.mapping("training") {
+            epochs = t.has("epochs") ? t.int("epochs", in: 1...1_000_000) : { _ = t.node("epochs"); return nil }()
+            batch = t.has("batch") ? t.int("batch", in: 1...1_048_576) : { _ = t.node("batch"); return nil }()
+            checkpointSteps = t.int("checkpoint_steps", default: 0, in: 0...1_000_000_000) ?? 0
+            if let list = t.intList("seeds", default: [0], in: 0...Int(Int32.max)) {
+                seeds = list.map(UInt64.init)
+                if Set(list).count != list.count { t.report("'seeds' of 'training' repeats a seed: \(list)", at: t.location(of: "seeds")) }
+            }
+            t.finish()
+            r.merge(t)
+        }
+        let rowsNode = r.node("rows")
+        if rowsNode == nil { r.report("the experiment needs 'rows' (a list of rows, each a 'name' and edits of the base)", at: root.location) }
+        r.finish()
+        bag.append(contentsOf: r.bag.diagnostics)
+        let folder = (path as NSString).deletingLastPathComponent
+        func relative(_ p: String) -> String { p.hasPrefix("/") || folder.isEmpty ? p : folder + "/" + p }
+
+        var rows: [Row] = []
+        var seen: [String: SourceLocation] = [:]
+        for item in rowsNode.map({ $0.sequence ?? [$0] }) ?? [] {
+            guard let rowEntries = item.mapping else {
+                bag.error("a row must be a mapping with a 'name' and edits of the base (remove, set, insert) or a 'spec', got \(item.shortDescription)", at: item.location)
+                continue
+            }
+            var rr = AttributeReader(rowEntries, at: item.location, owner: "a row", ignoring: ["remove", "set", "insert", "training"])
+            guard let rowName = rr.string("name") else { bag.append(contentsOf: rr.bag.diagnostics); continue }
+            let specFile = rr.has("spec") ? rr.string("spec") : { _ = rr.node("spec"); return nil }()
+            rr.finish(extraCandidates: ["remove", "set", "insert", "training"])
+            bag.append(contentsOf: rr.bag.diagnostics)
+            if let first = seen[rowName.value] {
+                bag.error("two rows are named '\(rowName.value)'; row names must be unique", at: rowName.location, notes: [.note("first here", at: first)])
+                continue
+            }
+            seen[rowName.value] = rowName.location
+            let edits = rowEntries.filter { ["remove", "set", "insert", "training"].contains($0.key) }
+            if specFile != nil && !edits.isEmpty {
+                bag.error("row '\(rowName.value)' names a 'spec' and also edits the base; give one", at: edits[0].keyLocation)
+                continue
+            }
+            do {
+                let spec: NetworkSpec
+                if let specFile {
+                    spec = try loader.load(path: relative(specFile.value))
+                } else {
+                    guard let base else { continue }
+                    // The row as a variant of the base, written in this file: its errors point here.
+                    let node = SpecNode(.mapping([SpecEntry(key: "base", keyLocation: base.location, value: SpecNode(.scalar(base.value, plain: true), at: base.location))]
+                                                 + edits), at: item.location)
+                    spec = try loader.load(node: node, file: path)
+                }
+                let graph = try ShapeInference.infer(GraphBuilder.build(spec))
+                if let freeze = spec.training?.freeze, !freeze.isEmpty { _ = try BackwardPass.training(graph, freeze: freeze) }
+                rows.append(Row(name: rowName, spec: spec, graph: graph))
+            } catch {
+                bag.append(contentsOf: error.diagnostics)
+            }
+        }
+        if rowsNode != nil && rows.isEmpty && bag.diagnostics.isEmpty {
+            bag.error("'rows' of the experiment is empty", at: rowsNode!.location)
+        }
+        try bag.throwIfErrors()
+        return Experiment(file: path, name: name!.value, data: relative(data!.value), epochs: epochs, batch: batch, seeds: seeds,
+                          checkpointSteps: checkpointSteps, rows: rows, loader: loader)
+    }
+}
+
+/// One row and seed of an experiment, finished: what the table is made of, and what reruns it
+/// alone (`strata experiment EXP --only ROW`). Written as `OUT/rows/ROW/seed-S/result.json`.
+public struct ExperimentResult: Codable, Sendable, Equatable {
+    public var row: String
+    public var seed: UInt64
+    public var trainTop1: Double
+    public var valTop1: Double?
+    public var valTop5: Double?
+    public var parameters: Int
+    public var multiplyAdds: Int
+    public var epochs: Int
+    public var batch: Int
+    /// Seconds this row and seed trained in the process that finished it.
+    public var seconds: Double
+    /// The resolved spec (variants expanded), the data folder, Strata's version and the command.
+    public var spec: String
+    public var data: String
+    public var version: String
+    public var command: String
+}
+
+/// Trains and evaluates an experiment's rows, skipping finished ones and resuming a cut-off one.
+public struct ExperimentRunner {
+    public var experiment: Experiment
+    public var out: String
+    public var backend: any Backend
+    /// Only this row (the others' finished results still go into the table).
+    public var only: String?
+    public var version = ""
+    public var command = ""
+    /// The initial weights of a row (the spec's initialisation, and its pretrained weights if any).
+    public var initialWeights: (Graph, NetworkSpec, UInt64) throws -> Safetensors.File
+    /// A line per row and seed: started, resumed, skipped, finished.
+    public var log: (String) -> Void = { _ in }
+
+    public init(experiment: Experiment, out: String, backend: any Backend,
+                initialWeights: @escaping (Graph, NetworkSpec, UInt64) throws -> Safetensors.File) {
+        self.experiment = experiment
+        self.out = out
+        self.backend = backend
+        self.initialWeights = initialWeights
+    }
+
+    public func folder(row: String, seed: UInt64) -> String { "\(out)/rows/\(row)/seed-\(seed)" }
+
+    /// Runs what is not finished and returns every finished result, in row and seed order.
+    @discardableResult
+    public func run() throws -> [ExperimentResult] {
+        if let only, !experiment.rows.contains(where: { $0.name.value == only }) {
+            throw Trainer.Failure(description: "--only \(only): the experiment has no such row; its rows are "
+                                  + experiment.rows.map(\.name.value).joined(separator: ", "))
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var splits: [String: DataSplits] = [:]
+        for row in experiment.rows where only == nil || row.name.value == only {
+            for seed in experiment.seeds {
+                let dir = folder(row: row.name.value, seed: seed)
+                if (try? load(dir)) != nil { log("\(row.name.value), seed \(seed): finished earlier"); continue }
+                let input = row.graph.input
+                let key = "\(input.channels)x\(max(input.height, input.width))"
+                if splits[key] == nil { splits[key] = try DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width)) }
+                let epochs = experiment.epochs ?? row.spec.training?.epochs ?? 10
+                let batch = experiment.batch ?? row.spec.training?.batch ?? 32
+                var options = Trainer.Options(epochs: epochs, batch: batch)
+                options.seed = seed
+                options.checkpointSteps = experiment.checkpointSteps
+                let resume = FileManager.default.fileExists(atPath: dir + "/checkpoints/latest.safetensors")
+                options.resume = resume
+                options.overwrite = !resume
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                log("\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s), batch \(batch))")
+                let started = Date()
+                let trainer = Trainer(graph: row.graph, spec: row.spec, data: splits[key]!, run: dir, options: options, backend: backend)
+                try trainer.train(initialWeights: initialWeights(row.graph, row.spec, seed))
+                let summary = NetworkSummary(row.graph)
+                let last = try Self.lastMetrics(dir + "/metrics.csv")
+                let result = ExperimentResult(row: row.name.value, seed: seed, trainTop1: last.train, valTop1: last.top1, valTop5: last.top5,
+                                              parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
+                                              batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
+                                              data: experiment.data, version: version, command: command)
+                try Self.writeAtomically(try Self.encoder.encode(result), to: dir + "/result.json")
+                log("\(row.name.value), seed \(seed): train top-1 error \(Self.percent(last.train))"
+                    + (last.top1.map { ", val top-1 \(Self.percent($0))" } ?? ""))
+            }
+        }
+        let results = experiment.rows.flatMap { row in experiment.seeds.compactMap { try? load(folder(row: row.name.value, seed: $0)) } }
+        try Self.writeAtomically(Data(ExperimentTable(experiment: experiment, results: results).csv().utf8), to: out + "/table.csv")
+        try Self.writeAtomically(Data(ExperimentTable(experiment: experiment, results: results).markdown().utf8), to: out + "/table.md")
+        return results
+    }
+
+    func load(_ dir: String) throws -> ExperimentResult {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(ExperimentResult.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/result.json")))
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return e
+    }()
+
+    static func percent(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
+
+    /// The last epoch's line of metrics.csv: the running training error, validation top-1 and top-5.
+    static func lastMetrics(_ path: String) throws -> (train: Double, top1: Double?, top5: Double?) {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        guard let header = lines.first?.split(separator: ",").map(String.init), let last = lines.dropFirst().last?.split(separator: ",", omittingEmptySubsequences: false).map(String.init),
+              let t = header.firstIndex(of: "train_top1_error"), let v1 = header.firstIndex(of: "val_top1_error"), let v5 = header.firstIndex(of: "val_top5_error"),
+              last.count == header.count, let train = Double(last[t]) else {
+            throw Trainer.Failure(description: "\(path) has no finished epoch")
+        }
+        return (train, Double(last[v1]), Double(last[v5]))
+    }
+
+    static func writeAtomically(_ data: Data, to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw Trainer.Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// The experiment's table: a line per row, mean ± standard deviation over its seeds.
+public struct ExperimentTable {
+    public var experiment: Experiment
+    public var results: [ExperimentResult]
+
+    public struct Line {
+        public var row: String
+        public var seeds: Int
+        public var parameters: Int, multiplyAdds: Int
+        public var trainTop1: (mean: Double, std: Double)
+        public var valTop1: (mean: Double, std: Double)?
+        public var valTop5: (mean: Double, std: Double)?
+        public var minutes: Double
+    }
+
+    static func stats(_ xs: [Double]) -> (mean: Double, std: Double) {
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        let variance = xs.count > 1 ? xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(xs.count - 1) : 0
+        return (mean, variance.squareRoot())
+    }
+
+    public var lines: [Line] {
+        experiment.rows.compactMap { row in
+            let rs = results.filter { $0.row == row.name.value }
+            guard let first = rs.first else { return nil }
+            let v1 = rs.compactMap(\.valTop1), v5 = rs.compactMap(\.valTop5)
+            return Line(row: row.name.value, seeds: rs.count, parameters: first.parameters, multiplyAdds: first.multiplyAdds,
+                        trainTop1: Self.stats(rs.map(\.trainTop1)), valTop1: v1.count == rs.count ? Self.stats(v1) : nil,
+                        valTop5: v5.count == rs.count ? Self.stats(v5) : nil, minutes: rs.map(\.seconds).reduce(0, +) / 60)
+        }
+    }
+
+    /// Errors as fractions; `minutes` is the training time of the processes that finished the rows.
+    public func csv() -> String {
+        func f(_ x: Double?) -> String { x.map { String(format: "%.6f", $0) } ?? "" }
+        var out = "row,seeds,parameters,multiply_adds,train_top1_error,train_top1_std,val_top1_error,val_top1_std,val_top5_error,val_top5_std,minutes\n"
+        for l in lines {
+            out += "\(l.row),\(l.seeds),\(l.parameters),\(l.multiplyAdds),\(f(l.trainTop1.mean)),\(f(l.trainTop1.std)),\(f(l.valTop1?.mean)),\(f(l.valTop1?.std)),"
+                + "\(f(l.valTop5?.mean)),\(f(l.valTop5?.std)),\(String(format: "%.2f", l.minutes))\n"
+        }
+        return out
+    }
+
+    public func markdown() -> String {
+        func pm(_ s: (mean: Double, std: Double)?) -> String { s.map { String(format: "%.2f ± %.2f", $0.mean * 100, $0.std * 100) } ?? "-" }
+        func millions(_ n: Int) -> String {
+            n >= 100_000 ? String(format: "%.2f M", Double(n) / 1e6) : String(n).reversed().enumerated().map { $0.offset > 0 && $0.offset % 3 == 0 ? "\($0.element)," : "\($0.element)" }.joined().reversed().map(String.init).joined()
+        }
+        var out = "# \(experiment.name)\n\nError in %, mean ± standard deviation over seeds \(experiment.seeds.map(String.init).joined(separator: ", ")).\n\n"
+        out += "| row | train top-1 | val top-1 | val top-5 | parameters | multiply-adds | seeds | minutes |\n|---|---|---|---|---|---|---|---|\n"
+        for l in lines {
+            out += "| \(l.row) | \(pm(l.trainTop1)) | \(pm(l.valTop1)) | \(pm(l.valTop5)) | \(millions(l.parameters)) | \(millions(l.multiplyAdds)) | \(l.seeds) | "
+                + String(format: "%.1f", l.minutes) + " |\n"
+        }
+        return out
+    }
+}

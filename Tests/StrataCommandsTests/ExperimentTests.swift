@@ -1,0 +1,115 @@
+import Foundation
+import StrataDiagnostics
+import StrataTrain
+import Testing
+
+/// `strata experiment`: rows resolved and checked before training, finished rows skipped, a
+/// killed experiment finished by a rerun with the table of an uninterrupted one.
+@Suite("experiments", .serialized)
+struct ExperimentTests {
+    static func setUp(_ d: String, epochs: Int = 20) throws {
+        try TrainCommandTests.spec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try TrainCommandTests.makeData(d + "/data", count: 256)
+        try """
+            name: tiny-ablation
+            base: tiny.yaml
+            data: data
+            training: {epochs: \(epochs), checkpoint_steps: 5, seeds: [3]}
+            rows:
+              - name: base
+              - name: no-dropout
+                remove: [d1]
+              - name: wide
+                set: {c1: {filters: 8}}
+
+            """.write(toFile: d + "/exp.yaml", atomically: true, encoding: .utf8)
+    }
+
+    static func folder() throws -> String {
+        let d = NSTemporaryDirectory() + "strata-experiment-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    /// The table without its minutes column (the time differs run to run).
+    static func table(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).dropLast().joined(separator: ",") }
+    }
+
+    @Test func aKilledExperimentFinishesOnlyTheRemainingRowsWithTheSameTable() throws {
+        let d = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try Self.setUp(d)
+        let whole = strata("experiment", d + "/exp.yaml", "--out", d + "/whole")
+        #expect(whole.status == 0, "\(whole.errors)")
+        #expect(whole.output.contains("| no-dropout |"))
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: strataExecutable)
+        process.arguments = ["experiment", d + "/exp.yaml", "--out", d + "/killed"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Kill inside the second row, after a checkpoint of it.
+        let checkpoint = d + "/killed/rows/no-dropout/seed-3/checkpoints/latest.safetensors"
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && process.isRunning && !FileManager.default.fileExists(atPath: checkpoint) { usleep(2000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the experiment finished before it could be killed")
+        let first = d + "/killed/rows/base/seed-3/result.json"
+        let before = try String(contentsOfFile: first, encoding: .utf8)
+        #expect(!FileManager.default.fileExists(atPath: d + "/killed/rows/no-dropout/seed-3/result.json"))
+        let rerun = try strataProcess(["experiment", d + "/exp.yaml", "--out", d + "/killed"])
+        #expect(rerun.status == 0, "\(rerun.errors)")
+        #expect(rerun.errors.contains("base, seed 3: finished earlier") && rerun.errors.contains("no-dropout, seed 3: resuming"), "\(rerun.errors)")
+        #expect(try String(contentsOfFile: first, encoding: .utf8) == before)
+        #expect(try Self.table(d + "/whole/table.csv") == (try Self.table(d + "/killed/table.csv")))
+        #expect(try Self.table(d + "/whole/table.csv").count == 4)
+    }
+
+    @Test func resultsRecordWhatRerunsARowAndOnlyRunsOne() throws {
+        let d = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try Self.setUp(d, epochs: 1)
+        let one = strata("experiment", d + "/exp.yaml", "--out", d + "/out", "--only", "wide")
+        #expect(one.status == 0, "\(one.errors)")
+        #expect(FileManager.default.fileExists(atPath: d + "/out/rows/wide/seed-3/result.json"))
+        #expect(!FileManager.default.fileExists(atPath: d + "/out/rows/base"))
+        let result = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/out/rows/wide/seed-3/result.json"))) as? [String: Any]
+        #expect((result?["spec"] as? String)?.contains("filters: 8") == true, "\(result?["spec"] ?? "")")
+        #expect(result?["seed"] as? Int == 3 && result?["version"] as? String == "0.1.0" && (result?["command"] as? String)?.contains("--only wide") == true)
+        #expect(strata("experiment", d + "/exp.yaml", "--only", "nope").status == 1)
+        let dry = strata("experiment", d + "/exp.yaml", "--dry-run")
+        #expect(dry.status == 0 && dry.output.contains("row no-dropout:") && dry.output.contains("multiply-adds") && dry.output.contains("3 row(s) × 1 seed(s)"))
+    }
+
+    /// Every error of every row at once, located, before anything trains.
+    @Test func aBadExperimentGetsLocatedErrorsBeforeTraining() throws {
+        let d = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try Self.setUp(d)
+        try """
+            name: bad
+            base: tiny.yaml
+            data: data
+            rows:
+              - name: a
+                renove: [d1]
+              - name: b
+                remove: [c9]
+              - name: c
+                remove: [c1]
+                training: {freeze: [c1]}
+              - name: a
+
+            """.write(toFile: d + "/bad.yaml", atomically: true, encoding: .utf8)
+        let r = strata("experiment", d + "/bad.yaml", "--out", d + "/out")
+        #expect(r.status == 1)
+        #expect(r.errors.contains("bad.yaml:6:5") && r.errors.contains("renove"), "\(r.errors)")
+        #expect(r.errors.contains("bad.yaml:8:14") && r.errors.contains("cannot remove 'c9'"), "\(r.errors)")
+        #expect(r.errors.contains("bad.yaml:11:25") && r.errors.contains("'freeze' names 'c1', which is not a layer"), "\(r.errors)")
+        #expect(r.errors.contains("bad.yaml:12:11") && r.errors.contains("two rows are named 'a'"), "\(r.errors)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/out"))
+    }
+}
