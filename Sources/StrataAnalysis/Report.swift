@@ -2,7 +2,8 @@ import Foundation
 import StrataFormats
 
 /// One self-contained HTML page from a run folder or analysis folders: training curves
-/// (`metrics.csv`), sweep curves (`summary.csv`), tables (`correspondence.md`) and every picture
+/// (`metrics.csv`), sweep curves (`summary.csv`), experiment tables (`table.csv` as bars, `table.md`),
+/// tables (`correspondence.md`) and every picture
 /// (PNG, inlined), with Chart.js inlined so the page opens offline. After loading, the page sets
 /// `data-charts` (charts drawn), `data-images` (images loaded) and `data-broken` on `<body>`, which
 /// the test reads through headless Chromium.
@@ -69,6 +70,23 @@ public enum Report {
             """
     }
 
+    /// A bar chart: one group of bars per label, one bar per series.
+    static func barChart(_ id: Int, title: String, yLabel: String, labels: [String], series: [(String, [String])]) -> String {
+        let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
+        let datasets = series.enumerated().map { k, s in
+            "{label: \(js(s.0)), backgroundColor: \(js(palette[k % palette.count])), data: [\(s.1.joined(separator: ", "))]}"
+        }.joined(separator: ",\n    ")
+        return """
+            <figure class="chart"><canvas id="chart\(id)" width="\(max(560, 90 * labels.count))" height="340"></canvas></figure>
+            <script>charts.push(["chart\(id)", {type: "bar", data: {labels: [\(labels.map(js).joined(separator: ", "))], datasets: [
+                \(datasets)]},
+              options: {animation: false, responsive: false,
+                plugins: {title: {display: true, text: \(js(title))}},
+                scales: {y: {beginAtZero: true, title: {display: true, text: \(js(yLabel))}}}}}]);</script>
+
+            """
+    }
+
     /// The page. `chartJS`: the library's source, inlined.
     public static func html(root: String, chartJS: String) -> (html: String, charts: Int, images: Int) {
         var sections: [Section] = []
@@ -110,9 +128,20 @@ public enum Report {
                     chartCount += 1
                 }
             }
-            if let md = try? String(contentsOfFile: "\(folder)/correspondence.md", encoding: .utf8) {
+            // An experiment's table (strata experiment): error per row as bars, and the table.
+            if let t = table("\(folder)/table.csv"), t.header.starts(with: ["row", "seeds", "parameters"]),
+               let train = t.header.firstIndex(of: "train_top1_error"), let top1 = t.header.firstIndex(of: "val_top1_error"),
+               let top5 = t.header.firstIndex(of: "val_top5_error") {
+                func percent(_ k: Int) -> [String] { t.rows.map { $0.count > k && !$0[k].isEmpty ? String(format: "%.3f", (Double($0[k]) ?? .nan) * 100) : "null" } }
+                body += barChart(chartCount, title: "error per row (mean over seeds)", yLabel: "error %", labels: t.rows.map { String($0[0]) },
+                                 series: [("train top-1", percent(train)), ("validation top-1", percent(top1)), ("validation top-5", percent(top5))])
+                chartCount += 1
+            }
+            for name in ["correspondence.md", "table.md"] {
+                guard let md = try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8) else { continue }
                 body += "<table>\n"
-                for (k, line) in md.split(separator: "\n").enumerated() where k != 1 {
+                // The markdown table's lines (a title and prose above it are left out); its second line is the rule.
+                for (k, line) in md.split(separator: "\n").filter({ $0.hasPrefix("|") }).enumerated() where k != 1 {
                     let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
                     let tag = k == 0 ? "th" : "td"
                     body += "<tr>" + cells.map { "<\(tag)>\(escape($0))</\(tag)>" }.joined() + "</tr>\n"
