@@ -77,7 +77,9 @@ public struct AnalysisInput: Sendable {
 
     /// `--data DATA [--split test|train] [--limit N]`: a data folder `strata train` reads, the
     /// images prepared by `preprocessing` (whose stored size must be the data's), with labels.
-    public static func load(data folder: String, split: String, limit: Int?, graph: Graph, weights: Safetensors.File, weightsPath: String) throws -> AnalysisInput {
+    /// `indices`: those images of the split instead of the first `limit`.
+    public static func load(data folder: String, split: String, limit: Int?, indices: [Int]? = nil, graph: Graph, weights: Safetensors.File,
+                            weightsPath: String) throws -> AnalysisInput {
         let classNames = try Checkpoint.classNames(weights, path: weightsPath)
         let splits = try DataLoader.open(folder, channels: graph.input.channels, side: max(graph.input.height, graph.input.width), classNames: classNames)
         let data: any Dataset
@@ -87,7 +89,9 @@ public struct AnalysisInput: Sendable {
             guard let v = splits.validation else { throw FormatError(path: folder, reason: "it has no test or validation split; use --split train") }
             data = v
         }
-        let count = min(limit ?? data.count, data.count)
+        let chosen = indices ?? Array(0..<min(limit ?? data.count, data.count))
+        let count = chosen.count
+        if let bad = chosen.first(where: { $0 < 0 || $0 >= data.count }) { throw FormatError(path: folder, reason: "its \(split) split has no image \(bad)") }
         guard count > 0 else { throw FormatError(path: folder, reason: "its \(split) split has no images") }
         let stored = data.shape
         var preprocessing = try Preprocessing.inference(weights: weights, path: weightsPath,
@@ -104,13 +108,13 @@ public struct AnalysisInput: Sendable {
         var images = [Float](repeating: 0, count: count * perImage)
         var labels = [Int](repeating: 0, count: count)
         try images.withUnsafeMutableBufferPointer { out in
-            for i in 0..<count {
-                preprocessing.prepare(try data.pixels(i), into: out.baseAddress! + i * perImage, training: false, seed: 0)
-                labels[i] = data.label(i)
+            for (i, index) in chosen.enumerated() {
+                preprocessing.prepare(try data.pixels(index), into: out.baseAddress! + i * perImage, training: false, seed: 0)
+                labels[i] = data.label(index)
             }
         }
         try checkLabels(labels, classes: graph.classes, source: data.source, network: graph.name)
-        let names = (data as? ImageTree).map { tree in (0..<count).map(tree.path) } ?? (0..<count).map { "\(split)[\($0)]" }
+        let names = (data as? ImageTree).map { tree in chosen.map(tree.path) } ?? chosen.map { "\(split)[\($0)]" }
         return AnalysisInput(images: images, count: count, labels: labels, names: names, perImage: perImage)
     }
 

@@ -16,7 +16,7 @@ public struct StrataCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [Check.self, Compile.self, Init.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self,
                       SweepCommand.self, OccludeCommand.self, DeconvCommand.self, FiltersCommand.self, EvolveCommand.self,
-                      CorrespondCommand.self, ReportCommand.self, DevicesCommand.self, TuneCommand.self, ExperimentCommand.self])
+                      CorrespondCommand.self, ReportCommand.self, DevicesCommand.self, TuneCommand.self, ExperimentCommand.self, ProbeCommand.self])
 
     public init() {}
 }
@@ -60,6 +60,7 @@ public enum StrataMain {
             case let c as DevicesCommand: return c.execute(output: &output, errors: &errors)
             case let c as TuneCommand: return c.execute(output: &output, errors: &errors)
             case let c as ExperimentCommand: return c.execute(output: &output, errors: &errors)
+            case let c as ProbeCommand: return c.execute(output: &output, errors: &errors)
             default:
                 var c = command
                 try c.run()

@@ -132,3 +132,24 @@ struct ExperimentTests {
         #expect(!FileManager.default.fileExists(atPath: d + "/out"))
     }
 }
+
+/// `strata probe`: a linear classifier per layer and draw on frozen features.
+@Suite("strata probe")
+struct ProbeCommandTests {
+    @Test(arguments: ["softmax", "svm"])
+    func probesEveryLayerOverDraws(_ classifier: String) throws {
+        let d = try AnalysisCommandTests().trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let r = strata("probe", d + "/tiny.yaml", "--weights", d + "/run/checkpoints/latest.safetensors", "--data", d + "/data", "--layers", "r1,f1",
+                       "--classifier", classifier, "--per-class", "8", "--draws", "3", "--test-limit", "40", "--out", d + "/probe")
+        #expect(r.status == 0, "\(r.errors)")
+        let lines = try String(contentsOfFile: d + "/probe/probe.csv", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1 + 2 * 3)
+        let accuracies = lines.dropFirst().compactMap { Double($0.split(separator: ",").last!) }
+        #expect(accuracies.count == 6 && accuracies.allSatisfy { $0 >= 0 && $0 <= 1 })
+        // The trained network's last hidden features separate the two classes of this easy data.
+        #expect(accuracies.suffix(3).allSatisfy { $0 >= 0.9 }, "\(accuracies)")
+        #expect(r.output.contains("| r1 | 144 |") && r.output.contains("| f1 | 2 |"), "\(r.output)")
+        #expect(strata("probe", d + "/tiny.yaml", "--weights", d + "/run/checkpoints/latest.safetensors", "--data", d + "/data", "--layers", "nope").status == 1)
+    }
+}

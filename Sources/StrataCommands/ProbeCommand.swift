@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import StrataAnalysis
+import StrataFormats
+import StrataIR
+import StrataTrain
+
+/// `strata probe`: how linearly separable the classes are at each layer (ZF's Table 7).
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Train a linear softmax or SVM on the frozen features of each layer and report its test accuracy (mean ± std over draws).",
+        discussion: """
+            For each draw, --per-class training images of every class are drawn from the training \
+            split (a function of --seed and the draw); every layer's features are computed once for \
+            all drawn images and the test images, and a linear classifier (multinomial softmax, or \
+            one-vs-rest L2-SVM with --classifier svm; L2 penalty --lambda) is trained per layer and \
+            draw on the standardised features. Writes OUT/probe.csv (a line per layer and draw) and \
+            OUT/probe.md (mean ± std per layer).
+            """)
+
+    @OptionGroup var network: NetworkArguments
+
+    @Option(help: "Trained weights or a checkpoint (.safetensors).")
+    var weights: String
+
+    @Option(help: "The data folder (its training split is drawn from, its test split evaluated).")
+    var data: String
+
+    @Option(help: "The layers whose outputs are probed, comma-separated.")
+    var layers: String
+
+    @Option(help: "softmax or svm.")
+    var classifier: LinearProbe.Classifier = .softmax
+
+    @Option(name: .customLong("per-class"), help: "Training images per class in each draw.")
+    var perClass = 60
+
+    @Option(help: "Draws of training images.")
+    var draws = 5
+
+    @Option(name: .customLong("test-limit"), help: "Test images evaluated (the first ones).")
+    var testLimit = 2000
+
+    @Option(help: "The L2 penalty on the classifier's weights.")
+    var lambda: Float = 1e-4
+
+    @Option(help: "Seed of the draws.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Where probe.csv and probe.md go (default: runs/probe-SPECNAME).")
+    var out: String?
+
+    func validate() throws {
+        guard perClass >= 1, draws >= 1, testLimit >= 1 else { throw ValidationError("--per-class, --draws and --test-limit must be at least 1") }
+        guard lambda >= 0, lambda.isFinite else { throw ValidationError("--lambda must be a number ≥ 0") }
+    }
+
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
+        return CommandSupport.run(errors: &errors) {
+            let nodes = try CommandSupport.layers(layers, in: graph)
+            let file = try Safetensors.read(path: weights)
+            let classes = graph.classes
+            let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width),
+                                             classNames: try Checkpoint.classNames(file, path: weights))
+            let trainLabels = (0..<splits.train.count).map(splits.train.label)
+            let drawn = (0..<draws).map { LinearProbe.draw(labels: trainLabels, classes: classes, perClass: perClass, seed: seed, draw: $0) }
+            let union = Array(Set(drawn.flatMap { $0 })).sorted()
+            let position = Dictionary(uniqueKeysWithValues: union.enumerated().map { ($1, $0) })
+            let train = try AnalysisInput.load(data: data, split: "train", limit: nil, indices: union, graph: graph, weights: file, weightsPath: weights)
+            let test = try AnalysisInput.load(data: data, split: "test", limit: testLimit, graph: graph, weights: file, weightsPath: weights)
+            let runner = try BatchRunner(graph: graph, backend: try network.backend, batch: 64, keeping: nodes, weights: file.parameterTensors)
+            runner.weightsName = weights
+            // Every layer's features, computed once for all drawn images and for the test images.
+            let trainFeatures = try runner.outputs(train.images, count: train.count, nodes: nodes)
+            let testFeatures = try runner.outputs(test.images, count: test.count, nodes: nodes)
+            var csv = "layer,classifier,per_class,draw,test_images,accuracy\n"
+            var md = "| layer | features | \(classifier.rawValue) accuracy (%) | draws |\n|---|---|---|---|\n"
+            for (k, node) in nodes.enumerated() {
+                let d = graph.nodes[node].shape!.elementCount!
+                var accuracies: [Double] = []
+                for (t, rows) in drawn.enumerated() {
+                    var x = [Float](), labels = [Int]()
+                    x.reserveCapacity(rows.count * d)
+                    for r in rows {
+                        let p = position[r]!
+                        x += trainFeatures[k][(p * d)..<((p + 1) * d)]
+                        labels.append(train.labels![p])
+                    }
+                    let probe = LinearProbe.train(classifier, features: x, count: rows.count, dimensions: d, labels: labels, classes: classes, lambda: lambda)
+                    let accuracy = probe.accuracy(testFeatures[k], count: test.count, labels: test.labels!)
+                    accuracies.append(accuracy)
+                    csv += "\(graph.nodes[node].name),\(classifier.rawValue),\(perClass),\(t),\(test.count),\(String(format: "%.6f", accuracy))\n"
+                }
+                let mean = accuracies.reduce(0, +) / Double(accuracies.count)
+                let std = accuracies.count > 1 ? (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(accuracies.count - 1)).squareRoot() : 0
+                md += "| \(graph.nodes[node].name) | \(d) | \(String(format: "%.2f ± %.2f", mean * 100, std * 100)) | \(draws) |\n"
+            }
+            let folder = out ?? "runs/probe-\(graph.name)"
+            try FileCheck.makeDirectory(folder)
+            try AtomicFile.write(Data(csv.utf8), to: folder + "/probe.csv")
+            try AtomicFile.write(Data(md.utf8), to: folder + "/probe.md")
+            output.write("\(graph.name): \(perClass) training images per class, \(draws) draw(s), \(test.count) test images\n\n" + md
+                         + "\nwrote \(folder)/probe.csv and \(folder)/probe.md\n")
+            return 0
+        }
+    }
+}
+
+extension LinearProbe.Classifier: ExpressibleByArgument {}
