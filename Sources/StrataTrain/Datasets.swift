@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import StrataFormats
+import StrataIR
 
 /// A labelled image set held in memory or decoded on demand: the training and held-out splits of
 /// the data formats `strata train` and `strata eval` read.
@@ -279,5 +280,40 @@ public enum DataLoader {
         guard !files.isEmpty || allowEmpty else { throw FormatError(path: root, reason: "no .png or .jpg images in its class folders") }
         return ImageTree(count: files.count, shape: (channels, side, side), classes: classNames.count, classNames: classNames, source: root,
                          files: files, labels: labels)
+    }
+}
+
+/// Some images of another dataset, their labels renumbered: an experiment row's classes (in the
+/// order listed, numbered from 0) and, optionally, a draw of so many images per class.
+public struct SubsetDataset: Dataset {
+    public let base: any Dataset
+    public let indices: [Int]
+    /// Old label → new label.
+    public let labelMap: [Int: Int]
+    public let classes: Int
+    public var count: Int { indices.count }
+    public var shape: (channels: Int, height: Int, width: Int) { base.shape }
+    public var source: String { base.source }
+    public func label(_ index: Int) -> Int { labelMap[base.label(indices[index])]! }
+    public func pixels(_ index: Int) throws -> [Float] { try base.pixels(indices[index]) }
+
+    /// The images of `classes` (renumbered 0..<classes.count in that order); with `perClass`, that
+    /// many of each, drawn without replacement as a function of `seed`.
+    public init(_ base: any Dataset, classes: [Int], perClass: Int? = nil, seed: UInt64 = 0) {
+        self.base = base
+        self.labelMap = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        self.classes = classes.count
+        var chosen: [Int] = []
+        for (k, c) in classes.enumerated() {
+            var pool = (0..<base.count).filter { base.label($0) == c }
+            if let perClass {
+                var g = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(k) &+ 0x632B_E59B_D9B4_E019)
+                let take = min(perClass, pool.count)
+                for i in 0..<take { pool.swapAt(i, i + Int(g.next() % UInt64(pool.count - i))) }
+                pool = Array(pool.prefix(take)).sorted()
+            }
+            chosen += pool
+        }
+        self.indices = chosen.sorted()
     }
 }

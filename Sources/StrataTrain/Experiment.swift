@@ -23,6 +23,14 @@ public struct Experiment {
         public var name: Located<String>
         public var spec: NetworkSpec
         public var graph: Graph
+        /// The classes this row trains and is evaluated on (renumbered from 0 in this order); nil: all.
+        public var classes: [Int]? = nil
+        /// With `classes`: so many training images of each, drawn per seed.
+        public var perClass: Int? = nil
+        public var epochs: Int? = nil
+        public var seeds: [UInt64]? = nil
+        /// `row:NAME`: the checkpoint of another row (its first seed), which must come earlier.
+        public var weightsRow: String? = nil
     }
 
     public var file: String
@@ -38,7 +46,7 @@ public struct Experiment {
     public var loader: SpecLoader
 
     static let keys = ["name", "description", "base", "data", "training", "rows"]
-    static let rowKeys = ["name", "spec", "remove", "set", "insert", "training"]
+    static let rowKeys = ["name", "spec", "remove", "set", "insert", "training", "data", "epochs", "seeds", "freeze", "weights"]
 
     /// Reads and checks `path`: every row resolved and shape-checked, every error of every row
     /// reported at once (located in the experiment file or the row's spec), before anything trains.
@@ -87,6 +95,25 @@ public struct Experiment {
             var rr = AttributeReader(rowEntries, at: item.location, owner: "a row", ignoring: ["remove", "set", "insert", "training"])
             guard let rowName = rr.string("name") else { bag.append(contentsOf: rr.bag.diagnostics); continue }
             let specFile = rr.has("spec") ? rr.string("spec") : { _ = rr.node("spec"); return nil }()
+            var classes: [Int]?, perClass: Int?
+            if var dr = rr.mapping("data") {
+                classes = dr.intList("classes", in: 0...1_000_000)
+                perClass = dr.has("per_class") ? dr.int("per_class", in: 1...1_000_000) : { _ = dr.node("per_class"); return nil }()
+                if let c = classes, Set(c).count != c.count { dr.report("'classes' of a row's 'data' repeats a class: \(c)", at: dr.location(of: "classes")) }
+                dr.finish()
+                rr.merge(dr)
+            }
+            let rowEpochs = rr.has("epochs") ? rr.int("epochs", in: 1...1_000_000) : { _ = rr.node("epochs"); return nil }()
+            let rowSeeds = rr.has("seeds") ? rr.intList("seeds", in: 0...Int(Int32.max)).map { $0.map(UInt64.init) } : { _ = rr.node("seeds"); return nil }()
+            var rowFreeze: [Located<String>]?
+            if let node = rr.node("freeze") {
+                rowFreeze = []
+                for item in node.sequence ?? [node] {
+                    if case .scalar(let s, _) = item.kind, !item.isNull { rowFreeze!.append(Located(s, at: item.location)) }
+                    else { rr.report("'freeze' of a row must list layer names, got \(item.shortDescription)", at: item.location) }
+                }
+            }
+            let rowWeights = rr.has("weights") ? rr.string("weights") : { _ = rr.node("weights"); return nil }()
             rr.finish(extraCandidates: ["remove", "set", "insert", "training"])
             bag.append(contentsOf: rr.bag.diagnostics)
             if let first = seen[rowName.value] {
@@ -110,9 +137,37 @@ public struct Experiment {
                                                  + edits), at: item.location)
                     spec = try loader.load(node: node, file: path)
                 }
-                let graph = try ShapeInference.infer(GraphBuilder.build(spec))
-                if let freeze = spec.training?.freeze, !freeze.isEmpty { _ = try BackwardPass.training(graph, freeze: freeze) }
-                rows.append(Row(name: rowName, spec: spec, graph: graph))
+                var patched = spec
+                // Row-level freeze and weights patch the row's training section (the rest stays the base's).
+                if rowFreeze != nil || rowWeights != nil {
+                    var training = patched.training ?? TrainingSpec(location: item.location)
+                    if let rowFreeze { training.freeze = rowFreeze }
+                    if let rowWeights, !rowWeights.value.hasPrefix("row:") { training.weights = rowWeights }
+                    patched.training = training
+                }
+                var weightsRow: String?
+                if let rowWeights, rowWeights.value.hasPrefix("row:") {
+                    let other = String(rowWeights.value.dropFirst(4))
+                    guard rows.contains(where: { $0.name.value == other }) else {
+                        bag.error("'weights: \(rowWeights.value)' names no earlier row (a row's weights come from one trained before it)", at: rowWeights.location,
+                                  notes: Spelling.note(for: other, among: rows.map(\.name.value), at: rowWeights.location))
+                        continue
+                    }
+                    weightsRow = other
+                }
+                let graph = try ShapeInference.infer(GraphBuilder.build(patched))
+                if let freeze = patched.training?.freeze, !freeze.isEmpty { _ = try BackwardPass.training(graph, freeze: freeze) }
+                if let classes, classes.count != (graph.nodes.last?.shape?.elementCount ?? 0) {
+                    bag.error("row '\(rowName.value)' trains on \(classes.count) classes but its network has \(graph.nodes.last?.shape?.elementCount ?? 0) outputs; set the last layer's units",
+                              at: rowName.location)
+                    continue
+                }
+                if perClass != nil && classes == nil {
+                    bag.error("row '\(rowName.value)': 'per_class' needs 'classes' in its 'data'", at: rowName.location)
+                    continue
+                }
+                rows.append(Row(name: rowName, spec: patched, graph: graph, classes: classes, perClass: perClass, epochs: rowEpochs, seeds: rowSeeds,
+                                weightsRow: weightsRow))
             } catch {
                 bag.append(contentsOf: error.diagnostics)
             }
@@ -181,13 +236,30 @@ public struct ExperimentRunner {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var splits: [String: DataSplits] = [:]
         for row in experiment.rows where only == nil || row.name.value == only {
-            for seed in experiment.seeds {
+            for seed in row.seeds ?? experiment.seeds {
                 let dir = folder(row: row.name.value, seed: seed)
                 if (try? load(dir)) != nil { log("\(row.name.value), seed \(seed): finished earlier"); continue }
                 let input = row.graph.input
                 let key = "\(input.channels)x\(max(input.height, input.width))"
                 if splits[key] == nil { splits[key] = try DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width)) }
-                let epochs = experiment.epochs ?? row.spec.training?.epochs ?? 10
+                var data = splits[key]!
+                if let classes = row.classes {
+                    data = DataSplits(train: SubsetDataset(data.train, classes: classes, perClass: row.perClass, seed: seed),
+                                      validation: data.validation.map { SubsetDataset($0, classes: classes) }, description: data.description)
+                }
+                var spec = row.spec
+                if let other = row.weightsRow {
+                    let first = experiment.rows.first { $0.name.value == other }.flatMap { ($0.seeds ?? experiment.seeds).first } ?? 0
+                    var path = folder(row: other, seed: first) + "/checkpoints/latest.safetensors"
+                    if !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
+                    guard (try? load(folder(row: other, seed: first))) != nil else {
+                        throw Trainer.Failure(description: "row '\(row.name.value)' starts from row '\(other)', which has not finished (run it first)")
+                    }
+                    var training = spec.training ?? TrainingSpec(location: row.name.location)
+                    training.weights = Located(path, at: row.name.location)
+                    spec.training = training
+                }
+                let epochs = row.epochs ?? experiment.epochs ?? row.spec.training?.epochs ?? 10
                 let batch = experiment.batch ?? row.spec.training?.batch ?? 32
                 var options = Trainer.Options(epochs: epochs, batch: batch)
                 options.seed = seed
@@ -198,8 +270,8 @@ public struct ExperimentRunner {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 log("\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s), batch \(batch))")
                 let started = Date()
-                let trainer = Trainer(graph: row.graph, spec: row.spec, data: splits[key]!, run: dir, options: options, backend: backend)
-                try trainer.train(initialWeights: initialWeights(row.graph, row.spec, seed))
+                let trainer = Trainer(graph: row.graph, spec: spec, data: data, run: dir, options: options, backend: backend)
+                try trainer.train(initialWeights: initialWeights(row.graph, spec, seed))
                 let summary = NetworkSummary(row.graph)
                 let last = try Self.lastMetrics(dir + "/metrics.csv")
                 let result = ExperimentResult(row: row.name.value, seed: seed, trainTop1: last.train, valTop1: last.top1, valTop5: last.top5,
@@ -211,7 +283,7 @@ public struct ExperimentRunner {
                     + (last.top1.map { ", val top-1 \(Self.percent($0))" } ?? ""))
             }
         }
-        let results = experiment.rows.flatMap { row in experiment.seeds.compactMap { try? load(folder(row: row.name.value, seed: $0)) } }
+        let results = experiment.rows.flatMap { row in (row.seeds ?? experiment.seeds).compactMap { try? load(folder(row: row.name.value, seed: $0)) } }
         try Self.writeAtomically(Data(ExperimentTable(experiment: experiment, results: results).csv().utf8), to: out + "/table.csv")
         try Self.writeAtomically(Data(ExperimentTable(experiment: experiment, results: results).markdown().utf8), to: out + "/table.md")
         return results

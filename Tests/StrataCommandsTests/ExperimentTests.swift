@@ -1,5 +1,6 @@
 import Foundation
 import StrataDiagnostics
+import StrataFormats
 import StrataTrain
 import Testing
 
@@ -151,5 +152,62 @@ struct ProbeCommandTests {
         #expect(accuracies.suffix(3).allSatisfy { $0 >= 0.9 }, "\(accuracies)")
         #expect(r.output.contains("| r1 | 144 |") && r.output.contains("| f1 | 2 |"), "\(r.output)")
         #expect(strata("probe", d + "/tiny.yaml", "--weights", d + "/run/checkpoints/latest.safetensors", "--data", d + "/data", "--layers", "nope").status == 1)
+    }
+}
+
+/// Rows that train on some classes, a few images per class drawn per seed, starting from an
+/// earlier row's weights with layers frozen: the transfer protocol's parts.
+@Suite("experiments: transfer rows")
+struct TransferExperimentTests {
+    @Test func rowsDrawClassesAndStartFromAnEarlierRow() throws {
+        let d = try ExperimentTests.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try ExperimentTests.setUp(d)
+        try """
+            name: transfer
+            base: tiny.yaml
+            data: data
+            training: {epochs: 3, seeds: [1, 2]}
+            rows:
+              - name: pre
+                seeds: [7]
+              - name: few
+                data: {classes: [1, 0], per_class: 10}
+                freeze: [c1]
+                weights: row:pre
+                epochs: 5
+              - name: scratch
+                data: {classes: [1, 0], per_class: 10}
+                epochs: 5
+
+            """.write(toFile: d + "/transfer.yaml", atomically: true, encoding: .utf8)
+        let r = strata("experiment", d + "/transfer.yaml", "--out", d + "/out")
+        #expect(r.status == 0, "\(r.errors)")
+        #expect(FileManager.default.fileExists(atPath: d + "/out/rows/pre/seed-7/result.json"))
+        #expect(!FileManager.default.fileExists(atPath: d + "/out/rows/pre/seed-1"))
+        let pre = try Safetensors.read(path: d + "/out/rows/pre/seed-7/checkpoints/latest.safetensors")
+        for seed in [1, 2] {
+            let few = try Safetensors.read(path: d + "/out/rows/few/seed-\(seed)/checkpoints/latest.safetensors")
+            #expect(few.tensors["c1.weight"] == pre.tensors["c1.weight"], "the frozen, pretrained layer changed")
+            #expect(few.tensors["f1.weight"] != pre.tensors["f1.weight"])
+        }
+        // 10 per class of 2 classes, 8 per batch: 2 steps per epoch, 5 epochs.
+        let metrics = try String(contentsOfFile: d + "/out/rows/scratch/seed-1/metrics.csv", encoding: .utf8).split(separator: "\n")
+        #expect(metrics.count == 6 && metrics.last!.hasPrefix("5,10,"), "\(metrics)")
+        // A row naming a later or unknown row, or a class count that does not fit the network.
+        try """
+            name: bad
+            base: tiny.yaml
+            data: data
+            rows:
+              - name: a
+                weights: row:b
+              - name: b
+                data: {classes: [0, 1, 2]}
+
+            """.write(toFile: d + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = strata("experiment", d + "/bad.yaml", "--out", d + "/bad")
+        #expect(bad.status == 1 && bad.errors.contains("bad.yaml:6:14") && bad.errors.contains("names no earlier row"), "\(bad.errors)")
+        #expect(bad.errors.contains("row 'b' trains on 3 classes but its network has 2 outputs"), "\(bad.errors)")
     }
 }
