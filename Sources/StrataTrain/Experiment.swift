@@ -27,7 +27,10 @@ public struct Experiment {
         public var classes: [Int]? = nil
         /// With `classes`: so many training images of each, drawn per seed.
         public var perClass: Int? = nil
+        /// With `classes`: so many validation images of each (the same for every seed); nil: all.
+        public var validationPerClass: Int? = nil
         public var epochs: Int? = nil
+        public var batch: Int? = nil
         public var seeds: [UInt64]? = nil
         /// `row:NAME`: the checkpoint of another row (its first seed), which must come earlier.
         public var weightsRow: String? = nil
@@ -46,7 +49,7 @@ public struct Experiment {
     public var loader: SpecLoader
 
     static let keys = ["name", "description", "base", "data", "training", "rows"]
-    static let rowKeys = ["name", "spec", "remove", "set", "insert", "training", "data", "epochs", "seeds", "freeze", "weights"]
+    static let rowKeys = ["name", "spec", "remove", "set", "insert", "training", "data", "epochs", "seeds", "freeze", "weights", "lr", "batch"]
 
     /// Reads and checks `path`: every row resolved and shape-checked, every error of every row
     /// reported at once (located in the experiment file or the row's spec), before anything trains.
@@ -95,10 +98,11 @@ public struct Experiment {
             var rr = AttributeReader(rowEntries, at: item.location, owner: "a row", ignoring: ["remove", "set", "insert", "training"])
             guard let rowName = rr.string("name") else { bag.append(contentsOf: rr.bag.diagnostics); continue }
             let specFile = rr.has("spec") ? rr.string("spec") : { _ = rr.node("spec"); return nil }()
-            var classes: [Int]?, perClass: Int?
+            var classes: [Int]?, perClass: Int?, validationPerClass: Int?
             if var dr = rr.mapping("data") {
                 classes = dr.intList("classes", in: 0...1_000_000)
                 perClass = dr.has("per_class") ? dr.int("per_class", in: 1...1_000_000) : { _ = dr.node("per_class"); return nil }()
+                validationPerClass = dr.has("val_per_class") ? dr.int("val_per_class", in: 1...1_000_000) : { _ = dr.node("val_per_class"); return nil }()
                 if let c = classes, Set(c).count != c.count { dr.report("'classes' of a row's 'data' repeats a class: \(c)", at: dr.location(of: "classes")) }
                 dr.finish()
                 rr.merge(dr)
@@ -114,6 +118,8 @@ public struct Experiment {
                 }
             }
             let rowWeights = rr.has("weights") ? rr.string("weights") : { _ = rr.node("weights"); return nil }()
+            let rowLR = rr.has("lr") ? rr.double("lr", in: 0...1e6) : { _ = rr.node("lr"); return nil }()
+            let rowBatch = rr.has("batch") ? rr.int("batch", in: 1...1_048_576) : { _ = rr.node("batch"); return nil }()
             rr.finish(extraCandidates: ["remove", "set", "insert", "training"])
             bag.append(contentsOf: rr.bag.diagnostics)
             if let first = seen[rowName.value] {
@@ -139,9 +145,11 @@ public struct Experiment {
                 }
                 var patched = spec
                 // Row-level freeze and weights patch the row's training section (the rest stays the base's).
-                if rowFreeze != nil || rowWeights != nil {
+                if rowFreeze != nil || rowWeights != nil || rowLR != nil {
                     var training = patched.training ?? TrainingSpec(location: item.location)
                     if let rowFreeze { training.freeze = rowFreeze }
+                    // lr: a constant learning rate for this row (the base's schedule would decay it).
+                    if let rowLR { training.optimizer.learningRate = rowLR; training.schedule = .constant }
                     if let rowWeights, !rowWeights.value.hasPrefix("row:") { training.weights = rowWeights }
                     patched.training = training
                 }
@@ -166,8 +174,9 @@ public struct Experiment {
                     bag.error("row '\(rowName.value)': 'per_class' needs 'classes' in its 'data'", at: rowName.location)
                     continue
                 }
-                rows.append(Row(name: rowName, spec: patched, graph: graph, classes: classes, perClass: perClass, epochs: rowEpochs, seeds: rowSeeds,
-                                weightsRow: weightsRow))
+                rows.append(Row(name: rowName, spec: patched, graph: graph, classes: classes, perClass: perClass, validationPerClass: validationPerClass,
+                                epochs: rowEpochs, batch: rowBatch,
+                                seeds: rowSeeds, weightsRow: weightsRow))
             } catch {
                 bag.append(contentsOf: error.diagnostics)
             }
@@ -245,7 +254,8 @@ public struct ExperimentRunner {
                 var data = splits[key]!
                 if let classes = row.classes {
                     data = DataSplits(train: SubsetDataset(data.train, classes: classes, perClass: row.perClass, seed: seed),
-                                      validation: data.validation.map { SubsetDataset($0, classes: classes) }, description: data.description)
+                                      validation: data.validation.map { SubsetDataset($0, classes: classes, perClass: row.validationPerClass, seed: 0) },
+                                      description: data.description)
                 }
                 var spec = row.spec
                 if let other = row.weightsRow {
@@ -260,7 +270,7 @@ public struct ExperimentRunner {
                     spec.training = training
                 }
                 let epochs = row.epochs ?? experiment.epochs ?? row.spec.training?.epochs ?? 10
-                let batch = experiment.batch ?? row.spec.training?.batch ?? 32
+                let batch = row.batch ?? experiment.batch ?? row.spec.training?.batch ?? 32
                 var options = Trainer.Options(epochs: epochs, batch: batch)
                 options.seed = seed
                 options.checkpointSteps = experiment.checkpointSteps
