@@ -39,17 +39,6 @@ inline float im2col(__global const float *x, const int g, const int k, const int
 #define STORE(g, s, m, j, v) { const int f_ = (g) * FG + (m); const float o_ = (v) + (hasBias ? bias[f_] : 0.0f); \
                                y[((j) / P * F + f_) * P + (j) % P] = (relu && o_ < 0.0f) ? 0.0f : o_; }
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // The data gradient, gathered rather than scattered (no col2im, no atomics): for input element
 // (c, j = (n, iy, ix)), dx = Σ over (f, ky, kx) of w[f][c][ky][kx] · dy[n][f][ty/SH][tx/SW] where
@@ -75,17 +64,6 @@ inline float dy_gather(__global const float *dy, const int g, const int k, const
 #define LOAD_B(g, k, j) dy_gather(dy, g, k, j)
 #define STORE(g, s, c, j, v) dx[((j) / (H * W) * C + (g) * CG + (c)) * (H * W) + (j) % (H * W)] = (v)
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // The filter gradient: dw[f][k] = Σ_j dy[f][j] · im2col(x)[k][j], the depth j running over images
 // and positions, split into SPLIT slices (partial sums in dw[s][g][f][k]) when the output alone has
@@ -102,17 +80,6 @@ inline float dy_gather(__global const float *dy, const int g, const int k, const
 #define LOAD_B(g, j, k) im2col(x, g, k, j)
 #define STORE(g, s, f, k, v) dw[(((s) * G + (g)) * FG + (f)) * GN + (k)] = (v)
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // The bias gradient: db[f] = Σ over images and positions of dy; a work-group per filter adds in a
 // fixed order (each item a strided partial sum, then a tree), so results repeat run to run.

@@ -18,17 +18,6 @@
 #define LOAD_B(g, f, u) w[(u) * F + (f)]
 #define STORE(g, s, n, u, v) { const float o_ = (v) + (hasBias ? bias[u] : 0.0f); y[(n) * U + (u)] = (relu && o_ < 0.0f) ? 0.0f : o_; }
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // dx[n][f] = Σ_u dy[n][u] · w[u][f].
 #define GEMM_NAME fc_backward_data
@@ -43,17 +32,6 @@
 #define LOAD_B(g, u, f) w[(u) * F + (f)]
 #define STORE(g, s, n, f, v) dx[(n) * F + (f)] = (v)
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // dw[u][f] = Σ_n dy[n][u] · x[n][f].
 #define GEMM_NAME fc_backward_filter
@@ -68,17 +46,6 @@
 #define LOAD_B(g, n, f) x[(n) * F + (f)]
 #define STORE(g, s, u, f, v) dw[(u) * F + (f)] = (v)
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 __kernel void fc_backward_bias(__global const float *dy, __global float *db) {
     const int u = get_global_id(0);

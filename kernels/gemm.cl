@@ -14,6 +14,7 @@
 //                               neighbouring work items load neighbouring words
 //   STORE(g, s, m, n, v)        where C's element goes (s: the depth slice when the depth is split)
 //   GEMM_SPLIT                  depth slices: the third launch dimension is group · GEMM_SPLIT + slice
+// It #undefs all of those at its end, so the next kernel defines them afresh.
 // Tile constants (-D, chosen per device, see Sources/StrataOpenCL/Tuning.swift): TM, TN, TK, WM, WN;
 // TK 0 reads the operands straight from global memory (no local memory, no barriers).
 // The work-group is (TN / WN) × (TM / WM) items: local id 0 runs along n, local id 1 along m.
@@ -80,3 +81,15 @@ void GEMM_NAME(GEMM_ARGS) {
         }
     }
 }
+
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE

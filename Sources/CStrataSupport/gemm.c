@@ -160,24 +160,9 @@ static inline void TARGET transpose_block_avx512(const float *in, long ld, long 
     for (int k = 0; k < 16; k++) _mm512_store_ps(out + k * NR, r[k]);
 }
 #include "gemm_isa.h"
-#undef ISA
-#undef TARGET
-#undef MR
-#undef NR
-#undef VL
-#undef vec
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOAD
-#undef V_LOADU
-#undef V_STORE
-#undef V_STOREU
-#undef V_MUL
-#undef V_FMADD
-#undef V_MASKZ_LOADU
-#undef V_MASK_STOREU
 
 // ---- AVX2 + FMA ----
+#define PORTABLE 0
 #define ISA(name) name##_avx2
 #define TARGET __attribute__((target("avx2,fma")))
 #define MR 6
@@ -221,22 +206,6 @@ static inline void TARGET transpose_block_avx2(const float *in, long ld, long ro
     }
 }
 #include "gemm_isa.h"
-#undef ISA
-#undef TARGET
-#undef MR
-#undef NR
-#undef VL
-#undef vec
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOAD
-#undef V_LOADU
-#undef V_STORE
-#undef V_STOREU
-#undef V_MUL
-#undef V_FMADD
-#undef V_MASKZ_LOADU
-#undef V_MASK_STOREU
 #endif
 
 // ---- portable C (vector extensions the compiler lowers to whatever the CPU has) ----
@@ -256,7 +225,6 @@ static inline vec8 g_maskz_loadu(unsigned bits, const float *p) {
 static inline void g_mask_storeu(unsigned bits, float *p, vec8 v) {
     for (int i = 0; i < 8; i++) if (bits >> i & 1) p[i] = v[i];
 }
-#undef PORTABLE
 #define PORTABLE 1
 #define ISA(name) name##_generic
 #define TARGET

@@ -10,7 +10,7 @@
 //   ISA(transpose_block)(in, ld, rows, out): out[k·NR + c] = in[c·ld + k] for a VL×VL block,
 //                      rows c ≥ rows read as zeros
 //   PORTABLE           1 for portable C (whose masked operations are loops anyway: one store path)
-// What differs between instruction sets is only that: the micro-kernel's shape, the vector
+// It #undefs all of those at its end. What differs between instruction sets is only that: the micro-kernel's shape, the vector
 // operations, the lane masks and the transpose.
 
 // Ap[panel][k][r] = op(A)[panel·MR + r][k0 + k] for all m rows, zero rows past m.
@@ -322,3 +322,20 @@ static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long
     }
 }
 
+#undef ISA
+#undef TARGET
+#undef PORTABLE
+#undef MR
+#undef NR
+#undef VL
+#undef vec
+#undef V_ZERO
+#undef V_SET1
+#undef V_LOAD
+#undef V_LOADU
+#undef V_STORE
+#undef V_STOREU
+#undef V_MUL
+#undef V_FMADD
+#undef V_MASKZ_LOADU
+#undef V_MASK_STOREU

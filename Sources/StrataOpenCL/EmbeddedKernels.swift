@@ -60,17 +60,6 @@ inline float im2col(__global const float *x, const int g, const int k, const int
 #define STORE(g, s, m, j, v) { const int f_ = (g) * FG + (m); const float o_ = (v) + (hasBias ? bias[f_] : 0.0f); \
                                y[((j) / P * F + f_) * P + (j) % P] = (relu && o_ < 0.0f) ? 0.0f : o_; }
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // The data gradient, gathered rather than scattered (no col2im, no atomics): for input element
 // (c, j = (n, iy, ix)), dx = Σ over (f, ky, kx) of w[f][c][ky][kx] · dy[n][f][ty/SH][tx/SW] where
@@ -96,17 +85,6 @@ inline float dy_gather(__global const float *dy, const int g, const int k, const
 #define LOAD_B(g, k, j) dy_gather(dy, g, k, j)
 #define STORE(g, s, c, j, v) dx[((j) / (H * W) * C + (g) * CG + (c)) * (H * W) + (j) % (H * W)] = (v)
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // The filter gradient: dw[f][k] = Σ_j dy[f][j] · im2col(x)[k][j], the depth j running over images
 // and positions, split into SPLIT slices (partial sums in dw[s][g][f][k]) when the output alone has
@@ -123,17 +101,6 @@ inline float dy_gather(__global const float *dy, const int g, const int k, const
 #define LOAD_B(g, j, k) im2col(x, g, k, j)
 #define STORE(g, s, f, k, v) dw[(((s) * G + (g)) * FG + (f)) * GN + (k)] = (v)
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // The bias gradient: db[f] = Σ over images and positions of dy; a work-group per filter adds in a
 // fixed order (each item a strided partial sum, then a tree), so results repeat run to run.
@@ -256,17 +223,6 @@ __kernel void sum_slices(__global const float *parts, __global float *out, const
 #define LOAD_B(g, f, u) w[(u) * F + (f)]
 #define STORE(g, s, n, u, v) { const float o_ = (v) + (hasBias ? bias[u] : 0.0f); y[(n) * U + (u)] = (relu && o_ < 0.0f) ? 0.0f : o_; }
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // dx[n][f] = Σ_u dy[n][u] · w[u][f].
 #define GEMM_NAME fc_backward_data
@@ -281,17 +237,6 @@ __kernel void sum_slices(__global const float *parts, __global float *out, const
 #define LOAD_B(g, u, f) w[(u) * F + (f)]
 #define STORE(g, s, n, f, v) dx[(n) * F + (f)] = (v)
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 // dw[u][f] = Σ_n dy[n][u] · x[n][f].
 #define GEMM_NAME fc_backward_filter
@@ -306,17 +251,6 @@ __kernel void sum_slices(__global const float *parts, __global float *out, const
 #define LOAD_B(g, n, f) x[(n) * F + (f)]
 #define STORE(g, s, u, f, v) dw[(u) * F + (f)] = (v)
 #include "gemm.cl"
-#undef GEMM_NAME
-#undef GEMM_ARGS
-#undef GM
-#undef GN
-#undef GK
-#undef A_ALONG_K
-#undef B_ALONG_N
-#undef GEMM_SPLIT
-#undef LOAD_A
-#undef LOAD_B
-#undef STORE
 
 __kernel void fc_backward_bias(__global const float *dy, __global float *db) {
     const int u = get_global_id(0);
@@ -343,6 +277,7 @@ __kernel void fc_backward_bias(__global const float *dy, __global float *db) {
 //                               neighbouring work items load neighbouring words
 //   STORE(g, s, m, n, v)        where C's element goes (s: the depth slice when the depth is split)
 //   GEMM_SPLIT                  depth slices: the third launch dimension is group · GEMM_SPLIT + slice
+// It #undefs all of those at its end, so the next kernel defines them afresh.
 // Tile constants (-D, chosen per device, see Sources/StrataOpenCL/Tuning.swift): TM, TN, TK, WM, WN;
 // TK 0 reads the operands straight from global memory (no local memory, no barriers).
 // The work-group is (TN / WN) × (TM / WM) items: local id 0 runs along n, local id 1 along m.
@@ -409,6 +344,18 @@ void GEMM_NAME(GEMM_ARGS) {
         }
     }
 }
+
+#undef GEMM_NAME
+#undef GEMM_ARGS
+#undef GM
+#undef GN
+#undef GK
+#undef A_ALONG_K
+#undef B_ALONG_N
+#undef GEMM_SPLIT
+#undef LOAD_A
+#undef LOAD_B
+#undef STORE
 """#,
         "lrn": #"""
 // Local response normalisation across channels: lrn_forward, lrn_backward, each one pass.

@@ -110,23 +110,7 @@ struct ReportCommandTests {
         #expect(run.output.contains("6 charts, 3 pictures"), "\(run.output)")
         let page = try String(contentsOfFile: d + "/run/report.html", encoding: .utf8)
         #expect(!page.contains("src=\"http") && !page.contains("<script src"))   // nothing fetched
-        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let chromium else {
-            Issue.record("headless Chromium is needed to check the page; tools/bootstrap installs Debian's chromium")
-            return
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: chromium)
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom", "file://" + d + "/run/report.html"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let timer = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: timer)
-        let dom = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        timer.cancel()
+        guard let dom = try headlessDOM(d + "/run/report.html") else { return }
         #expect(dom.contains("data-charts=\"6/6\""), "\(dom.prefix(300))")
         #expect(dom.contains("data-images=\"3/3\""))
     }

@@ -86,22 +86,7 @@ struct ExperimentTests {
         #expect(report.status == 0 && report.output.contains("3 charts"), "\(report.output) \(report.errors)")
         let page = try String(contentsOfFile: d + "/out/report.html", encoding: .utf8)
         #expect(page.contains("type: \"bar\"") && page.contains("labels: [\"wide\"]") && page.contains("<td>wide</td>"))
-        if let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: chromium)
-            process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom", "file://" + d + "/out/report.html"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let dom = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(dom.contains("data-charts=\"3/3\""), "\(dom.prefix(300))")
-        } else {
-            Issue.record("headless Chromium is needed to check the page; tools/bootstrap installs Debian's chromium")
-        }
-        let dry = strata("experiment", d + "/exp.yaml", "--dry-run")
-        #expect(dry.status == 0 && dry.output.contains("row no-dropout:") && dry.output.contains("multiply-adds") && dry.output.contains("3 row(s) × 1 seed(s)"))
+        if let dom = try headlessDOM(d + "/out/report.html") { #expect(dom.contains("data-charts=\"3/3\""), "\(dom.prefix(300))") }
     }
 
     /// Every error of every row at once, located, before anything trains.

@@ -81,3 +81,25 @@ func isLocatedError(_ line: Substring) -> Bool {
     guard place.count >= 3, !place[0].isEmpty else { return false }
     return place.suffix(2).allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
 }
+
+/// The DOM of `page` after headless Chromium loaded it (scripts run), or nil, with an issue
+/// recorded, where there is no Chromium (tools/bootstrap installs Debian's).
+func headlessDOM(_ page: String) throws -> String? {
+    guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        Issue.record("headless Chromium is needed to check the page; tools/bootstrap installs Debian's chromium")
+        return nil
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: chromium)
+    process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom", "file://" + page]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let timer = DispatchWorkItem { process.terminate() }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: timer)
+    let dom = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    timer.cancel()
+    return dom
+}
