@@ -382,9 +382,12 @@ public struct ExperimentTable {
     public func markdown() -> String {
         func pm(_ s: (mean: Double, std: Double)?) -> String { s.map { String(format: "%.2f ± %.2f", $0.mean * 100, $0.std * 100) } ?? "-" }
         func millions(_ n: Int) -> String {
-            n >= 100_000 ? String(format: "%.2f M", Double(n) / 1e6) : String(n).reversed().enumerated().map { $0.offset > 0 && $0.offset % 3 == 0 ? "\($0.element)," : "\($0.element)" }.joined().reversed().map(String.init).joined()
+            if n >= 100_000 { return String(format: "%.2f M", Double(n) / 1e6) }
+            var digits = String(n), out = ""
+            while digits.count > 3 { out = "," + digits.suffix(3) + out; digits.removeLast(3) }
+            return digits + out
         }
-        var out = "# \(experiment.name)\n\nError in %, mean ± standard deviation over seeds \(experiment.seeds.map(String.init).joined(separator: ", ")).\n\n"
+        var out = "# \(experiment.name)\n\nError in %, mean ± standard deviation over each row's seeds (draws).\n\n"
         out += "| row | train top-1 | val top-1 | val top-5 | parameters | multiply-adds | seeds | minutes |\n|---|---|---|---|---|---|---|---|\n"
         for l in lines {
             out += "| \(l.row) | \(pm(l.trainTop1)) | \(pm(l.valTop1)) | \(pm(l.valTop5)) | \(millions(l.parameters)) | \(millions(l.multiplyAdds)) | \(l.seeds) | "
