@@ -110,14 +110,8 @@ public struct LinearProbe: Sendable {
     public static func draw(labels: [Int], classes: Int, perClass: Int, seed: UInt64, draw: Int) -> [Int] {
         var out: [Int] = []
         for c in 0..<classes {
-            var pool = labels.indices.filter { labels[$0] == c }
             var g = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(draw) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(c))
-            let take = min(perClass, pool.count)
-            for k in 0..<take {
-                let j = k + Int(g.next() % UInt64(pool.count - k))
-                pool.swapAt(k, j)
-            }
-            out += pool.prefix(take)
+            out += g.sample(labels.indices.filter { labels[$0] == c }, count: perClass)
         }
         return out
     }

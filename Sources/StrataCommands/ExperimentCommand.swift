@@ -65,8 +65,7 @@ struct ExperimentCommand: ParsableCommand {
             runner.version = StrataCommand.configuration.version
             runner.command = (["strata", "experiment", file] + (out.map { ["--out", $0] } ?? []) + (device.selector == "cpu" ? [] : ["--device", device.selector])
                               + (only.map { ["--only", $0] } ?? [])).joined(separator: " ")
-            var lines: [String] = []
-            runner.log = { lines.append($0); FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             try runner.run()
             output.write(try String(contentsOfFile: runner.out + "/table.md", encoding: .utf8))
             output.write("\nwrote \(runner.out)/table.csv and \(runner.out)/table.md\n")

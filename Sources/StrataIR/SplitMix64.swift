@@ -11,4 +11,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// `count` of `items` drawn without replacement (a partial Fisher–Yates shuffle), in draw order;
+    /// all of them when there are fewer.
+    public mutating func sample<T>(_ items: [T], count: Int) -> [T] {
+        var pool = items
+        let take = min(count, pool.count)
+        for k in 0..<take { pool.swapAt(k, k + Int(next() % UInt64(pool.count - k))) }
+        return Array(pool.prefix(take))
+    }
 }

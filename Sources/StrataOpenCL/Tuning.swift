@@ -95,18 +95,20 @@ public enum Tuning {
     static func key(_ device: OpenCLDevice) -> String { "\(device.platformName) | \(device.name) | \(device.driver)" }
 
     public static func stored(for device: OpenCLDevice, file: String? = Tuning.file) -> GemmTiles? {
-        guard let file, let data = FileManager.default.contents(atPath: file),
-              let entries = try? JSONDecoder().decode([String: GemmTiles].self, from: data),
-              let tiles = entries[key(device)], tiles.problem(on: device) == nil else { return nil }
+        guard let file, let tiles = entries(file)[key(device)], tiles.problem(on: device) == nil else { return nil }
         return tiles
+    }
+
+    /// What `file` holds by device key (nothing when it is missing or unreadable).
+    static func entries(_ file: String) -> [String: GemmTiles] {
+        FileManager.default.contents(atPath: file).flatMap { try? JSONDecoder().decode([String: GemmTiles].self, from: $0) } ?? [:]
     }
 
     /// Records `tiles` as `device`'s winner (written atomically; other devices' entries kept).
     /// Returns the file written.
     @discardableResult public static func store(_ tiles: GemmTiles, for device: OpenCLDevice, file: String? = Tuning.file) throws -> String {
         guard let file else { throw OpenCLError("storing the tuned tile", -30, detail: "the program cache is off (STRATA_PROGRAM_CACHE=off), so there is nowhere to keep it") }
-        var entries: [String: GemmTiles] = [:]
-        if let data = FileManager.default.contents(atPath: file), let old = try? JSONDecoder().decode([String: GemmTiles].self, from: data) { entries = old }
+        var entries = entries(file)
         entries[key(device)] = tiles
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -170,6 +170,21 @@ public struct AttributeReader {
         return values
     }
 
+    /// A list of layer names (a single name is a list of one), each with its place; nil when `key` is
+    /// absent. An item that is not a name is reported and left out.
+    public mutating func layerNames(_ key: String) -> [Located<String>]? {
+        guard let node = node(key) else { return nil }
+        var names: [Located<String>] = []
+        for item in node.sequence ?? [node] {
+            guard case .scalar(let name, _) = item.kind, !item.isNull else {
+                report("'\(key)' of \(owner) must list layer names, got \(item.shortDescription)", at: item.location)
+                continue
+            }
+            names.append(Located(name, at: item.location))
+        }
+        return names
+    }
+
     /// A nested mapping, read by its own reader whose errors join this one's when `merge` is called.
     public mutating func mapping(_ key: String) -> AttributeReader? {
         guard let node = node(key) else { return nil }

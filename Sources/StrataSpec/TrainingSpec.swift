@@ -159,15 +159,7 @@ public struct TrainingSpec: Sendable {
             r.merge(a)
         }
         if r.has("weights") { t.weights = r.string("weights") } else { _ = r.node("weights") }
-        if let node = r.node("freeze") {
-            for item in node.sequence ?? [node] {
-                guard case .scalar(let name, _) = item.kind, !item.isNull else {
-                    r.report("'freeze' of 'training' must list layer names, got \(item.shortDescription)", at: item.location)
-                    continue
-                }
-                t.freeze.append(Located(name, at: item.location))
-            }
-        }
+        t.freeze = r.layerNames("freeze") ?? []
         r.finish()
         bag.append(contentsOf: r.bag.diagnostics)
         return t

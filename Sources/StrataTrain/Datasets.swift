@@ -305,14 +305,13 @@ public struct SubsetDataset: Dataset {
         self.classes = classes.count
         var chosen: [Int] = []
         for (k, c) in classes.enumerated() {
-            var pool = (0..<base.count).filter { base.label($0) == c }
+            let pool = (0..<base.count).filter { base.label($0) == c }
             if let perClass {
                 var g = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(k) &+ 0x632B_E59B_D9B4_E019)
-                let take = min(perClass, pool.count)
-                for i in 0..<take { pool.swapAt(i, i + Int(g.next() % UInt64(pool.count - i))) }
-                pool = Array(pool.prefix(take)).sorted()
+                chosen += g.sample(pool, count: perClass)
+            } else {
+                chosen += pool
             }
-            chosen += pool
         }
         self.indices = chosen.sorted()
     }

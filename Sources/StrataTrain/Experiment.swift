@@ -109,14 +109,7 @@ public struct Experiment {
             }
             let rowEpochs = rr.has("epochs") ? rr.int("epochs", in: 1...1_000_000) : { _ = rr.node("epochs"); return nil }()
             let rowSeeds = rr.has("seeds") ? rr.intList("seeds", in: 0...Int(Int32.max)).map { $0.map(UInt64.init) } : { _ = rr.node("seeds"); return nil }()
-            var rowFreeze: [Located<String>]?
-            if let node = rr.node("freeze") {
-                rowFreeze = []
-                for item in node.sequence ?? [node] {
-                    if case .scalar(let s, _) = item.kind, !item.isNull { rowFreeze!.append(Located(s, at: item.location)) }
-                    else { rr.report("'freeze' of a row must list layer names, got \(item.shortDescription)", at: item.location) }
-                }
-            }
+            let rowFreeze = rr.layerNames("freeze")
             let rowWeights = rr.has("weights") ? rr.string("weights") : { _ = rr.node("weights"); return nil }()
             let rowLR = rr.has("lr") ? rr.double("lr", in: 0...1e6) : { _ = rr.node("lr"); return nil }()
             let rowBatch = rr.has("batch") ? rr.int("batch", in: 1...1_048_576) : { _ = rr.node("batch"); return nil }()
@@ -294,8 +287,9 @@ public struct ExperimentRunner {
             }
         }
         let results = experiment.rows.flatMap { row in (row.seeds ?? experiment.seeds).compactMap { try? load(folder(row: row.name.value, seed: $0)) } }
-        try Self.writeAtomically(Data(ExperimentTable(experiment: experiment, results: results).csv().utf8), to: out + "/table.csv")
-        try Self.writeAtomically(Data(ExperimentTable(experiment: experiment, results: results).markdown().utf8), to: out + "/table.md")
+        let table = ExperimentTable(experiment: experiment, results: results)
+        try Self.writeAtomically(Data(table.csv().utf8), to: out + "/table.csv")
+        try Self.writeAtomically(Data(table.markdown().utf8), to: out + "/table.md")
         return results
     }
 
