@@ -191,8 +191,11 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
     long offsets[KC];
     float tile[MR * NR] __attribute__((aligned(64)));
     long mp = (m + MR - 1) / MR * MR;
-    for (long pc = 0; pc < k; pc += KC) {
-        long kc = k - pc < KC ? k - pc : KC;
+    // K in equal blocks of at most KC (1200 = 4 × 300, not 3 × 384 + 48: a thin last block spends
+    // as long loading and storing C as multiplying).
+    long kblock = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+    for (long pc = 0; pc < k; pc += kblock) {
+        long kc = k - pc < kblock ? k - pc : kblock;
         float b0 = pc == 0 ? beta : 1;
         float *ap = grow(&buffers->a, &buffers->na, (size_t)(mp * kc));
         if (!ap) return -1;

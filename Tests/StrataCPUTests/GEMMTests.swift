@@ -14,10 +14,11 @@ let strataPaths = GEMMPath.supported.filter { $0 != .openblas }
 
 @Suite("GEMM (Strata's kernels, every instruction set this CPU has)")
 struct GEMMTests {
-    /// (m, n, k): full tiles (8×48, K = 384), one past them, and one short of them.
+    /// (m, n, k): full tiles (8×48, K = 384), one past them, and one short of them; K split in
+    /// unequal blocks (1201 = 3 × 301 + 298).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 5, 2), (8, 48, 384), (9, 49, 385), (7, 47, 383), (16, 96, 768),
-        (17, 500, 769), (64, 1000, 20), (130, 33, 900), (2, 481, 10),
+        (17, 500, 769), (64, 1000, 20), (130, 33, 900), (2, 481, 10), (13, 35, 1201),
     ]
 
     struct Problem {
