@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
         // A few lines of C the CPU backend needs (the x86 denormal mode).
         // -fno-math-errno: sqrtf need not set errno, so its loops vectorise.
@@ -48,10 +49,13 @@ let package = Package(
         .target(name: "StrataOpenCL", dependencies: ["COpenCL", "StrataIR", "StrataPlan"], exclude: ["README.md"]),
         // File formats: safetensors (weights, gradients) and .npy (inputs, labels, features).
         .target(name: "StrataFormats", dependencies: ["CPNG", "CTurboJPEG"], exclude: ["README.md"]),
+        // The job's ranks under mpirun (MPI_COMM_WORLD), or one rank without it: collectives for
+        // data-parallel training and the commands that spread their work.
+        .target(name: "StrataMPI", dependencies: ["CMPI"], exclude: ["README.md"]),
         // Stage 5: training: data sets, preprocessing and augmentation, the training loop, checkpoints, evaluation.
         .target(
             name: "StrataTrain",
-            dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataFormats", "CZlib"],
+            dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataFormats", "StrataMPI", "CZlib"],
             exclude: ["README.md"]),
         // Stage 6: the ZF paper's analyses (sweeps, projections, occlusion, correspondence, filters) on any backend.
         .target(name: "StrataAnalysis", dependencies: ["StrataIR", "StrataPlan", "StrataFormats", "StrataTrain", "COpenBLAS"], exclude: ["README.md"]),
@@ -59,7 +63,7 @@ let package = Package(
         .target(
             name: "StrataCommands",
             dependencies: [
-                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "StrataTrain", "StrataAnalysis", "StrataOpenCL",
+                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "StrataTrain", "StrataAnalysis", "StrataOpenCL", "StrataMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),

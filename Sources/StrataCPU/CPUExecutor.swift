@@ -39,6 +39,21 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
         }
     }
 
+    public func run(seed: UInt64, steps: Range<Int>) throws -> Double? {
+        guard steps.lowerBound >= 0 && steps.upperBound <= plan.steps.count else {
+            throw ExecutorError("steps \(steps) are outside the plan's 0..<\(plan.steps.count)")
+        }
+        switch impl {
+        case .single(let e): return e.run(seed: seed, steps: steps) { _, _ in }
+        case .double(let e): return e.run(seed: seed, steps: steps) { _, _ in }
+        }
+    }
+
+    public var imageOffset: Int {
+        get { switch impl { case .single(let e): e.imageOffset; case .double(let e): e.imageOffset } }
+        set { switch impl { case .single(let e): e.imageOffset = newValue; case .double(let e): e.imageOffset = newValue } }
+    }
+
     public func run(seed: UInt64, observe: (TensorID, UnsafeBufferPointer<Float>) throws -> Void) throws -> Double? {
         switch impl {
         case .single(let e):

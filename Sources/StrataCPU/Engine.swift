@@ -17,6 +17,7 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
     /// Seconds spent in each step of the last run (when timing is on).
     var stepSeconds: [Double]
     var timing = false
+    var imageOffset = 0
 
     init(plan: ExecutionPlan, context: CPUContext) {
         _ = Parallel.blasConfigured
@@ -65,8 +66,9 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
     func run(seed: UInt64) -> Double? { run(seed: seed) { _, _ in } }
 
     /// Runs every step; after a step that makes observed tensors, `observe(tensor, buffer id)`.
-    func run(seed: UInt64, observe: (TensorID, Int) throws -> Void) rethrows -> Double? {
-        for (k, step) in plan.steps.enumerated() {
+    func run(seed: UInt64, steps: Range<Int>? = nil, observe: (TensorID, Int) throws -> Void) rethrows -> Double? {
+        for k in steps ?? plan.steps.indices {
+            let step = plan.steps[k]
             if timing {
                 var start = timespec(), end = timespec()
                 clock_gettime(CLOCK_MONOTONIC, &start)
@@ -127,7 +129,8 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
         case .dropout_forward:
             guard case .dropout(let rate, let stream) = step.parameters else { invariant(step) }
             ElementwiseKernel<T>.dropoutForward(input(0), output(0), output(1), count(outputs[0]), rate: rate,
-                                                seed: seed &+ UInt64(stream) &* 0xD1B5_4A32_D192_ED03, threads: threads)
+                                                seed: seed &+ UInt64(stream) &* 0xD1B5_4A32_D192_ED03,
+                                                offset: imageOffset * (count(outputs[0]) / batch), threads: threads)
         case .dropout_backward: ElementwiseKernel<T>.dropoutBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
         case .add: ElementwiseKernel<T>.add(inputs.map { UnsafePointer(pointer($0)) }, output(0), count(outputs[0]), threads: threads)
 

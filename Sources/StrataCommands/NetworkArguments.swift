@@ -1,5 +1,6 @@
 import ArgumentParser
 import StrataCPU
+import StrataMPI
 import StrataOpenCL
 import StrataPlan
 
@@ -43,6 +44,8 @@ struct Device: ExpressibleByArgument, Sendable {
     /// The backend, with `threads` CPU workers (nil: the default; `STRATA_THREADS`, `STRATA_GEMM`).
     func backend(threads: Int?) throws -> any Backend {
         if selector == "cpu" { return CPUBackend(threads.map { CPUSettings(threads: $0) } ?? CPUSettings()) }
-        do { return try OpenCLBackend(selector) } catch let error as OpenCLError { throw CommandError("--device \(selector): \(error)") }
+        // Under mpirun, each rank of a node takes its own GPU (local rank mod the node's GPUs).
+        let localRank = World.launchedByMPI ? World.current.localRank : 0
+        do { return try OpenCLBackend(selector, localRank: localRank) } catch let error as OpenCLError { throw CommandError("--device \(selector): \(error)") }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import StrataCPU
 import StrataDiagnostics
+import StrataMPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -102,19 +103,37 @@ public enum StrataMain {
 
     /// The executable's entry point.
     public static func main() -> Never {
+        // Under mpirun, MPI starts before anything else; without it, nothing of MPI runs.
+        let world = World.launchedByMPI ? World.current : nil
         var out = StandardStream(descriptor: 1)
         var err = StandardStream(descriptor: 2)
+        if let world, world.size > 1 {
+            err.prefix = "[rank \(world.rank)/\(world.size)] "
+            // Rank 0 prints the results; the others' errors and warnings still show, with their rank.
+            if world.rank != 0 { out = StandardStream(descriptor: -1) }
+        }
         let status = run(Array(CommandLine.arguments.dropFirst()), output: &out, errors: &err)
-        exit(status)
+        // A failed rank aborts the job (the others may be waiting for it in a collective).
+        World.end(status)
     }
 }
 
 /// A file descriptor (1: stdout, 2: stderr) as an unbuffered `TextOutputStream`.
 public struct StandardStream: TextOutputStream {
     let descriptor: Int32
+    /// Put at the start of every line (the rank, in a job of several).
+    var prefix = ""
+    var atLineStart = true
     public init(descriptor: Int32) { self.descriptor = descriptor }
     public mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)[...]
+        var text = string
+        if !prefix.isEmpty && !string.isEmpty {
+            text = (atLineStart ? prefix : "") + string.replacingOccurrences(of: "\n", with: "\n" + prefix)
+            if string.hasSuffix("\n") { text.removeLast(prefix.count) }
+            atLineStart = string.hasSuffix("\n")
+        }
+        guard descriptor >= 0 else { return }
+        var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let n = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StrataFormats
 import StrataIR
+import StrataMPI
 import StrataTrain
 
 /// `strata train SPEC --data DATA --out RUN`: trains on the CPU, writing RUN/metrics.csv,
@@ -86,8 +87,13 @@ struct Train: ParsableCommand {
         let status = CommandSupport.run(errors: &errors) {
             let backend = try network.backend
             let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width))
-            let trainer = Trainer(graph: graph, spec: spec, data: splits, run: out, options: options, backend: backend)
-            trainer.report = { progress.handle($0) }
+            // Under mpirun: data-parallel over the job's ranks; rank 0 reports progress, the others their warnings.
+            let world = World.current
+            let trainer = Trainer(graph: graph, spec: spec, data: splits, run: out, options: options, backend: backend, communicator: world)
+            trainer.report = { event in
+                if world.isRoot { progress.handle(event) } else if case .warning = event { progress.handle(event) }
+            }
+            if world.isDistributed && world.isRoot { progress.write("data-parallel on \(world.size) ranks: \(options.batch / world.size) images each per step of \(options.batch)\n") }
             let started = Date()
             defer { progress.finish() }
             var initial = Weights.initialize(graph: graph, spec: spec, seed: seed)

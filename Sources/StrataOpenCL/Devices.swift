@@ -99,11 +99,16 @@ public enum OpenCL {
     }
 
     /// `opencl`: the first GPU, else the first device; `opencl:P:D`: platform P's device D.
-    public static func select(_ selector: String) throws -> OpenCLDevice {
+    /// `opencl`: the first GPU, else the first device; with several ranks of a job on a node, rank
+    /// `localRank` takes GPU localRank mod count. `opencl:P:D`: that device.
+    public static func select(_ selector: String, localRank: Int = 0) throws -> OpenCLDevice {
         let all = try devices()
         let parts = selector.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.first == "opencl" else { throw OpenCLError("select", CL_INVALID_DEVICE, detail: "'\(selector)' is not opencl or opencl:P:D") }
-        if parts.count == 1 { return all.first(where: \.isGPU) ?? all[0] }
+        if parts.count == 1 {
+            let gpus = all.filter(\.isGPU)
+            return gpus.isEmpty ? all[0] : gpus[localRank % gpus.count]
+        }
         guard parts.count == 3, let p = Int(parts[1]), let d = Int(parts[2]) else {
             throw OpenCLError("select", CL_INVALID_DEVICE, detail: "'\(selector)': write opencl:PLATFORM:DEVICE, e.g. opencl:0:0 (strata devices lists them)")
         }

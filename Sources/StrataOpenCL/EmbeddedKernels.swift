@@ -164,14 +164,17 @@ inline ulong splitmix64(ulong *state) {
     return z ^ (z >> 31);
 }
 
+// Element g of the whole batch draws from block g / 4096's stream, skipped ahead to it; `offset`
+// is the whole-batch index of element 0 (a data-parallel rank's share). Work item b takes block
+// offset / 4096 + b (the launch covers one block more than n needs, for a share that starts inside one).
 __kernel void dropout_forward(__global const float *x, __global float *y, __global float *mask, const int n,
-                              const ulong seed, const ulong threshold, const float keep) {
-    const int b = get_global_id(0);
-    const int start = b * 4096;
-    if (start >= n) return;
-    const int end = min(n, start + 4096);
-    ulong state = seed ^ ((ulong)b * 0x9E3779B97F4A7C15UL);
-    for (int i = start; i < end; i++) {
+                              const ulong seed, const ulong threshold, const float keep, const long offset) {
+    const long b = offset / 4096 + get_global_id(0);
+    const long lo = max(offset, b * 4096), hi = min(offset + n, (b + 1) * 4096);
+    if (lo >= hi) return;
+    ulong state = (seed ^ ((ulong)b * 0x9E3779B97F4A7C15UL)) + (ulong)(lo - b * 4096) * 0x9E3779B97F4A7C15UL;
+    for (long g = lo; g < hi; g++) {
+        const long i = g - offset;
         const float m = (splitmix64(&state) >> 11) < threshold ? 0.0f : keep;
         mask[i] = m;
         y[i] = x[i] * m;

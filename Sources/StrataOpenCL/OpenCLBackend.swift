@@ -20,9 +20,10 @@ public struct OpenCLBackend: Backend {
         public init(tiles: GemmTiles? = nil, split: Int? = nil) { (self.tiles, self.split) = (tiles, split) }
     }
 
-    /// `selector`: `opencl` (the first GPU, else the first device) or `opencl:P:D`.
-    public init(_ selector: String = "opencl", options: Options = Options()) throws {
-        device = try OpenCL.select(selector)
+    /// `selector`: `opencl` (the first GPU, else the first device; GPU localRank mod count for a
+    /// job's rank on a node with several) or `opencl:P:D`.
+    public init(_ selector: String = "opencl", options: Options = Options(), localRank: Int = 0) throws {
+        device = try OpenCL.select(selector, localRank: localRank)
         context = try OpenCLContext(device: device)
         var options = options
         if options.tiles == nil { options.tiles = Tuning.tiles(for: device) }
@@ -67,6 +68,8 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         /// Set just before the launch (the dropout seed).
         var seeded: Bool = false
         var stream: Int = 0
+        /// A seeded launch's elements per image (its offset in the whole batch is imageOffset × this).
+        var perImage: Int = 0
         /// The kernel file and the program's build options, for `compile --backend opencl`.
         var file = ""
         var options = ""
@@ -229,8 +232,9 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             guard case .dropout(let rate, let stream) = step.parameters else { fatalError("internal error: dropout without its rate") }
             let threshold = UInt64((rate * 0x1.0p53).rounded(.up))
             let k = try bind(try kernel("elementwise", "dropout_forward", []),
-                             [inputs[0], outputs[0], outputs[1], count(outputs[0]), UInt64(0), threshold, Float(1 / (1 - rate))])
-            return [Launch(kernel: k, global: (outputs[0].count + 4095) / 4096, seeded: true, stream: stream)]
+                             [inputs[0], outputs[0], outputs[1], count(outputs[0]), UInt64(0), threshold, Float(1 / (1 - rate)), UInt64(0)])
+            return [Launch(kernel: k, global: (outputs[0].count + 4095) / 4096 + 1, seeded: true, stream: stream,
+                           perImage: outputs[0].count / plan.batch)]
         case .dropout_backward: return try elementwise("dropout_backward", [inputs[0], inputs[1], outputs[0]], outputs[0])
         case .add:
             var out = try elementwise("copy", [inputs[0], outputs[0]], outputs[0])
@@ -314,12 +318,29 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         (try? run(seed: seed) { _, _ in }) ?? .nan
     }
 
+    public var imageOffset = 0
+
+    @discardableResult public func run(seed: UInt64, steps: Range<Int>) throws -> Double? {
+        guard steps.lowerBound >= 0 && steps.upperBound <= plan.steps.count else {
+            throw ExecutorError("steps \(steps) are outside the plan's 0..<\(plan.steps.count)")
+        }
+        return try run(seed: seed, steps: steps) { _, _ in }
+    }
+
     @discardableResult public func run(seed: UInt64, observe: (TensorID, UnsafeBufferPointer<Float>) throws -> Void) throws -> Double? {
-        for (k, step) in launches.enumerated() {
+        try run(seed: seed, steps: plan.steps.indices, observe: observe)
+    }
+
+    func run(seed: UInt64, steps: Range<Int>, observe: (TensorID, UnsafeBufferPointer<Float>) throws -> Void) throws -> Double? {
+        for k in steps {
+            let step = launches[k]
             // With timing, each step's time is its kernels' device time (OpenCL profiling events).
             var seconds = 0.0
             for launch in step {
-                if launch.seeded { try launch.kernel.set(4, seed &+ UInt64(launch.stream) &* 0xD1B5_4A32_D192_ED03) }
+                if launch.seeded {
+                    try launch.kernel.set(4, seed &+ UInt64(launch.stream) &* 0xD1B5_4A32_D192_ED03)
+                    try launch.kernel.set(7, UInt64(imageOffset * launch.perImage))  // a long, ≥ 0
+                }
                 if let grid = launch.grid { seconds += try context.run(launch.kernel, global: grid, local: launch.local, timed: timing) }
                 else { seconds += try context.run(launch.kernel, global: [max(launch.global, 1)], timed: timing) }
             }

@@ -80,6 +80,13 @@ public struct ExecutionPlan: Sendable {
     /// Step index → the observed tensors that step makes, for `Executor.run(seed:observe:)`.
     public var observed: [Int: [TensorID]] = [:]
 
+    /// Index of the first optimizer step (`sgd_update`, `filter_rms_clip`; == steps.count without
+    /// them): steps 0..<updateStart compute the loss and gradients, the rest apply them. A data-parallel
+    /// rank runs the two ranges with the gradients summed over the ranks in between.
+    public var updateStart: Int {
+        steps.firstIndex { $0.kernel == .sgd_update || $0.kernel == .filter_rms_clip } ?? steps.count
+    }
+
     public func buffer(_ tensor: TensorID) -> Buffer? { bufferOf[tensor].map { buffers[$0] } }
 
     public var inputBytes: Int { bytes(.input) }

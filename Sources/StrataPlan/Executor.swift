@@ -20,6 +20,16 @@ public protocol Executor: AnyObject {
     /// dropout masks.
     @discardableResult func run(seed: UInt64) -> Double?
 
+    /// Runs the plan's steps in `steps` only (`0..<plan.updateStart`, then `plan.updateStart..<
+    /// plan.steps.count`: a data-parallel rank sums the gradients over the ranks in between).
+    /// Returns the loss once a step in the range has made it.
+    @discardableResult func run(seed: UInt64, steps: Range<Int>) throws -> Double?
+
+    /// Where this plan's first image stands in the whole batch (0 by default). Per-image draws
+    /// (dropout masks) depend on the image's place in the whole batch, so a data-parallel rank that
+    /// runs images k..<k+n of it with imageOffset k draws what one process running all draws for them.
+    var imageOffset: Int { get set }
+
     /// Runs the plan, calling `observe` with each tensor the plan was made to observe, right after
     /// the step that makes it (its memory is reused later in the run); a float32 view, valid only
     /// during the call. An error thrown by `observe` stops the run and is rethrown.

@@ -30,6 +30,8 @@ public struct Checkpoint: Sendable {
     public var dataFingerprint: String?
     /// An image tree's class folders, in the order of the network's outputs (nil for other data).
     public var classNames: [String]?
+    /// The data-parallel ranks that trained it (nil: one, or written before ranks were recorded).
+    public var ranks: Int? = nil
 
     public static let format = "strata-checkpoint"
 
@@ -60,6 +62,7 @@ public struct Checkpoint: Sendable {
             "epoch_loss_sum": "\(epochLossSum)", "epoch_wrong": "\(epochWrong)", "epoch_seen": "\(epochSeen)",
         ]
         if let batch { metadata["batch"] = "\(batch)" }
+        if let ranks { metadata["ranks"] = "\(ranks)" }
         if let dataFingerprint { metadata["data_fingerprint"] = dataFingerprint }
         if let classNames { metadata["classes"] = "[" + classNames.map(JSON.string).joined(separator: ",") + "]" }
         try Safetensors.write(Safetensors.File(tensors: tensors, metadata: metadata), path: path)
@@ -89,7 +92,7 @@ public struct Checkpoint: Sendable {
                           pcaValues: pcaValues, pcaVectors: pcaVectors,
                           epochLossSum: Double(m["epoch_loss_sum"] ?? "") ?? 0, epochWrong: Int(m["epoch_wrong"] ?? "") ?? 0,
                           epochSeen: Int(m["epoch_seen"] ?? "") ?? 0, batch: Int(m["batch"] ?? ""), dataFingerprint: m["data_fingerprint"],
-                          classNames: try classNames(file, path: path))
+                          classNames: try classNames(file, path: path), ranks: Int(m["ranks"] ?? ""))
     }
 
     /// The class names a checkpoint stores (`"classes"` in the metadata, a JSON list of strings), or nil.

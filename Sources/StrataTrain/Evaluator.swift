@@ -1,6 +1,7 @@
 import Foundation
 import StrataFormats
 import StrataIR
+import StrataMPI
 import StrataPlan
 
 /// Top-1 and top-5 error of a network (or an ensemble) on a data set, in inference mode, from one
@@ -66,8 +67,11 @@ public final class Evaluator {
     }
 
     /// Softmax outputs, (N, classes), averaged over the views. An image that cannot be read is
-    /// skipped (reported in `unreadable`), unless `strict`.
-    public func predictions(_ data: any Dataset, views: Int, strict: Bool = false) throws -> Predictions {
+    /// skipped (reported in `unreadable`), unless `strict`. Over several ranks, each runs every
+    /// size-th batch of images and the rows are summed on every rank (the others' rows are zeros,
+    /// so the sum is exact: the same numbers as one rank).
+    public func predictions(_ data: any Dataset, views: Int, strict: Bool = false,
+                            communicator: any Communicator = SingleProcess()) throws -> Predictions {
         let classes = graph.nodes.last!.shape!.elementCount!
         let perImage = graph.input.elementCount!
         var out = Predictions(probabilities: [Float](repeating: 0, count: data.count * classes), classes: classes)
@@ -75,8 +79,14 @@ public final class Evaluator {
         var start = 0
         var loaded: [Int: any Executor] = [:]
         let size = data.shape.channels * data.shape.height * data.shape.width
+        var chunk = 0
         while start < data.count {
             let n = min(batch, data.count - start)
+            defer { chunk += 1 }
+            guard chunk % communicator.size == communicator.rank else {
+                start += n
+                continue
+            }
             let e = try loaded[n] ?? executor(for: n)
             loaded[n] = e
             let pixels = try (start..<(start + n)).map { i -> [Float] in
@@ -102,6 +112,16 @@ public final class Evaluator {
             start += n
         }
         for i in out.unreadable.keys { for j in 0..<classes { out.probabilities[i * classes + j] = 0 } }
+        if communicator.isDistributed {
+            out.probabilities.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
+            let lines = out.unreadable.map { "\($0.key)\t\($0.value.replacingOccurrences(of: "\n", with: " "))" }.joined(separator: "\n")
+            for text in communicator.allGather(lines) {
+                for line in text.split(separator: "\n") {
+                    let parts = line.split(separator: "\t", maxSplits: 1)
+                    if parts.count == 2, let i = Int(parts[0]) { out.unreadable[i] = String(parts[1]) }
+                }
+            }
+        }
         return out
     }
 
@@ -123,8 +143,9 @@ public final class Evaluator {
         return (Double(wrong1) / Double(max(1, counted)), Double(wrong5) / Double(max(1, counted)), counted)
     }
 
-    public func errors(_ data: any Dataset, views: Int, strict: Bool = false) throws -> (top1: Double, top5: Double, images: Int, unreadable: [Int: String]) {
-        let p = try predictions(data, views: views, strict: strict)
+    public func errors(_ data: any Dataset, views: Int, strict: Bool = false,
+                       communicator: any Communicator = SingleProcess()) throws -> (top1: Double, top5: Double, images: Int, unreadable: [Int: String]) {
+        let p = try predictions(data, views: views, strict: strict, communicator: communicator)
         let e = Self.errors(p, data)
         return (e.top1, e.top5, e.images, p.unreadable)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import StrataFormats
 import StrataIR
+import StrataMPI
 import StrataPlan
 import StrataSpec
 
@@ -9,6 +10,12 @@ import StrataSpec
 /// checkpoints (and snapshots) written atomically, and an exact resume: data order, augmentation
 /// and dropout draw from (seed, epoch, image) and (seed, step), so a resumed run computes the same
 /// numbers as an uninterrupted one.
+///
+/// Data-parallel over R ranks (`communicator`, under mpirun): the batch is the global batch; rank r
+/// runs images r·B/R..<(r+1)·B/R of each (dropout drawn for their places in the whole batch), the
+/// gradients are summed in one fused buffer (MPI_Allreduce) and divided by R between the backward
+/// pass and the update, so every rank applies the same update to the same weights: one rank's step
+/// at batch B up to float32 summation order. Rank 0 alone writes the run folder.
 public final class Trainer {
     public struct Options: Sendable {
         public var epochs: Int
@@ -81,10 +88,13 @@ public final class Trainer {
     let options: Options
     let specText: String
     let backend: any Backend
+    let communicator: any Communicator
     public var report: (Event) -> Void = { _ in }
 
-    public init(graph: Graph, spec: NetworkSpec, data: DataSplits, run: String, options: Options, backend: any Backend) {
+    public init(graph: Graph, spec: NetworkSpec, data: DataSplits, run: String, options: Options, backend: any Backend,
+                communicator: any Communicator = SingleProcess()) {
         self.backend = backend
+        self.communicator = communicator
         self.graph = graph
         self.spec = spec
         self.settings = spec.training ?? TrainingSpec(location: spec.name.location)
@@ -116,10 +126,19 @@ public final class Trainer {
             guard held.count > 0 else { throw Failure(description: "the validation split of \(held.source) has no images") }
             try held.checkLabels(classes: classes, network: graph.name)
         }
-        try FileCheck.makeDirectory("\(run)/checkpoints")
         let batch = options.batch
-        let lock = try RunLock(folder: run)
-        defer { lock.release() }
+        let ranks = communicator.size, rank = communicator.rank, isRoot = communicator.isRoot
+        guard batch % ranks == 0 else {
+            throw Failure(description: "the batch of \(batch) does not divide among \(ranks) ranks; the batch is the global batch: give one that is a multiple of \(ranks)")
+        }
+        let local = batch / ranks
+        // Rank 0 alone writes the run folder.
+        var lock: RunLock?
+        if isRoot {
+            try FileCheck.makeDirectory("\(run)/checkpoints")
+            lock = try RunLock(folder: run)
+        }
+        defer { lock?.release() }
         let stepsPerEpoch = data.train.count / batch
         guard stepsPerEpoch >= 1 else { throw Failure(description: "the training set has \(data.train.count) images, fewer than one batch of \(batch)") }
         let lastValue = TensorID.value(graph.nodes.count - 1)
@@ -128,8 +147,9 @@ public final class Trainer {
         // Frozen layers (training.freeze): no gradient where nothing below needs one, no update, no momentum.
         let derived = try TrainingGraph.derive(graph, backward: .training(graph, freeze: spec.training?.freeze ?? []), dropout: true,
                                                optimizer: OptimizerSteps(filterRMSClip: settings.filterRMSClip))
-        let plan = backend.plan(derived, batch: batch, keep: [lastValue])
+        let plan = backend.plan(derived, batch: local, keep: [lastValue])
         let executor = try backend.makeExecutor(plan)
+        executor.imageOffset = rank * local
 
         // State: fresh, or from the checkpoint.
         var state: Checkpoint
@@ -146,6 +166,12 @@ public final class Trainer {
                 throw Failure(description: "\(checkpointPath) was trained with --seed \(state.seed), not \(options.seed); resume with the same seed")
             }
             // A resumed run computes what the uninterrupted one would have, or does not run.
+            if (state.ranks ?? 1) != ranks {
+                let trained = state.ranks ?? 1
+                throw Failure(description: "\(checkpointPath) was trained on \(trained) rank\(trained == 1 ? "" : "s"), not \(ranks); resume on "
+                              + (trained == 1 ? "one (without mpirun)" : "\(trained) (mpirun -np \(trained))")
+                              + ": another count sums the gradients in another order, so the run would not continue exactly")
+            }
             if let b = state.batch, b != batch {
                 throw Failure(description: "\(checkpointPath) was trained with --batch \(b), not \(batch); resume with --batch \(b) "
                               + "(another batch changes every step that follows), or start a new run (a new --out)")
@@ -168,7 +194,7 @@ public final class Trainer {
             try Checkpoint.restore(file, path: checkpointPath, into: executor)
         } else {
             if options.resume && !options.overwrite { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
-            try startOver()
+            if isRoot { try startOver() }
             if options.strict, let held = data.validation { try Self.checkReadable(held) }
             let stats = try Preprocessing.statistics(data.train, strict: options.strict)
             if let bad = stats.mean.firstIndex(where: { !$0.isFinite }) {
@@ -178,11 +204,22 @@ public final class Trainer {
                                bestValidationError: .infinity, epochsWithoutImprovement: 0, seed: options.seed, spec: specText,
                                mean: stats.mean, meanShape: [stored.channels, stored.height, stored.width],
                                pcaValues: stats.values, pcaVectors: stats.vectors, epochLossSum: 0, epochWrong: 0, epochSeen: 0,
-                               batch: batch, dataFingerprint: fingerprint, classNames: classNames)
+                               batch: batch, dataFingerprint: fingerprint, classNames: classNames, ranks: ranks > 1 ? ranks : nil)
             try Checkpoint.restore(initialWeights, path: "the initial weights", into: executor)
         }
-        try specText.write(toFile: "\(run)/spec.yaml", atomically: true, encoding: .utf8)
-        try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
+        // Every rank has read the spec, data and state itself: check that they agree before the first step.
+        if communicator.isDistributed {
+            let start = "epoch \(state.epoch) step \(state.stepInEpoch) weights \(try Self.digest(executor))"
+            if let problem = communicator.disagreement(Self.digest(specText), about: "a spec") ?? communicator.disagreement(fingerprint, about: "training data")
+                ?? communicator.disagreement(start, about: "a starting point") {
+                throw Failure(description: problem)
+            }
+        }
+        if isRoot {
+            try specText.write(toFile: "\(run)/spec.yaml", atomically: true, encoding: .utf8)
+            try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
+        }
+        let gradients = try GradientSum(executor: executor, communicator: communicator)
 
         let preprocessing = Preprocessing(stored: stored, input: (input.height, input.width), mean: state.mean,
                                           flip: settings.augment.flip, randomCrop: settings.augment.crop != nil,
@@ -199,7 +236,7 @@ public final class Trainer {
             let order = Self.permutation(count: data.train.count, seed: options.seed, epoch: epoch)
             let train = data.train, strict = options.strict, seed = options.seed, loaderThreads = options.loaderThreads
             let queue = BatchQueue(first: state.stepInEpoch, total: stepsPerEpoch) { k in
-                try Self.makeBatch(train, order: Array(order[(k * batch)..<((k + 1) * batch)]), preprocessing: preprocessing, threads: loaderThreads,
+                try Self.makeBatch(train, order: Array(order[(k * batch + rank * local)..<(k * batch + (rank + 1) * local)]), preprocessing: preprocessing, threads: loaderThreads,
                                    seed: seed, epoch: epoch, perImage: perImage, strict: strict)
             }
             defer { queue.stop() }
@@ -216,17 +253,25 @@ public final class Trainer {
                 try executor.setLabels(b.labels)
                 try executor.setOptimizer(learningRate: state.learningRate, momentum: settings.optimizer.momentum,
                                           weightDecay: settings.optimizer.weightDecay)
-                let loss = executor.run(seed: Self.mix(options.seed, UInt64(state.globalStep)))!
+                let stepSeed = Self.mix(options.seed, UInt64(state.globalStep))
+                var loss: Double, wrongNow: Int
+                if communicator.isDistributed {
+                    // Loss and gradients of this rank's share, summed over the ranks; then the update.
+                    loss = try executor.run(seed: stepSeed, steps: 0..<plan.updateStart) ?? .nan
+                    var totals = [loss / Double(ranks), Double(Self.wrong(try executor.read(.value(lastNode)), labels: b.labels, classes: classes))]
+                    try gradients.sum(andAlso: &totals)
+                    (loss, wrongNow) = (totals[0], Int(totals[1]))
+                    try executor.run(seed: stepSeed, steps: plan.updateStart..<plan.steps.count)
+                } else {
+                    loss = executor.run(seed: stepSeed)!
+                    wrongNow = Self.wrong(try executor.read(.value(lastNode)), labels: b.labels, classes: classes)
+                }
                 guard loss.isFinite else {
                     throw Failure(description: "the loss became \(loss.isNaN ? "NaN" : "\(loss)") at epoch \(epoch + 1), step \(step + 1); training stopped. "
                                   + "\(lastGood()) Try a smaller learning rate (training.optimizer.lr).")
                 }
                 lossSum += loss
-                let probabilities = try executor.read(.value(lastNode))
-                for n in 0..<batch {
-                    let row = probabilities[(n * classes)..<((n + 1) * classes)]
-                    if !row.allSatisfy(\.isFinite) || row.indices.max(by: { row[$0] < row[$1] })! - n * classes != Int(b.labels[n]) { wrong += 1 }
-                }
+                wrong += wrongNow
                 seen += batch
                 computeImages += batch
                 state.globalStep += 1
@@ -235,7 +280,7 @@ public final class Trainer {
                 let elapsed = Date().timeIntervalSince(epochStart)
                 report(.step(epoch: epoch, step: step + 1, of: stepsPerEpoch, loss: lossSum / Double(max(1, seen / batch)),
                              imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9)))
-                if options.checkpointSteps > 0 && state.globalStep % options.checkpointSteps == 0 && state.stepInEpoch < stepsPerEpoch {
+                if isRoot && options.checkpointSteps > 0 && state.globalStep % options.checkpointSteps == 0 && state.stepInEpoch < stepsPerEpoch {
                     (state.epochLossSum, state.epochWrong, state.epochSeen) = (lossSum, wrong, seen)
                     try save(state, executor, to: checkpointPath, at: "epoch \(epoch + 1), step \(step + 1)")
                 }
@@ -245,7 +290,7 @@ public final class Trainer {
             var validation: (top1: Double, top5: Double)?
             if let evaluator, let held = data.validation {
                 try evaluator.load(from: executor)
-                let result = try evaluator.errors(held, views: 1, strict: options.strict)
+                let result = try evaluator.errors(held, views: 1, strict: options.strict, communicator: communicator)
                 for index in result.unreadable.keys.sorted() { report(.warning("skipped unreadable validation image: \(result.unreadable[index]!)")) }
                 if result.images == 0 { throw Failure(description: "no image of the validation split \(held.source) could be read") }
                 validation = (result.top1, result.top5)
@@ -277,10 +322,12 @@ public final class Trainer {
             state.epoch = epoch + 1
             state.stepInEpoch = 0
             (state.epochLossSum, state.epochWrong, state.epochSeen) = (0, 0, 0)
-            try save(state, executor, to: checkpointPath, at: "the end of epoch \(epoch + 1)")
-            try Metrics.append(metrics, to: "\(run)/metrics.csv")
-            if options.snapshotEpochs.contains(epoch + 1) {
-                try save(state, executor, to: "\(run)/checkpoints/epoch-\(epoch + 1).safetensors", at: "the end of epoch \(epoch + 1)")
+            if isRoot {
+                try save(state, executor, to: checkpointPath, at: "the end of epoch \(epoch + 1)")
+                try Metrics.append(metrics, to: "\(run)/metrics.csv")
+                if options.snapshotEpochs.contains(epoch + 1) {
+                    try save(state, executor, to: "\(run)/checkpoints/epoch-\(epoch + 1).safetensors", at: "the end of epoch \(epoch + 1)")
+                }
             }
             results.append(metrics)
             report(.epoch(metrics))
@@ -323,6 +370,35 @@ public final class Trainer {
     /// Decodes every image of `data` once, stopping at the first that cannot be read.
     static func checkReadable(_ data: any Dataset) throws {
         for i in 0..<data.count { _ = try data.pixels(i) }
+    }
+
+    /// Wrong top-1 predictions of a batch (a row that is not finite is wrong).
+    static func wrong(_ probabilities: [Float], labels: [Int32], classes: Int) -> Int {
+        var wrong = 0
+        for n in 0..<labels.count {
+            let row = probabilities[(n * classes)..<((n + 1) * classes)]
+            if !row.allSatisfy(\.isFinite) || row.indices.max(by: { row[$0] < row[$1] })! - n * classes != Int(labels[n]) { wrong += 1 }
+        }
+        return wrong
+    }
+
+    /// FNV-1a of a text, as hex digits (to compare what ranks read without sending it all).
+    static func digest(_ text: String) -> String { digest(bytes: Array(text.utf8)) }
+
+    static func digest(bytes: some Collection<UInt8>) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return String(h, radix: 16)
+    }
+
+    /// A digest of every parameter's bits.
+    static func digest(_ executor: any Executor) throws -> String {
+        var text = ""
+        for p in executor.plan.parameters {
+            let bits = try executor.read(p.tensor)
+            text += p.name + ":" + bits.withUnsafeBytes { digest(bytes: $0) } + " "
+        }
+        return digest(text)
     }
 
     static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {

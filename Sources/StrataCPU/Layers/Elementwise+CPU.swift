@@ -24,17 +24,24 @@ enum ElementwiseKernel<T: CPUScalar> {
         Parallel.chunks(count, threads: threads) { r, _ in for i in r { dx[i] = dy[i] * (1 - y[i] * y[i]) } }
     }
 
-    /// Inverted dropout. The mask depends only on (seed, element index), not on the thread count:
-    /// each block of 4096 elements draws from its own stream.
+    /// Inverted dropout. The mask depends only on (seed, element index in the whole batch), not on
+    /// the thread count: each block of 4096 elements of the whole batch draws from its own stream.
+    /// `offset` is the index in the whole batch of element 0 (a data-parallel rank's share starts
+    /// inside a block: its stream is skipped ahead to the element).
     static func dropoutForward(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ mask: UnsafeMutablePointer<T>,
-                               _ count: Int, rate: Double, seed: UInt64, threads: Int) {
+                               _ count: Int, rate: Double, seed: UInt64, offset: Int = 0, threads: Int) {
+        guard count > 0 else { return }
         let keep = T(1 / (1 - rate))
-        let block = 4096
-        let blocks = (count + block - 1) / block
+        let block = 4096, gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let first = offset / block, blocks = (offset + count - 1) / block - first + 1
         Parallel.chunks(blocks, threads: threads) { r, _ in
-            for b in r {
-                var generator = SplitMix64(seed: seed ^ (UInt64(b) &* 0x9E37_79B9_7F4A_7C15))
-                for i in (b * block)..<min(count, (b + 1) * block) {
+            for k in r {
+                let b = first + k
+                let lo = max(offset, b * block), hi = min(offset + count, (b + 1) * block)
+                var generator = SplitMix64(seed: seed ^ (UInt64(b) &* gamma))
+                generator.state &+= UInt64(lo - b * block) &* gamma   // skip to element lo
+                for g in lo..<hi {
+                    let i = g - offset
                     let u = Double(generator.next() >> 11) * 0x1.0p-53
                     let m: T = u < rate ? 0 : keep
                     mask[i] = m
