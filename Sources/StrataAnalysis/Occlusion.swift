@@ -1,4 +1,5 @@
 import StrataIR
+import StrataMPI
 import StrataPlan
 
 /// Fig. 7 of the ZF paper: a square of zeros (the mean) slid over each image, and what the
@@ -43,8 +44,10 @@ public struct Occlusion: Sendable {
 
     /// Runs every occluded copy of every image, in batches of the runner's size.
     /// `runner` must keep `layer` and the last node.
+    /// Over several ranks each runs every size-th batch of occluded copies and the maps are summed
+    /// on every rank (the others' entries are zeros: the same numbers as one rank).
     public static func run(_ input: AnalysisInput, runner: BatchRunner, layer: Int, patch: Int, stride: Int,
-                           progress: (Int, Int) -> Void = { _, _ in }) throws -> Occlusion {
+                           communicator: any Communicator = SingleProcess(), progress: (Int, Int) -> Void = { _, _ in }) throws -> Occlusion {
         let graph = runner.graph
         guard let labels = input.labels else { throw SweepError("occlusion needs the images' labels") }
         let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
@@ -65,9 +68,14 @@ public struct Occlusion: Sendable {
         result.topClass = [Int32](repeating: 0, count: total)
         result.activation = [Float](repeating: 0, count: total)
         var batch = [Float](repeating: 0, count: runner.batch * input.perImage)
-        var start = 0
+        var start = 0, chunk = 0
         while start < total {
             let n = min(runner.batch, total - start)
+            defer { chunk += 1 }
+            guard chunk % communicator.size == communicator.rank else {
+                start += n
+                continue
+            }
             batch.withUnsafeMutableBufferPointer { out in
                 for k in 0..<n {
                     let q = start + k, image = q / positions, p = q % positions
@@ -90,6 +98,13 @@ public struct Occlusion: Sendable {
             }
             start += n
             progress(start, total)
+        }
+        if communicator.isDistributed {
+            result.probability.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
+            result.activation.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
+            var classes = result.topClass.map(Double.init)
+            communicator.allReduceSum(&classes)
+            result.topClass = classes.map { Int32($0) }
         }
         return result
     }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import StrataIR
+import StrataMPI
 import StrataPlan
 
 /// Fig. 5 of the ZF paper on any network: how far each layer's output moves, and what the
@@ -41,9 +42,11 @@ public enum Sweep {
 
     /// Runs the sweep. `layers`: node indices; the last node (the probabilities) is read too.
     /// `runner` observes the layers or keeps them (`runner(graph:backend:batch:layers:weights:)`).
-    /// `progress(done, total)` counts transformed images.
+    /// `progress(done, total)` counts transformed images. Over several ranks each runs every
+    /// size-th batch of images and every rank ends with all the rows, in one rank's order.
     public static func run(_ input: AnalysisInput, runner: BatchRunner, layers: [Int], transforms: [(Transform, [Double])],
-                           noiseSeed: UInt64 = 0, progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepRow] {
+                           noiseSeed: UInt64 = 0, communicator: any Communicator = SingleProcess(),
+                           progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepRow] {
         let graph = runner.graph
         guard let labels = input.labels else { throw SweepError("a sweep needs the images' labels") }
         let last = graph.nodes.count - 1, classes = graph.classes
@@ -54,9 +57,15 @@ public enum Sweep {
         var done = 0
         var rows: [SweepRow] = []
         rows.reserveCapacity(total * layers.count)
-        var start = 0
+        var start = 0, chunk = 0
+        var chunkOfRow: [Int] = []
         while start < input.count {
             let n = min(runner.batch, input.count - start)
+            defer { chunk += 1 }
+            guard chunk % communicator.size == communicator.rank else {
+                start += n
+                continue
+            }
             let e = try runner.executor(n)
             let originals = Array(input.images[(start * perImage)..<((start + n) * perImage)])
             try originals.withUnsafeBufferPointer { try e.setInput($0) }
@@ -131,13 +140,37 @@ public enum Sweep {
                                                  trueProbability: trueProbability, topLabel: top))
                         }
                     }
-                    done += n
-                    progress(done, total)
+                    done += n * communicator.size
+                    progress(min(done, total), total)
                 }
             }
+            chunkOfRow += Array(repeating: chunk, count: rows.count - chunkOfRow.count)
             start += n
         }
-        return rows
+        guard communicator.isDistributed else { return rows }
+        return try gather(rows, chunks: chunkOfRow, layers: layers.map { graph.nodes[$0].name }, communicator: communicator)
+    }
+
+    /// Every rank's rows on every rank, batch by batch in the order one rank makes them.
+    static func gather(_ rows: [SweepRow], chunks: [Int], layers: [String], communicator: any Communicator) throws -> [SweepRow] {
+        // 8 doubles a row: chunk, image, transform, amount, layer, distance, relative distance, true probability; then the top label.
+        var packed: [Double] = []
+        packed.reserveCapacity(rows.count * 9)
+        for (r, c) in zip(rows, chunks) {
+            packed += [Double(c), Double(r.image), Double(Transform.allCases.firstIndex(of: r.transform)!), r.amount,
+                       Double(layers.firstIndex(of: r.layer)!), r.distance, r.relativeDistance, r.trueProbability, Double(r.topLabel)]
+        }
+        var byChunk: [Int: [SweepRow]] = [:]
+        for bytes in communicator.allGather(packed.withUnsafeBytes { Array($0) }) {
+            let values = bytes.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+            guard values.count % 9 == 0 else { throw SweepError("a rank sent a malformed share of the sweep") }
+            for k in stride(from: 0, to: values.count, by: 9) {
+                let v = values[k..<(k + 9)].map { $0 }
+                byChunk[Int(v[0]), default: []].append(SweepRow(image: Int(v[1]), transform: Transform.allCases[Int(v[2])], amount: v[3], layer: layers[Int(v[4])],
+                                                                 distance: v[5], relativeDistance: v[6], trueProbability: v[7], topLabel: Int(v[8])))
+            }
+        }
+        return byChunk.keys.sorted().flatMap { byChunk[$0]! }
     }
 
     /// ‖a − b‖ over `count` values from `from`: eight float32 partial sums (vectorised), then double.

@@ -3,6 +3,7 @@ import Foundation
 import StrataPlan
 import StrataFormats
 import StrataIR
+import StrataMPI
 import StrataSpec
 import StrataTrain
 
@@ -98,7 +99,7 @@ struct Eval: ParsableCommand {
                 }
                 let evaluator = Evaluator(graph: graph, preprocessing: preprocessing, batch: batch, backend: backend)
                 evaluator.load(file)
-                all.append(try evaluator.predictions(test, views: views))
+                all.append(try evaluator.predictions(test, views: views, communicator: World.current))  // spread over the ranks under mpirun
             }
             let predictions = Evaluator.Predictions.mean(all)
             for index in predictions.unreadable.keys.sorted() { notes += "warning: skipped unreadable image: \(predictions.unreadable[index]!)\n" }

@@ -3,6 +3,7 @@ import Foundation
 import StrataDiagnostics
 import StrataFormats
 import StrataIR
+import StrataMPI
 import StrataSpec
 import StrataTrain
 
@@ -66,6 +67,7 @@ struct ExperimentCommand: ParsableCommand {
             runner.command = (["strata", "experiment", file] + (out.map { ["--out", $0] } ?? []) + (device.selector == "cpu" ? [] : ["--device", device.selector])
                               + (only.map { ["--only", $0] } ?? [])).joined(separator: " ")
             runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            runner.communicator = World.current
             try runner.run()
             output.write(try String(contentsOfFile: runner.out + "/table.md", encoding: .utf8))
             output.write("\nwrote \(runner.out)/table.csv and \(runner.out)/table.md\n")

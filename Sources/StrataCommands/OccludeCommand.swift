@@ -3,6 +3,7 @@ import Foundation
 import StrataAnalysis
 import StrataFormats
 import StrataIR
+import StrataMPI
 import StrataTrain
 
 /// How heatmaps of several images are coloured.
@@ -68,7 +69,10 @@ struct OccludeCommand: ParsableCommand {
                                          keeping: [node, graph.nodes.count - 1], weights: file.parameterTensors)
             _ = try runner.executor(runner.batch)   // plans made before the clock starts
             let started = Date()
-            let r = try Occlusion.run(input, runner: runner, layer: node, patch: p, stride: s, progress: progress.update)
+            // Under mpirun the occluded copies are spread over the ranks; rank 0 writes the results.
+            let world = World.current
+            let r = try Occlusion.run(input, runner: runner, layer: node, patch: p, stride: s, communicator: world, progress: progress.update)
+            guard world.isRoot else { return 0 }
             let rate = Double(input.count * r.rows * r.columns) / max(Date().timeIntervalSince(started), 1e-9)
             let out = analysis.outPath
             try makeDirectory(out)

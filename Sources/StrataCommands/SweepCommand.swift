@@ -4,6 +4,7 @@ import StrataAnalysis
 import StrataDiagnostics
 import StrataFormats
 import StrataIR
+import StrataMPI
 import StrataSpec
 import StrataTrain
 
@@ -115,7 +116,10 @@ struct SweepCommand: ParsableCommand {
                                           weights: file.parameterTensors)
             _ = try runner.executor(min(runner.batch, input.count))   // plans made before the clock starts
             let started = Date()
-            let rows = try Sweep.run(input, runner: runner, layers: nodes, transforms: plan, noiseSeed: seed, progress: progress.update)
+            // Under mpirun the images are spread over the ranks; rank 0 writes the results.
+            let world = World.current
+            let rows = try Sweep.run(input, runner: runner, layers: nodes, transforms: plan, noiseSeed: seed, communicator: world, progress: progress.update)
+            guard world.isRoot else { return 0 }
             let rate = Double(input.count * plan.reduce(0) { $0 + $1.1.count }) / max(Date().timeIntervalSince(started), 1e-9)
             try makeDirectory(analysis.outPath)
             var text = "image,transform,amount,layer,distance,relative_distance,true_prob,top_label\n"

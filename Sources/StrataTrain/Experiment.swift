@@ -2,6 +2,7 @@ import Foundation
 import StrataDiagnostics
 import StrataFormats
 import StrataIR
+import StrataMPI
 import StrataPlan
 import StrataSpec
 
@@ -217,6 +218,9 @@ public struct ExperimentRunner {
     public var initialWeights: (Graph, NetworkSpec, UInt64) throws -> Safetensors.File
     /// A line per row and seed: started, resumed, skipped, finished.
     public var log: (String) -> Void = { _ in }
+    /// Under mpirun, the rows × seeds are spread over the ranks (each trains its runs on its own,
+    /// into its runs' folders); rank 0 writes the table once every rank has finished.
+    public var communicator: any Communicator = SingleProcess()
 
     public init(experiment: Experiment, out: String, backend: any Backend,
                 initialWeights: @escaping (Graph, NetworkSpec, UInt64) throws -> Safetensors.File) {
@@ -237,10 +241,19 @@ public struct ExperimentRunner {
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var splits: [String: DataSplits] = [:]
-        for row in experiment.rows where only == nil || row.name.value == only {
-            for seed in row.seeds ?? experiment.seeds {
+        // The runs, in waves: a row that starts from another row's weights runs in the wave after it.
+        // Each wave's runs go round-robin to the ranks, and every rank finishes a wave before the next.
+        var wave: [String: Int] = [:]
+        for row in experiment.rows { wave[row.name.value] = row.weightsRow.flatMap { wave[$0].map { $0 + 1 } } ?? 0 }
+        let runs = experiment.rows.filter { only == nil || $0.name.value == only }.flatMap { row in (row.seeds ?? experiment.seeds).map { (row, $0) } }
+        let ranks = communicator.size
+        let tag = ranks > 1 ? "[rank \(communicator.rank)/\(ranks)] " : ""
+        for w in 0...(wave.values.max() ?? 0) {
+            let these = runs.filter { wave[$0.0.name.value] == w }
+            if ranks > 1 && w > 0 { communicator.barrier() }
+            for (index, (row, seed)) in these.enumerated() where index % ranks == communicator.rank {
                 let dir = folder(row: row.name.value, seed: seed)
-                if (try? load(dir)) != nil { log("\(row.name.value), seed \(seed): finished earlier"); continue }
+                if (try? load(dir)) != nil { log(tag + "\(row.name.value), seed \(seed): finished earlier"); continue }
                 let input = row.graph.input
                 let key = "\(input.channels)x\(max(input.height, input.width))"
                 if splits[key] == nil { splits[key] = try DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width)) }
@@ -271,7 +284,7 @@ public struct ExperimentRunner {
                 options.resume = resume
                 options.overwrite = !resume
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                log("\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s), batch \(batch))")
+                log(tag + "\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s), batch \(batch))")
                 let started = Date()
                 let trainer = Trainer(graph: row.graph, spec: spec, data: data, run: dir, options: options, backend: backend)
                 try trainer.train(initialWeights: initialWeights(row.graph, spec, seed))
@@ -282,14 +295,17 @@ public struct ExperimentRunner {
                                               batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
                                               data: experiment.data, version: version, command: command)
                 try Self.writeAtomically(try Self.encoder.encode(result), to: dir + "/result.json")
-                log("\(row.name.value), seed \(seed): train top-1 error \(Self.percent(last.train))"
+                log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(last.train))"
                     + (last.top1.map { ", val top-1 \(Self.percent($0))" } ?? ""))
             }
         }
+        communicator.barrier()
         let results = experiment.rows.flatMap { row in (row.seeds ?? experiment.seeds).compactMap { try? load(folder(row: row.name.value, seed: $0)) } }
-        let table = ExperimentTable(experiment: experiment, results: results)
-        try Self.writeAtomically(Data(table.csv().utf8), to: out + "/table.csv")
-        try Self.writeAtomically(Data(table.markdown().utf8), to: out + "/table.md")
+        if communicator.isRoot {
+            let table = ExperimentTable(experiment: experiment, results: results)
+            try Self.writeAtomically(Data(table.csv().utf8), to: out + "/table.csv")
+            try Self.writeAtomically(Data(table.markdown().utf8), to: out + "/table.md")
+        }
         return results
     }
 
