@@ -69,6 +69,7 @@ struct ExperimentCommand: ParsableCommand {
             runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             runner.communicator = World.current
             try runner.run()
+            guard runner.communicator.isRoot else { return 0 }   // rank 0 wrote the table
             output.write(try String(contentsOfFile: runner.out + "/table.md", encoding: .utf8))
             output.write("\nwrote \(runner.out)/table.csv and \(runner.out)/table.md\n")
             return 0

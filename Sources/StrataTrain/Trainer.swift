@@ -323,8 +323,10 @@ public final class Trainer {
             state.stepInEpoch = 0
             (state.epochLossSum, state.epochWrong, state.epochSeen) = (0, 0, 0)
             if isRoot {
-                try save(state, executor, to: checkpointPath, at: "the end of epoch \(epoch + 1)")
+                // The metrics line before the checkpoint: a run killed between the two redoes the
+                // epoch (its line is dropped on resume and written again), never loses the line.
                 try Metrics.append(metrics, to: "\(run)/metrics.csv")
+                try save(state, executor, to: checkpointPath, at: "the end of epoch \(epoch + 1)")
                 if options.snapshotEpochs.contains(epoch + 1) {
                     try save(state, executor, to: "\(run)/checkpoints/epoch-\(epoch + 1).safetensors", at: "the end of epoch \(epoch + 1)")
                 }

@@ -96,6 +96,38 @@ struct OpenCLBackendTests {
         _ = try compare(derived, keep: keep, runs: Int(ProcessInfo.processInfo.environment["RUNS"] ?? "3")!)
     }
 
+    /// A data-parallel rank's share of a batch (images 1..<3 of 4, `imageOffset` 1) draws the
+    /// dropout masks the whole batch draws for those images, on both backends, and both backends draw
+    /// the same. 3000 values per image: the share starts and ends inside 4096-value blocks.
+    @Test func aShareOfTheBatchDrawsTheWholeBatchsDropoutMasks() throws {
+        let g = try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: """
+            name: drop
+            input: {channels: 3000, height: 1, width: 1}
+            layers:
+              - {name: d, op: dropout, rate: 0.5}
+
+            """, file: "drop.yaml")))
+        let derived = try TrainingGraph.derive(g, backward: nil, dropout: true)
+        let keep: Set<TensorID> = [.value(0)]
+        let input = (0..<(4 * 3000)).map { Float($0 % 97) + 1 }
+        var wholes: [[Float]] = []
+        for backend: any Backend in [CPUBackend(CPUSettings(threads: 2)), try OpenCLBackend()] {
+            let whole = try backend.makeExecutor(backend.plan(derived, batch: 4, keep: keep))
+            try whole.write(.input, input)
+            whole.run(seed: 11)
+            let all = try whole.read(.value(0))
+            wholes.append(all)
+            let share = try backend.makeExecutor(backend.plan(derived, batch: 2, keep: keep))
+            try share.write(.input, Array(input[3000..<9000]))
+            share.run(seed: 11)
+            #expect(try share.read(.value(0)) != Array(all[3000..<9000]), "without the offset the share draws the first images' masks")
+            share.imageOffset = 1
+            share.run(seed: 11)
+            #expect(try share.read(.value(0)) == Array(all[3000..<9000]), "\(backend.traits.name)")
+        }
+        #expect(wholes[0] == wholes[1])
+    }
+
     @Test(arguments: [BackwardRule.deconvnet, .guided, .gradient])
     func projectionsMatchTheCPU(_ rule: BackwardRule) throws {
         let g = try graph()

@@ -1,0 +1,247 @@
+import Foundation
+import StrataFormats
+import StrataTrain
+import Testing
+
+/// Runs `strata` on `ranks` ranks with `mpirun --oversubscribe` (2 ranks on a 2-core machine), or
+/// several programs (`mpirun ... : ...`, one argument list per rank) when `perRank` is given.
+/// A job that runs past `timeout` seconds is killed and reported as such (never a hung suite).
+func mpirun(_ ranks: Int, _ arguments: [String], perRank: [[String]]? = nil, timeout: Double = 300,
+            environment: [String: String] = [:]) throws -> (result: RunResult, seconds: Double) {
+    let launcher = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    guard let launcher else { throw RunFailure("mpirun is not installed: tools/bootstrap installs Open MPI (openmpi-bin, libopenmpi-dev)") }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: launcher)
+    var args = ["--oversubscribe"]
+    if let perRank {
+        for (k, a) in perRank.enumerated() { args += (k > 0 ? [":"] : []) + ["-np", "1", strataExecutable] + a }
+    } else {
+        args += ["-np", "\(ranks)", strataExecutable] + arguments
+    }
+    process.arguments = args
+    // Open MPI refuses root unless told; the CI container runs as root. One thread per rank on 2 cores.
+    process.environment = ProcessInfo.processInfo.environment.merging(
+        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+         "STRATA_THREADS": "1"].merging(environment) { $1 }) { $1 }
+    process.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let started = Date()
+    try process.run()
+    let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    watchdog.cancel()
+    let seconds = Date().timeIntervalSince(started)
+    let status = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+    return (RunResult(status: status, output: String(decoding: outData, as: UTF8.self), errors: String(decoding: errData, as: UTF8.self)), seconds)
+}
+
+struct RunFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// SIGKILL to every process whose command line holds `marker` (mpirun and its ranks): the whole job.
+func killJob(holding marker: String) -> Int {
+    var killed = 0
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(entry), pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+        if String(decoding: data, as: UTF8.self).contains(marker) {
+            kill(pid, SIGKILL)
+            killed += 1
+        }
+    }
+    return killed
+}
+
+/// Data-parallel training and spread commands over MPI ranks (Open MPI), two ranks on this machine.
+@Suite("MPI: data-parallel training and spread work", .serialized)
+struct MPITests {
+    func scratch(count: Int = 256) throws -> String {
+        let d = NSTemporaryDirectory() + "strata-mpi-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        try TrainCommandTests.spec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try TrainCommandTests.makeData(d + "/data", count: count)
+        return d
+    }
+
+    static func tensors(_ path: String) throws -> Safetensors.File { try Safetensors.read(path: path) }
+
+    /// Two ranks at a global batch of 8 for 3 steps end with the weights of one rank at batch 8.
+    /// Tolerance: 1e-5 of each tensor's largest value. The two differ only in float32 summation
+    /// order: one rank sums the batch's 8 images in one GEMM; two sum 4 each and add the halves
+    /// (the ×½ is exact). Each such sum is within a few ulps (~1e-7 relative) of the other, and 3
+    /// SGD steps at lr 0.05 cannot grow that to 1e-5; a wrong split (an image twice, a dropout
+    /// mask drawn for the wrong place, gradients not averaged) moves weights by ~1e-2 and more.
+    @Test func twoRanksComputeOneRanksSteps() throws {
+        let d = try scratch(count: 24)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let common = [d + "/tiny.yaml", "--data", d + "/data", "--epochs", "1", "--batch", "8", "--seed", "4"]
+        let one = strata(["train"] + common + ["--out", d + "/one"])
+        #expect(one.status == 0, "\(one.errors)")
+        let (two, _) = try mpirun(2, ["train"] + common + ["--out", d + "/two"])
+        #expect(two.status == 0, "\(two.errors)")
+        #expect(two.errors.contains("data-parallel on 2 ranks: 4 images each per step of 8"))
+        let a = try Self.tensors(d + "/one/checkpoints/latest.safetensors"), b = try Self.tensors(d + "/two/checkpoints/latest.safetensors")
+        #expect(a.metadata["global_step"] == "3" && b.metadata["global_step"] == "3")
+        #expect(b.metadata["ranks"] == "2")
+        for name in a.order where !name.hasPrefix("data/") {
+            let x = try #require(a.tensors[name]?.values), y = try #require(b.tensors[name]?.values)
+            let scale = x.map { abs($0) }.max() ?? 0
+            let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * max(scale, 1e-6), "\(name): ranks differ by \(worst) (largest value \(scale))")
+        }
+        // Not trivially equal: the run moved the weights from their initial values by far more.
+        let start = strata(["train", d + "/tiny.yaml", "--data", d + "/data", "--epochs", "1", "--batch", "24", "--seed", "4", "--out", d + "/zero"])
+        #expect(start.status == 0, "\(start.errors)")
+        let c = try Self.tensors(d + "/zero/checkpoints/latest.safetensors")
+        let moved = zip(a.tensors["c1.weight"]!.values, c.tensors["c1.weight"]!.values).map { abs($0 - $1) }.max() ?? 0
+        #expect(moved > 1e-3, "one step at batch 24 and three at batch 8 should end apart (moved \(moved))")
+        // The validation errors (spread over the ranks) are the one rank's.
+        let m1 = try String(contentsOfFile: d + "/one/metrics.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(7) }
+        let m2 = try String(contentsOfFile: d + "/two/metrics.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(7) }
+        #expect(m1.count == 2 && m1.map { $0.prefix(3) } == m2.map { $0.prefix(3) })
+        #expect(m1.last?.suffix(3) == m2.last?.suffix(3), "validation errors: \(m1) against \(m2)")
+    }
+
+    /// zfnet-mini on 1,536 Fashion-MNIST images, 3 epochs at batch 64 (72 steps, dropout on): the
+    /// per-epoch losses of one rank and of two agree to 4 significant digits. The one rank runs 2
+    /// threads, which sum the batch's filter gradients in two halves as the two ranks (1 thread each)
+    /// do; early training amplifies any other summation order to ~1e-3 of the loss within 24 steps
+    /// (one rank on 1 thread against 2 threads differs as much), which the weights test bounds instead.
+    @Test func fashionMNISTLossCurvesAgreeOnOneAndTwoRanks() throws {
+        let fashion = "/usr/share/datasets/fashion-mnist"
+        guard FileManager.default.fileExists(atPath: fashion + "/train-images-idx3-ubyte.gz") else {
+            Issue.record("Fashion-MNIST is not in \(fashion): tools/bootstrap installs it (Debian's dataset-fashion-mnist)")
+            return
+        }
+        let d = NSTemporaryDirectory() + "strata-mpi-fashion-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d + "/slice", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let train = try DataLoader.open(fashion, channels: 1, side: 28).train
+        let count = 1536
+        var pixels: [Float] = []
+        for i in 0..<count { pixels += try train.pixels(i) }
+        try NumpyArray.write(.init(shape: [count, 1, 28, 28], values: pixels), path: d + "/slice/images.npy")
+        try NumpyArray.write(int32: (0..<count).map { Int32(train.label($0)) }, shape: [count], path: d + "/slice/labels.npy")
+        let common = [packageRoot + "/networks/zfnet-mini.yaml", "--data", d + "/slice", "--epochs", "3", "--batch", "64", "--seed", "7"]
+        let one = try strataProcess(["train"] + common + ["--out", d + "/one"], environment: ["STRATA_THREADS": "2"])
+        #expect(one.status == 0, "\(one.errors)")
+        let (two, _) = try mpirun(2, ["train"] + common + ["--out", d + "/two"])
+        #expect(two.status == 0, "\(two.errors)")
+        func losses(_ run: String) throws -> [Double] {
+            try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { Double($0.split(separator: ",")[3])! }
+        }
+        let a = try losses(d + "/one"), b = try losses(d + "/two")
+        print("zfnet-mini on 1,536 Fashion-MNIST images, loss per epoch: one rank \(a), two ranks \(b)")
+        #expect(a.count == 3 && b.count == 3)
+        #expect(a.first! > a.last!, "the run did not learn: \(a)")
+        for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-4 * abs(x), "losses \(a) against \(b)") }
+    }
+
+    /// SIGKILL of the whole job (mpirun and both ranks) mid-epoch, then --resume on 2 ranks: the
+    /// weights and metrics equal an uninterrupted 2-rank run's bit for bit. Resuming on 1 rank is refused.
+    @Test func aKilledJobResumesBitIdenticallyOnTwoRanks() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let common = ["train", d + "/tiny.yaml", "--data", d + "/data", "--epochs", "30", "--checkpoint-steps", "3", "--seed", "9"]
+        let (whole, _) = try mpirun(2, common + ["--out", d + "/whole"])
+        #expect(whole.status == 0, "\(whole.errors)")
+
+        let marker = d + "/killed"
+        let job = Thread { _ = try? mpirun(2, common + ["--out", marker], timeout: 120) }
+        job.start()
+        let checkpoint = marker + "/checkpoints/latest.safetensors"
+        var killedAt = -1
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            if let file = try? Safetensors.read(path: checkpoint), let step = Int(file.metadata["global_step"] ?? ""), step >= 30, step % 32 != 0 {
+                _ = killJob(holding: marker)
+                killedAt = step
+                break
+            }
+            usleep(2000)
+        }
+        #expect(killedAt > 0, "the job finished (or never checkpointed) before it could be killed")
+        usleep(300_000)
+        _ = killJob(holding: marker)   // anything the first pass missed
+        let metrics = try? String(contentsOfFile: marker + "/metrics.csv", encoding: .utf8)
+        #expect((metrics?.split(separator: "\n").count ?? 0) < 31, "the killed job ran to its end")
+
+        let single = strata(common + ["--out", marker, "--resume"])
+        #expect(single.status == 1)
+        #expect(single.errors.contains("was trained on 2 ranks, not 1; resume on 2 (mpirun -np 2)"), "\(single.errors)")
+
+        let (resumed, _) = try mpirun(2, common + ["--out", marker, "--resume"])
+        #expect(resumed.status == 0, "\(resumed.errors)")
+        #expect(resumed.errors.contains("resumed at epoch"))
+        let a = try Self.tensors(d + "/whole/checkpoints/latest.safetensors"), b = try Self.tensors(checkpoint)
+        for name in a.order { #expect(a.tensors[name] == b.tensors[name], "\(name) differs") }
+        #expect(a.metadata["global_step"] == b.metadata["global_step"])
+        let m = { (path: String) in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(7) } }
+        let wholeText = try String(contentsOfFile: d + "/whole/metrics.csv", encoding: .utf8)
+        let killedText = try String(contentsOfFile: marker + "/metrics.csv", encoding: .utf8)
+        #expect(try m(d + "/whole/metrics.csv") == (try m(marker + "/metrics.csv")), "killed at step \(killedAt)\n\(wholeText)\n\(killedText)")
+    }
+
+    /// A data file that only rank 1 cannot read stops the whole job within seconds, with rank 1's
+    /// message; data that differs between ranks is refused before the first step.
+    @Test func aBadFileOnOneRankStopsTheJob() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try FileManager.default.copyItem(atPath: d + "/data", toPath: d + "/bad")
+        let images = try Data(contentsOf: URL(fileURLWithPath: d + "/bad/images.npy"))
+        try images.prefix(images.count / 2).write(to: URL(fileURLWithPath: d + "/bad/images.npy"))
+        let args = { (data: String) in ["train", d + "/tiny.yaml", "--data", data, "--out", d + "/run", "--epochs", "50"] }
+        let (bad, seconds) = try mpirun(2, [], perRank: [args(d + "/data"), args(d + "/bad")], timeout: 60)
+        #expect(bad.status != 0)
+        #expect(seconds < 30, "the job took \(seconds) s to stop")
+        #expect(bad.errors.contains("[rank 1/2] error:"), "\(bad.errors)")
+        #expect(bad.errors.contains("images.npy"), "\(bad.errors)")
+        #expect(!bad.output.contains("trained tiny"), "rank 0 trained on: \(bad.output)")
+
+        try TrainCommandTests.makeData(d + "/other", count: 128)
+        let (other, _) = try mpirun(2, [], perRank: [args(d + "/data"), args(d + "/other")], timeout: 60)
+        #expect(other.status != 0)
+        #expect(other.errors.contains("rank 1 of 2 has other training data than rank 0"), "\(other.errors)")
+
+        let (odd, _) = try mpirun(2, ["train", d + "/tiny.yaml", "--data", d + "/data", "--out", d + "/odd", "--batch", "7"], timeout: 60)
+        #expect(odd.status != 0)
+        #expect(odd.errors.contains("the batch of 7 does not divide among 2 ranks"), "\(odd.errors)")
+    }
+
+    /// An experiment of 4 rows spread over 2 ranks writes the table one rank writes.
+    @Test func anExperimentOnTwoRanksWritesOneRanksTable() throws {
+        let d = try ExperimentTests.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try ExperimentTests.setUp(d, epochs: 3)
+        try String(contentsOfFile: d + "/exp.yaml", encoding: .utf8).appending("""
+              - name: narrow
+                set: {c1: {filters: 2}}
+
+            """).write(toFile: d + "/exp.yaml", atomically: true, encoding: .utf8)
+        let one = strata("experiment", d + "/exp.yaml", "--out", d + "/one")
+        #expect(one.status == 0, "\(one.errors)")
+        let (two, _) = try mpirun(2, ["experiment", d + "/exp.yaml", "--out", d + "/two"])
+        #expect(two.status == 0, "\(two.errors)")
+        #expect(two.errors.contains("[rank 1/2] no-dropout, seed 3: training"), "\(two.errors)")
+        let a = try ExperimentTests.table(d + "/one/table.csv"), b = try ExperimentTests.table(d + "/two/table.csv")
+        #expect(a.count == 5)
+        #expect(a == b)
+    }
+
+    /// Started without mpirun, a command is one rank and never starts MPI (no MPI output, no
+    /// ranks in its messages).
+    @Test func withoutMPIRunACommandIsOneRank() throws {
+        let r = try strataProcess(["check", packageRoot + "/networks/zfnet-mini.yaml"])
+        #expect(r.status == 0)
+        #expect(!r.errors.contains("rank"))
+        let bad = try strataProcess(["check", "/nonexistent.yaml"])
+        #expect(bad.status == 1)
+        #expect(bad.errors.hasPrefix("error: cannot read spec"), "\(bad.errors)")
+    }
+}
