@@ -174,6 +174,10 @@ final class Progress: @unchecked Sendable {
                          m.epoch, m.loss, percent(m.trainError), percent(m.validationTop1), percent(m.validationTop5),
                          m.imagesPerSecond, m.dataWaitFraction * 100))
             if m.skippedImages > 0 { write("epoch \(m.epoch): \(m.skippedImages) unreadable image(s) skipped\n") }
+        case let .allreduce(seconds, bytes, step):
+            if terminal { write("\r\u{1B}[K") }
+            write(String(format: "epoch %ld: allreduce %.1f ms per step (%.1f MB of gradients), %.1f%% of a %.1f ms step\n",
+                         currentEpoch + 1, seconds * 1e3, Double(bytes) / 1e6, 100 * seconds / max(step, 1e-12), step * 1e3))
         case let .warning(message):
             if terminal { write("\r\u{1B}[K") }
             write("warning: \(message)\n")

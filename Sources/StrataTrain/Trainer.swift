@@ -45,6 +45,9 @@ public final class Trainer {
         case started(trainImages: Int, validationImages: Int, stepsPerEpoch: Int, resumedAt: (epoch: Int, step: Int)?)
         case step(epoch: Int, step: Int, of: Int, loss: Double, imagesPerSecond: Double)
         case epoch(EpochMetrics)
+        /// Data-parallel runs, after each epoch: the gradients' allreduce per step (its seconds and
+        /// bytes) against the whole step's seconds.
+        case allreduce(seconds: Double, bytes: Int, stepSeconds: Double)
         case warning(String)
     }
 
@@ -243,6 +246,7 @@ public final class Trainer {
             // Running sums of the epoch, carried through a resume by the checkpoint.
             var lossSum = state.epochLossSum, wrong = state.epochWrong, seen = state.epochSeen
             let epochStart = Date()
+            let reduceStart = gradients.reduceSeconds, stepsStart = gradients.reduces
             var computeImages = 0
             var skippedImages = 0
             for step in state.stepInEpoch..<stepsPerEpoch {
@@ -287,6 +291,10 @@ public final class Trainer {
                 if let limit = options.stopAfterSteps, stepsThisRun >= limit { return results }
             }
             let elapsed = Date().timeIntervalSince(epochStart)
+            if communicator.isDistributed && gradients.reduces > stepsStart {
+                let steps = Double(gradients.reduces - stepsStart)
+                report(.allreduce(seconds: (gradients.reduceSeconds - reduceStart) / steps, bytes: gradients.gradientCount * 4, stepSeconds: elapsed / steps))
+            }
             var validation: (top1: Double, top5: Double)?
             if let evaluator, let held = data.validation {
                 try evaluator.load(from: executor)
