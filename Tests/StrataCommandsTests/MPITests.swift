@@ -234,6 +234,49 @@ struct MPITests {
         #expect(a == b)
     }
 
+    /// sweep, occlude and eval spread over 2 ranks write the files one rank writes, bit for bit.
+    @Test func sweepOccludeAndEvalOnTwoRanksWriteOneRanksFiles() throws {
+        let d = try scratch(count: 64)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        #expect(strata("train", d + "/tiny.yaml", "--data", d + "/data", "--out", d + "/run", "--epochs", "1").status == 0)
+        let w = d + "/run/checkpoints/latest.safetensors"
+        let sweep = ["sweep", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "50", "--batch", "8", "--transform", "translate-x,noise"]
+        let occlude = ["occlude", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "7", "--batch", "8", "--patch", "2", "--stride", "1"]
+        for (args, files) in [(sweep, ["sweep.csv", "summary.csv", "translate-x.png"]), (occlude, ["probability.npy", "top_class.npy", "activation.npy", "strongest_map.npy", "occlusion.png"])] {
+            let one = strata(args + ["--out", d + "/one-" + args[0]])
+            #expect(one.status == 0, "\(one.errors)")
+            let (two, _) = try mpirun(2, args + ["--out", d + "/two-" + args[0]])
+            #expect(two.status == 0, "\(two.errors)")
+            for f in files {
+                let a = FileManager.default.contents(atPath: d + "/one-\(args[0])/" + f), b = FileManager.default.contents(atPath: d + "/two-\(args[0])/" + f)
+                #expect(a != nil && a == b, "\(args[0]): \(f) differs")
+            }
+        }
+        let eval = ["eval", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--batch", "8", "--json"]
+        let (two, _) = try mpirun(2, eval)
+        #expect(two.status == 0, "\(two.errors)")
+        #expect(two.output == strata(eval).output, "eval on 2 ranks: \(two.output)")
+    }
+
+    /// Data-parallel on the OpenCL backend (PoCL here): 2 ranks at batch 8 for 3 steps end with one
+    /// OpenCL rank's weights within the same tolerance as on the CPU.
+    @Test func twoRanksOnOpenCLComputeOneRanksSteps() throws {
+        let d = try scratch(count: 24)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let common = ["train", d + "/tiny.yaml", "--data", d + "/data", "--epochs", "1", "--batch", "8", "--seed", "4", "--device", "opencl"]
+        let one = strata(common + ["--out", d + "/one"])
+        #expect(one.status == 0, "\(one.errors)")
+        let (two, _) = try mpirun(2, common + ["--out", d + "/two"])
+        #expect(two.status == 0, "\(two.errors)")
+        let a = try Self.tensors(d + "/one/checkpoints/latest.safetensors"), b = try Self.tensors(d + "/two/checkpoints/latest.safetensors")
+        for name in a.order where !name.hasPrefix("data/") {
+            let x = try #require(a.tensors[name]?.values), y = try #require(b.tensors[name]?.values)
+            let scale = x.map { abs($0) }.max() ?? 0
+            let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * max(scale, 1e-6), "\(name): ranks differ by \(worst) (largest value \(scale))")
+        }
+    }
+
     /// Started without mpirun, a command is one rank and never starts MPI (no MPI output, no
     /// ranks in its messages).
     @Test func withoutMPIRunACommandIsOneRank() throws {
