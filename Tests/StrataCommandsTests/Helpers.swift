@@ -1,7 +1,9 @@
 import Foundation
 import StrataCommands
 import StrataCPU
+import StrataFormats
 import StrataIR
+import StrataTrain
 import Testing
 
 /// The package root, found from this file's path (Tests/StrataCommandsTests/Helpers.swift).
@@ -102,4 +104,22 @@ func headlessDOM(_ page: String) throws -> String? {
     process.waitUntilExit()
     timer.cancel()
     return dom
+}
+
+/// The first `count` Fashion-MNIST training images as DIR/images.npy and labels.npy, or nil (with
+/// an issue recorded) when Debian's dataset-fashion-mnist is not installed.
+func fashionMNISTSlice(count: Int, in folder: String) throws -> String? {
+    let fashion = "/usr/share/datasets/fashion-mnist"
+    guard FileManager.default.fileExists(atPath: fashion + "/train-images-idx3-ubyte.gz") else {
+        Issue.record("Fashion-MNIST is not in \(fashion): tools/bootstrap installs it (Debian's dataset-fashion-mnist)")
+        return nil
+    }
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let train = try DataLoader.open(fashion, channels: 1, side: 28).train
+    var pixels: [Float] = []
+    pixels.reserveCapacity(count * 784)
+    for i in 0..<count { pixels += try train.pixels(i) }
+    try NumpyArray.write(.init(shape: [count, 1, 28, 28], values: pixels), path: folder + "/images.npy")
+    try NumpyArray.write(int32: (0..<count).map { Int32(train.label($0)) }, shape: [count], path: folder + "/labels.npy")
+    return fashion
 }

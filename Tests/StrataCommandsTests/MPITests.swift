@@ -114,20 +114,9 @@ struct MPITests {
     /// do; early training amplifies any other summation order to ~1e-3 of the loss within 24 steps
     /// (one rank on 1 thread against 2 threads differs as much), which the weights test bounds instead.
     @Test func fashionMNISTLossCurvesAgreeOnOneAndTwoRanks() throws {
-        let fashion = "/usr/share/datasets/fashion-mnist"
-        guard FileManager.default.fileExists(atPath: fashion + "/train-images-idx3-ubyte.gz") else {
-            Issue.record("Fashion-MNIST is not in \(fashion): tools/bootstrap installs it (Debian's dataset-fashion-mnist)")
-            return
-        }
         let d = NSTemporaryDirectory() + "strata-mpi-fashion-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: d + "/slice", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: d) }
-        let train = try DataLoader.open(fashion, channels: 1, side: 28).train
-        let count = 1536
-        var pixels: [Float] = []
-        for i in 0..<count { pixels += try train.pixels(i) }
-        try NumpyArray.write(.init(shape: [count, 1, 28, 28], values: pixels), path: d + "/slice/images.npy")
-        try NumpyArray.write(int32: (0..<count).map { Int32(train.label($0)) }, shape: [count], path: d + "/slice/labels.npy")
+        guard try fashionMNISTSlice(count: 1536, in: d + "/slice") != nil else { return }
         let common = [packageRoot + "/networks/zfnet-mini.yaml", "--data", d + "/slice", "--epochs", "3", "--batch", "64", "--seed", "7"]
         let one = try strataProcess(["train"] + common + ["--out", d + "/one"], environment: ["STRATA_THREADS": "2"])
         #expect(one.status == 0, "\(one.errors)")

@@ -96,21 +96,9 @@ struct OpenCLTrainingTests {
     /// moved from 25.75% to 26.62% when its GEMM changed only the order of its K-block sums (OpenCL:
     /// 25.06%). A wrong gradient or update on either side costs far more, or does not learn (< 35%).
     @Test func zfnetMiniLearnsFashionMNISTAsOnTheCPU() throws {
-        let fashion = "/usr/share/datasets/fashion-mnist"
-        guard FileManager.default.fileExists(atPath: fashion + "/train-images-idx3-ubyte.gz") else {
-            Issue.record("Fashion-MNIST is not in \(fashion): tools/bootstrap installs it (Debian's dataset-fashion-mnist)")
-            return
-        }
         let d = NSTemporaryDirectory() + "strata-opencl-fashion-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: d + "/slice", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: d) }
-        let train = try DataLoader.open(fashion, channels: 1, side: 28).train
-        let count = 10_000
-        var pixels: [Float] = []
-        pixels.reserveCapacity(count * 784)
-        for i in 0..<count { pixels += try train.pixels(i) }
-        try NumpyArray.write(.init(shape: [count, 1, 28, 28], values: pixels), path: d + "/slice/images.npy")
-        try NumpyArray.write(int32: (0..<count).map { Int32(train.label($0)) }, shape: [count], path: d + "/slice/labels.npy")
+        guard let fashion = try fashionMNISTSlice(count: 10_000, in: d + "/slice") else { return }
         let spec = packageRoot + "/networks/zfnet-mini.yaml"
         var errors: [String: Double] = [:]
         for device in ["cpu", "opencl"] {
