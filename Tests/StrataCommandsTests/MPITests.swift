@@ -198,6 +198,13 @@ struct MPITests {
         #expect(other.status != 0)
         #expect(other.errors.contains("rank 1 of 2 has other training data than rank 0"), "\(other.errors)")
 
+        // A loss that becomes NaN (lr 1e6) stops every rank: the loss is summed over the ranks, so all see it.
+        try TrainCommandTests.spec.replacingOccurrences(of: "lr: 0.05", with: "lr: 1000000").write(toFile: d + "/wild.yaml", atomically: true, encoding: .utf8)
+        let (wild, wildSeconds) = try mpirun(2, ["train", d + "/wild.yaml", "--data", d + "/data", "--out", d + "/wild", "--epochs", "50"], timeout: 60)
+        #expect(wild.status != 0)
+        #expect(wildSeconds < 30)
+        #expect(wild.errors.contains("the loss became"), "\(wild.errors)")
+
         let (odd, _) = try mpirun(2, ["train", d + "/tiny.yaml", "--data", d + "/data", "--out", d + "/odd", "--batch", "7"], timeout: 60)
         #expect(odd.status != 0)
         #expect(odd.errors.contains("the batch of 7 does not divide among 2 ranks"), "\(odd.errors)")
