@@ -30,6 +30,9 @@ struct MaxPoolKernelTests {
         Window(h: 7, w: 7, k: (7, 7), s: (1, 1), p: (3, 3)),
         Window(h: 12, w: 50, k: (4, 12), s: (4, 4), p: (0, 0)),
         Window(h: 5, w: 70, k: (2, 40), s: (1, 1), p: (0, 0)),            // wider than the vector path takes
+        Window(h: 10, w: 33, k: (2, 2), s: (2, 2), p: (0, 0)),            // AVX2's stride-2 path: 2 wide, a short last pass
+        Window(h: 27, w: 27, k: (3, 3), s: (2, 2), p: (1, 1), ceil: true), // stride 2, padded, overhanging
+        Window(h: 6, w: 37, k: (1, 3), s: (1, 2), p: (0, 1)),            // stride 2 across, 1 down
     ]
 
     static func reference(_ x: [Float], _ g: Window) -> ([Float], [Int32]) {
