@@ -93,6 +93,7 @@ struct Train: ParsableCommand {
             trainer.report = { event in
                 if world.isRoot { progress.handle(event) } else if case .warning = event { progress.handle(event) }
             }
+            if !world.isRoot { progress.prefix = "[rank \(world.rank)/\(world.size)] " }
             if world.isDistributed && world.isRoot { progress.write("data-parallel on \(world.size) ranks: \(options.batch / world.size) images each per step of \(options.batch)\n") }
             let started = Date()
             defer { progress.finish() }
@@ -137,8 +138,12 @@ final class Progress: @unchecked Sendable {
         self.live = live
     }
 
+    /// Put before each line (`[rank r/R] ` on the ranks of a job other than 0, which report only warnings).
+    var prefix = ""
+
     func write(_ s: String) {
-        if live { FileHandle.standardError.write(Data(s.utf8)) } else { collected += s }
+        let text = prefix.isEmpty ? s : prefix + s
+        if live { FileHandle.standardError.write(Data(text.utf8)) } else { collected += text }
     }
 
     func handle(_ event: Trainer.Event) {
