@@ -72,7 +72,7 @@ public struct Occlusion: Sendable {
         while start < total {
             let n = min(runner.batch, total - start)
             defer { chunk += 1 }
-            guard chunk % communicator.size == communicator.rank else {
+            guard communicator.takes(chunk) else {
                 start += n
                 continue
             }

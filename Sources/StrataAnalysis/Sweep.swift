@@ -62,7 +62,7 @@ public enum Sweep {
         while start < input.count {
             let n = min(runner.batch, input.count - start)
             defer { chunk += 1 }
-            guard chunk % communicator.size == communicator.rank else {
+            guard communicator.takes(chunk) else {
                 start += n
                 continue
             }

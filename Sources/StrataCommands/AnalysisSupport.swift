@@ -74,14 +74,14 @@ enum RunRecord {
     static func write(to folder: String, command: String, arguments: [String], spec: NetworkSpec, weightsPath: String,
                       parameters: [(String, String)]) throws {
         let bytes = (try? Data(contentsOf: URL(fileURLWithPath: weightsPath), options: .alwaysMapped)) ?? Data()
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        bytes.withUnsafeBytes { raw in for b in raw { hash = (hash ^ UInt64(b)) &* 0x100_0000_01B3 } }
+        var hash = FNV1a()
+        bytes.withUnsafeBytes { hash.add($0) }
         let fields = [
             "\"command\": \(JSON.string(command))",
             "\"arguments\": [\(arguments.map(JSON.string).joined(separator: ", "))]",
             "\"strata_version\": \(JSON.string(StrataCommand.configuration.version))",
             "\"weights\": \(JSON.string(weightsPath))",
-            "\"weights_fnv1a64\": \(JSON.string(String(hash, radix: 16)))",
+            "\"weights_fnv1a64\": \(JSON.string(hash.hex))",
             "\"spec\": \(JSON.string(SpecPrinter.print(spec)))",
             "\"parameters\": {" + parameters.map { "\(JSON.string($0.0)): \(JSON.string($0.1))" }.joined(separator: ", ") + "}",
         ]

@@ -58,11 +58,7 @@ enum Weights {
         }
     }
 
-    static func fnv1a(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return h
-    }
+    static func fnv1a(_ s: String) -> UInt64 { FNV1a.hash(s) }
 }
 
 #if canImport(Glibc)

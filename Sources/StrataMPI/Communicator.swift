@@ -35,9 +35,9 @@ extension Communicator {
         allGather(Array(text.utf8)).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// The items of `0..<count` this rank takes: every size-th from its rank (rows of an
-    /// experiment, images of a sweep), so that the work is spread evenly in any order.
-    public func share(of count: Int) -> [Int] { Array(stride(from: rank, to: count, by: size)) }
+    /// Whether this rank takes item `index` of a list spread over the ranks (an experiment's runs,
+    /// the batches of a sweep, occlusion or evaluation): every size-th, from its rank.
+    public func takes(_ index: Int) -> Bool { index % size == rank }
 
     /// The ranks that disagree with rank 0 about `what` (a fingerprint of a spec, data, a
     /// checkpoint's state), as an error message naming the first, or nil when all agree.

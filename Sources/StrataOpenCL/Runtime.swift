@@ -1,4 +1,5 @@
 import COpenCL
+import StrataIR
 import Foundation
 
 /// A context and an in-order queue on one device.
@@ -230,12 +231,12 @@ enum ProgramCache {
     }
 
     static func key(source: String, options: String, device: OpenCLDevice) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        var h = FNV1a()
         for part in [source, options, device.platformName, device.name, device.version, device.driver] {
-            for b in part.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-            h = (h ^ 0xFF) &* 0x100_0000_01B3
+            h.add(part)
+            h.add(0xFF)
         }
-        return String(h, radix: 16)
+        return h.hex
     }
 
     static func load(_ key: String, context: cl_context, device: cl_device_id, options: String) -> cl_program? {

@@ -31,11 +31,10 @@ extension Dataset {
     /// A hash of the image count, the image shape and every label: a resumed run checks it to
     /// refuse other data.
     public var fingerprint: String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ v: Int) { for b in 0..<8 { h = (h ^ UInt64(truncatingIfNeeded: v >> (8 * b) & 0xFF)) &* 0x100_0000_01B3 } }
-        mix(count); mix(shape.channels); mix(shape.height); mix(shape.width)
-        for i in 0..<count { mix(label(i)) }
-        return String(h, radix: 16)
+        var h = FNV1a()
+        for v in [count, shape.channels, shape.height, shape.width] { h.add(littleEndian: v) }
+        for i in 0..<count { h.add(littleEndian: label(i)) }
+        return h.hex
     }
 }
 

@@ -83,7 +83,7 @@ public final class Evaluator {
         while start < data.count {
             let n = min(batch, data.count - start)
             defer { chunk += 1 }
-            guard chunk % communicator.size == communicator.rank else {
+            guard communicator.takes(chunk) else {
                 start += n
                 continue
             }

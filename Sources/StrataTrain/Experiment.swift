@@ -251,7 +251,7 @@ public struct ExperimentRunner {
         for w in 0...(wave.values.max() ?? 0) {
             let these = runs.filter { wave[$0.0.name.value] == w }
             if ranks > 1 && w > 0 { communicator.barrier() }
-            for (index, (row, seed)) in these.enumerated() where index % ranks == communicator.rank {
+            for (index, (row, seed)) in these.enumerated() where communicator.takes(index) {
                 let dir = folder(row: row.name.value, seed: seed)
                 if (try? load(dir)) != nil { log(tag + "\(row.name.value), seed \(seed): finished earlier"); continue }
                 let input = row.graph.input

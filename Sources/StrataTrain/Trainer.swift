@@ -393,22 +393,20 @@ public final class Trainer {
     }
 
     /// FNV-1a of a text, as hex digits (to compare what ranks read without sending it all).
-    static func digest(_ text: String) -> String { digest(bytes: Array(text.utf8)) }
-
-    static func digest(bytes: some Collection<UInt8>) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return String(h, radix: 16)
+    static func digest(_ text: String) -> String {
+        var h = FNV1a()
+        h.add(text)
+        return h.hex
     }
 
-    /// A digest of every parameter's bits.
+    /// A digest of every parameter's name and bits.
     static func digest(_ executor: any Executor) throws -> String {
-        var text = ""
+        var h = FNV1a()
         for p in executor.plan.parameters {
-            let bits = try executor.read(p.tensor)
-            text += p.name + ":" + bits.withUnsafeBytes { digest(bytes: $0) } + " "
+            h.add(p.name)
+            try executor.read(p.tensor).withUnsafeBytes { h.add($0) }
         }
-        return digest(text)
+        return h.hex
     }
 
     static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {

@@ -71,6 +71,16 @@ struct MPITests {
 
     static func tensors(_ path: String) throws -> Safetensors.File { try Safetensors.read(path: path) }
 
+    /// Every weight and momentum tensor of `b` within 1e-5 of the largest value of `a`'s.
+    static func expectClose(_ a: Safetensors.File, _ b: Safetensors.File, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for name in a.order where !name.hasPrefix("data/") {
+            let x = try #require(a.tensors[name]?.values, sourceLocation: sourceLocation), y = try #require(b.tensors[name]?.values, sourceLocation: sourceLocation)
+            let scale = x.map { abs($0) }.max() ?? 0
+            let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * max(scale, 1e-6), "\(name): ranks differ by \(worst) (largest value \(scale))", sourceLocation: sourceLocation)
+        }
+    }
+
     /// Two ranks at a global batch of 8 for 3 steps end with the weights of one rank at batch 8.
     /// Tolerance: 1e-5 of each tensor's largest value. The two differ only in float32 summation
     /// order: one rank sums the batch's 8 images in one GEMM; two sum 4 each and add the halves
@@ -89,12 +99,7 @@ struct MPITests {
         let a = try Self.tensors(d + "/one/checkpoints/latest.safetensors"), b = try Self.tensors(d + "/two/checkpoints/latest.safetensors")
         #expect(a.metadata["global_step"] == "3" && b.metadata["global_step"] == "3")
         #expect(b.metadata["ranks"] == "2")
-        for name in a.order where !name.hasPrefix("data/") {
-            let x = try #require(a.tensors[name]?.values), y = try #require(b.tensors[name]?.values)
-            let scale = x.map { abs($0) }.max() ?? 0
-            let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 1e-5 * max(scale, 1e-6), "\(name): ranks differ by \(worst) (largest value \(scale))")
-        }
+        try Self.expectClose(a, b)
         // Not trivially equal: the run moved the weights from their initial values by far more.
         let start = strata(["train", d + "/tiny.yaml", "--data", d + "/data", "--epochs", "1", "--batch", "24", "--seed", "4", "--out", d + "/zero"])
         #expect(start.status == 0, "\(start.errors)")
@@ -265,12 +270,7 @@ struct MPITests {
         let (two, _) = try mpirun(2, common + ["--out", d + "/two"])
         #expect(two.status == 0, "\(two.errors)")
         let a = try Self.tensors(d + "/one/checkpoints/latest.safetensors"), b = try Self.tensors(d + "/two/checkpoints/latest.safetensors")
-        for name in a.order where !name.hasPrefix("data/") {
-            let x = try #require(a.tensors[name]?.values), y = try #require(b.tensors[name]?.values)
-            let scale = x.map { abs($0) }.max() ?? 0
-            let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 1e-5 * max(scale, 1e-6), "\(name): ranks differ by \(worst) (largest value \(scale))")
-        }
+        try Self.expectClose(a, b)
     }
 
     /// Started without mpirun, a command is one rank and never starts MPI (no MPI output, no
