@@ -12,6 +12,21 @@ static inline __m256i STRATA_AVX2 lanes8(int lo, int hi) {
     return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane), _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(lo - 1)));
 }
 
+// Active lanes whose window has an element inside the plane: there are rows, and the first column
+// inside the plane (`first`, from x0) lies inside the plane and inside the window [start, start + kw).
+static inline __m256i STRATA_AVX2 nonempty_lanes(int rows, __m256i active, __m256i start, __m256i first, int x0, int w, int kw) {
+    if (!rows) return _mm256_setzero_si256();
+    __m256i inside_plane = _mm256_cmpgt_epi32(_mm256_set1_epi32(w), _mm256_add_epi32(first, _mm256_set1_epi32(x0)));
+    __m256i inside_window = _mm256_cmpgt_epi32(_mm256_add_epi32(start, _mm256_set1_epi32(kw)), first);
+    return _mm256_and_si256(_mm256_and_si256(active, inside_plane), inside_window);
+}
+
+// 8 floats from p, −inf in the lanes outside the plane (`inside`: all ones where inside; those
+// outside are not read).
+static inline __m256 STRATA_AVX2 load_inside(const float *p, __m256i inside) {
+    return _mm256_blendv_ps(_mm256_set1_ps(-__builtin_inff()), _mm256_maskload_ps(p, inside), _mm256_castsi256_ps(inside));
+}
+
 // Element idx (0..15) of the pair (lo, hi), per lane.
 static inline __m256 STRATA_AVX2 pick16(__m256 lo, __m256 hi, __m256i idx) {
     __m256 a = _mm256_permutevar8x32_ps(lo, idx), b = _mm256_permutevar8x32_ps(hi, idx);
@@ -39,9 +54,7 @@ static int STRATA_AVX2 maxpool_stride2_avx2(const float *x, int h, int w, int kh
             __m256i active = lanes8(0, count);
             int x0 = ox0 * 2 - pw;
             __m256i first = _mm256_max_epi32(start, _mm256_set1_epi32(-x0));
-            __m256i nonempty = ys < ye ? _mm256_and_si256(_mm256_and_si256(active, _mm256_cmpgt_epi32(_mm256_set1_epi32(w), _mm256_add_epi32(first, _mm256_set1_epi32(x0)))),
-                                                          _mm256_cmpgt_epi32(_mm256_add_epi32(start, _mm256_set1_epi32(kw)), first))
-                                       : _mm256_setzero_si256();
+            __m256i nonempty = nonempty_lanes(ys < ye, active, start, first, x0, w, kw);
             __m256i in_lo = lanes8(-x0, w - x0), in_hi = lanes8(-(x0 + 8), w - (x0 + 8));
             int last_inside = x0 + 16 >= 0 && x0 + 16 < w;
             // Window column j of the 8 outputs, as input columns from x0: 2·lane + j.
@@ -51,8 +64,7 @@ static int STRATA_AVX2 maxpool_stride2_avx2(const float *x, int h, int w, int kh
             int seeded = 0;
             for (int iy = ys; iy < ye; iy++) {
                 const float *line = x + (long)iy * w;
-                __m256 lo = _mm256_blendv_ps(minus_inf, _mm256_maskload_ps(line + x0, in_lo), _mm256_castsi256_ps(in_lo));
-                __m256 hi = _mm256_blendv_ps(minus_inf, _mm256_maskload_ps(line + x0 + 8, in_hi), _mm256_castsi256_ps(in_hi));
+                __m256 lo = load_inside(line + x0, in_lo), hi = load_inside(line + x0 + 8, in_hi);
                 __m256i row = _mm256_set1_epi32(iy * w + x0);
                 if (!seeded) {
                     best = pick16(lo, hi, first);   // first ≤ 15: pw < 16
@@ -112,18 +124,14 @@ int STRATA_AVX2 strata_maxpool_plane_avx2(const float *x, int h, int w, int kh, 
             int x0 = ox0 * sw - pw;
             __m256i start = step;
             __m256i first = _mm256_max_epi32(start, _mm256_set1_epi32(-x0));
-            // Non-empty: the first column inside the plane is inside the plane and inside the window.
-            __m256i nonempty = ys < ye ? _mm256_and_si256(_mm256_and_si256(active, _mm256_cmpgt_epi32(_mm256_set1_epi32(w), _mm256_add_epi32(first, _mm256_set1_epi32(x0)))),
-                                                          _mm256_cmpgt_epi32(_mm256_add_epi32(start, _mm256_set1_epi32(kw)), first))
-                                       : _mm256_setzero_si256();
+            __m256i nonempty = nonempty_lanes(ys < ye, active, start, first, x0, w, kw);
             __m256 best = minus_inf;
             __m256i at = _mm256_set1_epi32(-1);
             int seeded = 0;
             __m256i in_lo = lanes8(-x0, w - x0), in_hi = lanes8(-(x0 + 8), w - (x0 + 8));
             for (int iy = ys; iy < ye; iy++) {
                 const float *line = x + (long)iy * w;
-                __m256 lo = _mm256_blendv_ps(minus_inf, _mm256_maskload_ps(line + x0, in_lo), _mm256_castsi256_ps(in_lo));
-                __m256 hi = _mm256_blendv_ps(minus_inf, _mm256_maskload_ps(line + x0 + 8, in_hi), _mm256_castsi256_ps(in_hi));
+                __m256 lo = load_inside(line + x0, in_lo), hi = load_inside(line + x0 + 8, in_hi);
                 __m256i row = _mm256_set1_epi32(iy * w + x0);
                 if (!seeded) {
                     best = pick16(lo, hi, first);
