@@ -30,8 +30,6 @@
 #endif
 
 enum { KC = 384, NC = 480 };
-// The packers' mask tables: windows of up to 16×16, outputs of up to 128×128 (larger: explicit im2col).
-enum { STRATA_CONV_MAX_WINDOW = 256, STRATA_CONV_MAX_OUTPUT = 128 };
 
 int strata_isa_supported(int isa) {
     if (isa == STRATA_ISA_GENERIC) return 1;
@@ -61,12 +59,12 @@ static inline unsigned strata_bits(int lo, int hi, int vl) {
 }
 
 // Per-thread packing buffers, grown on demand and freed when the thread exits.
-typedef struct { float *a, *b; size_t na, nb; } PackBuffers;
+typedef struct { float *a, *b, *x; size_t na, nb, nx; } PackBuffers;
 static pthread_key_t buffers_key;
 static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
 static void free_buffers(void *p) {
     PackBuffers *b = p;
-    free(b->a); free(b->b); free(b);
+    free(b->a); free(b->b); free(b->x); free(b);
 }
 static void make_key(void) { pthread_key_create(&buffers_key, free_buffers); }
 static PackBuffers *thread_buffers(void) {
@@ -104,6 +102,36 @@ static void column_offsets(const strata_matrix *x, long first, long count, long 
         offsets[t] = g * x->group_stride + within;
         if (++within == x->group) { within = 0; g++; }
     }
+}
+
+// A convolution's input copied with its zero padding written out (ph, pw become 0), planes packed
+// (image_stride = channels·h·w), plus 16 floats of slack: the packers then load every run of the
+// im2col matrix with a plain whole-vector load. Lanes past a run read the next input values (or the
+// slack), never outside the buffer, and are overwritten like the stores' own overhang. Costs one
+// pass over the input, where packing reads each input value kh·kw times. Returns 0, or −1 without
+// memory.
+static int padded_input(const strata_conv_input *in, PackBuffers *buffers, strata_conv_input *out) {
+    const int h = in->h + 2 * in->ph, w = in->w + 2 * in->pw;
+    const long plane = (long)h * w, count = (long)in->images * in->channels * plane;
+    float *x = grow(&buffers->x, &buffers->nx, (size_t)count + 16);
+    if (!x) return -1;
+    for (long t = count; t < count + 16; t++) x[t] = 0;
+    for (int image = 0; image < in->images; image++) {
+        for (int ci = 0; ci < in->channels; ci++) {
+            const float *from = in->x + image * in->image_stride + (long)ci * in->h * in->w;
+            float *to = x + ((long)image * in->channels + ci) * plane;
+            if (in->ph || in->pw) memset(to, 0, sizeof(float) * (size_t)plane);
+            for (int y = 0; y < in->h; y++) memcpy(to + (long)(y + in->ph) * w + in->pw, from + (long)y * in->w, sizeof(float) * (size_t)in->w);
+        }
+    }
+    *out = *in;
+    out->x = x;
+    out->image_stride = (long)in->channels * plane;
+    out->h = h;
+    out->w = w;
+    out->ph = 0;
+    out->pw = 0;
+    return 0;
 }
 
 // Where the packed panels of op(B) come from: a stored matrix, or a convolution's input read as
@@ -266,8 +294,8 @@ int strata_sgemm_grouped(int isa, int trans_a, int trans_b, long m, long n, long
 
 int strata_sgemm_conv(int isa, int trans_b, long m, long n, long k, float alpha, strata_matrix a, strata_conv_input b,
                       float beta, strata_matrix c) {
-    if (b.sh != 1 || b.sw != 1 || b.kh * b.kw > STRATA_CONV_MAX_WINDOW || b.oh > STRATA_CONV_MAX_OUTPUT ||
-        b.ow > STRATA_CONV_MAX_OUTPUT) return -1;
+    if (b.sh != 1 || b.sw != 1 || b.ph < 0 || b.pw < 0 || b.kh < 1 || b.kw < 1 || b.oh < 1 || b.ow < 1 ||
+        b.oh > b.h + 2 * b.ph - b.kh + 1 || b.ow > b.w + 2 * b.pw - b.kw + 1) return -1;
     long depth = (long)b.channels * b.kh * b.kw, positions = (long)b.images * b.oh * b.ow;
     if (trans_b ? (k != positions || n != depth) : (k != depth || n != positions)) return -1;
     return gemm(isa, 0, m, n, k, alpha, &a, (BSource){trans_b, NULL, &b}, beta, &c);

@@ -92,6 +92,18 @@ static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long 
 static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float *c, long ldc,
                                float alpha, float beta, int rows, int cols) {
     vec acc[MR][NR / VL];
+#if !PORTABLE
+    // C's tile is read (beta ≠ 0) and written only after the K loop, usually from L2 or L3 (C is
+    // revisited once per K block): fetch its lines now, while the loop runs.
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        if (r < rows) {
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NR; v += 16) _mm_prefetch((const char *)(c + r * ldc + v), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
+        }
+    }
+#endif
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++)
 #pragma clang loop unroll(full)
@@ -188,6 +200,11 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
     }
     PackBuffers *buffers = thread_buffers();
     if (!buffers) return -1;
+    strata_conv_input padded;
+    if (b.conv) {
+        if (padded_input(b.conv, buffers, &padded)) return -1;
+        b.conv = &padded;
+    }
     long offsets[KC];
     float tile[MR * NR] __attribute__((aligned(64)));
     long mp = (m + MR - 1) / MR * MR;
@@ -230,19 +247,17 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
 }
 
 // Im2col, packed: Bp[panel][kk][c] = col[k0 + kk][j0 + panel·NR + c], where col's row e is
-// (channel, window row i, window column jj) and its column q is (image, oy, ox). Stride 1 only.
-// The NR columns of a panel fall into runs that share an image and an output row; along a run the
-// input is contiguous, so each run of each row is one masked load and one store. The masks (which
-// lanes are inside the plane) depend on the run and on (i, jj) only, so they are made once per
-// panel. Stores are whole vectors: what they write past a run is overwritten by the next run, the
-// next row or the zero padding, and the buffer has 16 floats of slack after the last row (VL ≤ 16).
+// (channel, window row i, window column jj) and its column q is (image, oy, ox). Stride 1, and the
+// input padded (padded_input: ph = pw = 0). The NR columns of a panel fall into runs that share an
+// image and an output row; along a run the input is contiguous, so each run of each row is one
+// whole-vector load and store. Lanes past a run are overwritten by the next run, the next row or
+// the zero columns past n; the buffer has 16 floats of slack after the last row (VL ≤ 16).
 static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
     const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
     const int window = in->kh * in->kw;
-    unsigned short masks[STRATA_CONV_MAX_WINDOW][NR];  // [i·kw + jj][run]
     for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
         int cols = n - jp < NR ? (int)(n - jp) : NR;
-        // Runs of at most VL columns: destination column and input offset of (image, oy − ph, ox − pw).
+        // Runs of at most VL columns: destination column and input offset of (image, oy, ox).
         int run_col[NR], runs = 0;
         long run_base[NR];
         for (int c = 0; c < cols;) {
@@ -251,15 +266,8 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long k
             int len = in->ow - ox;
             if (len > cols - c) len = cols - c;
             if (len > VL) len = VL;
-            for (int i = 0; i < in->kh; i++) {
-                int iy = oy - in->ph + i;
-                for (int jj = 0; jj < in->kw; jj++) {
-                    int ix = ox - in->pw + jj;
-                    masks[i * in->kw + jj][runs] = iy >= 0 && iy < in->h ? (unsigned short)(strata_bits(-ix, in->w - ix, VL) & strata_bits(0, len, VL)) : 0;
-                }
-            }
             run_col[runs] = c;
-            run_base[runs] = image * in->image_stride + (long)(oy - in->ph) * in->w + (ox - in->pw);
+            run_base[runs] = image * in->image_stride + (long)oy * in->w + ox;
             runs++;
             c += len;
         }
@@ -268,9 +276,7 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long k
         for (long kk = 0; kk < kc; kk++) {
             float *row = bp + kk * NR;
             const float *src = in->x + ci * plane + (long)i * in->w + jj;
-            const unsigned short *mask = masks[ij];
-            for (int r = 0; r < runs; r++)
-                V_STOREU(row + run_col[r], V_MASKZ_LOADU(mask[r], src + run_base[r]));
+            for (int r = 0; r < runs; r++) V_STOREU(row + run_col[r], V_LOADU(src + run_base[r]));
             if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
             ij++;
             if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ij = 0; ci++; } }
@@ -279,13 +285,11 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long k
 }
 
 // The transpose: Bp[panel][kk][c] = col[j0 + panel·NR + c][k0 + kk], the GEMM's K running over
-// positions and its N over col's rows. A panel's NR rows of col fall into runs of one channel and
-// window row (at most kw long); along a run the input is contiguous. The masks depend on the run
-// and the position (oy, ox) only, so they are made once per panel.
+// positions and its N over col's rows. Input padded as above. A panel's NR rows of col fall into
+// runs of one channel and window row (at most kw long); along a run the input is contiguous.
 static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
     const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
     const int window = in->kh * in->kw;
-    unsigned short row_masks[STRATA_CONV_MAX_OUTPUT][NR], column_masks[STRATA_CONV_MAX_OUTPUT][NR];  // [oy][run], [ox][run]
     for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
         int cols = n - jp < NR ? (int)(n - jp) : NR;
         // Runs: destination column and input offset of (channel, i, jj).
@@ -297,14 +301,6 @@ static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long
             int len = in->kw - jj;
             if (len > cols - c) len = cols - c;
             if (len > VL) len = VL;
-            for (int oy = 0; oy < in->oh; oy++) {
-                int iy = oy - in->ph + i;
-                row_masks[oy][runs] = iy >= 0 && iy < in->h ? (unsigned short)strata_bits(0, VL, VL) : 0;
-            }
-            for (int ox = 0; ox < in->ow; ox++) {
-                int ix = ox - in->pw + jj;
-                column_masks[ox][runs] = (unsigned short)(strata_bits(-ix, in->w - ix, VL) & strata_bits(0, len, VL));
-            }
             run_col[runs] = c;
             run_base[runs] = ci * plane + (long)i * in->w + jj;
             runs++;
@@ -315,10 +311,8 @@ static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long
         int oy = (int)(q % positions) / in->ow, ox = (int)(q % positions) % in->ow;
         for (long kk = 0; kk < kc; kk++) {
             float *row = bp + kk * NR;
-            const float *src = in->x + image * in->image_stride + (long)(oy - in->ph) * in->w + (ox - in->pw);
-            const unsigned short *row_mask = row_masks[oy], *column_mask = column_masks[ox];
-            for (int r = 0; r < runs; r++)
-                V_STOREU(row + run_col[r], V_MASKZ_LOADU(row_mask[r] & column_mask[r], src + run_base[r]));
+            const float *src = in->x + image * in->image_stride + (long)oy * in->w + ox;
+            for (int r = 0; r < runs; r++) V_STOREU(row + run_col[r], V_LOADU(src + run_base[r]));
             if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
             if (++ox == in->ow) { ox = 0; if (++oy == in->oh) { oy = 0; image++; } }
         }
