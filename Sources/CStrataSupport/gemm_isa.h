@@ -246,6 +246,38 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
     return 0;
 }
 
+// One panel of a convolution packer: Bp[kk][run_col[r] + t] = x[offsets[kk] + run_base[r] + t] for
+// every run r, as whole vectors (t < VL), then zeros in the columns from `cols` to NR; row by row and
+// run by run in order, so that each overhang is overwritten by the next run or row. Up to 4 runs,
+// their columns and bases are held in registers.
+static inline void TARGET ISA(copy_runs)(const float *x, const long *offsets, long kc, const int *run_col,
+                                          const long *run_base, int runs, int cols, float *bp) {
+    if (runs <= 4) {
+        // Short of 4 runs, the last is repeated: storing it twice writes the same values.
+        int col[4];
+        const float *base[4];
+        for (int r = 0; r < 4; r++) {
+            int q = r < runs ? r : runs - 1;
+            col[r] = run_col[q];
+            base[r] = x + run_base[q];
+        }
+        for (long kk = 0; kk < kc; kk++) {
+            float *row = bp + kk * NR;
+            long o = offsets[kk];
+#pragma clang loop unroll(full)
+            for (int r = 0; r < 4; r++) V_STOREU(row + col[r], V_LOADU(base[r] + o));
+            if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
+        }
+    } else {
+        for (long kk = 0; kk < kc; kk++) {
+            float *row = bp + kk * NR;
+            const float *src = x + offsets[kk];
+            for (int r = 0; r < runs; r++) V_STOREU(row + run_col[r], V_LOADU(src + run_base[r]));
+            if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
+        }
+    }
+}
+
 // Im2col, packed: Bp[panel][kk][c] = col[k0 + kk][j0 + panel·NR + c], where col's row e is
 // (channel, window row i, window column jj) and its column q is (image, oy, ox). Stride 1, and the
 // input padded (padded_input: ph = pw = 0). The NR columns of a panel fall into runs that share an
@@ -255,6 +287,15 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
 static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
     const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
     const int window = in->kh * in->kw;
+    // Each row's input offset, (channel, i, jj) of e = k0 + kk.
+    long offsets[KC];
+    long e = k0;
+    int ci = (int)(e / window), ij = (int)(e % window), i = ij / in->kw, jj = ij % in->kw;
+    for (long kk = 0; kk < kc; kk++) {
+        offsets[kk] = ci * plane + (long)i * in->w + jj;
+        ij++;
+        if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ij = 0; ci++; } }
+    }
     for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
         int cols = n - jp < NR ? (int)(n - jp) : NR;
         // Runs of at most VL columns: destination column and input offset of (image, oy, ox).
@@ -271,16 +312,7 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long k
             runs++;
             c += len;
         }
-        long e = k0;
-        int ci = (int)(e / window), ij = (int)(e % window), i = ij / in->kw, jj = ij % in->kw;
-        for (long kk = 0; kk < kc; kk++) {
-            float *row = bp + kk * NR;
-            const float *src = in->x + ci * plane + (long)i * in->w + jj;
-            for (int r = 0; r < runs; r++) V_STOREU(row + run_col[r], V_LOADU(src + run_base[r]));
-            if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
-            ij++;
-            if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ij = 0; ci++; } }
-        }
+        ISA(copy_runs)(in->x, offsets, kc, run_col, run_base, runs, cols, bp);
     }
 }
 
@@ -290,6 +322,15 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long k
 static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
     const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
     const int window = in->kh * in->kw;
+    // Each row's input offset, (image, oy, ox) of q = k0 + kk.
+    long offsets[KC];
+    long q = k0;
+    long image = q / positions;
+    int oy = (int)(q % positions) / in->ow, ox = (int)(q % positions) % in->ow;
+    for (long kk = 0; kk < kc; kk++) {
+        offsets[kk] = image * in->image_stride + (long)oy * in->w + ox;
+        if (++ox == in->ow) { ox = 0; if (++oy == in->oh) { oy = 0; image++; } }
+    }
     for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
         int cols = n - jp < NR ? (int)(n - jp) : NR;
         // Runs: destination column and input offset of (channel, i, jj).
@@ -306,16 +347,7 @@ static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long
             runs++;
             c += len;
         }
-        long q = k0;
-        long image = q / positions;
-        int oy = (int)(q % positions) / in->ow, ox = (int)(q % positions) % in->ow;
-        for (long kk = 0; kk < kc; kk++) {
-            float *row = bp + kk * NR;
-            const float *src = in->x + image * in->image_stride + (long)oy * in->w + ox;
-            for (int r = 0; r < runs; r++) V_STOREU(row + run_col[r], V_LOADU(src + run_base[r]));
-            if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
-            if (++ox == in->ow) { ox = 0; if (++oy == in->oh) { oy = 0; image++; } }
-        }
+        ISA(copy_runs)(in->x, offsets, kc, run_col, run_base, runs, cols, bp);
     }
 }
 
