@@ -87,16 +87,17 @@ static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long 
     }
 }
 
-// C[rows × cols] = alpha·(Ap panel · Bp panel) + beta·C (C not read when beta is 0): MR rows of NR/VL
-// vectors of accumulators, one broadcast of A and NR/VL loads of B per k.
-static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float *c, long ldc,
-                               float alpha, float beta, int rows, int cols) {
+// C[rows × cols] = alpha·(Ap panel · Bp panel) + beta·C (C not read when beta is 0), for the first
+// R ≤ MR rows of the panel (rows ≤ R): R rows of NR/VL vectors of accumulators, one broadcast of A
+// and NR/VL loads of B per k. Inlined with R a constant.
+static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const int R, long kc, const float *ap, const float *bp,
+                                                                          float *c, long ldc, float alpha, float beta, int rows, int cols) {
     vec acc[MR][NR / VL];
 #if !PORTABLE
     // C's tile is read (beta ≠ 0) and written only after the K loop, usually from L2 or L3 (C is
     // revisited once per K block): fetch its lines now, while the loop runs.
 #pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < R; r++) {
         if (r < rows) {
 #pragma clang loop unroll(full)
             for (int v = 0; v < NR; v += 16) _mm_prefetch((const char *)(c + r * ldc + v), _MM_HINT_T0);
@@ -105,7 +106,7 @@ static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float 
     }
 #endif
 #pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < R; r++)
 #pragma clang loop unroll(full)
         for (int v = 0; v < NR / VL; v++) acc[r][v] = V_ZERO();
     for (long k = 0; k < kc; k++) {
@@ -113,7 +114,7 @@ static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float 
 #pragma clang loop unroll(full)
         for (int v = 0; v < NR / VL; v++) bv[v] = V_LOAD(bp + v * VL);
 #pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < R; r++) {
             vec a = V_SET1(ap[r]);
 #pragma clang loop unroll(full)
             for (int v = 0; v < NR / VL; v++) acc[r][v] = V_FMADD(a, bv[v], acc[r][v]);
@@ -126,7 +127,7 @@ static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float 
     if (cols == NR) {
         // Whole rows: plain stores (masked stores are microcoded and slow on some CPUs, AMD's AVX2).
 #pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < R; r++) {
             if (r < rows) {
                 float *row = c + r * ldc;
 #pragma clang loop unroll(full)
@@ -143,7 +144,7 @@ static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float 
     unsigned masks[NR / VL];
     for (int v = 0; v < NR / VL; v++) masks[v] = strata_bits(0, cols - v * VL, VL);
 #pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < R; r++) {
         if (r < rows) {
             float *row = c + r * ldc;
 #pragma clang loop unroll(full)
@@ -154,6 +155,21 @@ static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float 
             }
         }
     }
+}
+
+// The micro-kernel for a panel of `rows` rows. A panel's last rows are zero padding when m is not a
+// multiple of MR; where EDGE_SMALL / EDGE_LARGE (< MR, 0: none) are set, a panel of that few rows
+// runs a kernel of that many rows instead of computing the padding (the mini net's 64 filters: 10
+// panels of 6 and one of 4, not 11 of 6).
+static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float *c, long ldc,
+                               float alpha, float beta, int rows, int cols) {
+#if EDGE_SMALL
+    if (rows <= EDGE_SMALL) { ISA(kernel_rows)(EDGE_SMALL, kc, ap, bp, c, ldc, alpha, beta, rows, cols); return; }
+#endif
+#if EDGE_LARGE
+    if (rows <= EDGE_LARGE) { ISA(kernel_rows)(EDGE_LARGE, kc, ap, bp, c, ldc, alpha, beta, rows, cols); return; }
+#endif
+    ISA(kernel_rows)(MR, kc, ap, bp, c, ldc, alpha, beta, rows, cols);
 }
 
 // Writes an MR×NR tile computed with alpha applied and beta 0 (tile, row stride NR) into C's
@@ -355,6 +371,8 @@ static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long
 #undef TARGET
 #undef PORTABLE
 #undef MR
+#undef EDGE_SMALL
+#undef EDGE_LARGE
 #undef NR
 #undef VL
 #undef vec
