@@ -106,15 +106,18 @@ static void column_offsets(const strata_matrix *x, long first, long count, long 
     }
 }
 
-// A convolution's input copied with its zero padding written out (ph, pw become 0), planes packed
-// (image_stride = channels·h·w), plus 16 floats of slack: the packers then load every run of the
-// im2col matrix with a plain whole-vector load. Lanes past a run read the next input values (or the
-// slack), never outside the buffer, and are overwritten like the stores' own overhang. Costs one
-// pass over the input, where packing reads each input value kh·kw times. Returns 0, or −1 without
-// memory.
+// A convolution's input copied with its zero padding written out (ph, pw become 0), plus 16 floats
+// of slack: the packers then load every run of the im2col matrix with a plain whole-vector load.
+// Lanes past a run read the next input values (or the slack), never outside the buffer, and are
+// overwritten like the stores' own overhang. With a column stride sw > 1 each padded row is split
+// into its sw phases (columns ≡ p mod sw), stored as sw planes of h × ⌈w/sw⌉: the input columns of
+// consecutive outputs, ox·sw + jj, are then consecutive in phase jj mod sw, so a strided
+// convolution's runs are contiguous too. Out: h, w the padded height and the phase width, each
+// channel sw·h·w floats (channels of an image contiguous). Costs one pass over the input, where
+// packing reads each input value about kh·kw/(sh·sw) times. Returns 0, or −1 without memory.
 static int padded_input(const strata_conv_input *in, PackBuffers *buffers, strata_conv_input *out) {
-    const int h = in->h + 2 * in->ph, w = in->w + 2 * in->pw;
-    const long plane = (long)h * w, count = (long)in->images * in->channels * plane;
+    const int h = in->h + 2 * in->ph, wide = in->w + 2 * in->pw, sw = in->sw, w = (wide + sw - 1) / sw;
+    const long phase = (long)h * w, plane = sw * phase, count = (long)in->images * in->channels * plane;
     float *x = grow(&buffers->x, &buffers->nx, (size_t)count + 16);
     if (!x) return -1;
     for (long t = count; t < count + 16; t++) x[t] = 0;
@@ -122,8 +125,18 @@ static int padded_input(const strata_conv_input *in, PackBuffers *buffers, strat
         for (int ci = 0; ci < in->channels; ci++) {
             const float *from = in->x + image * in->image_stride + (long)ci * in->h * in->w;
             float *to = x + ((long)image * in->channels + ci) * plane;
-            if (in->ph || in->pw) memset(to, 0, sizeof(float) * (size_t)plane);
-            for (int y = 0; y < in->h; y++) memcpy(to + (long)(y + in->ph) * w + in->pw, from + (long)y * in->w, sizeof(float) * (size_t)in->w);
+            if (in->ph || in->pw || w * sw != wide) memset(to, 0, sizeof(float) * (size_t)plane);
+            for (int y = 0; y < in->h; y++) {
+                const float *row = from + (long)y * in->w;
+                if (sw == 1) {
+                    memcpy(to + (long)(y + in->ph) * w + in->pw, row, sizeof(float) * (size_t)in->w);
+                } else {
+                    for (int t = 0; t < in->w; t++) {
+                        int column = t + in->pw;
+                        to[(column % sw) * phase + (long)(y + in->ph) * w + column / sw] = row[t];
+                    }
+                }
+            }
         }
     }
     *out = *in;
@@ -302,8 +315,10 @@ int strata_sgemm_grouped(int isa, int trans_a, int trans_b, long m, long n, long
 
 int strata_sgemm_conv(int isa, int trans_b, long m, long n, long k, float alpha, strata_matrix a, strata_conv_input b,
                       float beta, strata_matrix c) {
-    if (b.sh != 1 || b.sw != 1 || b.ph < 0 || b.pw < 0 || b.kh < 1 || b.kw < 1 || b.oh < 1 || b.ow < 1 ||
-        b.oh > b.h + 2 * b.ph - b.kh + 1 || b.ow > b.w + 2 * b.pw - b.kw + 1) return -1;
+    // Strides other than 1: forward only (the transposed packer's runs follow window columns, which
+    // a stride puts in different phases).
+    if (b.sh < 1 || b.sw < 1 || (trans_b && (b.sh != 1 || b.sw != 1)) || b.ph < 0 || b.pw < 0 || b.kh < 1 || b.kw < 1 ||
+        b.oh < 1 || b.ow < 1 || b.oh > (b.h + 2 * b.ph - b.kh) / b.sh + 1 || b.ow > (b.w + 2 * b.pw - b.kw) / b.sw + 1) return -1;
     long depth = (long)b.channels * b.kh * b.kw, positions = (long)b.images * b.oh * b.ow;
     if (trans_b ? (k != positions || n != depth) : (k != depth || n != positions)) return -1;
     return gemm(isa, 0, m, n, k, alpha, &a, (BSource){trans_b, NULL, &b}, beta, &c);

@@ -295,20 +295,21 @@ static inline void TARGET ISA(copy_runs)(const float *x, const long *offsets, lo
 }
 
 // Im2col, packed: Bp[panel][kk][c] = col[k0 + kk][j0 + panel·NR + c], where col's row e is
-// (channel, window row i, window column jj) and its column q is (image, oy, ox). Stride 1, and the
-// input padded (padded_input: ph = pw = 0). The NR columns of a panel fall into runs that share an
+// (channel, window row i, window column jj) and its column q is (image, oy, ox). The input padded
+// and split into column phases (padded_input: ph = pw = 0). The NR columns of a panel fall into runs that share an
 // image and an output row; along a run the input is contiguous, so each run of each row is one
 // whole-vector load and store. Lanes past a run are overwritten by the next run, the next row or
 // the zero columns past n; the buffer has 16 floats of slack after the last row (VL ≤ 16).
 static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
-    const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
+    const long phase = (long)in->h * in->w, plane = in->sw * phase, positions = (long)in->oh * in->ow;
     const int window = in->kh * in->kw;
-    // Each row's input offset, (channel, i, jj) of e = k0 + kk.
+    // Each row's input offset, (channel, i, jj) of e = k0 + kk: window column jj is in phase
+    // jj mod sw, jj / sw columns along.
     long offsets[KC];
     long e = k0;
     int ci = (int)(e / window), ij = (int)(e % window), i = ij / in->kw, jj = ij % in->kw;
     for (long kk = 0; kk < kc; kk++) {
-        offsets[kk] = ci * plane + (long)i * in->w + jj;
+        offsets[kk] = ci * plane + (jj % in->sw) * phase + (long)i * in->w + jj / in->sw;
         ij++;
         if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ij = 0; ci++; } }
     }
@@ -324,7 +325,7 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long k
             if (len > cols - c) len = cols - c;
             if (len > VL) len = VL;
             run_col[runs] = c;
-            run_base[runs] = image * in->image_stride + (long)oy * in->w + ox;
+            run_base[runs] = image * in->image_stride + (long)oy * in->sh * in->w + ox;
             runs++;
             c += len;
         }

@@ -44,9 +44,10 @@ typedef struct {
 
 /// strata_sgemm_grouped with op(B) the im2col matrix of `b` (trans_b 0: k = depth rows, n = columns)
 /// or its transpose (trans_b 1), packed straight from the input and never stored. Returns −1,
-/// having done nothing, where it does not apply: strides other than 1, an output larger than the
-/// padded input allows, or m, n, k that do not fit `b`. Copies the input once, padding written
-/// out, into a per-thread buffer (that is what lets every run of the im2col matrix be one plain load).
+/// having done nothing, where it does not apply: the transpose with strides other than 1, an output
+/// larger than the padded input allows, or m, n, k that do not fit `b`. Copies the input once into
+/// a per-thread buffer, padding written out and, for a column stride s > 1, each row split into its
+/// s column phases (that is what lets every run of the im2col matrix be one plain load).
 int strata_sgemm_conv(int isa, int trans_b, long m, long n, long k, float alpha, strata_matrix a, strata_conv_input b,
                       float beta, strata_matrix c);
 
