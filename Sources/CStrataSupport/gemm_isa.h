@@ -87,12 +87,22 @@ static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long 
     }
 }
 
-// C[rows × cols] = alpha·(Ap panel · Bp panel) + beta·C (C not read when beta is 0), for the first
+// C[rows × cols] = alpha·(A panel · Bp panel) + beta·C (C not read when beta is 0), for the first
 // R ≤ MR rows of the panel (rows ≤ R): R rows of NR/VL vectors of accumulators, one broadcast of A
-// and NR/VL loads of B per k. Inlined with R a constant.
-static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const int R, long kc, const float *ap, const float *bp,
-                                                                          float *c, long ldc, float alpha, float beta, int rows, int cols) {
+// and NR/VL loads of B per k. Inlined with R and `place` constants. The A panel is
+//   place A_PACKED:     packed, A(r, k) = ap[k·MR + r];
+//   place A_ROWS:       read in place from a row-major op(A), A(r, k) = ap[r·lda + k];
+//   place A_COLUMNS:    read in place from a transposed one, A(r, k) = ap[k·lda + r].
+// In place, rows past `rows` read row 0 again (their sums are not stored): nothing past m is read.
+static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const int R, const int place, long kc, const float *ap,
+                                                                          long lda, const float *bp, float *c, long ldc,
+                                                                          float alpha, float beta, int rows, int cols) {
     vec acc[MR][NR / VL];
+    const float *arow[MR];
+    if (place == A_ROWS) {
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) arow[r] = ap + (r < rows ? r : 0) * lda;
+    }
 #if !PORTABLE
     // C's tile is read (beta ≠ 0) and written only after the K loop, usually from L2 or L3 (C is
     // revisited once per K block): fetch its lines now, while the loop runs.
@@ -115,11 +125,11 @@ static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const 
         for (int v = 0; v < NR / VL; v++) bv[v] = V_LOAD(bp + v * VL);
 #pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
-            vec a = V_SET1(ap[r]);
+            vec a = V_SET1(place == A_ROWS ? arow[r][k] : place == A_COLUMNS ? ap[r < rows ? r : 0] : ap[r]);
 #pragma clang loop unroll(full)
             for (int v = 0; v < NR / VL; v++) acc[r][v] = V_FMADD(a, bv[v], acc[r][v]);
         }
-        ap += MR;
+        ap += place == A_COLUMNS ? lda : MR;
         bp += NR;
     }
     vec va = V_SET1(alpha), vb = V_SET1(beta);
@@ -164,12 +174,19 @@ static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const 
 static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float *c, long ldc,
                                float alpha, float beta, int rows, int cols) {
 #if EDGE_SMALL
-    if (rows <= EDGE_SMALL) { ISA(kernel_rows)(EDGE_SMALL, kc, ap, bp, c, ldc, alpha, beta, rows, cols); return; }
+    if (rows <= EDGE_SMALL) { ISA(kernel_rows)(EDGE_SMALL, A_PACKED, kc, ap, 0, bp, c, ldc, alpha, beta, rows, cols); return; }
 #endif
 #if EDGE_LARGE
-    if (rows <= EDGE_LARGE) { ISA(kernel_rows)(EDGE_LARGE, kc, ap, bp, c, ldc, alpha, beta, rows, cols); return; }
+    if (rows <= EDGE_LARGE) { ISA(kernel_rows)(EDGE_LARGE, A_PACKED, kc, ap, 0, bp, c, ldc, alpha, beta, rows, cols); return; }
 #endif
-    ISA(kernel_rows)(MR, kc, ap, bp, c, ldc, alpha, beta, rows, cols);
+    ISA(kernel_rows)(MR, A_PACKED, kc, ap, 0, bp, c, ldc, alpha, beta, rows, cols);
+}
+
+// The same with A read in place (A_ROWS or A_COLUMNS, lda its leading dimension): gemm_swapped.
+static void TARGET ISA(kernel_in_place)(int place, long kc, const float *a, long lda, const float *bp, float *c, long ldc,
+                                        float alpha, float beta, int rows, int cols) {
+    if (place == A_ROWS) ISA(kernel_rows)(MR, A_ROWS, kc, a, lda, bp, c, ldc, alpha, beta, rows, cols);
+    else ISA(kernel_rows)(MR, A_COLUMNS, kc, a, lda, bp, c, ldc, alpha, beta, rows, cols);
 }
 
 // Writes an MR×NR tile computed with alpha applied and beta 0 (tile, row stride NR) into C's
@@ -193,6 +210,51 @@ static void TARGET ISA(scatter)(const float *tile, const strata_matrix *c, long 
             }
         }
     }
+}
+
+// Writes the transpose of an MR×NR tile (alpha applied, beta 0; row stride NR) into C: tile element
+// (r, t) goes to C(i + t, j + r), applying beta.
+static void TARGET ISA(scatter_transposed)(const float *tile, const strata_matrix *c, long i, long j, int rows, int cols, float beta) {
+    long offsets[MR];
+    column_offsets(c, j, rows, offsets);
+    for (int t = 0; t < cols; t++) {
+        float *row = c->data + (i + t) * c->ld;
+        for (int r = 0; r < rows; r++) {
+            float *out = row + offsets[r];
+            *out = beta == 0 ? tile[r * NR + t] : tile[r * NR + t] + beta * *out;
+        }
+    }
+}
+
+// C = alpha·op(A)·op(B) + beta·C for few rows (m ≤ SWAP_M) and B a plain matrix, computed as
+// Cᵀ = op(B)ᵀ·op(A)ᵀ: the micro-kernel reads op(B)ᵀ in place as its A operand (B stored n×k when
+// trans_b: rows; stored k×n: columns), op(A)ᵀ is packed as its B, and the tiles are written back
+// transposed. At m = 32 (the fc layers at batch 32) each packed B panel would serve only
+// ⌈m/MR⌉ kernel calls, so packing B (the weights) costs about what the multiply's own loads of it
+// do, and that pass cannot overlap the FMAs; read in place, the weights stream while they run.
+static int TARGET ISA(gemm_swapped)(int trans_a, long m, long n, long k, float alpha, const strata_matrix *a,
+                                    const strata_matrix *b, int trans_b, float beta, const strata_matrix *c,
+                                    PackBuffers *buffers, long *offsets, long kblock) {
+    float tile[MR * NR] __attribute__((aligned(64)));
+    int place = trans_b ? A_ROWS : A_COLUMNS;
+    for (long pc = 0; pc < k; pc += kblock) {
+        long kc = k - pc < kblock ? k - pc : kblock;
+        float b0 = pc == 0 ? beta : 1;
+        // op(A)ᵀ's block (kc rows × m columns): op(A)ᵀ is A when trans_a, else Aᵀ.
+        float *bp = grow(&buffers->b, &buffers->nb, (size_t)((m + NR - 1) / NR * NR * kc + 16));
+        if (!bp) return -1;
+        ISA(pack_b)(!trans_a, a, pc, kc, 0, m, bp, offsets);
+        for (long i = 0; i < n; i += MR) {
+            int rows = n - i < MR ? (int)(n - i) : MR;
+            const float *ai = trans_b ? b->data + i * b->ld + pc : b->data + pc * b->ld + i;
+            for (long j = 0; j < m; j += NR) {
+                int cols = m - j < NR ? (int)(m - j) : NR;
+                ISA(kernel_in_place)(place, kc, ai, b->ld, bp + j * kc, tile, NR, alpha, 0, rows, cols);
+                ISA(scatter_transposed)(tile, c, j, i, rows, cols, b0);
+            }
+        }
+    }
+    return 0;
 }
 
 static void ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp);
@@ -227,6 +289,8 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
     // K in equal blocks of at most KC (1200 = 4 × 300, not 3 × 384 + 48: a thin last block spends
     // as long loading and storing C as multiplying).
     long kblock = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+    if (m <= SWAP_M && n >= 4 * m && !b.conv && !b.matrix->group && (b.trans || SWAP_COLUMNS))
+        return ISA(gemm_swapped)(trans_a, m, n, k, alpha, a, b.matrix, b.trans, beta, c, buffers, offsets, kblock);
     for (long pc = 0; pc < k; pc += kblock) {
         long kc = k - pc < kblock ? k - pc : kblock;
         float b0 = pc == 0 ? beta : 1;
@@ -372,6 +436,8 @@ static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long
 #undef TARGET
 #undef PORTABLE
 #undef MR
+#undef SWAP_M
+#undef SWAP_COLUMNS
 #undef EDGE_SMALL
 #undef EDGE_LARGE
 #undef NR
