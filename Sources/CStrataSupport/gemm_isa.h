@@ -3,6 +3,8 @@
 //   ISA(name)          the instruction set's suffix on every function (name_avx512, ...)
 //   TARGET             the functions' target attribute (empty for portable C)
 //   MR, NR, VL         the micro-kernel's rows and columns, and floats per vector (VL ≤ 16, NR a multiple)
+//   EDGE_SMALL, EDGE_LARGE  row counts (< MR, 0: none) of the kernels for a last panel that short
+//   SWAP_M, SWAP_COLUMNS    gemm_swapped for m ≤ SWAP_M (0: never), also when B is read by columns
 //   vec                the vector type; V_ZERO(), V_SET1(x), V_LOAD(p) (aligned to the vector),
 //                      V_LOADU(p), V_STORE(p, v), V_STOREU(p, v), V_MUL(a, b), V_FMADD(a, b, c) = a·b + c,
 //                      V_MASKZ_LOADU(bits, p) (lanes not in bits are 0 and are not read),
@@ -359,10 +361,10 @@ static inline void TARGET ISA(copy_runs)(const float *x, const long *offsets, lo
 }
 
 // Im2col, packed: Bp[panel][kk][c] = col[k0 + kk][j0 + panel·NR + c], where col's row e is
-// (channel, window row i, window column jj) and its column q is (image, oy, ox). The input padded
-// and split into column phases (padded_input: ph = pw = 0). The NR columns of a panel fall into runs that share an
-// image and an output row; along a run the input is contiguous, so each run of each row is one
-// whole-vector load and store. Lanes past a run are overwritten by the next run, the next row or
+// (channel, window row i, window column jj) and its column q is (image, oy, ox). The input is
+// padded and split into column phases (padded_input: ph = pw = 0). The NR columns of a panel fall
+// into runs that share an image and an output row; along a run the input is contiguous, so each
+// run of each row is one whole-vector load and store. Lanes past a run are overwritten by the next run, the next row or
 // the zero columns past n; the buffer has 16 floats of slack after the last row (VL ≤ 16).
 static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
     const long phase = (long)in->h * in->w, plane = in->sw * phase, positions = (long)in->oh * in->ow;
@@ -370,12 +372,10 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long k
     // Each row's input offset, (channel, i, jj) of e = k0 + kk: window column jj is in phase
     // jj mod sw, jj / sw columns along.
     long offsets[KC];
-    long e = k0;
-    int ci = (int)(e / window), ij = (int)(e % window), i = ij / in->kw, jj = ij % in->kw;
+    int ci = (int)(k0 / window), i = (int)(k0 % window) / in->kw, jj = (int)(k0 % window) % in->kw;
     for (long kk = 0; kk < kc; kk++) {
         offsets[kk] = ci * plane + (jj % in->sw) * phase + (long)i * in->w + jj / in->sw;
-        ij++;
-        if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ij = 0; ci++; } }
+        if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ci++; } }
     }
     for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
         int cols = n - jp < NR ? (int)(n - jp) : NR;
