@@ -14,10 +14,14 @@
 // zmm registers), AVX2 6×16 (12 of the 16 ymm registers, BLIS's Haswell shape), portable C 4×16.
 // A last panel of at most 4 rows (2 or 4 on AVX2) runs a kernel of that many rows instead of
 // multiplying its zero padding: 3–5% on M = 32, 64 and 128, the networks' usual filter counts.
-// With few rows (the fc layers at batch 32) the product is computed transposed with B read in
-// place (gemm_swapped).
-// The packed A panel (MR·KC floats, at most 12 KiB) stays in L1 while the kernel sweeps the packed B
-// block (KC·NC floats, 720 KiB) from L2.
+// With few rows and a transposed B (the fc layers at batch 32) the product is computed transposed
+// with B read in place (gemm_swapped).
+// For each NR-column panel of B the kernel runs over every row panel of A: the B panel (NR·KC
+// floats, 24 KiB on AVX2) stays in L1 while the packed A block streams from L2. A plain B (not
+// transposed, not grouped) is packed by the first of those kernel calls as it reads it (and it
+// fetches the next panel's lines into L2), so the packing's loads, whose rows are far apart in
+// memory, overlap that call's FMAs instead of running as a pass of their own: with M = 64 that
+// pass took 20–30% of the time (AVX2, Zen 4).
 //
 // Two things a BLAS cannot do, for convolutions:
 // - matrices with grouped columns (strata_matrix): the planes of several NCHW images read and
@@ -152,7 +156,7 @@ static int padded_input(const strata_conv_input *in, PackBuffers *buffers, strat
 }
 
 // Where the micro-kernel reads its A panel from (gemm_isa.h: kernel_rows).
-enum { A_PACKED, A_ROWS, A_COLUMNS };
+enum { A_PACKED, A_ROWS };
 
 // Where the packed panels of op(B) come from: a stored matrix, or a convolution's input read as
 // its im2col matrix (or that matrix transposed) without storing it.
@@ -169,10 +173,7 @@ typedef struct {
 #define TARGET __attribute__((target("avx512f")))
 #define MR 8
 #define NR 48
-// Swapped operands (gemm_swapped) for m ≤ 48, B read in place by rows only: by columns, one new
-// line of B per k, it measured slower here.
 #define SWAP_M 48
-#define SWAP_COLUMNS 0
 #define EDGE_SMALL 0
 #define EDGE_LARGE 4
 #define VL 16
@@ -222,7 +223,6 @@ static inline void TARGET transpose_block_avx512(const float *in, long ld, long 
 #define MR 6
 #define NR 16
 #define SWAP_M 32
-#define SWAP_COLUMNS 1
 #define EDGE_SMALL 2
 #define EDGE_LARGE 4
 #define VL 8
@@ -289,7 +289,6 @@ static inline void g_mask_storeu(unsigned bits, float *p, vec8 v) {
 #define MR 4
 #define NR 16
 #define SWAP_M 0
-#define SWAP_COLUMNS 0
 #define EDGE_SMALL 0
 #define EDGE_LARGE 0
 #define VL 8

@@ -4,7 +4,7 @@
 //   TARGET             the functions' target attribute (empty for portable C)
 //   MR, NR, VL         the micro-kernel's rows and columns, and floats per vector (VL ≤ 16, NR a multiple)
 //   EDGE_SMALL, EDGE_LARGE  row counts (< MR, 0: none) of the kernels for a last panel that short
-//   SWAP_M, SWAP_COLUMNS    gemm_swapped for m ≤ SWAP_M (0: never), also when B is read by columns
+//   SWAP_M             gemm_swapped for m ≤ SWAP_M (0: never)
 //   vec                the vector type; V_ZERO(), V_SET1(x), V_LOAD(p) (aligned to the vector),
 //                      V_LOADU(p), V_STORE(p, v), V_STOREU(p, v), V_MUL(a, b), V_FMADD(a, b, c) = a·b + c,
 //                      V_MASKZ_LOADU(bits, p) (lanes not in bits are 0 and are not read),
@@ -93,12 +93,14 @@ static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long 
 // R ≤ MR rows of the panel (rows ≤ R): R rows of NR/VL vectors of accumulators, one broadcast of A
 // and NR/VL loads of B per k. Inlined with R and `place` constants. The A panel is
 //   place A_PACKED:     packed, A(r, k) = ap[k·MR + r];
-//   place A_ROWS:       read in place from a row-major op(A), A(r, k) = ap[r·lda + k];
-//   place A_COLUMNS:    read in place from a transposed one, A(r, k) = ap[k·lda + r].
+//   place A_ROWS:       read in place from a row-major op(A), A(r, k) = ap[r·lda + k].
 // In place, rows past `rows` read row 0 again (their sums are not stored): nothing past m is read.
-static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const int R, const int place, long kc, const float *ap,
-                                                                          long lda, const float *bp, float *c, long ldc,
-                                                                          float alpha, float beta, int rows, int cols) {
+// The B panel is packed, Bp(k, c) = bp[k·NR + c]; or, `fused`, read from a plain matrix,
+// B(k, c) = bsrc[k·ldb + c] (all NR columns there), and stored into bp as it is read.
+static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const int R, const int place, const int fused, long kc,
+                                                                          const float *ap, long lda, float *bp, const float *bsrc,
+                                                                          long ldb, float *c, long ldc, float alpha, float beta,
+                                                                          int rows, int cols) {
     vec acc[MR][NR / VL];
     const float *arow[MR];
     if (place == A_ROWS) {
@@ -123,15 +125,31 @@ static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const 
         for (int v = 0; v < NR / VL; v++) acc[r][v] = V_ZERO();
     for (long k = 0; k < kc; k++) {
         vec bv[NR / VL];
+        if (fused) {
+#if !PORTABLE
+            // The next panel's columns of this row, into L2 for its own packing call: rows of a
+            // plain B are far apart, and that call could not hide their latency.
 #pragma clang loop unroll(full)
-        for (int v = 0; v < NR / VL; v++) bv[v] = V_LOAD(bp + v * VL);
+            for (int v = NR; v < 2 * NR; v += 16) _mm_prefetch((const char *)(bsrc + v), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bsrc + 2 * NR - 1), _MM_HINT_T1);
+#endif
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NR / VL; v++) {
+                bv[v] = V_LOADU(bsrc + v * VL);
+                V_STORE(bp + v * VL, bv[v]);
+            }
+            bsrc += ldb;
+        } else {
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NR / VL; v++) bv[v] = V_LOAD(bp + v * VL);
+        }
 #pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
-            vec a = V_SET1(place == A_ROWS ? arow[r][k] : place == A_COLUMNS ? ap[r < rows ? r : 0] : ap[r]);
+            vec a = V_SET1(place == A_ROWS ? arow[r][k] : ap[r]);
 #pragma clang loop unroll(full)
             for (int v = 0; v < NR / VL; v++) acc[r][v] = V_FMADD(a, bv[v], acc[r][v]);
         }
-        ap += place == A_COLUMNS ? lda : MR;
+        ap += MR;
         bp += NR;
     }
     vec va = V_SET1(alpha), vb = V_SET1(beta);
@@ -173,22 +191,35 @@ static inline __attribute__((always_inline)) void TARGET ISA(kernel_rows)(const 
 // multiple of MR; where EDGE_SMALL / EDGE_LARGE (< MR, 0: none) are set, a panel of that few rows
 // runs a kernel of that many rows instead of computing the padding (the mini net's 64 filters: 10
 // panels of 6 and one of 4, not 11 of 6).
-static void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float *c, long ldc,
+static __attribute__((noinline)) void TARGET ISA(kernel)(long kc, const float *ap, const float *bp, float *c, long ldc,
                                float alpha, float beta, int rows, int cols) {
+    float *b = (float *)bp;
 #if EDGE_SMALL
-    if (rows <= EDGE_SMALL) { ISA(kernel_rows)(EDGE_SMALL, A_PACKED, kc, ap, 0, bp, c, ldc, alpha, beta, rows, cols); return; }
+    if (rows <= EDGE_SMALL) { ISA(kernel_rows)(EDGE_SMALL, A_PACKED, 0, kc, ap, 0, b, NULL, 0, c, ldc, alpha, beta, rows, cols); return; }
 #endif
 #if EDGE_LARGE
-    if (rows <= EDGE_LARGE) { ISA(kernel_rows)(EDGE_LARGE, A_PACKED, kc, ap, 0, bp, c, ldc, alpha, beta, rows, cols); return; }
+    if (rows <= EDGE_LARGE) { ISA(kernel_rows)(EDGE_LARGE, A_PACKED, 0, kc, ap, 0, b, NULL, 0, c, ldc, alpha, beta, rows, cols); return; }
 #endif
-    ISA(kernel_rows)(MR, A_PACKED, kc, ap, 0, bp, c, ldc, alpha, beta, rows, cols);
+    ISA(kernel_rows)(MR, A_PACKED, 0, kc, ap, 0, b, NULL, 0, c, ldc, alpha, beta, rows, cols);
 }
 
-// The same with A read in place (A_ROWS or A_COLUMNS, lda its leading dimension): gemm_swapped.
-static void TARGET ISA(kernel_in_place)(int place, long kc, const float *a, long lda, const float *bp, float *c, long ldc,
-                                        float alpha, float beta, int rows, int cols) {
-    if (place == A_ROWS) ISA(kernel_rows)(MR, A_ROWS, kc, a, lda, bp, c, ldc, alpha, beta, rows, cols);
-    else ISA(kernel_rows)(MR, A_COLUMNS, kc, a, lda, bp, c, ldc, alpha, beta, rows, cols);
+// The same, packing the B panel as it goes (fused): the first row panel's call for each B panel,
+// whose packed copy the other calls read.
+static __attribute__((noinline)) void TARGET ISA(kernel_packing)(long kc, const float *ap, float *bp, const float *bsrc, long ldb, float *c, long ldc,
+                                       float alpha, float beta, int rows, int cols) {
+#if EDGE_SMALL
+    if (rows <= EDGE_SMALL) { ISA(kernel_rows)(EDGE_SMALL, A_PACKED, 1, kc, ap, 0, bp, bsrc, ldb, c, ldc, alpha, beta, rows, cols); return; }
+#endif
+#if EDGE_LARGE
+    if (rows <= EDGE_LARGE) { ISA(kernel_rows)(EDGE_LARGE, A_PACKED, 1, kc, ap, 0, bp, bsrc, ldb, c, ldc, alpha, beta, rows, cols); return; }
+#endif
+    ISA(kernel_rows)(MR, A_PACKED, 1, kc, ap, 0, bp, bsrc, ldb, c, ldc, alpha, beta, rows, cols);
+}
+
+// The same with A's rows read in place (lda apart): gemm_swapped.
+static __attribute__((noinline)) void TARGET ISA(kernel_in_place)(long kc, const float *a, long lda, const float *bp, float *c, long ldc,
+                                                                  float alpha, float beta, int rows, int cols) {
+    ISA(kernel_rows)(MR, A_ROWS, 0, kc, a, lda, (float *)bp, NULL, 0, c, ldc, alpha, beta, rows, cols);
 }
 
 // Writes an MR×NR tile computed with alpha applied and beta 0 (tile, row stride NR) into C's
@@ -228,17 +259,17 @@ static void TARGET ISA(scatter_transposed)(const float *tile, const strata_matri
     }
 }
 
-// C = alpha·op(A)·op(B) + beta·C for few rows (m ≤ SWAP_M) and B a plain matrix, computed as
-// Cᵀ = op(B)ᵀ·op(A)ᵀ: the micro-kernel reads op(B)ᵀ in place as its A operand (B stored n×k when
-// trans_b: rows; stored k×n: columns), op(A)ᵀ is packed as its B, and the tiles are written back
-// transposed. At m = 32 (the fc layers at batch 32) each packed B panel would serve only
-// ⌈m/MR⌉ kernel calls, so packing B (the weights) costs about what the multiply's own loads of it
-// do, and that pass cannot overlap the FMAs; read in place, the weights stream while they run.
+// C = alpha·op(A)·Bᵀ + beta·C for few rows (m ≤ SWAP_M) and B a plain n×k matrix, computed as
+// Cᵀ = B·op(A)ᵀ: the micro-kernel reads B's rows in place as its A operand, op(A)ᵀ is packed as
+// its B, and the tiles are written back transposed. At m = 32 (the fc layers at batch 32) each
+// packed B panel would serve only ⌈m/MR⌉ kernel calls, so transposing B (the weights) into panels
+// costs about what the multiply's own loads of it do, and that pass cannot overlap the FMAs (an
+// untransposed B is packed by the kernel itself: kernel_packing); read in place, the weights
+// stream while they run.
 static int TARGET ISA(gemm_swapped)(int trans_a, long m, long n, long k, float alpha, const strata_matrix *a,
-                                    const strata_matrix *b, int trans_b, float beta, const strata_matrix *c,
+                                    const strata_matrix *b, float beta, const strata_matrix *c,
                                     PackBuffers *buffers, long *offsets, long kblock) {
     float tile[MR * NR] __attribute__((aligned(64)));
-    int place = trans_b ? A_ROWS : A_COLUMNS;
     for (long pc = 0; pc < k; pc += kblock) {
         long kc = k - pc < kblock ? k - pc : kblock;
         float b0 = pc == 0 ? beta : 1;
@@ -248,10 +279,10 @@ static int TARGET ISA(gemm_swapped)(int trans_a, long m, long n, long k, float a
         ISA(pack_b)(!trans_a, a, pc, kc, 0, m, bp, offsets);
         for (long i = 0; i < n; i += MR) {
             int rows = n - i < MR ? (int)(n - i) : MR;
-            const float *ai = trans_b ? b->data + i * b->ld + pc : b->data + pc * b->ld + i;
+            const float *ai = b->data + i * b->ld + pc;
             for (long j = 0; j < m; j += NR) {
                 int cols = m - j < NR ? (int)(m - j) : NR;
-                ISA(kernel_in_place)(place, kc, ai, b->ld, bp + j * kc, tile, NR, alpha, 0, rows, cols);
+                ISA(kernel_in_place)(kc, ai, b->ld, bp + j * kc, tile, NR, alpha, 0, rows, cols);
                 ISA(scatter_transposed)(tile, c, j, i, rows, cols, b0);
             }
         }
@@ -291,8 +322,8 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
     // K in equal blocks of at most KC (1200 = 4 × 300, not 3 × 384 + 48: a thin last block spends
     // as long loading and storing C as multiplying).
     long kblock = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
-    if (m <= SWAP_M && n >= 4 * m && !b.conv && !b.matrix->group && (b.trans || SWAP_COLUMNS))
-        return ISA(gemm_swapped)(trans_a, m, n, k, alpha, a, b.matrix, b.trans, beta, c, buffers, offsets, kblock);
+    if (m <= SWAP_M && n >= 4 * m && !b.conv && !b.matrix->group && b.trans)
+        return ISA(gemm_swapped)(trans_a, m, n, k, alpha, a, b.matrix, beta, c, buffers, offsets, kblock);
     for (long pc = 0; pc < k; pc += kblock) {
         long kc = k - pc < kblock ? k - pc : kblock;
         float b0 = pc == 0 ? beta : 1;
@@ -304,23 +335,32 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
             // 16 floats of slack: the convolution packers store whole vectors past a panel's last row.
             float *bp = grow(&buffers->b, &buffers->nb, (size_t)((nc + NR - 1) / NR * NR * kc + 16));
             if (!bp) return -1;
+            // A plain B is packed by the first row panel's kernel (fused), a panel at a time.
+            int fused = !b.conv && !b.trans && !b.matrix->group;
             if (b.conv && !b.trans) ISA(pack_b_conv)(b.conv, pc, kc, jc, nc, bp);
             else if (b.conv) ISA(pack_b_conv_transposed)(b.conv, pc, kc, jc, nc, bp);
-            else ISA(pack_b)(b.trans, b.matrix, pc, kc, jc, nc, bp, offsets);
+            else if (!fused) ISA(pack_b)(b.trans, b.matrix, pc, kc, jc, nc, bp, offsets);
             for (long j = 0; j < nc; j += NR) {
                 int cols = nc - j < NR ? (int)(nc - j) : NR;
                 long first = jc + j;
                 // The panel's columns are contiguous in C unless they cross a group boundary.
                 int direct = !c->group || first / c->group == (first + cols - 1) / c->group;
                 float *cj = c->data + column_offset(c, first);
+                const float *bsrc = NULL;
+                if (fused) {
+                    if (cols == NR) bsrc = b.matrix->data + pc * b.matrix->ld + first;
+                    else ISA(pack_b)(0, b.matrix, pc, kc, first, cols, bp + j * kc, offsets);
+                }
                 for (long i = 0; i < m; i += MR) {
                     int rows = m - i < MR ? (int)(m - i) : MR;
-                    if (direct) {
-                        ISA(kernel)(kc, ap + i * kc, bp + j * kc, cj + i * c->ld, c->ld, alpha, b0, rows, cols);
-                    } else {
-                        ISA(kernel)(kc, ap + i * kc, bp + j * kc, tile, NR, alpha, 0, rows, cols);
-                        ISA(scatter)(tile, c, i, first, rows, cols, b0);
-                    }
+                    // Straight into C, or into a tile scattered into C's groups.
+                    float *out = direct ? cj + i * c->ld : tile;
+                    long ldo = direct ? c->ld : NR;
+                    float bo = direct ? b0 : 0;
+                    if (bsrc) ISA(kernel_packing)(kc, ap + i * kc, bp + j * kc, bsrc, b.matrix->ld, out, ldo, alpha, bo, rows, cols);
+                    else ISA(kernel)(kc, ap + i * kc, bp + j * kc, out, ldo, alpha, bo, rows, cols);
+                    bsrc = NULL;
+                    if (!direct) ISA(scatter)(tile, c, i, first, rows, cols, b0);
                 }
             }
         }
@@ -437,7 +477,6 @@ static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long
 #undef PORTABLE
 #undef MR
 #undef SWAP_M
-#undef SWAP_COLUMNS
 #undef EDGE_SMALL
 #undef EDGE_LARGE
 #undef NR

@@ -87,6 +87,62 @@ struct GEMMTests {
         }
     }
 
+    /// A stored matrix whose columns come in groups of `group`, each group's rows `group` floats
+    /// apart and the groups `rows·group + 5` apart (the planes of NCHW images, with a gap);
+    /// group 0: a plain rows × cols matrix with ld cols + 3. Gaps hold NaN, which must stay.
+    struct Grouped {
+        var rows: Int, cols: Int, group: Int
+        var data: [Float]
+        var ld: Int { group == 0 ? cols + 3 : group }
+        var stride: Int { rows * group + 5 }
+        func index(_ r: Int, _ c: Int) -> Int { group == 0 ? r * ld + c : r * ld + (c / group) * stride + c % group }
+
+        init(rows: Int, cols: Int, group: Int, random: inout SplitMix64) {
+            (self.rows, self.cols, self.group) = (rows, cols, group)
+            data = []
+            data = [Float](repeating: .nan, count: group == 0 ? rows * (cols + 3) : (cols + group - 1) / group * stride)
+            for r in 0..<rows { for c in 0..<cols { data[index(r, c)] = Float.random(in: -1...1, using: &random) } }
+        }
+        subscript(r: Int, c: Int) -> Double { Double(data[index(r, c)]) }
+        var matrix: strata_matrix {
+            mutating get {
+                let (ld, g, s) = (ld, group, group == 0 ? 0 : stride)
+                return data.withUnsafeMutableBufferPointer { strata_matrix(data: $0.baseAddress!, ld: ld, group: g, group_stride: s) }
+            }
+        }
+    }
+
+    @Test("reads and writes grouped columns (several images' planes) as one matrix", arguments: strataPaths)
+    func groupedColumns(_ isa: GEMMPath) {
+        // 100 columns in groups of 13 (or 7 along K): group boundaries inside the 16- and 48-wide
+        // panels; B plain or grouped, C plain or grouped, every transpose.
+        let (m, n, k) = (14, 100, 40)
+        var random = SplitMix64(seed: 5)
+        for (transA, transB) in [(false, false), (true, false), (false, true)] {
+            for (groupB, groupC) in [(0, 13), (13, 0), (13, 13), (7, 13)] where !(transB && groupB == 13) {
+                var a = Grouped(rows: transA ? k : m, cols: transA ? m : k, group: transA ? 11 : 0, random: &random)
+                // Grouped along its stored columns: n for B, k for Bᵀ (7).
+                var b = Grouped(rows: transB ? n : k, cols: transB ? k : n, group: transB ? (groupB == 0 ? 0 : 7) : (groupB == 7 ? 0 : groupB), random: &random)
+                var c = Grouped(rows: m, cols: n, group: groupC, random: &random)
+                let before = c
+                for i in 0..<m { for j in 0..<n { c.data[c.index(i, j)] = 0.5 } }
+                let status = strata_sgemm_grouped(isa.code, transA ? 1 : 0, transB ? 1 : 0, m, n, k, 2, a.matrix, b.matrix, 0.25, c.matrix)
+                #expect(status == 0)
+                var worst = 0.0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s = 0.0
+                        for p in 0..<k { s += (transA ? a[p, i] : a[i, p]) * (transB ? b[j, p] : b[p, j]) }
+                        worst = max(worst, abs(Double(c.data[c.index(i, j)]) - (2 * s + 0.125)))
+                    }
+                }
+                #expect(worst < 1e-4, "\(isa) trans \(transA),\(transB) groups B \(b.group) C \(groupC): largest error \(worst)")
+                let gapsKept = zip(before.data, c.data).allSatisfy { !$0.0.isNaN || $0.1.isNaN }
+                #expect(gapsKept, "\(isa) trans \(transA),\(transB) groups B \(b.group) C \(groupC): a gap between groups was written")
+            }
+        }
+    }
+
     @Test("does not read C when beta is 0", arguments: strataPaths)
     func betaZeroIgnoresC(_ isa: GEMMPath) {
         let problem = Problem(transA: false, transB: false, m: 9, n: 49, k: 385, seed: 7)
