@@ -8,7 +8,7 @@
 // its AVX2 ones run at half the speed), and a BLAS cannot do the two things below.
 //
 // The design is the textbook one (Goto and van de Geijn; BLIS): for each block of KC along K, op(A)
-// is packed into panels of MR rows and op(B), NC columns at a time, into panels of NR columns, both
+// is packed into panels of MR rows and op(B), one panel at a time, into panels of NR columns, both
 // zero-padded to full panels; a register-blocked micro-kernel multiplies one MR×KC panel by one
 // KC×NR panel into MR×NR accumulators and masks the stores at the edges: AVX-512 8×48 (24 of the 32
 // zmm registers), AVX2 6×16 (12 of the 16 ymm registers, BLIS's Haswell shape), portable C 4×16.
@@ -17,7 +17,8 @@
 // With few rows and a transposed B (the fc layers at batch 32) the product is computed transposed
 // with B read in place (gemm_swapped).
 // For each NR-column panel of B the kernel runs over every row panel of A: the B panel (NR·KC
-// floats, 24 KiB on AVX2) stays in L1 while the packed A block streams from L2. A plain B (not
+// floats, 24 KiB on AVX2), packed into the same buffer each time, stays in L1 while the packed A
+// block streams from L2 (no row blocking: the networks' M is at most a few hundred). A plain B (not
 // transposed, not grouped) is packed by the first of those kernel calls as it reads it (and it
 // fetches the next panel's lines into L2), so the packing's loads, whose rows are far apart in
 // memory, overlap that call's FMAs instead of running as a pass of their own: with M = 64 that
@@ -37,7 +38,7 @@
 #include <immintrin.h>
 #endif
 
-enum { KC = 384, NC = 480 };
+enum { KC = 384 };
 
 int strata_isa_supported(int isa) {
     if (isa == STRATA_ISA_GENERIC) return 1;
@@ -153,6 +154,30 @@ static int padded_input(const strata_conv_input *in, PackBuffers *buffers, strat
     out->ph = 0;
     out->pw = 0;
     return 0;
+}
+
+// Where each row kk < kc of a padded convolution input's im2col matrix, row e = k0 + kk =
+// (channel, window row i, window column jj), starts in the input: window column jj is in phase
+// jj mod sw, jj / sw columns along (padded_input).
+static void conv_row_offsets(const strata_conv_input *in, long k0, long kc, long *offsets) {
+    const long phase = (long)in->h * in->w, plane = in->sw * phase;
+    const int window = in->kh * in->kw;
+    int ci = (int)(k0 / window), i = (int)(k0 % window) / in->kw, jj = (int)(k0 % window) % in->kw;
+    for (long kk = 0; kk < kc; kk++) {
+        offsets[kk] = ci * plane + (jj % in->sw) * phase + (long)i * in->w + jj / in->sw;
+        if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ci++; } }
+    }
+}
+
+// The same for the transpose (stride 1): row q = k0 + kk is the position (image, oy, ox).
+static void conv_position_offsets(const strata_conv_input *in, long k0, long kc, long *offsets) {
+    const long positions = (long)in->oh * in->ow;
+    long image = k0 / positions;
+    int oy = (int)(k0 % positions) / in->ow, ox = (int)(k0 % positions) % in->ow;
+    for (long kk = 0; kk < kc; kk++) {
+        offsets[kk] = image * in->image_stride + (long)oy * in->w + ox;
+        if (++ox == in->ow) { ox = 0; if (++oy == in->oh) { oy = 0; image++; } }
+    }
 }
 
 // Where the micro-kernel reads its A panel from (gemm_isa.h: kernel_rows).

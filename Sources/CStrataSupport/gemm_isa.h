@@ -42,9 +42,9 @@ static void TARGET ISA(pack_a)(int trans, const strata_matrix *a, long m, long k
     }
 }
 
-// Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c] for n columns, zero columns past n.
-static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long kc, long j0, long n, float *bp, long *offsets) {
-    if (trans) column_offsets(b, k0, kc, offsets);
+// Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c] for n columns, zero columns past n. When
+// trans, offsets[k] = column_offset(b, k0 + k) (the caller computes them once per K block).
+static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long kc, long j0, long n, float *bp, const long *offsets) {
     for (long j = 0; j < n; j += NR, bp += NR * kc) {
         long cols = n - j < NR ? n - j : NR;
         if (!trans) {
@@ -276,6 +276,7 @@ static int TARGET ISA(gemm_swapped)(int trans_a, long m, long n, long k, float a
         // op(A)ᵀ's block (kc rows × m columns): op(A)ᵀ is A when trans_a, else Aᵀ.
         float *bp = grow(&buffers->b, &buffers->nb, (size_t)((m + NR - 1) / NR * NR * kc + 16));
         if (!bp) return -1;
+        if (!trans_a) column_offsets(a, pc, kc, offsets);
         ISA(pack_b)(!trans_a, a, pc, kc, 0, m, bp, offsets);
         for (long i = 0; i < n; i += MR) {
             int rows = n - i < MR ? (int)(n - i) : MR;
@@ -290,8 +291,73 @@ static int TARGET ISA(gemm_swapped)(int trans_a, long m, long n, long k, float a
     return 0;
 }
 
-static void ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp);
-static void ISA(pack_b_conv_transposed)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp);
+
+// Rows of one panel of a convolution packer: Bp[kk][col[r] + t] = x[offsets[kk] + base[r] + t]
+// for each of R runs r, as whole vectors (t < VL), then zeros in the columns from `cols` to NR; row
+// by row and run by run in order, so that each overhang is overwritten by the next run or row. The
+// buffer has 16 floats of slack after the last row (VL ≤ 16). Inlined with R constant: the runs'
+// columns and bases stay in registers, and no store is wasted (the copy is bound by its stores).
+static inline __attribute__((always_inline)) void TARGET ISA(copy_runs)(const int R, const float *x, const long *offsets, long kc,
+                                                                        const int *col, const long *base, int cols, float *bp) {
+    const float *from[NR];
+    int to[NR];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) { from[r] = x + base[r]; to[r] = col[r]; }
+    for (long kk = 0; kk < kc; kk++) {
+        float *row = bp + kk * NR;
+        long o = offsets[kk];
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) V_STOREU(row + to[r], V_LOADU(from[r] + o));
+        if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
+    }
+}
+
+// A panel of a convolution's im2col matrix, packed: Bp[kk][c] = col[k0 + kk][j0 + c] for c < n ≤ NR,
+// offsets from conv_row_offsets (k0, kc). Col's row e is (channel, window row i, window column jj)
+// and its column q is (image, oy, ox). Or (trans, stride 1) its transpose, Bp[kk][c] =
+// col[j0 + c][k0 + kk], offsets from conv_position_offsets: the GEMM's K runs over positions and
+// its N over col's rows. The input is padded and split into column phases (padded_input: ph = pw
+// = 0). The panel's columns fall into runs of at most VL that are contiguous in the input: im2col
+// columns that share an image and an output row, or transposed rows that share a channel and a
+// window row (at most kw long); each run of each row is one whole-vector load and store.
+static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, int trans, const long *offsets, long kc, long j0, int n, float *bp) {
+    const long positions = (long)in->oh * in->ow, plane = (long)in->h * in->w;
+    const int window = in->kh * in->kw;
+    int col[NR], runs = 0;
+    long base[NR];
+    for (int c = 0; c < n;) {
+        long q = j0 + c;
+        int len;
+        if (!trans) {
+            long image = q / positions, within = q % positions;
+            int oy = (int)(within / in->ow), ox = (int)(within % in->ow);
+            len = in->ow - ox;
+            base[runs] = image * in->image_stride + (long)oy * in->sh * in->w + ox;
+        } else {
+            int ci = (int)(q / window), i = (int)(q % window) / in->kw, jj = (int)(q % window) % in->kw;
+            len = in->kw - jj;
+            base[runs] = ci * plane + (long)i * in->w + jj;
+        }
+        if (len > n - c) len = n - c;
+        if (len > VL) len = VL;
+        col[runs++] = c;
+        c += len;
+    }
+    switch (runs) {
+    case 1: ISA(copy_runs)(1, in->x, offsets, kc, col, base, n, bp); break;
+    case 2: ISA(copy_runs)(2, in->x, offsets, kc, col, base, n, bp); break;
+    case 3: ISA(copy_runs)(3, in->x, offsets, kc, col, base, n, bp); break;
+    case 4: ISA(copy_runs)(4, in->x, offsets, kc, col, base, n, bp); break;
+    default: {
+        for (long kk = 0; kk < kc; kk++) {
+            float *row = bp + kk * NR;
+            const float *src = in->x + offsets[kk];
+            for (int r = 0; r < runs; r++) V_STOREU(row + col[r], V_LOADU(src + base[r]));
+            if (n < NR) for (int c = n; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
+        }
+    }
+    }
+}
 
 static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const strata_matrix *a, BSource b,
                 float beta, const strata_matrix *c) {
@@ -324,152 +390,46 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
     long kblock = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
     if (m <= SWAP_M && n >= 4 * m && !b.conv && !b.matrix->group && b.trans)
         return ISA(gemm_swapped)(trans_a, m, n, k, alpha, a, b.matrix, beta, c, buffers, offsets, kblock);
+    // One B panel at a time, packed into the same buffer each time (it stays in L1), just before
+    // the kernel runs it against every row panel of A. 16 floats of slack: the convolution
+    // packers store whole vectors past a panel's last row.
+    float *bp = grow(&buffers->b, &buffers->nb, (size_t)(NR * kblock + 16));
+    float *ap = grow(&buffers->a, &buffers->na, (size_t)(mp * kblock));
+    if (!bp || !ap) return -1;
+    // A plain B is packed by the first row panel's kernel call (fused, kernel_packing).
+    int fused = !b.conv && !b.trans && !b.matrix->group;
     for (long pc = 0; pc < k; pc += kblock) {
         long kc = k - pc < kblock ? k - pc : kblock;
         float b0 = pc == 0 ? beta : 1;
-        float *ap = grow(&buffers->a, &buffers->na, (size_t)(mp * kc));
-        if (!ap) return -1;
         ISA(pack_a)(trans_a, a, m, pc, kc, ap, offsets);
-        for (long jc = 0; jc < n; jc += NC) {
-            long nc = n - jc < NC ? n - jc : NC;
-            // 16 floats of slack: the convolution packers store whole vectors past a panel's last row.
-            float *bp = grow(&buffers->b, &buffers->nb, (size_t)((nc + NR - 1) / NR * NR * kc + 16));
-            if (!bp) return -1;
-            // A plain B is packed by the first row panel's kernel (fused), a panel at a time.
-            int fused = !b.conv && !b.trans && !b.matrix->group;
-            if (b.conv && !b.trans) ISA(pack_b_conv)(b.conv, pc, kc, jc, nc, bp);
-            else if (b.conv) ISA(pack_b_conv_transposed)(b.conv, pc, kc, jc, nc, bp);
-            else if (!fused) ISA(pack_b)(b.trans, b.matrix, pc, kc, jc, nc, bp, offsets);
-            for (long j = 0; j < nc; j += NR) {
-                int cols = nc - j < NR ? (int)(nc - j) : NR;
-                long first = jc + j;
-                // The panel's columns are contiguous in C unless they cross a group boundary.
-                int direct = !c->group || first / c->group == (first + cols - 1) / c->group;
-                float *cj = c->data + column_offset(c, first);
-                const float *bsrc = NULL;
-                if (fused) {
-                    if (cols == NR) bsrc = b.matrix->data + pc * b.matrix->ld + first;
-                    else ISA(pack_b)(0, b.matrix, pc, kc, first, cols, bp + j * kc, offsets);
-                }
-                for (long i = 0; i < m; i += MR) {
-                    int rows = m - i < MR ? (int)(m - i) : MR;
-                    // Straight into C, or into a tile scattered into C's groups.
-                    float *out = direct ? cj + i * c->ld : tile;
-                    long ldo = direct ? c->ld : NR;
-                    float bo = direct ? b0 : 0;
-                    if (bsrc) ISA(kernel_packing)(kc, ap + i * kc, bp + j * kc, bsrc, b.matrix->ld, out, ldo, alpha, bo, rows, cols);
-                    else ISA(kernel)(kc, ap + i * kc, bp + j * kc, out, ldo, alpha, bo, rows, cols);
-                    bsrc = NULL;
-                    if (!direct) ISA(scatter)(tile, c, i, first, rows, cols, b0);
-                }
+        // Where each of the block's K rows of op(B) starts: in the convolution's input, or along
+        // a transposed B's stored rows.
+        if (b.conv && !b.trans) conv_row_offsets(b.conv, pc, kc, offsets);
+        else if (b.conv) conv_position_offsets(b.conv, pc, kc, offsets);
+        else if (b.trans) column_offsets(b.matrix, pc, kc, offsets);
+        for (long j = 0; j < n; j += NR) {
+            int cols = n - j < NR ? (int)(n - j) : NR;
+            const float *bsrc = NULL;
+            if (b.conv) ISA(pack_b_conv)(b.conv, b.trans, offsets, kc, j, cols, bp);
+            else if (fused && cols == NR) bsrc = b.matrix->data + pc * b.matrix->ld + j;
+            else ISA(pack_b)(b.trans, b.matrix, pc, kc, j, cols, bp, offsets);
+            // The panel's columns are contiguous in C unless they cross a group boundary.
+            int direct = !c->group || j / c->group == (j + cols - 1) / c->group;
+            float *cj = c->data + column_offset(c, j);
+            for (long i = 0; i < m; i += MR) {
+                int rows = m - i < MR ? (int)(m - i) : MR;
+                // Straight into C, or into a tile scattered into C's groups.
+                float *out = direct ? cj + i * c->ld : tile;
+                long ldo = direct ? c->ld : NR;
+                float bo = direct ? b0 : 0;
+                if (bsrc) ISA(kernel_packing)(kc, ap + i * kc, bp, bsrc, b.matrix->ld, out, ldo, alpha, bo, rows, cols);
+                else ISA(kernel)(kc, ap + i * kc, bp, out, ldo, alpha, bo, rows, cols);
+                bsrc = NULL;
+                if (!direct) ISA(scatter)(tile, c, i, j, rows, cols, b0);
             }
         }
     }
     return 0;
-}
-
-// One panel of a convolution packer: Bp[kk][run_col[r] + t] = x[offsets[kk] + run_base[r] + t] for
-// every run r, as whole vectors (t < VL), then zeros in the columns from `cols` to NR; row by row and
-// run by run in order, so that each overhang is overwritten by the next run or row. Up to 4 runs,
-// their columns and bases are held in registers.
-static inline void TARGET ISA(copy_runs)(const float *x, const long *offsets, long kc, const int *run_col,
-                                          const long *run_base, int runs, int cols, float *bp) {
-    if (runs <= 4) {
-        // Short of 4 runs, the last is repeated: storing it twice writes the same values.
-        int col[4];
-        const float *base[4];
-        for (int r = 0; r < 4; r++) {
-            int q = r < runs ? r : runs - 1;
-            col[r] = run_col[q];
-            base[r] = x + run_base[q];
-        }
-        for (long kk = 0; kk < kc; kk++) {
-            float *row = bp + kk * NR;
-            long o = offsets[kk];
-#pragma clang loop unroll(full)
-            for (int r = 0; r < 4; r++) V_STOREU(row + col[r], V_LOADU(base[r] + o));
-            if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
-        }
-    } else {
-        for (long kk = 0; kk < kc; kk++) {
-            float *row = bp + kk * NR;
-            const float *src = x + offsets[kk];
-            for (int r = 0; r < runs; r++) V_STOREU(row + run_col[r], V_LOADU(src + run_base[r]));
-            if (cols < NR) for (int c = cols; c < NR; c += VL) V_STOREU(row + c, V_ZERO());
-        }
-    }
-}
-
-// Im2col, packed: Bp[panel][kk][c] = col[k0 + kk][j0 + panel·NR + c], where col's row e is
-// (channel, window row i, window column jj) and its column q is (image, oy, ox). The input is
-// padded and split into column phases (padded_input: ph = pw = 0). The NR columns of a panel fall
-// into runs that share an image and an output row; along a run the input is contiguous, so each
-// run of each row is one whole-vector load and store. Lanes past a run are overwritten by the next run, the next row or
-// the zero columns past n; the buffer has 16 floats of slack after the last row (VL ≤ 16).
-static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
-    const long phase = (long)in->h * in->w, plane = in->sw * phase, positions = (long)in->oh * in->ow;
-    const int window = in->kh * in->kw;
-    // Each row's input offset, (channel, i, jj) of e = k0 + kk: window column jj is in phase
-    // jj mod sw, jj / sw columns along.
-    long offsets[KC];
-    int ci = (int)(k0 / window), i = (int)(k0 % window) / in->kw, jj = (int)(k0 % window) % in->kw;
-    for (long kk = 0; kk < kc; kk++) {
-        offsets[kk] = ci * plane + (jj % in->sw) * phase + (long)i * in->w + jj / in->sw;
-        if (++jj == in->kw) { jj = 0; if (++i == in->kh) { i = 0; ci++; } }
-    }
-    for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
-        int cols = n - jp < NR ? (int)(n - jp) : NR;
-        // Runs of at most VL columns: destination column and input offset of (image, oy, ox).
-        int run_col[NR], runs = 0;
-        long run_base[NR];
-        for (int c = 0; c < cols;) {
-            long q = j0 + jp + c, image = q / positions, within = q % positions;
-            int oy = (int)(within / in->ow), ox = (int)(within % in->ow);
-            int len = in->ow - ox;
-            if (len > cols - c) len = cols - c;
-            if (len > VL) len = VL;
-            run_col[runs] = c;
-            run_base[runs] = image * in->image_stride + (long)oy * in->sh * in->w + ox;
-            runs++;
-            c += len;
-        }
-        ISA(copy_runs)(in->x, offsets, kc, run_col, run_base, runs, cols, bp);
-    }
-}
-
-// The transpose: Bp[panel][kk][c] = col[j0 + panel·NR + c][k0 + kk], the GEMM's K running over
-// positions and its N over col's rows. Input padded as above. A panel's NR rows of col fall into
-// runs of one channel and window row (at most kw long); along a run the input is contiguous.
-static void TARGET ISA(pack_b_conv_transposed)(const strata_conv_input *in, long k0, long kc, long j0, long n, float *bp) {
-    const long plane = (long)in->h * in->w, positions = (long)in->oh * in->ow;
-    const int window = in->kh * in->kw;
-    // Each row's input offset, (image, oy, ox) of q = k0 + kk.
-    long offsets[KC];
-    long q = k0;
-    long image = q / positions;
-    int oy = (int)(q % positions) / in->ow, ox = (int)(q % positions) % in->ow;
-    for (long kk = 0; kk < kc; kk++) {
-        offsets[kk] = image * in->image_stride + (long)oy * in->w + ox;
-        if (++ox == in->ow) { ox = 0; if (++oy == in->oh) { oy = 0; image++; } }
-    }
-    for (long jp = 0; jp < n; jp += NR, bp += NR * kc) {
-        int cols = n - jp < NR ? (int)(n - jp) : NR;
-        // Runs: destination column and input offset of (channel, i, jj).
-        int run_col[NR], runs = 0;
-        long run_base[NR];
-        for (int c = 0; c < cols;) {
-            long e = j0 + jp + c;
-            int ci = (int)(e / window), i = (int)(e % window) / in->kw, jj = (int)(e % window) % in->kw;
-            int len = in->kw - jj;
-            if (len > cols - c) len = cols - c;
-            if (len > VL) len = VL;
-            run_col[runs] = c;
-            run_base[runs] = ci * plane + (long)i * in->w + jj;
-            runs++;
-            c += len;
-        }
-        ISA(copy_runs)(in->x, offsets, kc, run_col, run_base, runs, cols, bp);
-    }
 }
 
 #undef ISA
