@@ -192,6 +192,26 @@ typedef struct {
 } BSource;
 
 #ifdef STRATA_X86
+// Transposes 8 rows of 8 floats in place: v[k][r] = old v[r][k] (AVX, for both vector paths'
+// packing of A).
+static inline __attribute__((target("avx2"), always_inline)) void transpose8(__m256 v[8]) {
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int q = 0; q < 4; q++) {
+        v[q] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x20);
+        v[q + 4] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x31);
+    }
+}
+
 // ---- AVX-512 ----
 #define PORTABLE 0
 #define ISA(name) name##_avx512
@@ -272,21 +292,8 @@ static inline __m256i TARGET mask_avx2(unsigned bits) {
 static inline void TARGET transpose_block_avx2(const float *in, long ld, long rows, float *out) {
     __m256 r[8];
     for (int c = 0; c < 8; c++) r[c] = c < rows ? _mm256_loadu_ps(in + c * ld) : _mm256_setzero_ps();
-    __m256 t[8], s[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
-        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    for (int q = 0; q < 4; q++) {
-        _mm256_storeu_ps(out + q * NR, _mm256_permute2f128_ps(s[q], s[q + 4], 0x20));
-        _mm256_storeu_ps(out + (q + 4) * NR, _mm256_permute2f128_ps(s[q], s[q + 4], 0x31));
-    }
+    transpose8(r);
+    for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + k * NR, r[k]);
 }
 #include "gemm_isa.h"
 #endif

@@ -22,9 +22,25 @@ static void TARGET ISA(pack_a)(int trans, const strata_matrix *a, long m, long k
         long rows = m - i < MR ? m - i : MR;
         if (!trans) {
             const float *src = a->data + i * a->ld;
-            for (long k = 0; k < kc; k++) {
-                const float *s = src + offsets[k];
-                for (int r = 0; r < MR; r++) ap[k * MR + r] = r < rows ? s[r * a->ld] : 0;
+            for (long k = 0; k < kc; k += 8) {
+#if !PORTABLE
+                // 8 k that are contiguous in A: an 8×8 transpose of the panel's rows (zeros past
+                // `rows`; MR ≤ 8), each k's MR values stored as 8 floats, in order, so that the
+                // 8 − MR past them are overwritten by the next k's (or fall in the buffer's slack).
+                if (k + 8 <= kc && offsets[k + 7] == offsets[k] + 7) {
+                    __m256 v[8];
+#pragma clang loop unroll(full)
+                    for (int r = 0; r < 8; r++) v[r] = r < rows ? _mm256_loadu_ps(src + r * a->ld + offsets[k]) : _mm256_setzero_ps();
+                    transpose8(v);
+#pragma clang loop unroll(full)
+                    for (int q = 0; q < 8; q++) _mm256_storeu_ps(ap + (k + q) * MR, v[q]);
+                    continue;
+                }
+#endif
+                for (long t = k; t < kc && t < k + 8; t++) {
+                    const float *s = src + offsets[t];
+                    for (int r = 0; r < MR; r++) ap[t * MR + r] = r < rows ? s[r * a->ld] : 0;
+                }
             }
         } else {
             long row_offsets[MR];
@@ -394,7 +410,7 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
     // the kernel runs it against every row panel of A. 16 floats of slack: the convolution
     // packers store whole vectors past a panel's last row.
     float *bp = grow(&buffers->b, &buffers->nb, (size_t)(NR * kblock + 16));
-    float *ap = grow(&buffers->a, &buffers->na, (size_t)(mp * kblock));
+    float *ap = grow(&buffers->a, &buffers->na, (size_t)(mp * kblock + 8));  // pack_a stores 8 floats per k
     if (!bp || !ap) return -1;
     // A plain B is packed by the first row panel's kernel call (fused, kernel_packing).
     int fused = !b.conv && !b.trans && !b.matrix->group;

@@ -115,12 +115,13 @@ struct GEMMTests {
     @Test("reads and writes grouped columns (several images' planes) as one matrix", arguments: strataPaths)
     func groupedColumns(_ isa: GEMMPath) {
         // 100 columns in groups of 13 (or 7 along K): group boundaries inside the 16- and 48-wide
-        // panels; B plain or grouped, C plain or grouped, every transpose.
+        // panels; B plain or grouped, C plain or grouped, every transpose; A's 40 columns (or 14
+        // rows) in groups of 9 (or 11), inside the 8-column blocks A is packed by.
         let (m, n, k) = (14, 100, 40)
         var random = SplitMix64(seed: 5)
         for (transA, transB) in [(false, false), (true, false), (false, true)] {
             for (groupB, groupC) in [(0, 13), (13, 0), (13, 13), (7, 13)] where !(transB && groupB == 13) {
-                var a = Grouped(rows: transA ? k : m, cols: transA ? m : k, group: transA ? 11 : 0, random: &random)
+                var a = Grouped(rows: transA ? k : m, cols: transA ? m : k, group: transA ? 11 : 9, random: &random)
                 // Grouped along its stored columns: n for B, k for Bᵀ (7).
                 var b = Grouped(rows: transB ? n : k, cols: transB ? k : n, group: transB ? (groupB == 0 ? 0 : 7) : (groupB == 7 ? 0 : groupB), random: &random)
                 var c = Grouped(rows: m, cols: n, group: groupC, random: &random)
