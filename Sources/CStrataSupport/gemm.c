@@ -114,9 +114,9 @@ static void column_offsets(const strata_matrix *x, long first, long count, long 
 }
 
 // A convolution's input copied with its zero padding written out (ph, pw become 0), plus 16 floats
-// of slack: the packers then load every run of the im2col matrix with a plain whole-vector load.
-// Lanes past a run read the next input values (or the slack), never outside the buffer, and are
-// overwritten like the stores' own overhang. With a column stride sw > 1 each padded row is split
+// of slack on each side: the packers then load every run of the im2col matrix with a plain
+// whole-vector load. Lanes before or past a run read other input values (or the slack), never
+// outside the buffer, and are blended away or overwritten like the stores' own overhang. With a column stride sw > 1 each padded row is split
 // into its sw phases (columns ≡ p mod sw), stored as sw planes of h × ⌈w/sw⌉: the input columns of
 // consecutive outputs, ox·sw + jj, are then consecutive in phase jj mod sw, so a strided
 // convolution's runs are contiguous too. Out: h, w the padded height and the phase width, each
@@ -125,9 +125,10 @@ static void column_offsets(const strata_matrix *x, long first, long count, long 
 static int padded_input(const strata_conv_input *in, PackBuffers *buffers, strata_conv_input *out) {
     const int h = in->h + 2 * in->ph, wide = in->w + 2 * in->pw, sw = in->sw, w = (wide + sw - 1) / sw;
     const long phase = (long)h * w, plane = sw * phase, count = (long)in->images * in->channels * plane;
-    float *x = grow(&buffers->x, &buffers->nx, (size_t)count + 16);
-    if (!x) return -1;
-    for (long t = count; t < count + 16; t++) x[t] = 0;
+    float *slack = grow(&buffers->x, &buffers->nx, (size_t)count + 32);
+    if (!slack) return -1;
+    float *x = slack + 16;
+    for (long t = 0; t < 16; t++) x[-1 - t] = x[count + t] = 0;
     for (int image = 0; image < in->images; image++) {
         for (int ci = 0; ci < in->channels; ci++) {
             const float *from = in->x + image * in->image_stride + (long)ci * in->h * in->w;
@@ -233,6 +234,9 @@ static inline __attribute__((target("avx2"), always_inline)) void transpose8(__m
 #define V_FMADD(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define V_MASKZ_LOADU(bits, p) _mm512_maskz_loadu_ps((__mmask16)(bits), p)
 #define V_MASK_STOREU(bits, p, v) _mm512_mask_storeu_ps(p, (__mmask16)(bits), v)
+#define vmask __mmask16
+#define V_MASK(bits) ((__mmask16)(bits))
+#define V_BLEND_LOADU(acc, mask, p) _mm512_mask_loadu_ps(acc, mask, p)
 
 static inline void TARGET transpose_block_avx512(const float *in, long ld, long rows, float *out) {
     __m512 r[16], t[16];
@@ -282,6 +286,9 @@ static inline void TARGET transpose_block_avx512(const float *in, long ld, long 
 #define V_FMADD(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define V_MASKZ_LOADU(bits, p) _mm256_maskload_ps(p, mask_avx2(bits))
 #define V_MASK_STOREU(bits, p, v) _mm256_maskstore_ps(p, mask_avx2(bits), v)
+#define vmask __m256
+#define V_MASK(bits) _mm256_castsi256_ps(mask_avx2(bits))
+#define V_BLEND_LOADU(acc, mask, p) _mm256_blendv_ps(acc, _mm256_loadu_ps(p), mask)
 
 // Lane i of the mask is all ones where bit i of `bits` is set (masked loads do not read other lanes).
 static inline __m256i TARGET mask_avx2(unsigned bits) {

@@ -9,6 +9,8 @@
 //                      V_LOADU(p), V_STORE(p, v), V_STOREU(p, v), V_MUL(a, b), V_FMADD(a, b, c) = a·b + c,
 //                      V_MASKZ_LOADU(bits, p) (lanes not in bits are 0 and are not read),
 //                      V_MASK_STOREU(bits, p, v) (only the lanes in bits are written)
+//   vmask, V_MASK(bits), V_BLEND_LOADU(acc, mask, p): a lane mask and a load of the lanes in it
+//                      into acc (others kept); vector paths only
 //   ISA(transpose_block)(in, ld, rows, out): out[k·NR + c] = in[c·ld + k] for a VL×VL block,
 //                      rows c ≥ rows read as zeros
 //   PORTABLE           1 for portable C (whose masked operations are loops anyway: one store path)
@@ -328,6 +330,27 @@ static inline __attribute__((always_inline)) void TARGET ISA(copy_runs)(const in
     }
 }
 
+#if !PORTABLE
+// Rows of a full convolution panel, each vector v assembled from P pieces: its lanes in
+// masks[v][p] come from x[offsets[kk] + from[v][p] + lane], the first piece's load providing
+// all lanes the others do not overwrite; then one aligned store per vector. The loads read up to
+// VL − 1 floats before or after a run (padded_input leaves 16 floats of slack on each side).
+static inline __attribute__((always_inline)) void TARGET ISA(copy_pieces)(const int P, const float *x, const long *offsets, long kc,
+                                                                          long from[NR / VL][4], vmask masks[NR / VL][4], float *bp) {
+    for (long kk = 0; kk < kc; kk++) {
+        float *row = bp + kk * NR;
+        const float *src = x + offsets[kk];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < NR / VL; v++) {
+            vec acc = V_LOADU(src + from[v][0]);
+#pragma clang loop unroll(full)
+            for (int p = 1; p < P; p++) acc = V_BLEND_LOADU(acc, masks[v][p], src + from[v][p]);
+            V_STORE(row + v * VL, acc);
+        }
+    }
+}
+#endif
+
 // A panel of a convolution's im2col matrix, packed: Bp[kk][c] = col[k0 + kk][j0 + c] for c < n ≤ NR,
 // offsets from conv_row_offsets (k0, kc). Col's row e is (channel, window row i, window column jj)
 // and its column q is (image, oy, ox). Or (trans, stride 1) its transpose, Bp[kk][c] =
@@ -359,6 +382,39 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, int trans, cons
         col[runs++] = c;
         c += len;
     }
+#if !PORTABLE
+    // A full panel: each vector of it assembled in a register from the pieces of the runs that
+    // fall in it, then one aligned store (the run-by-run copy below stores each run, across line
+    // boundaries, and is bound by its stores: about twice the time).
+    if (n == NR) {
+        long from[NR / VL][4];
+        vmask masks[NR / VL][4];
+        int most = 0;
+        for (int v = 0, r = 0; v < NR / VL; v++) {
+            // The runs that overlap columns [v·VL, v·VL + VL): r is the first, starting at or before v·VL.
+            while (r + 1 < runs && col[r + 1] <= v * VL) r++;
+            int pieces = 0;
+            for (int q = r; q < runs && col[q] < (v + 1) * VL; q++, pieces++) {
+                if (pieces == 4) { most = 5; break; }
+                int end = q + 1 < runs ? col[q + 1] : n;
+                // Lanes col[q] − v·VL ..< end − v·VL from this run: it starts v·VL − col[q] floats
+                // before the vector (a negative offset: lanes before the run are blended away).
+                from[v][pieces] = base[q] + v * VL - col[q];
+                masks[v][pieces] = V_MASK(strata_bits(col[q] - v * VL, end - v * VL, VL));
+            }
+            // Short of the most pieces, the last is repeated (blending it twice changes nothing).
+            for (int q = pieces; q < 4; q++) { from[v][q] = from[v][pieces - 1]; masks[v][q] = masks[v][pieces - 1]; }
+            if (pieces > most) most = pieces;
+        }
+        switch (most) {
+        case 1: ISA(copy_pieces)(1, in->x, offsets, kc, from, masks, bp); return;
+        case 2: ISA(copy_pieces)(2, in->x, offsets, kc, from, masks, bp); return;
+        case 3: ISA(copy_pieces)(3, in->x, offsets, kc, from, masks, bp); return;
+        case 4: ISA(copy_pieces)(4, in->x, offsets, kc, from, masks, bp); return;
+        default: break;
+        }
+    }
+#endif
     switch (runs) {
     case 1: ISA(copy_runs)(1, in->x, offsets, kc, col, base, n, bp); break;
     case 2: ISA(copy_runs)(2, in->x, offsets, kc, col, base, n, bp); break;
@@ -468,3 +524,6 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
 #undef V_FMADD
 #undef V_MASKZ_LOADU
 #undef V_MASK_STOREU
+#undef vmask
+#undef V_MASK
+#undef V_BLEND_LOADU
