@@ -222,6 +222,7 @@ static inline __attribute__((target("avx2"), always_inline)) void transpose8(__m
 #define SWAP_M 48
 #define EDGE_SMALL 0
 #define EDGE_LARGE 4
+#define SPLIT_EDGE 0
 #define VL 16
 #define vec __m512
 #define V_ZERO() _mm512_setzero_ps()
@@ -274,6 +275,7 @@ static inline void TARGET transpose_block_avx512(const float *in, long ld, long 
 #define SWAP_M 32
 #define EDGE_SMALL 2
 #define EDGE_LARGE 4
+#define SPLIT_EDGE 1
 #define VL 8
 #define vec __m256
 #define V_ZERO() _mm256_setzero_ps()
@@ -330,6 +332,7 @@ static inline void g_mask_storeu(unsigned bits, float *p, vec8 v) {
 #define SWAP_M 0
 #define EDGE_SMALL 0
 #define EDGE_LARGE 0
+#define SPLIT_EDGE 0
 #define VL 8
 #define vec vec8
 #define V_ZERO() g_set1(0)

@@ -4,6 +4,7 @@
 //   TARGET             the functions' target attribute (empty for portable C)
 //   MR, NR, VL         the micro-kernel's rows and columns, and floats per vector (VL ≤ 16, NR a multiple)
 //   EDGE_SMALL, EDGE_LARGE  row counts (< MR, 0: none) of the kernels for a last panel that short
+//   SPLIT_EDGE         1: the last MR + 1 or MR + 2 rows run as EDGE_LARGE and the rest (panel_rows)
 //   SWAP_M             gemm_swapped for m ≤ SWAP_M (0: never)
 //   vec                the vector type; V_ZERO(), V_SET1(x), V_LOAD(p) (aligned to the vector),
 //                      V_LOADU(p), V_STORE(p, v), V_STOREU(p, v), V_MUL(a, b), V_FMADD(a, b, c) = a·b + c,
@@ -17,11 +18,24 @@
 // It #undefs all of those at its end. What differs between instruction sets is only that: the micro-kernel's shape, the vector
 // operations, the lane masks and the transpose.
 
-// Ap[panel][k][r] = op(A)[panel·MR + r][k0 + k] for all m rows, zero rows past m.
+// The rows of the row panel that starts at row i of m: MR, and fewer at the end. Where SPLIT_EDGE
+// is set, the last MR + 1 or MR + 2 rows make two panels of EDGE_LARGE and the rest, not MR and
+// 1 or 2: a kernel of 1 or 2 rows has too few accumulators to cover the FMAs' latency, one of 4
+// does (AVX2: M = 32 as 6·4 + 4 + 4, not 6·5 + 2).
+static inline long ISA(panel_rows)(long m, long i) {
+    long left = m - i;
+#if SPLIT_EDGE
+    if (left > MR && left <= MR + 2) return EDGE_LARGE;
+#endif
+    return left < MR ? left : MR;
+}
+
+// Ap[panel][k][r] = op(A)[i + r][k0 + k] for all m rows, panel by panel (ISA(panel_rows) rows
+// from row i, MR·kc floats each), zero rows past a panel's rows.
 static void TARGET ISA(pack_a)(int trans, const strata_matrix *a, long m, long k0, long kc, float *ap, long *offsets) {
     if (!trans) column_offsets(a, k0, kc, offsets);
-    for (long i = 0; i < m; i += MR, ap += MR * kc) {
-        long rows = m - i < MR ? m - i : MR;
+    for (long i = 0, rows; i < m; i += rows, ap += MR * kc) {
+        rows = ISA(panel_rows)(m, i);
         if (!trans) {
             const float *src = a->data + i * a->ld;
             for (long k = 0; k < kc; k += 8) {
@@ -488,16 +502,17 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
             // The panel's columns are contiguous in C unless they cross a group boundary.
             int direct = !c->group || j / c->group == (j + cols - 1) / c->group;
             float *cj = c->data + column_offset(c, j);
-            for (long i = 0; i < m; i += MR) {
-                int rows = m - i < MR ? (int)(m - i) : MR;
+            for (long i = 0, rows, panel = 0; i < m; i += rows, panel++) {
+                rows = ISA(panel_rows)(m, i);
+                const float *ai = ap + panel * MR * kc;
                 // Straight into C, or into a tile scattered into C's groups.
                 float *out = direct ? cj + i * c->ld : tile;
                 long ldo = direct ? c->ld : NR;
                 float bo = direct ? b0 : 0;
-                if (bsrc) ISA(kernel_packing)(kc, ap + i * kc, bp, bsrc, b.matrix->ld, out, ldo, alpha, bo, rows, cols);
-                else ISA(kernel)(kc, ap + i * kc, bp, out, ldo, alpha, bo, rows, cols);
+                if (bsrc) ISA(kernel_packing)(kc, ai, bp, bsrc, b.matrix->ld, out, ldo, alpha, bo, (int)rows, cols);
+                else ISA(kernel)(kc, ai, bp, out, ldo, alpha, bo, (int)rows, cols);
                 bsrc = NULL;
-                if (!direct) ISA(scatter)(tile, c, i, j, rows, cols, b0);
+                if (!direct) ISA(scatter)(tile, c, i, j, (int)rows, cols, b0);
             }
         }
     }
@@ -511,6 +526,7 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
 #undef SWAP_M
 #undef EDGE_SMALL
 #undef EDGE_LARGE
+#undef SPLIT_EDGE
 #undef NR
 #undef VL
 #undef vec
