@@ -118,11 +118,10 @@ struct ConvKernel<T: CPUScalar> {
     /// whose im2col matrix is never stored, and it writes dx once, with no col2im and no zeroing.
     func backwardData(dy: UnsafePointer<T>, weight: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, batch: Int, workspace: Workspace<T>) {
         let (kh, kw) = conv.kernel
-        // Measured (docs/performance.md): the flipped convolution is the faster way for 32 input
-        // channels per group or more (zfnet-mini's conv2, 32: 23.4 against 25.2 ms backward at
-        // batch 128, AVX2, 2 threads; AlexNet's conv2, 48: level); with fewer, its GEMM has too
-        // few rows to pay for packing dY, and col2im is kept.
-        let flippable = conv.stride == (1, 1) && !isPointwise && conv.pad.h < kh && conv.pad.w < kw && cg >= 32
+        // Measured (docs/performance.md): the flipped convolution is the faster way for 64 input
+        // channels per group or more; with fewer, its GEMM has too few rows to pay for packing dY
+        // (AlexNet's conv2, 48: 80 against 75 ms at batch 32), and col2im is kept.
+        let flippable = conv.stride == (1, 1) && !isPointwise && conv.pad.h < kh && conv.pad.w < kw && cg >= 64
             && workspace.columnCapacity >= f * cg * kh * kw
         Parallel.chunks(batch, threads: threads) { images, thread in
             let col = workspace.columns(thread)
