@@ -254,24 +254,36 @@ static __attribute__((noinline)) void TARGET ISA(kernel_in_place)(long kc, const
     ISA(kernel_rows)(MR, A_ROWS, 0, kc, a, lda, (float *)bp, NULL, 0, c, ldc, alpha, beta, rows, cols);
 }
 
-// Writes an MR×NR tile computed with alpha applied and beta 0 (tile, row stride NR) into C's
-// grouped columns j.., applying beta.
-static void TARGET ISA(scatter)(const float *tile, const strata_matrix *c, long i, long j, int rows, int cols, float beta) {
-    long offsets[NR], run_start[NR + 1], runs = 0;
-    column_offsets(c, j, cols, offsets);
+// Where a panel's columns j ..< j + cols land in C's grouped columns: runs that are contiguous
+// there, run q being columns start[q] ..< start[q + 1] at offsets[start[q]] from a row's start.
+typedef struct { int runs; long start[NR + 1], offsets[NR]; } ISA(column_runs);
+
+static void ISA(find_column_runs)(const strata_matrix *c, long j, int cols, ISA(column_runs) *out) {
+    column_offsets(c, j, cols, out->offsets);
+    out->runs = 0;
     for (long t = 0; t < cols; t++)
-        if (t == 0 || offsets[t] != offsets[t - 1] + 1) run_start[runs++] = t;
-    run_start[runs] = cols;
+        if (t == 0 || out->offsets[t] != out->offsets[t - 1] + 1) out->start[out->runs++] = t;
+    out->start[out->runs] = cols;
+}
+
+// Writes the first `rows` rows of an MR×NR tile computed with alpha applied and beta 0 (tile, row
+// stride NR) into C's grouped columns (runs from find_column_runs) from row i, applying beta:
+// whole vectors along each run, then its last few floats one by one.
+static void TARGET ISA(scatter)(const float *tile, const strata_matrix *c, const ISA(column_runs) *p, long i, int rows, float beta) {
+    vec vb = V_SET1(beta);
     for (int r = 0; r < rows; r++) {
         float *row = c->data + (i + r) * c->ld;
         const float *in = tile + r * NR;
-        for (long q = 0; q < runs; q++) {
-            float *out = row + offsets[run_start[q]];
-            long first = run_start[q], count = run_start[q + 1] - first;
+        for (int q = 0; q < p->runs; q++) {
+            long first = p->start[q], count = p->start[q + 1] - first, t = 0;
+            float *out = row + p->offsets[first];
+            const float *from = in + first;
             if (beta == 0) {
-                for (long t = 0; t < count; t++) out[t] = in[first + t];
+                for (; t + VL <= count; t += VL) V_STOREU(out + t, V_LOADU(from + t));
+                for (; t < count; t++) out[t] = from[t];
             } else {
-                for (long t = 0; t < count; t++) out[t] = in[first + t] + beta * out[t];
+                for (; t + VL <= count; t += VL) V_STOREU(out + t, V_FMADD(vb, V_LOADU(out + t), V_LOADU(from + t)));
+                for (; t < count; t++) out[t] = from[t] + beta * out[t];
             }
         }
     }
@@ -484,6 +496,7 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
     if (!bp || !ap) return -1;
     // A plain B is packed by the first row panel's kernel call (fused, kernel_packing).
     int fused = !b.conv && !b.trans && !b.matrix->group;
+    ISA(column_runs) column_runs;
     for (long pc = 0; pc < k; pc += kblock) {
         long kc = k - pc < kblock ? k - pc : kblock;
         float b0 = pc == 0 ? beta : 1;
@@ -501,6 +514,7 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
             else ISA(pack_b)(b.trans, b.matrix, pc, kc, j, cols, bp, offsets);
             // The panel's columns are contiguous in C unless they cross a group boundary.
             int direct = !c->group || j / c->group == (j + cols - 1) / c->group;
+            if (!direct) ISA(find_column_runs)(c, j, cols, &column_runs);
             float *cj = c->data + column_offset(c, j);
             for (long i = 0, rows, panel = 0; i < m; i += rows, panel++) {
                 rows = ISA(panel_rows)(m, i);
@@ -512,7 +526,7 @@ static int ISA(gemm)(int trans_a, long m, long n, long k, float alpha, const str
                 if (bsrc) ISA(kernel_packing)(kc, ai, bp, bsrc, b.matrix->ld, out, ldo, alpha, bo, (int)rows, cols);
                 else ISA(kernel)(kc, ai, bp, out, ldo, alpha, bo, (int)rows, cols);
                 bsrc = NULL;
-                if (!direct) ISA(scatter)(tile, c, i, j, (int)rows, cols, b0);
+                if (!direct) ISA(scatter)(tile, c, &column_runs, i, (int)rows, b0);
             }
         }
     }

@@ -114,27 +114,29 @@ struct GEMMTests {
 
     @Test("reads and writes grouped columns (several images' planes) as one matrix", arguments: strataPaths)
     func groupedColumns(_ isa: GEMMPath) {
-        // 100 columns in groups of 13 (or 7 along K): group boundaries inside the 16- and 48-wide
-        // panels; B plain or grouped, C plain or grouped, every transpose; A's 40 columns (or 14
-        // rows) in groups of 9 (or 11), inside the 8-column blocks A is packed by.
+        // 100 columns in groups of 13 or 37 (or 7 along K): group boundaries inside the 16- and
+        // 48-wide panels, runs shorter and longer than a vector; B plain or grouped, C plain or
+        // grouped, beta 0 or not, every transpose; A's 40 columns (or 14 rows) in groups of 9 (or
+        // 11), inside the 8-column blocks A is packed by.
         let (m, n, k) = (14, 100, 40)
         var random = SplitMix64(seed: 5)
         for (transA, transB) in [(false, false), (true, false), (false, true)] {
-            for (groupB, groupC) in [(0, 13), (13, 0), (13, 13), (7, 13)] where !(transB && groupB == 13) {
+            for (groupB, groupC, beta) in [(0, 13, 0.25), (13, 0, 0.25), (13, 13, 0.25), (7, 13, 0.25), (0, 37, 0), (13, 37, 0.25)] as [(Int, Int, Float)]
+            where !(transB && groupB == 13) {
                 var a = Grouped(rows: transA ? k : m, cols: transA ? m : k, group: transA ? 11 : 9, random: &random)
                 // Grouped along its stored columns: n for B, k for Bᵀ (7).
                 var b = Grouped(rows: transB ? n : k, cols: transB ? k : n, group: transB ? (groupB == 0 ? 0 : 7) : (groupB == 7 ? 0 : groupB), random: &random)
                 var c = Grouped(rows: m, cols: n, group: groupC, random: &random)
                 let before = c
                 for i in 0..<m { for j in 0..<n { c.data[c.index(i, j)] = 0.5 } }
-                let status = strata_sgemm_grouped(isa.code, transA ? 1 : 0, transB ? 1 : 0, m, n, k, 2, a.matrix, b.matrix, 0.25, c.matrix)
+                let status = strata_sgemm_grouped(isa.code, transA ? 1 : 0, transB ? 1 : 0, m, n, k, 2, a.matrix, b.matrix, beta, c.matrix)
                 #expect(status == 0)
                 var worst = 0.0
                 for i in 0..<m {
                     for j in 0..<n {
                         var s = 0.0
                         for p in 0..<k { s += (transA ? a[p, i] : a[i, p]) * (transB ? b[j, p] : b[p, j]) }
-                        worst = max(worst, abs(Double(c.data[c.index(i, j)]) - (2 * s + 0.125)))
+                        worst = max(worst, abs(Double(c.data[c.index(i, j)]) - (2 * s + 0.5 * Double(beta))))
                     }
                 }
                 #expect(worst < 1e-4, "\(isa) trans \(transA),\(transB) groups B \(b.group) C \(groupC): largest error \(worst)")
