@@ -13,7 +13,8 @@
 // KC×NR panel into MR×NR accumulators and masks the stores at the edges: AVX-512 8×48 (24 of the 32
 // zmm registers), AVX2 6×16 (12 of the 16 ymm registers, BLIS's Haswell shape), portable C 4×16.
 // A last panel of at most 4 rows (2 or 4 on AVX2) runs a kernel of that many rows instead of
-// multiplying its zero padding: 3–5% on M = 32, 64 and 128, the networks' usual filter counts.
+// multiplying its zero padding: 3–5% on M = 32, 64 and 128, the networks' usual filter counts; on
+// AVX2 the last 7 or 8 rows run as two such panels (panel_rows), not 6 rows and 1 or 2.
 // With few rows and a transposed B (the fc layers at batch 32) the product is computed transposed
 // with B read in place (gemm_swapped).
 // For each NR-column panel of B the kernel runs over every row panel of A: the B panel (NR·KC
