@@ -117,10 +117,10 @@ static void column_offsets(const strata_matrix *x, long first, long count, long 
 // A convolution's input copied with its zero padding written out (ph, pw become 0), plus 16 floats
 // of slack on each side: the packers then load every run of the im2col matrix with a plain
 // whole-vector load. Lanes before or past a run read other input values (or the slack), never
-// outside the buffer, and are blended away or overwritten like the stores' own overhang. With a column stride sw > 1 each padded row is split
-// into its sw phases (columns ≡ p mod sw), stored as sw planes of h × ⌈w/sw⌉: the input columns of
-// consecutive outputs, ox·sw + jj, are then consecutive in phase jj mod sw, so a strided
-// convolution's runs are contiguous too. Out: h, w the padded height and the phase width, each
+// outside the buffer, and are blended away or overwritten like the stores' own overhang. With a
+// column stride sw > 1 each padded row is split into its sw phases (columns ≡ p mod sw), stored as
+// sw planes of h × ⌈w/sw⌉: the input columns of consecutive outputs, ox·sw + jj, are then
+// consecutive in phase jj mod sw, so a strided convolution's runs are contiguous too. Out: h, w the padded height and the phase width, each
 // channel sw·h·w floats (channels of an image contiguous). Costs one pass over the input, where
 // packing reads each input value about kh·kw/(sh·sw) times. Returns 0, or −1 without memory.
 static int padded_input(const strata_conv_input *in, PackBuffers *buffers, strata_conv_input *out) {
