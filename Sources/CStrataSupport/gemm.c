@@ -120,9 +120,10 @@ static void column_offsets(const strata_matrix *x, long first, long count, long 
 // outside the buffer, and are blended away or overwritten like the stores' own overhang. With a
 // column stride sw > 1 each padded row is split into its sw phases (columns ≡ p mod sw), stored as
 // sw planes of h × ⌈w/sw⌉: the input columns of consecutive outputs, ox·sw + jj, are then
-// consecutive in phase jj mod sw, so a strided convolution's runs are contiguous too. Out: h, w the padded height and the phase width, each
-// channel sw·h·w floats (channels of an image contiguous). Costs one pass over the input, where
-// packing reads each input value about kh·kw/(sh·sw) times. Returns 0, or −1 without memory.
+// consecutive in phase jj mod sw, so a strided convolution's runs are contiguous too. Out: h, w
+// the padded height and the phase width, each channel sw·h·w floats (channels of an image
+// contiguous). Costs one pass over the input, where packing reads each input value about
+// kh·kw/(sh·sw) times. Returns 0, or −1 without memory.
 static int padded_input(const strata_conv_input *in, PackBuffers *buffers, strata_conv_input *out) {
     const int h = in->h + 2 * in->ph, wide = in->w + 2 * in->pw, sw = in->sw, w = (wide + sw - 1) / sw;
     const long phase = (long)h * w, plane = sw * phase, count = (long)in->images * in->channels * plane;
