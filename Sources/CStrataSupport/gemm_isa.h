@@ -362,7 +362,7 @@ static inline __attribute__((always_inline)) void TARGET ISA(copy_runs)(const in
 // all lanes the others do not overwrite; then one aligned store per vector. The loads read up to
 // VL − 1 floats before or after a run (padded_input leaves 16 floats of slack on each side).
 static inline __attribute__((always_inline)) void TARGET ISA(copy_pieces)(const int P, const float *x, const long *offsets, long kc,
-                                                                          long from[NR / VL][4], vmask masks[NR / VL][4], float *bp) {
+                                                                          long from[NR / VL][8], vmask masks[NR / VL][8], float *bp) {
     for (long kk = 0; kk < kc; kk++) {
         float *row = bp + kk * NR;
         const float *src = x + offsets[kk];
@@ -409,19 +409,20 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, int trans, cons
         c += len;
     }
 #if !PORTABLE
-    // A full panel: each vector of it assembled in a register from the pieces of the runs that
-    // fall in it, then one aligned store (the run-by-run copy below stores each run, across line
+    // A full panel: each vector of it assembled in a register from the pieces (up to 8: AVX-512's
+    // 16 lanes over a 3×3 filter gradient's 3-wide runs take 6) of the runs that fall in it,
+    // then one aligned store (the run-by-run copy below stores each run, across line
     // boundaries, and is bound by its stores: about twice the time).
     if (n == NR) {
-        long from[NR / VL][4];
-        vmask masks[NR / VL][4];
+        long from[NR / VL][8];
+        vmask masks[NR / VL][8];
         int most = 0;
         for (int v = 0, r = 0; v < NR / VL; v++) {
             // The runs that overlap columns [v·VL, v·VL + VL): r is the first, starting at or before v·VL.
             while (r + 1 < runs && col[r + 1] <= v * VL) r++;
             int pieces = 0;
             for (int q = r; q < runs && col[q] < (v + 1) * VL; q++, pieces++) {
-                if (pieces == 4) { most = 5; break; }
+                if (pieces == 8) { most = 9; break; }
                 int end = q + 1 < runs ? col[q + 1] : n;
                 // Lanes col[q] − v·VL ..< end − v·VL from this run: it starts v·VL − col[q] floats
                 // before the vector (a negative offset: lanes before the run are blended away).
@@ -429,7 +430,7 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, int trans, cons
                 masks[v][pieces] = V_MASK(strata_bits(col[q] - v * VL, end - v * VL, VL));
             }
             // Short of the most pieces, the last is repeated (blending it twice changes nothing).
-            for (int q = pieces; q < 4; q++) { from[v][q] = from[v][pieces - 1]; masks[v][q] = masks[v][pieces - 1]; }
+            for (int q = pieces; q < 8; q++) { from[v][q] = from[v][pieces - 1]; masks[v][q] = masks[v][pieces - 1]; }
             if (pieces > most) most = pieces;
         }
         switch (most) {
@@ -437,6 +438,8 @@ static void TARGET ISA(pack_b_conv)(const strata_conv_input *in, int trans, cons
         case 2: ISA(copy_pieces)(2, in->x, offsets, kc, from, masks, bp); return;
         case 3: ISA(copy_pieces)(3, in->x, offsets, kc, from, masks, bp); return;
         case 4: ISA(copy_pieces)(4, in->x, offsets, kc, from, masks, bp); return;
+        case 5: case 6: ISA(copy_pieces)(6, in->x, offsets, kc, from, masks, bp); return;
+        case 7: case 8: ISA(copy_pieces)(8, in->x, offsets, kc, from, masks, bp); return;
         default: break;
         }
     }

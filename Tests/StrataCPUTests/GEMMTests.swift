@@ -218,6 +218,9 @@ struct ImplicitIm2colGEMMTests {
         Geometry(images: 2, channels: 1, h: 9, w: 40, kh: 2, kw: 7, ph: 0, pw: 3),    // rectangular, 40 wide
         Geometry(images: 4, channels: 5, h: 4, w: 5, kh: 1, kw: 1, ph: 0, pw: 0),     // pointwise
         Geometry(images: 1, channels: 1, h: 3, w: 3, kh: 3, kw: 3, ph: 2, pw: 2),     // padding wider than the plane's half
+        // Short runs in full panels: a vector assembled from up to 6 (3 wide) or 8 (2 wide) pieces.
+        Geometry(images: 2, channels: 6, h: 6, w: 6, kh: 3, kw: 3, ph: 1, pw: 1),
+        Geometry(images: 2, channels: 30, h: 5, w: 5, kh: 2, kw: 2, ph: 0, pw: 0),
         // Strided (forward only; the transpose declines): column phases.
         Geometry(images: 2, channels: 3, h: 23, w: 23, kh: 11, kw: 11, ph: 0, pw: 0, sh: 4, sw: 4),  // AlexNet's conv1, small
         Geometry(images: 2, channels: 3, h: 17, w: 17, kh: 7, kw: 7, ph: 1, pw: 1, sh: 2, sw: 2),     // ZFNet's conv1, small
