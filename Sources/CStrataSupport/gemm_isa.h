@@ -74,22 +74,31 @@ static void TARGET ISA(pack_a)(int trans, const strata_matrix *a, long m, long k
     }
 }
 
+// Where a panel's columns j ..< j + cols of a matrix with grouped columns lie: runs that are
+// contiguous there, run q being columns start[q] ..< start[q + 1] at offsets[start[q]] from a row's start.
+typedef struct { int runs; long start[NR + 1], offsets[NR]; } ISA(column_runs);
+
+static void ISA(find_column_runs)(const strata_matrix *c, long j, int cols, ISA(column_runs) *out) {
+    column_offsets(c, j, cols, out->offsets);
+    out->runs = 0;
+    for (long t = 0; t < cols; t++)
+        if (t == 0 || out->offsets[t] != out->offsets[t - 1] + 1) out->start[out->runs++] = t;
+    out->start[out->runs] = cols;
+}
+
 // Bp[panel][k][c] = op(B)[k0 + k][j0 + panel·NR + c] for n columns, zero columns past n. When
 // trans, offsets[k] = column_offset(b, k0 + k) (the caller computes them once per K block).
 static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long kc, long j0, long n, float *bp, const long *offsets) {
     for (long j = 0; j < n; j += NR, bp += NR * kc) {
         long cols = n - j < NR ? n - j : NR;
         if (!trans) {
-            // Runs of columns that are contiguous in memory, each copied with one memcpy per row.
-            long col_offsets[NR], run_start[NR + 1], runs = 0;
-            column_offsets(b, j0 + j, cols, col_offsets);
-            for (long c = 0; c < cols; c++)
-                if (c == 0 || col_offsets[c] != col_offsets[c - 1] + 1) run_start[runs++] = c;
-            run_start[runs] = cols;
+            // Runs of columns that are contiguous in memory, each copied as one stretch per row.
+            ISA(column_runs) p;
+            ISA(find_column_runs)(b, j0 + j, (int)cols, &p);
             const float *src = b->data + k0 * b->ld;
-            if (runs == 1 && cols == NR) {
+            if (p.runs == 1 && cols == NR) {
                 for (long k = 0; k < kc; k++) {
-                    const float *row = src + k * b->ld + col_offsets[0];
+                    const float *row = src + k * b->ld + p.offsets[0];
                     for (int v = 0; v < NR; v += VL) V_STORE(bp + k * NR + v, V_LOADU(row + v));
                 }
                 continue;
@@ -97,9 +106,9 @@ static void TARGET ISA(pack_b)(int trans, const strata_matrix *b, long k0, long 
             for (long k = 0; k < kc; k++) {
                 const float *row = src + k * b->ld;
                 float *out = bp + k * NR;
-                for (long r = 0; r < runs; r++) {
-                    const float *from = row + col_offsets[run_start[r]];
-                    for (long t = run_start[r]; t < run_start[r + 1]; t++) out[t] = *from++;
+                for (int r = 0; r < p.runs; r++) {
+                    const float *from = row + p.offsets[p.start[r]];
+                    for (long t = p.start[r]; t < p.start[r + 1]; t++) out[t] = *from++;
                 }
                 for (long t = cols; t < NR; t++) out[t] = 0;
             }
@@ -252,18 +261,6 @@ static __attribute__((noinline)) void TARGET ISA(kernel_packing)(long kc, const 
 static __attribute__((noinline)) void TARGET ISA(kernel_in_place)(long kc, const float *a, long lda, const float *bp, float *c, long ldc,
                                                                   float alpha, float beta, int rows, int cols) {
     ISA(kernel_rows)(MR, A_ROWS, 0, kc, a, lda, (float *)bp, NULL, 0, c, ldc, alpha, beta, rows, cols);
-}
-
-// Where a panel's columns j ..< j + cols land in C's grouped columns: runs that are contiguous
-// there, run q being columns start[q] ..< start[q + 1] at offsets[start[q]] from a row's start.
-typedef struct { int runs; long start[NR + 1], offsets[NR]; } ISA(column_runs);
-
-static void ISA(find_column_runs)(const strata_matrix *c, long j, int cols, ISA(column_runs) *out) {
-    column_offsets(c, j, cols, out->offsets);
-    out->runs = 0;
-    for (long t = 0; t < cols; t++)
-        if (t == 0 || out->offsets[t] != out->offsets[t - 1] + 1) out->start[out->runs++] = t;
-    out->start[out->runs] = cols;
 }
 
 // Writes the first `rows` rows of an MR×NR tile computed with alpha applied and beta 0 (tile, row
