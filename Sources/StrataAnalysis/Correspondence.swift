@@ -1,13 +1,40 @@
 import Foundation
+import StrataIR
 
 /// Table 1 of the ZF paper: do the features of different images change the same way when the same
 /// part of the object is hidden? For a part and a layer, ε_i = f(image i) − f(image i with the part
-/// zeroed); the score is the mean over image pairs i < j of the fraction of feature positions where
-/// sign(ε_i) ≠ sign(ε_j) (sign ∈ {−1, 0, 1}), ± its standard deviation over pairs. Lower is more
+/// covered), the cover drawn on the raw image (`OccluderFill`, grey as in the paper); for each
+/// image pair i < j, the fraction of feature positions where sign(ε_i) ≠ sign(ε_j) (sign ∈ {−1, 0,
+/// 1}); Δ is the mean of that over pairs, ± its standard deviation over pairs. Lower is more
 /// consistent.
+///
+/// The control hides a patch of the part's size at a random place in each image, drawn per image
+/// (seeded) among the places where the patch covers the object: at least half of its pixels are
+/// object pixels, those that differ from the image's background (the median of its border pixels,
+/// per channel) by more than 2/255. (The issue's wording, "differ from the fill", is the same rule
+/// where the fill is the background colour; with the paper's grey fill on a black background it
+/// would accept every place.) Its Δ and spread are computed the same way, over the pairs of all
+/// `draws` draws together.
 public enum Correspondence {
-    /// (mean, std over pairs) of the sign disagreement of the difference vectors.
-    public static func score(_ differences: [[Float]]) -> (mean: Double, std: Double) {
+    public struct Statistic: Sendable {
+        public var mean: Double
+        /// Standard deviation over image pairs (population).
+        public var std: Double
+        public var pairs: Int
+    }
+
+    public struct Row: Sendable {
+        public var part: String
+        public var layer: String
+        public var score: Statistic
+        public var control: Statistic
+        /// Images whose object was too small for a patch of this size to be half on it: their
+        /// control took the place with the most object pixels.
+        public var controlFallbacks: Int
+    }
+
+    /// The sign disagreement of each image pair i < j of the difference vectors.
+    public static func pairValues(_ differences: [[Float]]) -> [Double] {
         var values: [Double] = []
         for i in 0..<differences.count {
             for j in (i + 1)..<differences.count {
@@ -17,8 +44,11 @@ public enum Correspondence {
                 values.append(Double(disagree) / Double(max(a.count, 1)))
             }
         }
-        return meanAndStd(values)
+        return values
     }
+
+    /// (mean, std over pairs) of the sign disagreement of the difference vectors.
+    public static func score(_ differences: [[Float]]) -> (mean: Double, std: Double) { meanAndStd(pairValues(differences)) }
 
     public static func sign(_ x: Float) -> Int { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 
@@ -29,11 +59,107 @@ public enum Correspondence {
         return (mean, (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)).squareRoot())
     }
 
-    /// A rectangle [row, column, height, width] zeroed in every channel of a C×H×W image.
-    public static func zero(_ image: inout [Float], channels: Int, height: Int, width: Int, rect: [Int]) {
-        let (r, c, h, w) = (rect[0], rect[1], rect[2], rect[3])
+    static func statistic(_ values: [Double]) -> Statistic {
+        let (mean, std) = meanAndStd(values)
+        return Statistic(mean: mean, std: std, pairs: values.count)
+    }
+
+    /// Per pixel (H·W), whether a raw C×H×W image differs there from its background: the median of
+    /// its border pixels per channel, by more than `tolerance` in some channel.
+    public static func objectMask(_ image: ArraySlice<Float>, channels: Int, height: Int, width: Int, tolerance: Float = 2 / 255) -> [Bool] {
+        let base = image.startIndex, plane = height * width
+        var mask = [Bool](repeating: false, count: plane)
         for ch in 0..<channels {
-            for y in max(0, r)..<min(height, r + h) { for x in max(0, c)..<min(width, c + w) { image[(ch * height + y) * width + x] = 0 } }
+            var border: [Float] = []
+            for y in 0..<height {
+                for x in 0..<width where y == 0 || x == 0 || y == height - 1 || x == width - 1 { border.append(image[base + ch * plane + y * width + x]) }
+            }
+            border.sort()
+            let background = border.isEmpty ? 0 : border[border.count / 2]
+            for p in 0..<plane where abs(image[base + ch * plane + p] - background) > tolerance { mask[p] = true }
         }
+        return mask
+    }
+
+    /// A control patch of `size` (rows, columns) for one image: a place drawn by `random` among those
+    /// at least half on the object, else (`fallback`) the place with the most object pixels.
+    public static func controlRect(mask: [Bool], height: Int, width: Int, size: (Int, Int), random: inout SplitMix64) -> (rect: [Int], fallback: Bool) {
+        let (rh, rw) = size
+        // Object pixels in every rh×rw window, from a summed-area table.
+        var sums = [Int](repeating: 0, count: (height + 1) * (width + 1))
+        for y in 0..<height {
+            for x in 0..<width {
+                sums[(y + 1) * (width + 1) + x + 1] = (mask[y * width + x] ? 1 : 0) + sums[y * (width + 1) + x + 1] + sums[(y + 1) * (width + 1) + x] - sums[y * (width + 1) + x]
+            }
+        }
+        var good: [(Int, Int)] = [], best = (0, 0), bestCount = -1
+        for y in 0...(height - rh) {
+            for x in 0...(width - rw) {
+                let n = sums[(y + rh) * (width + 1) + x + rw] - sums[y * (width + 1) + x + rw] - sums[(y + rh) * (width + 1) + x] + sums[y * (width + 1) + x]
+                if 2 * n >= rh * rw { good.append((y, x)) }
+                if n > bestCount { (best, bestCount) = ((y, x), n) }
+            }
+        }
+        guard !good.isEmpty else { return ([best.0, best.1, rh, rw], true) }
+        let (y, x) = good[Int(random.next() % UInt64(good.count))]
+        return ([y, x, rh, rw], false)
+    }
+
+    /// Runs the analysis: per part (a rectangle [row, column, height, width] per image) and layer, the
+    /// part's Δ and the control's. `runner` must keep `layers`.
+    public static func run(_ input: AnalysisInput, parts: [(String, [[Int]])], runner: BatchRunner, layers: [Int], fill: OccluderFill,
+                           draws: Int, seed: UInt64, progress: (Int, Int) -> Void = { _, _ in }) throws -> [Row] {
+        let graph = runner.graph
+        let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+        let n = input.count, perImage = input.perImage
+        let clean = try runner.outputs(input.images, count: n, nodes: layers)
+        let meanImage = input.rule.inputMean
+        /// Per layer, the difference vectors for images each covered at its rectangle.
+        func differences(_ rects: [[Int]]) throws -> [[[Float]]] {
+            var covered = input.raw
+            covered.withUnsafeMutableBufferPointer { x in
+                for i in 0..<n { fill.draw(x.baseAddress! + i * perImage, channels: c, height: h, width: w, rect: rects[i], meanImage: meanImage) }
+            }
+            let outputs = try runner.outputs(input.rule.prepared(covered), count: n, nodes: layers)
+            return layers.indices.map { k in
+                let size = graph.nodes[layers[k]].shape!.elementCount!
+                return (0..<n).map { i in (0..<size).map { clean[k][i * size + $0] - outputs[k][i * size + $0] } }
+            }
+        }
+        let masks = (0..<n).map { objectMask(input.rawImage($0), channels: c, height: h, width: w) }
+        var rows: [Row] = []
+        for (index, (part, rects)) in parts.enumerated() {
+            let scores = try differences(rects).map { statistic(pairValues($0)) }
+            // The control, per image: its own random place on the object, of the part's size there.
+            var controls = [[Double]](repeating: [], count: layers.count)
+            var random = SplitMix64(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+            var fallbacks = Set<Int>()
+            for _ in 0..<draws {
+                let drawn = (0..<n).map { i in controlRect(mask: masks[i], height: h, width: w, size: (rects[i][2], rects[i][3]), random: &random) }
+                for (i, d) in drawn.enumerated() where d.fallback { fallbacks.insert(i) }
+                for (k, d) in try differences(drawn.map(\.rect)).enumerated() { controls[k] += pairValues(d) }
+            }
+            for (k, node) in layers.enumerated() {
+                rows.append(Row(part: part, layer: graph.nodes[node].name, score: scores[k], control: statistic(controls[k]), controlFallbacks: fallbacks.count))
+            }
+            progress(index + 1, parts.count)
+        }
+        return rows
+    }
+
+    /// The paper's layout: a row per part and one per its control, a column per layer, cells Δ mean ± std.
+    public static func markdown(_ rows: [Row], parts: [String], layers: [String], draws: Int) -> String {
+        var md = "| | " + layers.map { "Δ \($0)" }.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: layers.count) + "\n"
+        for part in parts {
+            for control in [false, true] {
+                let cells = layers.map { layer -> String in
+                    guard let r = rows.first(where: { $0.part == part && $0.layer == layer }) else { return "-" }
+                    let v = control ? r.control : r.score
+                    return String(format: "%.4f ± %.4f", v.mean, v.std)
+                }
+                md += "| \(control ? "random (\(part)'s size, \(draws) draw\(draws == 1 ? "" : "s"))" : part) | " + cells.joined(separator: " | ") + " |\n"
+            }
+        }
+        return md
     }
 }

@@ -2,8 +2,59 @@ import StrataIR
 import StrataMPI
 import StrataPlan
 
-/// Fig. 7 of the ZF paper: a square of zeros (the mean) slid over each image, and what the
-/// classifier and one layer say at every position. For an H×W input, position (i, j) covers rows
+/// What an occluder is filled with, drawn on the raw image (pixels in [0, 1]) before the mean is
+/// subtracted: `--fill grey|black|mean|VALUE`. The paper's occluder is a grey square.
+public enum OccluderFill: Sendable, Equatable, CustomStringConvertible {
+    /// 0.5 in every channel.
+    case grey
+    case black
+    /// The mean image's pixels: 0 in the network's input, as if the pixels were unknown.
+    case mean
+    /// A value in [0, 1] in every channel.
+    case value(Float)
+
+    public init?(argument: String) {
+        switch argument {
+        case "grey", "gray": self = .grey
+        case "black": self = .black
+        case "mean": self = .mean
+        default:
+            guard let v = Float(argument), v.isFinite, v >= 0, v <= 1 else { return nil }
+            self = .value(v)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .grey: "grey (0.5)"
+        case .black: "black (0)"
+        case .mean: "mean (the mean image's pixels: 0 after subtraction)"
+        case .value(let v): "\(v)"
+        }
+    }
+
+    /// The fill at position `k` of an image (C·H·W index); `meanImage`: the rule's mean at the input size.
+    @inline(__always) func value(at k: Int, meanImage: [Float]) -> Float {
+        switch self {
+        case .grey: 0.5
+        case .black: 0
+        case .mean: meanImage[k]
+        case .value(let v): v
+        }
+    }
+
+    /// Fills the rectangle [row, column, height, width] (clipped to the image) of a raw C×H×W image.
+    public func draw(_ image: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int, rect: [Int], meanImage: [Float]) {
+        let (r, c, h, w) = (rect[0], rect[1], rect[2], rect[3])
+        let rows = max(0, r)..<max(max(0, r), min(height, r &+ h)), columns = max(0, c)..<max(max(0, c), min(width, c &+ w))
+        for ch in 0..<channels {
+            for y in rows { for x in columns { let k = (ch * height + y) * width + x; image[k] = value(at: k, meanImage: meanImage) } }
+        }
+    }
+}
+
+/// Fig. 7 of the ZF paper: a square (grey, as in the paper: `OccluderFill`) slid over each raw
+/// image, and what the classifier and one layer say at every position. For an H×W input, position (i, j) covers rows
 /// i·S … i·S+P−1 and columns j·S … j·S+P−1: Hm = ⌊(H−P)/S⌋+1 positions down, Wm across.
 public struct Occlusion: Sendable {
     public var patch: Int
@@ -31,22 +82,20 @@ public struct Occlusion: Sendable {
         return conv
     }
 
-    /// Writes image `x` with the square at position (i, j) zeroed into `out`.
-    public func occlude(_ x: ArraySlice<Float>, into out: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int, at i: Int, _ j: Int) {
+    /// Writes raw image `x` with the square at position (i, j) filled into `out`.
+    public func occlude(_ x: ArraySlice<Float>, into out: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int, at i: Int, _ j: Int,
+                        fill: OccluderFill = .grey, meanImage: [Float] = []) {
         var k = 0
         for v in x { out[k] = v; k += 1 }
-        for c in 0..<channels {
-            for y in (i * stride)..<min(height, i * stride + patch) {
-                for xx in (j * stride)..<min(width, j * stride + patch) { out[(c * height + y) * width + xx] = 0 }
-            }
-        }
+        fill.draw(out, channels: channels, height: height, width: width, rect: [i * stride, j * stride, patch, patch], meanImage: meanImage)
     }
 
     /// Runs every occluded copy of every image, in batches of the runner's size.
     /// `runner` must keep `layer` and the last node.
     /// Over several ranks each runs every size-th batch of occluded copies and the maps are summed
     /// on every rank (the others' entries are zeros: the same numbers as one rank).
-    public static func run(_ input: AnalysisInput, runner: BatchRunner, layer: Int, patch: Int, stride: Int,
+    /// The occluder is drawn on the raw image and the mean subtracted after (the input rule).
+    public static func run(_ input: AnalysisInput, runner: BatchRunner, layer: Int, patch: Int, stride: Int, fill: OccluderFill = .grey,
                            communicator: any Communicator = SingleProcess(), progress: (Int, Int) -> Void = { _, _ in }) throws -> Occlusion {
         let graph = runner.graph
         guard let labels = input.labels else { throw SweepError("occlusion needs the images' labels") }
@@ -67,7 +116,8 @@ public struct Occlusion: Sendable {
         result.probability = [Float](repeating: 0, count: total)
         result.topClass = [Int32](repeating: 0, count: total)
         result.activation = [Float](repeating: 0, count: total)
-        var batch = [Float](repeating: 0, count: runner.batch * input.perImage)
+        var batch = [Float](repeating: 0, count: runner.batch * input.perImage), raw = batch
+        let meanImage = input.rule.inputMean
         var start = 0, chunk = 0
         while start < total {
             let n = min(runner.batch, total - start)
@@ -76,12 +126,13 @@ public struct Occlusion: Sendable {
                 start += n
                 continue
             }
-            batch.withUnsafeMutableBufferPointer { out in
+            raw.withUnsafeMutableBufferPointer { out in
                 for k in 0..<n {
                     let q = start + k, image = q / positions, p = q % positions
-                    result.occlude(input.image(image), into: out.baseAddress! + k * input.perImage, channels: c, height: h, width: w,
-                                   at: p / result.columns, p % result.columns)
+                    result.occlude(input.rawImage(image), into: out.baseAddress! + k * input.perImage, channels: c, height: h, width: w,
+                                   at: p / result.columns, p % result.columns, fill: fill, meanImage: meanImage)
                 }
+                batch.withUnsafeMutableBufferPointer { input.rule.prepare(out.baseAddress!, into: $0.baseAddress!, count: n) }
             }
             let e = try runner.executor(n)
             try batch.withUnsafeBufferPointer { try e.setInput(UnsafeBufferPointer(rebasing: $0[0..<(n * input.perImage)])) }

@@ -19,6 +19,13 @@ public enum Picture {
         return lo <= hi ? (lo, hi) : (0, 0)
     }
 
+    /// The range to show raw pixels over: [0, 1] (no per-image stretch), widened only where values
+    /// lie outside it (an .npy given with --mean none may hold any values).
+    public static func rawRange(_ values: some Collection<Float>) -> (Float, Float) {
+        let (lo, hi) = range(values)
+        return (min(lo, 0), max(hi, 1))
+    }
+
     /// A projection for display as in the ZF paper: centred on 0 and scaled by its largest magnitude,
     /// so 0 is mid-grey.
     public static func signed(_ values: ArraySlice<Float>, channels: Int, height: Int, width: Int) -> Images.Image {

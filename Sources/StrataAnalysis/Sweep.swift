@@ -3,6 +3,7 @@ import Foundation
 import StrataIR
 import StrataMPI
 import StrataPlan
+import StrataTrain
 
 /// Fig. 5 of the ZF paper on any network: how far each layer's output moves, and what the
 /// classifier says, as an input is transformed by growing amounts.
@@ -17,6 +18,12 @@ public struct SweepRow: Sendable {
     /// Softmax probability of the image's label, and the most probable class.
     public var trueProbability: Double
     public var topLabel: Int
+
+    public init(image: Int, transform: Transform, amount: Double, layer: String, distance: Double, relativeDistance: Double,
+                trueProbability: Double, topLabel: Int) {
+        (self.image, self.transform, self.amount, self.layer) = (image, transform, amount, layer)
+        (self.distance, self.relativeDistance, self.trueProbability, self.topLabel) = (distance, relativeDistance, trueProbability, topLabel)
+    }
 }
 
 public struct SweepSummaryRow: Sendable {
@@ -24,11 +31,12 @@ public struct SweepSummaryRow: Sendable {
     public var amount: Double
     public var layer: String
     public var images: Int
-    public var meanRelativeDistance: Double
-    /// 95% confidence interval of the mean (mean ± 1.96 s/√n).
-    public var low: Double, high: Double
-    public var meanTrueProbability: Double
-    public var accuracy: Double
+    /// The absolute distance ‖f(T(x)) − f(x)‖ (the paper's Fig. 5 a2–c2), the relative one, the
+    /// true class's probability and the top-1 accuracy, each the mean over images with its 95% interval.
+    public var distance: Interval
+    public var relativeDistance: Interval
+    public var trueProbability: Interval
+    public var accuracy: Interval
 }
 
 public enum Sweep {
@@ -44,8 +52,11 @@ public enum Sweep {
     /// `runner` observes the layers or keeps them (`runner(graph:backend:batch:layers:weights:)`).
     /// `progress(done, total)` counts transformed images. Over several ranks each runs every
     /// size-th batch of images and every rank ends with all the rows, in one rank's order.
+    /// Each transform acts on the raw image and the mean is subtracted after it: T(x) − μ, as the
+    /// ZF paper does; `fill` and `interpolation` are the geometric transforms' (`Transform.apply`).
     public static func run(_ input: AnalysisInput, runner: BatchRunner, layers: [Int], transforms: [(Transform, [Double])],
-                           noiseSeed: UInt64 = 0, communicator: any Communicator = SingleProcess(),
+                           noiseSeed: UInt64 = 0, fill: Fill = .black, interpolation: Interpolation = .bilinear,
+                           communicator: any Communicator = SingleProcess(),
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepRow] {
         let graph = runner.graph
         guard let labels = input.labels else { throw SweepError("a sweep needs the images' labels") }
@@ -89,20 +100,25 @@ public enum Sweep {
                     }
                 }
             }
-            var batch = [Float](repeating: 0, count: n * perImage)
+            let raw = Array(input.raw[(start * perImage)..<((start + n) * perImage)])
+            var moved = [Float](repeating: 0, count: n * perImage), batch = moved
+            let meanImage = fill == .mean ? input.rule.inputMean : nil
             for (transform, amounts) in transforms {
                 for amount in amounts {
-                    let sampler = transform.sampler(height: h, width: w, amount: amount)
-                    originals.withUnsafeBufferPointer { x in
-                        batch.withUnsafeMutableBufferPointer { out in
+                    let sampler = transform.sampler(height: h, width: w, amount: amount, fill: fill, interpolation: interpolation)
+                    raw.withUnsafeBufferPointer { x in
+                        moved.withUnsafeMutableBufferPointer { out in
                             for i in 0..<n {
                                 if let sampler {
-                                    sampler.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c)
+                                    sampler.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, meanImage: meanImage)
                                 } else {
                                     transform.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, height: h, width: w,
-                                                    amount: amount, seed: noiseSeed ^ UInt64(start + i) &* 0x9E37_79B9_7F4A_7C15)
+                                                    amount: amount, seed: Sweep.noiseSeed(noiseSeed, image: start + i), fill: fill, interpolation: interpolation,
+                                                    meanImage: meanImage)
                                 }
                             }
+                            // T(x) − μ: the mean subtracted after the transform.
+                            batch.withUnsafeMutableBufferPointer { input.rule.prepare(out.baseAddress!, into: $0.baseAddress!, count: n) }
                         }
                     }
                     try batch.withUnsafeBufferPointer { try e.setInput($0) }
@@ -150,6 +166,9 @@ public enum Sweep {
         guard communicator.isDistributed else { return rows }
         return try gather(rows, chunks: chunkOfRow, layers: layers.map { graph.nodes[$0].name }, communicator: communicator)
     }
+
+    /// The noise transform's draw for an image: a function of the seed and the image's index only.
+    public static func noiseSeed(_ seed: UInt64, image: Int) -> UInt64 { seed ^ UInt64(image) &* 0x9E37_79B9_7F4A_7C15 }
 
     /// Every rank's rows on every rank, batch by batch in the order one rank makes them.
     static func gather(_ rows: [SweepRow], chunks: [Int], layers: [String], communicator: any Communicator) throws -> [SweepRow] {
@@ -199,8 +218,8 @@ public enum Sweep {
         return total.squareRoot()
     }
 
-    /// Per (transform, amount, layer): the mean relative distance with its 95% interval, the mean
-    /// true-class probability and the top-1 accuracy over images, in the rows' order.
+    /// Per (transform, amount, layer), in the rows' order: the dataset means with their intervals.
+    /// A (transform, amount) given twice is one group (the command refuses duplicates before).
     public static func summary(_ rows: [SweepRow], labels: [Int]) -> [SweepSummaryRow] {
         var order: [String] = []
         var groups: [String: [SweepRow]] = [:]
@@ -211,16 +230,24 @@ public enum Sweep {
         }
         return order.map { key in
             let g = groups[key]!
-            let n = Double(g.count)
-            let values = g.map(\.relativeDistance)
-            let mean = values.reduce(0, +) / n
-            let sd = g.count > 1 ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot() : 0
-            let half = 1.96 * sd / n.squareRoot()
             return SweepSummaryRow(transform: g[0].transform, amount: g[0].amount, layer: g[0].layer, images: g.count,
-                                   meanRelativeDistance: mean, low: mean - half, high: mean + half,
-                                   meanTrueProbability: g.map(\.trueProbability).reduce(0, +) / n,
-                                   accuracy: Double(g.filter { $0.topLabel == labels[$0.image] }.count) / n)
+                                   distance: Interval(values: g.map(\.distance)), relativeDistance: Interval(values: g.map(\.relativeDistance)),
+                                   trueProbability: Interval(values: g.map(\.trueProbability)),
+                                   accuracy: Interval(successes: g.filter { $0.topLabel == labels[$0.image] }.count, of: g.count))
         }
+    }
+
+    /// summary.csv: a line per (transform, amount, layer); each quantity's mean and 95% interval.
+    public static func summaryCSV(_ rows: [SweepSummaryRow]) -> String {
+        func f(_ x: Double) -> String { x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf")) }
+        func three(_ i: Interval) -> String { "\(f(i.mean)),\(f(i.low)),\(f(i.high))" }
+        var out = "transform,amount,layer,images,mean_distance,distance_ci95_low,distance_ci95_high,mean_relative_distance,ci95_low,ci95_high,"
+            + "mean_true_prob,true_prob_ci95_low,true_prob_ci95_high,top1_accuracy,top1_ci95_low,top1_ci95_high\n"
+        for s in rows {
+            out += "\(s.transform.rawValue),\(f(s.amount)),\(s.layer),\(s.images),\(three(s.distance)),\(three(s.relativeDistance)),"
+                + "\(three(s.trueProbability)),\(three(s.accuracy))\n"
+        }
+        return out
     }
 }
 

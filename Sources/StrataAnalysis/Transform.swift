@@ -1,17 +1,37 @@
 import Foundation
 import StrataIR
 
-/// A transformation of a network input (C × H × W, after preprocessing), by an amount.
+/// How a geometric transform fills the pixels it uncovers (`--fill`), in raw pixel space.
+public enum Fill: String, CaseIterable, Sendable {
+    /// 0: what an image library's affine warp gives.
+    case black
+    /// The training mean image's pixel there: 0 in the network's input, as if the pixel were unknown.
+    case mean
+    /// The nearest pixel of the image (clamped coordinates).
+    case edge
+}
+
+/// How a geometric transform reads between pixels (`--interpolation`).
+public enum Interpolation: String, CaseIterable, Sendable {
+    case bilinear
+    /// The nearest source pixel: no blur, so what remains of a drop is not resampling.
+    case nearest
+}
+
+/// A transformation of a raw image (C × H × W, pixels in [0, 1], before the mean is subtracted),
+/// by an amount: the sweep computes T(x) − μ, as the ZF paper transforms the image itself.
 ///
 /// Geometric ones map inversely with pixel centres: the output pixel at offset (y, x) from the
 /// centre c = ((H−1)/2, (W−1)/2) (y down, x right) reads the input at
 /// - `translate-y` by d: (y − d, x), so a positive d moves the content down; `translate-x` by d: (y, x − d);
 /// - `scale` by s: (y/s, x/s), s > 1 zooms in;
 /// - `rotate` by θ degrees: (sin θ·x + cos θ·y, cos θ·x − sin θ·y), counter-clockwise as displayed;
-/// bilinear over the four neighbours, a neighbour outside the image counting as 0 (the mean).
-/// Integer translations and multiples of 90° on square inputs are exact copies.
-/// Photometric ones: `contrast` by c (x·c), `blur` by σ pixels (a Gaussian, 0 outside),
-/// `noise` by w (uniform in ±w/2, drawn from (seed, image)).
+/// bilinear over the four neighbours (or the nearest pixel), a neighbour outside the image taking
+/// the `Fill`. Integer translations and multiples of 90° on square inputs are exact copies; other
+/// angles and scales are resampled, which blurs the image by itself.
+/// Photometric ones: `contrast` by c ((x − m)·c + m, m the image's mean per channel), `blur` by
+/// σ pixels (a Gaussian; outside the image black, or the edge pixel with `--fill edge`), `noise`
+/// by w (uniform in ±w/2, drawn from (seed, image), not clipped).
 public enum Transform: String, CaseIterable, Sendable {
     case translateY = "translate-y"
     case translateX = "translate-x"
@@ -54,32 +74,44 @@ public enum Transform: String, CaseIterable, Sendable {
         }
     }
 
-    /// Writes the transformed image into `out` (same shape). `seed`: the noise's draw.
+    /// Writes the transformed image into `out` (same shape). `seed`: the noise's draw. `fill`: the
+    /// uncovered pixels; `meanImage` (C·H·W) is what `.mean` fills with.
     public func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, channels: Int, height h: Int, width w: Int,
-                      amount: Double, seed: UInt64 = 0) {
+                      amount: Double, seed: UInt64 = 0, fill: Fill = .black, interpolation: Interpolation = .bilinear, meanImage: [Float]? = nil) {
         let n = channels * h * w
+        // The identity amount is an exact copy whatever the arithmetic would round to.
+        if amount == identity { out.update(from: x, count: n); return }
         switch self {
         case .contrast:
-            for i in 0..<n { out[i] = x[i] * Float(amount) }
+            let plane = h * w
+            for ch in 0..<channels {
+                var sum = 0.0
+                for i in 0..<plane { sum += Double(x[ch * plane + i]) }
+                let m = Float(sum / Double(max(plane, 1)))
+                for i in 0..<plane { out[ch * plane + i] = (x[ch * plane + i] - m) * Float(amount) + m }
+            }
         case .noise:
             var g = SplitMix64(seed: seed)
             for i in 0..<n { out[i] = x[i] + Float((Double(g.next() >> 11) * 0x1.0p-53 - 0.5) * amount) }
         case .blur:
-            Self.blur(x, out, channels: channels, height: h, width: w, sigma: amount)
+            Self.blur(x, out, channels: channels, height: h, width: w, sigma: amount, clampToEdge: fill == .edge)
         case .translateY, .translateX, .scale, .rotate:
-            sampler(height: h, width: w, amount: amount)!.apply(x, out, channels: channels)
+            sampler(height: h, width: w, amount: amount, fill: fill, interpolation: interpolation)!.apply(x, out, channels: channels, meanImage: fill == .mean ? meanImage : nil)
         }
     }
 
     /// Where each output pixel of a geometric transform reads: up to four source pixels and their
-    /// bilinear weights, the same for every image and channel, so it is computed once per amount.
+    /// weights, the same for every image and channel, so it is computed once per amount.
     public struct Sampler: Sendable {
         let count: Int
-        /// Per output pixel, 4 source indices into a plane (−1: outside, counts 0) and 4 weights.
+        /// Per output pixel, 4 source indices into a plane (−1: outside) and 4 weights.
         let sources: [Int32]
         let weights: [Float]
+        /// Per output pixel, the weight that fell outside the image (what the fill gets).
+        let outside: [Float]
 
-        public func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, channels: Int) {
+        /// `meanImage` (C planes): the fill of the outside weight; nil: 0 (black, or none outside with edge clamping).
+        public func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, channels: Int, meanImage: [Float]? = nil) {
             sources.withUnsafeBufferPointer { s in
                 weights.withUnsafeBufferPointer { wt in
                     for ch in 0..<channels {
@@ -90,6 +122,7 @@ public enum Transform: String, CaseIterable, Sendable {
                                 let i = s[4 * p + k]
                                 if i >= 0 { v += plane[Int(i)] * wt[4 * p + k] }
                             }
+                            if let meanImage, outside[p] != 0 { v += outside[p] * meanImage[ch * count + p] }
                             target[p] = v
                         }
                     }
@@ -98,8 +131,9 @@ public enum Transform: String, CaseIterable, Sendable {
         }
     }
 
-    /// The sampler of a geometric transform at `amount` (nil for the photometric ones).
-    public func sampler(height h: Int, width w: Int, amount: Double) -> Sampler? {
+    /// The sampler of a geometric transform at `amount` (nil for the photometric ones). With
+    /// `.edge` a source outside the image reads the nearest pixel inside it.
+    public func sampler(height h: Int, width w: Int, amount: Double, fill: Fill = .black, interpolation: Interpolation = .bilinear) -> Sampler? {
         let cy = Double(h - 1) / 2, cx = Double(w - 1) / 2
         // The source offset is (a·y + b·x + e, c·y + d·x + f) for the output offset (y, x).
         var (a, b, c, d, e, f) = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
@@ -113,11 +147,14 @@ public enum Transform: String, CaseIterable, Sendable {
         default: return nil
         }
         var sources = [Int32](repeating: -1, count: 4 * h * w), weights = [Float](repeating: 0, count: 4 * h * w)
+        var outside = [Float](repeating: 0, count: h * w)
         for oy in 0..<h {
             for ox in 0..<w {
                 let y = Double(oy) - cy, xx = Double(ox) - cx
-                let sy = a * y + b * xx + e + cy, sx = c * y + d * xx + f + cx
-                guard sy.isFinite, sx.isFinite, abs(sy) < 1e9, abs(sx) < 1e9 else { continue }
+                var sy = a * y + b * xx + e + cy, sx = c * y + d * xx + f + cx
+                guard sy.isFinite, sx.isFinite, abs(sy) < 1e9, abs(sx) < 1e9 else { outside[oy * w + ox] = 1; continue }
+                if fill == .edge { sy = min(max(sy, 0), Double(h - 1)); sx = min(max(sx, 0), Double(w - 1)) }
+                if interpolation == .nearest { sy = sy.rounded(.toNearestOrAwayFromZero); sx = sx.rounded(.toNearestOrAwayFromZero) }
                 let y0 = sy.rounded(.down), x0 = sx.rounded(.down)
                 let wy = Float(sy - y0), wx = Float(sx - x0)
                 let iy = Int(y0), ix = Int(x0)
@@ -125,14 +162,17 @@ public enum Transform: String, CaseIterable, Sendable {
                 for (k, (dy, dx, weight)) in [(0, 0, (1 - wy) * (1 - wx)), (0, 1, (1 - wy) * wx), (1, 0, wy * (1 - wx)), (1, 1, wy * wx)].enumerated() {
                     let r = iy + dy, q = ix + dx
                     // A zero weight reads nothing, so an exact copy stays exact.
-                    if weight != 0 && r >= 0 && r < h && q >= 0 && q < w {
+                    guard weight != 0 else { continue }
+                    if r >= 0 && r < h && q >= 0 && q < w {
                         sources[p + k] = Int32(r * w + q)
                         weights[p + k] = weight
+                    } else {
+                        outside[oy * w + ox] += weight
                     }
                 }
             }
         }
-        return Sampler(count: h * w, sources: sources, weights: weights)
+        return Sampler(count: h * w, sources: sources, weights: weights, outside: outside)
     }
 
     /// sin and cos of an angle in degrees, exact at multiples of 90°.
@@ -148,8 +188,9 @@ public enum Transform: String, CaseIterable, Sendable {
         }
     }
 
-    /// A separable Gaussian blur of σ pixels (radius ⌈3σ⌉), 0 outside the image; σ = 0 copies.
-    static func blur(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, channels: Int, height h: Int, width w: Int, sigma: Double) {
+    /// A separable Gaussian blur of σ pixels (radius ⌈3σ⌉), 0 outside (or the edge pixel); σ = 0 copies.
+    static func blur(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, channels: Int, height h: Int, width w: Int, sigma: Double,
+                     clampToEdge: Bool = false) {
         let n = channels * h * w
         guard sigma > 0 else { out.update(from: x, count: n); return }
         let radius = Int((3 * sigma).rounded(.up))
@@ -162,14 +203,20 @@ public enum Transform: String, CaseIterable, Sendable {
                 let line = x + (ch * h + y) * w
                 for xx in 0..<w {
                     var s: Float = 0
-                    for k in -radius...radius where xx + k >= 0 && xx + k < w { s += line[xx + k] * kernel[k + radius] }
+                    for k in -radius...radius {
+                        let q = xx + k
+                        if q >= 0 && q < w { s += line[q] * kernel[k + radius] } else if clampToEdge { s += line[min(max(q, 0), w - 1)] * kernel[k + radius] }
+                    }
                     rows[(ch * h + y) * w + xx] = s
                 }
             }
             for y in 0..<h {
                 for xx in 0..<w {
                     var s: Float = 0
-                    for k in -radius...radius where y + k >= 0 && y + k < h { s += rows[(ch * h + y + k) * w + xx] * kernel[k + radius] }
+                    for k in -radius...radius {
+                        let r = y + k
+                        if r >= 0 && r < h { s += rows[(ch * h + r) * w + xx] * kernel[k + radius] } else if clampToEdge { s += rows[(ch * h + min(max(r, 0), h - 1)) * w + xx] * kernel[k + radius] }
+                    }
                     out[(ch * h + y) * w + xx] = s
                 }
             }

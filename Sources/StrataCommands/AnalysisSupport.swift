@@ -9,10 +9,13 @@ import StrataTrain
 /// What every analysis command takes: weights, the images (`--input` or `--data`), the batch and
 /// the output folder.
 struct AnalysisArguments: ParsableArguments {
-    @Option(help: "Weights or a checkpoint (.safetensors). A checkpoint's mean image is subtracted from image files and --data; plain weights: none.")
+    @Option(help: "Weights or a checkpoint (.safetensors). A checkpoint's mean image is subtracted from the raw pixels; plain weights need --mean.")
     var weights: String?
 
-    @Option(help: "Images: an .npy float32 N×C×H×W used exactly as given, one PNG/JPEG file, or a folder of them.")
+    @Option(help: ArgumentHelp(MeanChoice.optionHelp, valueName: "file|train|none"))
+    var mean: String?
+
+    @Option(help: "Images: an .npy float32 N×C×H×W of raw pixels in [0, 1], one PNG/JPEG file, or a folder of them.")
     var input: String?
 
     @Option(help: "Labels for --input (.npy, N integers).")
@@ -53,26 +56,23 @@ struct AnalysisArguments: ParsableArguments {
 
     func batchSize(_ spec: NetworkSpec) -> Int { batch ?? spec.training?.batch ?? 64 }
 
-    /// The weights file, and the images prepared as the weights were trained.
+    var meanChoice: MeanChoice? { mean.map(MeanChoice.init(argument:)) }
+
+    /// Where the images come from.
+    var source: ImageSource { data.map { .data($0, split: split, limit: limit, indices: nil) } ?? .files(input!, labels: labels) }
+
+    /// The weights file, and the images by the one input rule (`InputRule`).
     func load(_ graph: Graph) throws -> (Safetensors.File, AnalysisInput) {
         let file = try Safetensors.read(path: weightsPath)
         try Weights.check(file, path: weightsPath, graph: graph)
-        let images: AnalysisInput
-        if let data {
-            images = try AnalysisInput.load(data: data, split: split, limit: limit, graph: graph, weights: file, weightsPath: weightsPath)
-        } else {
-            let preprocessing = try Preprocessing.inference(weights: file, path: weightsPath,
-                                                            input: (graph.input.channels, graph.input.height, graph.input.width))
-            images = try AnalysisInput.load(input: input!, labels: labels, graph: graph, preprocessing: preprocessing).prefix(limit)
-        }
-        return (file, images)
+        return (file, try AnalysisInput.load(source, limit: limit, graph: graph, weights: file, weightsPath: weightsPath, mean: meanChoice))
     }
 }
 
 /// `DIR/run.json`: what made an analysis folder, so a figure can be traced and redone.
 enum RunRecord {
     static func write(to folder: String, command: String, arguments: [String], spec: NetworkSpec, weightsPath: String,
-                      parameters: [(String, String)]) throws {
+                      rule: InputRule? = nil, parameters: [(String, String)]) throws {
         let bytes = (try? Data(contentsOf: URL(fileURLWithPath: weightsPath), options: .alwaysMapped)) ?? Data()
         var hash = FNV1a()
         bytes.withUnsafeBytes { hash.add($0) }
@@ -83,6 +83,7 @@ enum RunRecord {
             "\"weights\": \(JSON.string(weightsPath))",
             "\"weights_fnv1a64\": \(JSON.string(hash.hex))",
             "\"spec\": \(JSON.string(SpecPrinter.print(spec)))",
+            "\"preprocessing\": " + (rule.map { JSON.string("raw pixels in [0, 1], centre-cropped to the input; subtracted: " + $0.description) } ?? "null"),
             "\"parameters\": {" + parameters.map { "\(JSON.string($0.0)): \(JSON.string($0.1))" }.joined(separator: ", ") + "}",
         ]
         try AtomicFile.write(Data(("{\n  " + fields.joined(separator: ",\n  ") + "\n}\n").utf8), to: "\(folder)/run.json")

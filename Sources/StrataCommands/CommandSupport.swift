@@ -76,31 +76,6 @@ enum CommandSupport {
         return array
     }
 
-    /// An input batch from an .npy array (used as it is), one image file, or a folder of images
-    /// (in name order), prepared by `preprocessing` (`Preprocessing.inference`: resized and cropped,
-    /// scaled to [0, 1], a checkpoint's mean image subtracted). Returns the image paths for images.
-    static func inputImages(_ path: String, graph: Graph, preprocessing: Preprocessing) throws -> (NumpyArray.Array32, [String]?) {
-        var isDirectory: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        let ext = (path as NSString).pathExtension.lowercased()
-        guard exists && (isDirectory.boolValue || Images.extensions.contains(ext)) else {
-            return (try inputBatch(path, graph: graph), nil)
-        }
-        let files = isDirectory.boolValue ? try Images.files(in: path) : [path]
-        guard !files.isEmpty else { throw CommandError("\(path) has no .png, .jpg or .jpeg images") }
-        let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
-        let perImage = c * h * w
-        guard let total = Checked.product([files.count, perImage]) else { throw CommandError("\(path) has too many images") }
-        var values = [Float](repeating: 0, count: total)
-        try values.withUnsafeMutableBufferPointer { out in
-            for (k, file) in files.enumerated() {
-                let image = try Images.decode(path: file, channels: c, minimumSide: preprocessing.minimumSide)
-                preprocessing.prepare(image: image, into: out.baseAddress! + k * perImage)
-            }
-        }
-        return (NumpyArray.Array32(shape: [files.count, c, h, w], values: values), files)
-    }
-
     /// Runs `images` through executors of at most `batch` images (one plan per chunk size, weights
     /// loaded once per plan): `body(executor, first, count)` after the chunk's input is set.
     static func inChunks(_ images: NumpyArray.Array32, batch: Int, graph: Graph, backend: any Backend, derived: TrainingGraph,

@@ -19,11 +19,15 @@ struct CorrespondCommand: ParsableCommand {
                 right_eye: [[10, 4, 6, 6], [11, 5, 6, 6], ...]
                 nose: [...]
             
-            For a part and a layer, ε_i = features(image i) − features(image i with the part zeroed); the \
-            score is the mean over image pairs i < j of the fraction of feature positions where \
-            sign(ε_i) ≠ sign(ε_j), ± its standard deviation over pairs (lower: more consistent). The \
-            control: --random R rectangles of the same size, each at one random position used in every \
-            image, mean ± std over the R draws. Writes DIR/correspondence.csv, DIR/correspondence.md and DIR/run.json.
+            \(MeanChoice.help) Here the change is the part covered (--fill grey, 0.5, as in the \
+            paper; black; mean; or a value in [0, 1]). For a part and a layer, ε_i = features(image \
+            i) − features(image i with the part covered); Δ is the mean over image pairs i < j of the \
+            fraction of feature positions where sign(ε_i) ≠ sign(ε_j), ± its standard deviation over \
+            pairs (lower: more consistent). The control covers a patch of the part's size at a random \
+            place drawn for each image (seeded) among the places where at least half of the patch is \
+            on the object (pixels that differ from the image's border colour); --random draws, their \
+            pairs pooled into the same mean ± std. Writes DIR/correspondence.csv, \
+            DIR/correspondence.md (rows: each part and its control; columns: layers) and DIR/run.json.
             """)
 
     @OptionGroup var network: NetworkArguments
@@ -31,8 +35,15 @@ struct CorrespondCommand: ParsableCommand {
     @Option(help: "Weights or a checkpoint (.safetensors).")
     var weights: String
 
-    @Option(help: "Images: an .npy float32 N×C×H×W, or a folder of PNG/JPEG (in name order).")
+    @Option(help: "Images: an .npy float32 N×C×H×W of raw pixels in [0, 1], or a folder of PNG/JPEG (in name order).")
     var input: String
+
+    @Option(help: ArgumentHelp(MeanChoice.optionHelp, valueName: "file|none"))
+    var mean: String?
+
+    @Option(help: ArgumentHelp("What covers a part, on the raw image: grey (0.5, the paper's), black, mean (the mean image: 0 after subtraction) or a value in [0, 1].",
+                               valueName: "grey|black|mean|value"))
+    var fill = "grey"
 
     @Option(help: "The parts, with a rectangle per image (YAML).")
     var regions: String
@@ -40,7 +51,7 @@ struct CorrespondCommand: ParsableCommand {
     @Option(help: "Comma-separated layers.")
     var layers: String
 
-    @Option(help: "Random rectangles of each part's size for the control.")
+    @Option(help: "Draws of the control: each covers a random place on the object of every image, of the part's size.")
     var random = 10
 
     @Option(help: "Seed of the random rectangles.")
@@ -53,7 +64,8 @@ struct CorrespondCommand: ParsableCommand {
     var out: String
 
     func validate() throws {
-        guard random >= 0 else { throw ValidationError("--random must be 0 or more") }
+        guard random >= 1 else { throw ValidationError("--random must be at least 1 (the control is part of the table)") }
+        guard OccluderFill(argument: fill) != nil else { throw ValidationError("--fill is grey, black, mean or a value in [0, 1], not '\(fill)'") }
         guard batch >= 1, batch <= CommandSupport.maximumBatch else { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
     }
 
@@ -97,63 +109,30 @@ struct CorrespondCommand: ParsableCommand {
             let nodes = try CommandSupport.layers(layers, in: graph)
             let file = try Safetensors.read(path: weights)
             try Weights.check(file, path: weights, graph: graph)
-            let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
-            let preprocessing = try Preprocessing.inference(weights: file, path: weights, input: (c, h, w))
-            let images = try AnalysisInput.load(input: input, labels: nil, graph: graph, preprocessing: preprocessing)
+            let (h, w) = (graph.input.height, graph.input.width)
+            let images = try AnalysisInput.load(.files(input, labels: nil), graph: graph, weights: file, weightsPath: weights, mean: mean.map(MeanChoice.init(argument:)))
             guard images.count >= 2 else { throw CommandError("correspondence compares image pairs; \(input) has \(images.count) image") }
             let parts = try Self.parts(regions, images: images.count, height: h, width: w)
             let runner = try BatchRunner(graph: graph, backend: try network.backend, batch: batch, keeping: nodes, weights: file.parameterTensors)
-            let clean = try runner.outputs(images.images, count: images.count, nodes: nodes)
-            /// Per layer, the difference vectors for images with the given rectangle each.
-            func differences(_ rects: [[Int]]) throws -> [[[Float]]] {
-                var hidden = images.images
-                for i in 0..<images.count {
-                    var one = Array(images.image(i))
-                    Correspondence.zero(&one, channels: c, height: h, width: w, rect: rects[i])
-                    hidden.replaceSubrange((i * images.perImage)..<((i + 1) * images.perImage), with: one)
-                }
-                let occluded = try runner.outputs(hidden, count: images.count, nodes: nodes)
-                return nodes.indices.map { k in
-                    let size = graph.nodes[nodes[k]].shape!.elementCount!
-                    return (0..<images.count).map { i in (0..<size).map { clean[k][i * size + $0] - occluded[k][i * size + $0] } }
-                }
-            }
-            var g = SplitMix64(seed: seed)
-            var rows: [(part: String, layer: String, score: (Double, Double), control: (Double, Double))] = []
-            for (part, rects) in parts {
-                let scores = try differences(rects).map(Correspondence.score)
-                // The control: R rectangles of the part's (first) size, each at one random place in every image.
-                var controls = [[Double]](repeating: [], count: nodes.count)
-                let (rh, rw) = (rects[0][2], rects[0][3])
-                for _ in 0..<random {
-                    let r = Int(g.next() % UInt64(h - rh + 1)), q = Int(g.next() % UInt64(w - rw + 1))
-                    for (k, s) in try differences([[Int]](repeating: [r, q, rh, rw], count: images.count)).map(Correspondence.score).enumerated() {
-                        controls[k].append(s.mean)
-                    }
-                }
-                for (k, node) in nodes.enumerated() {
-                    rows.append((part, graph.nodes[node].name, scores[k], Correspondence.meanAndStd(controls[k])))
-                }
-                progress.update(rows.count / nodes.count, parts.count)
-            }
+            let occluder = OccluderFill(argument: fill)!
+            let rows = try Correspondence.run(images, parts: parts, runner: runner, layers: nodes, fill: occluder, draws: random, seed: seed,
+                                              progress: progress.update)
             try makeDirectory(out)
-            var table = "part,layer,score_mean,score_std,random_mean,random_std\n"
-            for r in rows { table += "\(r.part),\(r.layer),\(csv(r.score.0)),\(csv(r.score.1)),\(csv(r.control.0)),\(csv(r.control.1))\n" }
+            var table = "part,layer,delta_mean,delta_std,pairs,control_mean,control_std,control_pairs,control_fallback_images\n"
+            for r in rows {
+                table += "\(r.part),\(r.layer),\(csv(r.score.mean)),\(csv(r.score.std)),\(r.score.pairs),\(csv(r.control.mean)),\(csv(r.control.std)),"
+                    + "\(r.control.pairs),\(r.controlFallbacks)\n"
+            }
             try AtomicFile.write(Data(table.utf8), to: "\(out)/correspondence.csv")
-            var md = "| part | " + nodes.map { graph.nodes[$0].name }.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: nodes.count) + "\n"
-            for (part, _) in parts {
-                for control in [false, true] {
-                    let cells = nodes.map { node -> String in
-                        let r = rows.first { $0.part == part && $0.layer == graph.nodes[node].name }!
-                        let v = control ? r.control : r.score
-                        return String(format: "%.3f ± %.3f", v.0, v.1)
-                    }
-                    md += "| \(control ? "random, \(part)'s size" : part) | " + cells.joined(separator: " | ") + " |\n"
-                }
+            var md = Correspondence.markdown(rows, parts: parts.map(\.0), layers: nodes.map { graph.nodes[$0].name }, draws: random)
+            md += "\nΔ: the mean over the \(images.count * (images.count - 1) / 2) image pairs of the fraction of features where the two images' changes differ in sign, "
+                + "± std over pairs; the part covered with \(occluder) on the raw image; the controls' pairs pooled over the draws.\n"
+            for r in rows where r.controlFallbacks > 0 && r.layer == graph.nodes[nodes[0]].name {
+                md += "\nnote: \(r.controlFallbacks) image(s) had no place where a patch of \(r.part)'s size is half on the object; their control took the place with the most object pixels.\n"
             }
             try AtomicFile.write(Data(md.utf8), to: "\(out)/correspondence.md")
             try RunRecord.write(to: out, command: "correspond", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: weights,
-                                parameters: [("layers", nodes.map { graph.nodes[$0].name }.joined(separator: ",")), ("random", "\(random)"),
+                                rule: images.rule, parameters: [("fill", "\(occluder), drawn on the raw image"), ("layers", nodes.map { graph.nodes[$0].name }.joined(separator: ",")), ("random", "\(random)"),
                                              ("seed", "\(seed)"), ("images", "\(images.count)"), ("regions", regions)])
             output.write(md)
             return 0

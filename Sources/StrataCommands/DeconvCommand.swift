@@ -14,7 +14,7 @@ struct DeconvCommand: ParsableCommand {
         commandName: "deconv",
         abstract: "Deconvnet projections (ZF Fig. 2): the strongest activations of a layer's maps, projected back to the input.",
         discussion: """
-            For each chosen map of --layer: its --top largest activations over the images, at most one \
+            \(MeanChoice.help) For each chosen map of --layer: its --top largest activations over the images, at most one \
             per image (the image's largest), ties to the lower image index, in descending order. Each \
             is projected to input space with every other activation of the layer set to zero. Rules: \
             deconvnet (ZF's: unpool through the switches, rectify the signal at each ReLU, transposed \
@@ -65,7 +65,7 @@ struct DeconvCommand: ParsableCommand {
                                                             weights: file.parameterTensors, backend: try network.backend, batch: batch,
                                                             folder: "\(analysis.outPath)/\(graph.nodes[node].name)", progress: progress.update)
             try RunRecord.write(to: analysis.outPath, command: "deconv", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec,
-                                weightsPath: analysis.weightsPath,
+                                weightsPath: analysis.weightsPath, rule: input.rule,
                                 parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
                                              ("top", "\(top)"), ("rule", rule.rawValue), ("images", "\(input.count)"), ("seed", "\(seed)"), ("batch", "\(batch)")])
             output.write("projected the top \(top) activations of \(chosen.count) maps of \(graph.nodes[node].name) (\(rule.rawValue)) over \(input.count) images "
@@ -129,8 +129,7 @@ struct DeconvCommand: ParsableCommand {
             let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)
             largest = max(largest, f.height, f.width)
             left.append(Picture.signed(crop(p[...], c, h, w, f)[...], channels: c, height: f.height, width: f.width))
-            right.append(Picture.display(crop(input.image(a.image), c, h, w, f)[...], channels: c, height: f.height, width: f.width,
-                                         range: Picture.range(input.image(a.image))))
+            right.append(Picture.display(crop(input.rawImage(a.image), c, h, w, f)[...], channels: c, height: f.height, width: f.width, range: Picture.rawRange(input.rawImage(a.image))))
         }
         let factor = max(1, (96 + largest - 1) / largest)
         var cells: [Images.Image?] = []

@@ -14,7 +14,8 @@ struct Eval: ParsableCommand {
         discussion: """
             --views 10 averages the paper's 10 views (4 corners and the centre, and their mirror images); \
             on images no larger than the input the corners are the centre, and the output says so. \
-            The mean image comes from each checkpoint, or from the data's training split for plain weights. \
+            \(MeanChoice.help) Each checkpoint subtracts its own mean image; plain weights need --mean \
+            (train: the mean of the data's training split). Top-5 is reported only for more than 5 classes. \
             An image tree's classes are numbered as the checkpoint records them (the train/ folders \
             it was trained on), or for plain weights by the sorted folder names, whose count must be \
             the network's outputs. Unreadable images are skipped with a warning and not counted.
@@ -27,6 +28,9 @@ struct Eval: ParsableCommand {
 
     @Option(help: "The data folder.")
     var data: String
+
+    @Option(help: ArgumentHelp(MeanChoice.optionHelp, valueName: "file|train|none"))
+    var mean: String?
 
     @Option(help: "Views per image: 1 (the centre) or 10.")
     var views = 1
@@ -75,28 +79,22 @@ struct Eval: ParsableCommand {
                 throw CommandError("the data's images are \(stored.channels)×\(stored.height)×\(stored.width) but '\(graph.name)' takes \(graph.input.compactDescription)")
             }
             var all: [Evaluator.Predictions] = []
-            var trainingMean: [Float]?
+            var rules: [String] = []
             let derived = try TrainingGraph.derive(graph, training: false)
             for (path, file) in files {
                 // Checks the shapes with the same messages as everywhere else.
                 let probe = try backend.makeExecutor(backend.plan(derived, batch: 1))
                 try Weights.load(file, path: path, into: probe)
-                if !Preprocessing.subtractsMean(file) && trainingMean == nil {
-                    guard splits.train.count > 0 else { throw CommandError("\(path) has no mean image (it is not a checkpoint) and \(data) has no training split to compute one") }
-                    guard splits.train.shape == stored else { throw CommandError("the training and test images of \(data) differ in size; the mean image of plain weights comes from the training split") }
-                    trainingMean = try Preprocessing.statistics(splits.train, sampleImages: 1).mean
-                }
-                // The mean image is the stored images' size; the centre (or the views) is cropped from there.
-                var preprocessing = try Preprocessing.inference(weights: file, path: path,
-                                                                input: (graph.input.channels, graph.input.height, graph.input.width))
-                if let trainingMean, !Preprocessing.subtractsMean(file) {
-                    preprocessing.stored = stored
-                    preprocessing.mean = trainingMean
-                }
+                // The one input rule: the checkpoint's mean image, or what --mean says for plain weights.
+                let rule = try InputRule.resolve(weights: file, path: path, mean: mean.map(MeanChoice.init(argument:)),
+                                                 input: (graph.input.channels, graph.input.height, graph.input.width), stored: stored,
+                                                 trainingSplit: { splits.train })
+                let preprocessing = rule.preprocessing
                 guard preprocessing.stored == stored else {
                     throw CommandError("\(path) was trained on images of \(preprocessing.stored.channels)×\(preprocessing.stored.height)×\(preprocessing.stored.width) "
                                        + "but \(data)'s are \(stored.channels)×\(stored.height)×\(stored.width); evaluate on data of the size it was trained on")
                 }
+                rules.append(rule.description)
                 let evaluator = Evaluator(graph: graph, preprocessing: preprocessing, batch: batch, backend: backend)
                 evaluator.load(file)
                 all.append(try evaluator.predictions(test, views: views, communicator: World.current))  // spread over the ranks under mpirun
@@ -111,12 +109,17 @@ struct Eval: ParsableCommand {
                              + "along \(stored.height == graph.input.height && stored.width == graph.input.width ? "either side" : "one side"), so the 10 views are "
                              + "\(distinct / 2) distinct crop\(distinct == 2 ? "" : "s") and \(distinct == 2 ? "its mirror image" : "their mirror images"), repeated\n")
             }
+            let split = test.source
             if json {
-                output.write("{\"top1_error\": \(top1), \"top5_error\": \(top5), \"images\": \(counted), \"unreadable\": \(predictions.unreadable.count), "
-                             + "\"views\": \(views), \"distinct_views\": \(distinct), \"networks\": \(weights.count)}\n")
+                output.write("{\"top1_error\": \(top1), \"top5_error\": \(top5.map { "\($0)" } ?? "null"), \"images\": \(counted), "
+                             + "\"unreadable\": \(predictions.unreadable.count), \"views\": \(views), \"distinct_views\": \(distinct), \"networks\": \(weights.count), "
+                             + "\"split\": \(JSON.string(split)), \"preprocessing\": [\(rules.map(JSON.string).joined(separator: ", "))]}\n")
             } else {
-                output.write("\(graph.name) on \(counted) images (\(views) view\(views == 1 ? "" : "s"), \(weights.count) network\(weights.count == 1 ? "" : "s")): "
-                             + "top-1 error \(percent(top1)), top-5 error \(percent(top5))\n")
+                let ci = Interval(successes: Int((top1 * Double(counted)).rounded()), of: counted)
+                output.write("\(graph.name) on \(counted) images of \(split) (\(views) view\(views == 1 ? "" : "s"), \(weights.count) network\(weights.count == 1 ? "" : "s")): "
+                             + "top-1 error \(percent(top1)) (95% interval \(percent(ci.low))–\(percent(ci.high)))"
+                             + (top5.map { ", top-5 error \(percent($0))" } ?? " (top-5 not reported: \(classes) classes)") + "\n"
+                             + "subtracted: \(Set(rules).sorted().joined(separator: "; "))\n")
             }
             return 0
         }

@@ -11,7 +11,7 @@ struct EvolveCommand: ParsableCommand {
         commandName: "evolve",
         abstract: "Feature evolution (ZF Fig. 4): the strongest projection of each map at every snapshot a run kept.",
         discussion: """
-            Reads RUN/checkpoints/epoch-N.safetensors (strata train --snapshot-epochs) in epoch order. \
+            \(MeanChoice.help) Each snapshot subtracts its own mean image. Reads RUN/checkpoints/epoch-N.safetensors (strata train --snapshot-epochs) in epoch order. \
             For each snapshot and map: the strongest activation over the images and its deconvnet \
             projection. Writes DIR/evolution.png (one row per map, one column per epoch), \
             DIR/evolution.npy (maps × epochs × C×H×W), DIR/evolution.json (per cell: epoch, map, \
@@ -39,6 +39,7 @@ struct EvolveCommand: ParsableCommand {
 
     func validate() throws {
         guard analysis.weights == nil else { throw ValidationError("evolve reads the weights of every snapshot in --run; it takes no --weights") }
+        guard analysis.mean == nil else { throw ValidationError("evolve subtracts each snapshot's own mean image; it takes no --mean") }
         guard analysis.out != nil else { throw ValidationError("missing --out") }
         guard (analysis.input == nil) != (analysis.data == nil) else { throw ValidationError("give --input or --data (one of them)") }
     }

@@ -3,6 +3,7 @@ import Foundation
 import StrataFormats
 import StrataIR
 import StrataPlan
+import StrataAnalysis
 import StrataTrain
 
 /// `strata features SPEC --weights W --input X --layers A,B --out DIR`: inference, keeping the
@@ -11,13 +12,13 @@ struct Features: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a network in inference mode and write the named layers' outputs as .npy arrays.",
         discussion: """
-            Writes DIR/LAYER.npy for each layer: float32, shape (N, C, H, W) or (N, F). An .npy input \
-            (float32 N×C×H×W, or one C×H×W image) is used as it is, with no preprocessing. PNG and JPEG \
-            images (one file, or every image in a folder, in name order, listed in DIR/images.txt) get \
-            the preprocessing the weights were trained with: converted to the input's channels, resized \
-            so the shorter side covers the training images' size, centre-cropped to it and scaled to \
-            [0, 1]; then, when the weights file is a checkpoint, its mean image is subtracted and the \
-            centre cropped to the input. Plain weights (strata init, another tool): no mean subtraction.
+            \(MeanChoice.help) Writes DIR/LAYER.npy for each layer: float32, shape (N, C, H, W) or \
+            (N, F). An .npy input holds raw pixels (float32 N×C×h×w at the input's size or N×C×H×W at \
+            the stored size, or one image); PNG and JPEG images (one file, or every image in a folder, \
+            in name order, listed in DIR/images.txt) are converted to the input's channels, resized so \
+            the shorter side covers the stored size, centre-cropped and scaled to [0, 1]. Then the \
+            centre is cropped to the input and the mean subtracted: a checkpoint's own, or for plain \
+            weights (strata init, another tool) what --mean says (--mean none: the array as it is).
             """)
 
     @OptionGroup var network: NetworkArguments
@@ -25,8 +26,11 @@ struct Features: ParsableCommand {
     @Option(help: "Weights (.safetensors).")
     var weights: String
 
-    @Option(help: "Input: an .npy array (N×C×H×W float32), a PNG or JPEG image, or a folder of them.")
+    @Option(help: "Input: an .npy array of raw pixels (N×C×H×W float32), a PNG or JPEG image, or a folder of them.")
     var input: String
+
+    @Option(help: ArgumentHelp(MeanChoice.optionHelp, valueName: "file|none"))
+    var mean: String?
 
     @Option(help: "Comma-separated layer names.")
     var layers: String
@@ -48,9 +52,11 @@ struct Features: ParsableCommand {
             let backend = try network.backend
             let nodes = try CommandSupport.layers(layers, in: graph)
             let weightsFile = try Safetensors.read(path: weights)
-            let preprocessing = try Preprocessing.inference(weights: weightsFile, path: weights,
-                                                            input: (graph.input.channels, graph.input.height, graph.input.width))
-            let (images, files) = try CommandSupport.inputImages(input, graph: graph, preprocessing: preprocessing)
+            try Weights.check(weightsFile, path: weights, graph: graph)   // a misfit first: it names the layer
+            let loaded = try AnalysisInput.load(.files(input, labels: nil), graph: graph, weights: weightsFile, weightsPath: weights,
+                                                mean: mean.map(MeanChoice.init(argument:)))
+            let images = NumpyArray.Array32(shape: [loaded.count] + graph.input.dims, values: loaded.images)
+            let files: [String]? = input.lowercased().hasSuffix(".npy") ? nil : loaded.names
             let count = images.shape[0]
             let derived = try TrainingGraph.derive(graph, training: false)
             var results = nodes.map { [Float](repeating: 0, count: count * graph.nodes[$0].shape!.elementCount!) }

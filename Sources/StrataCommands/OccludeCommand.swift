@@ -18,8 +18,11 @@ enum HeatmapScale: String, ExpressibleByArgument, CaseIterable {
 struct OccludeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "occlude",
-        abstract: "Occlusion sensitivity (ZF Fig. 7): a square of zeros (the mean) slid over each image.",
+        abstract: "Occlusion sensitivity (ZF Fig. 7): a grey square slid over each image.",
         discussion: """
+            \(MeanChoice.help) Here the change is the occluder, drawn on the raw image (--fill: grey, \
+            0.5, as in the paper; black; mean, the mean image's pixels, 0 after subtraction; or a \
+            value in [0, 1]).
             Position (i, j) covers rows i·S … i·S+P−1 and columns j·S … j·S+P−1 of the input: \
             Hm = ⌊(H−P)/S⌋+1 positions down and Wm across. Writes, each N×Hm×Wm: probability.npy \
             (the label's softmax probability), top_class.npy (int32, the most probable class), \
@@ -47,11 +50,16 @@ struct OccludeCommand: ParsableCommand {
     @Option(help: "Images drawn in DIR/occlusion.png.")
     var show = 8
 
+    @Option(help: ArgumentHelp("The occluder, on the raw image: grey (0.5, the paper's), black, mean (the mean image: 0 after subtraction) or a value in [0, 1].",
+                               valueName: "grey|black|mean|value"))
+    var fill = "grey"
+
     func validate() throws {
         try analysis.require()
         if let patch, patch < 1 { throw ValidationError("--patch must be at least 1") }
         if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
         guard show >= 0 else { throw ValidationError("--show must be 0 or more") }
+        guard OccluderFill(argument: fill) != nil else { throw ValidationError("--fill is grey, black, mean or a value in [0, 1], not '\(fill)'") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
@@ -71,7 +79,8 @@ struct OccludeCommand: ParsableCommand {
             let started = Date()
             // Under mpirun the occluded copies are spread over the ranks; rank 0 writes the results.
             let world = World.current
-            let r = try Occlusion.run(input, runner: runner, layer: node, patch: p, stride: s, communicator: world, progress: progress.update)
+            let occluder = OccluderFill(argument: fill)!
+            let r = try Occlusion.run(input, runner: runner, layer: node, patch: p, stride: s, fill: occluder, communicator: world, progress: progress.update)
             guard world.isRoot else { return 0 }
             let rate = Double(input.count * r.rows * r.columns) / max(Date().timeIntervalSince(started), 1e-9)
             let out = analysis.outPath
@@ -90,7 +99,7 @@ struct OccludeCommand: ParsableCommand {
             var cells: [Images.Image?] = []
             for i in 0..<shownCount {
                 let maps = (i * positions)..<((i + 1) * positions)
-                cells.append(Picture.enlarge(Picture.display(input.image(i), channels: c, height: h, width: w), factor))
+                cells.append(Picture.enlarge(Picture.display(input.rawImage(i), channels: c, height: h, width: w, range: Picture.rawRange(input.rawImage(i))), factor))
                 let probabilityRange: (Float, Float) = scale == .shared ? (0, 1) : Picture.range(r.probability[maps])
                 cells.append(Picture.enlarge(Picture.heatmap(r.probability[maps], rows: r.rows, columns: r.columns, range: probabilityRange, cell: cell), factor))
                 let activationRange = scale == .shared ? sharedActivation : Picture.range(r.activation[maps])
@@ -100,7 +109,7 @@ struct OccludeCommand: ParsableCommand {
             }
             if !cells.isEmpty { try Picture.write(Picture.grid(cells, columns: 4), to: "\(out)/occlusion.png") }
             try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
-                                parameters: [("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
+                                rule: input.rule, parameters: [("fill", "\(occluder), drawn on the raw image"), ("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
                                              ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", scale.rawValue), ("batch", "\(runner.batch)")])
             output.write("occluded \(input.count) images at \(r.rows)×\(r.columns) positions (patch \(p), stride \(s)), tracking \(graph.nodes[node].name) "
                          + "(\(Int(rate.rounded())) occluded images/s); wrote \(out)\n")

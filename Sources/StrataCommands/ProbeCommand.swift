@@ -11,7 +11,7 @@ struct ProbeCommand: ParsableCommand {
         commandName: "probe",
         abstract: "Train a linear softmax or SVM on the frozen features of each layer and report its test accuracy (mean ± std over draws).",
         discussion: """
-            For each draw, --per-class training images of every class are drawn from the training \
+            \(MeanChoice.help) For each draw, --per-class training images of every class are drawn from the training \
             split (a function of --seed and the draw); every layer's features are computed once for \
             all drawn images and the test images, and a linear classifier (multinomial softmax, or \
             one-vs-rest L2-SVM with --classifier svm; L2 penalty --lambda) is trained per layer and \
@@ -45,6 +45,9 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "The L2 penalty on the classifier's weights.")
     var lambda: Float = 1e-4
 
+    @Option(help: ArgumentHelp(MeanChoice.optionHelp, valueName: "file|train|none"))
+    var mean: String?
+
     @Option(help: "Seed of the draws.")
     var seed: UInt64 = 0
 
@@ -62,21 +65,37 @@ struct ProbeCommand: ParsableCommand {
             let nodes = try CommandSupport.layers(layers, in: graph)
             let file = try Safetensors.read(path: weights)
             let classes = graph.classes
+            guard classes >= 2 else {
+                throw CommandError("a probe separates classes, and '\(graph.name)' has \(classes) output\(classes == 1 ? "" : "s"); it needs at least 2")
+            }
             let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width),
                                              classNames: try Checkpoint.classNames(file, path: weights))
             let trainLabels = (0..<splits.train.count).map(splits.train.label)
+            var perClassCount = [Int](repeating: 0, count: classes)
+            for l in trainLabels where l >= 0 && l < classes { perClassCount[l] += 1 }
+            let present = perClassCount.filter { $0 > 0 }.count
+            guard present >= 2 else {
+                throw CommandError("the training split of \(data) has images of \(present) class\(present == 1 ? "" : "es"); a probe needs at least 2")
+            }
+            var notes = ""
+            let capped = perClassCount.enumerated().filter { $0.element < perClass }
+            if !capped.isEmpty {
+                notes += "note: --per-class \(perClass) is more than the training split holds of class\(capped.count == 1 ? "" : "es") "
+                    + capped.map { "\($0.offset) (\($0.element))" }.joined(separator: ", ") + "; each draw takes all of those\n"
+            }
             let drawn = (0..<draws).map { LinearProbe.draw(labels: trainLabels, classes: classes, perClass: perClass, seed: seed, draw: $0) }
             let union = Array(Set(drawn.flatMap { $0 })).sorted()
             let position = Dictionary(uniqueKeysWithValues: union.enumerated().map { ($1, $0) })
-            let train = try AnalysisInput.load(data: data, split: "train", limit: nil, indices: union, graph: graph, weights: file, weightsPath: weights)
-            let test = try AnalysisInput.load(data: data, split: "test", limit: testLimit, graph: graph, weights: file, weightsPath: weights)
+            let meanChoice = mean.map(MeanChoice.init(argument:))
+            let train = try AnalysisInput.load(.data(data, split: "train", limit: nil, indices: union), graph: graph, weights: file, weightsPath: weights, mean: meanChoice)
+            let test = try AnalysisInput.load(.data(data, split: "test", limit: testLimit, indices: nil), graph: graph, weights: file, weightsPath: weights, mean: meanChoice)
             let runner = try BatchRunner(graph: graph, backend: try network.backend, batch: 64, keeping: nodes, weights: file.parameterTensors)
             runner.weightsName = weights
             // Every layer's features, computed once for all drawn images and for the test images.
             let trainFeatures = try runner.outputs(train.images, count: train.count, nodes: nodes)
             let testFeatures = try runner.outputs(test.images, count: test.count, nodes: nodes)
             var csv = "layer,classifier,per_class,draw,test_images,accuracy\n"
-            var md = "| layer | features | \(classifier.rawValue) accuracy (%) | draws |\n|---|---|---|---|\n"
+            var md = "| layer | features | \(classifier.rawValue) test accuracy (%), mean ± std over draws | draws |\n|---|---|---|---|\n"
             for (k, node) in nodes.enumerated() {
                 let d = graph.nodes[node].shape!.elementCount!
                 var accuracies: [Double] = []
@@ -101,7 +120,9 @@ struct ProbeCommand: ParsableCommand {
             try FileCheck.makeDirectory(folder)
             try AtomicFile.write(Data(csv.utf8), to: folder + "/probe.csv")
             try AtomicFile.write(Data(md.utf8), to: folder + "/probe.md")
-            output.write("\(graph.name): \(perClass) training images per class, \(draws) draw(s), \(test.count) test images\n\n" + md
+            md += "\nAccuracy on the first \(test.count) images of the test split of \(data); classifiers trained on \(perClass) training-split images per class "
+                + "per draw, features standardised; preprocessing: \(train.rule.description).\n"
+            output.write(notes + "\(graph.name): \(perClass) training images per class, \(draws) draw(s), \(test.count) test images\n\n" + md
                          + "\nwrote \(folder)/probe.csv and \(folder)/probe.md\n")
             return 0
         }

@@ -14,15 +14,21 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep",
         abstract: "Invariance sweep (ZF Fig. 5): how far each layer's output moves, and the true-class probability, as inputs are transformed.",
         discussion: """
-            Transforms act on the network input after preprocessing, by inverse bilinear mapping about \
-            the centre (0 outside, the mean): translate-y and translate-x by d pixels (positive: down, \
-            right), scale by s (s > 1 zooms in), rotate by θ degrees (counter-clockwise), and the \
-            photometric contrast (x·c), blur (Gaussian σ pixels) and noise (uniform ±w/2, seeded per \
-            image). Default amounts: translation ±27% of the height in 21 steps, scale 1…1.8, rotation \
-            0…350° by 10°. Writes DIR/sweep.csv (image,transform,amount,layer,distance,relative_distance,\
-            true_prob,top_label), DIR/summary.csv (per transform, amount and layer: the mean relative \
-            distance with its 95% interval, the mean true-class probability and the top-1 accuracy), \
-            DIR/TRANSFORM.png (the first images at each amount) and DIR/run.json.
+            \(MeanChoice.help) Here the change is the transform: T(x) − μ, as the paper transforms \
+            the image itself. Geometric transforms map inversely about the centre, bilinear (or \
+            --interpolation nearest), uncovered pixels --fill black (default), mean or edge: \
+            translate-y and translate-x by d pixels (positive: down, right; whole pixels are exact \
+            copies), scale by s (s > 1 zooms in), rotate by θ degrees (counter-clockwise; multiples of \
+            90° are exact copies, other angles are resampled, which blurs the image and lowers p(true) \
+            by itself: compare --interpolation nearest). Photometric: contrast ((x − m)·c + m, m the \
+            image's mean), blur (Gaussian σ pixels) and noise (uniform ±w/2, seeded per image). \
+            Default amounts: translation ±27% of the height in 21 steps, scale 1…1.8, rotation \
+            0…350° by 10°. Writes DIR/sweep.csv (per image, amount and layer: image,transform,amount,\
+            layer,distance,relative_distance,true_prob,top_label; distance = ‖f(T(x)) − f(x)‖, relative \
+            = that over ‖f(x)‖), DIR/summary.csv (per transform, amount and layer: the mean absolute \
+            and relative distance, true-class probability and top-1 accuracy over the images, each \
+            with its 95% interval), DIR/TRANSFORM.png (the first images at each amount, raw pixels) \
+            and DIR/run.json (with the preprocessing, fill and interpolation).
 
             strata sweep SWEEP.yaml runs a sweep file instead, naming the same things for several \
             transforms at once (paths relative to the file; --out on the command line overrides):
@@ -56,6 +62,12 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Images drawn in DIR/TRANSFORM.png.")
     var show = 4
 
+    @Option(help: "What a geometric transform puts where it uncovers the image: black (0), mean (the mean image: 0 after subtraction) or edge (the nearest pixel).")
+    var fill: Fill = .black
+
+    @Option(help: "bilinear, or nearest (no resampling blur: shows how much of a drop is interpolation).")
+    var interpolation: Interpolation = .bilinear
+
     func validate() throws {
         guard show >= 0 else { throw ValidationError("--show must be 0 or more") }
         if SweepFile.isSweepFile(network.spec) { return }
@@ -68,10 +80,19 @@ struct SweepCommand: ParsableCommand {
         if let amounts {
             guard names.count == 1 else { throw ValidationError("--amounts goes with one --transform") }
             let t = Transform(rawValue: names[0])!
-            for a in try numbers(amounts, option: "--amounts") where !t.accepts(a) {
+            let values = try numbers(amounts, option: "--amounts")
+            for a in values where !t.accepts(a) {
                 throw ValidationError("\(t.rawValue) cannot take the amount \(a)\(t == .scale || t == .contrast ? " (it must be positive)" : " (it must be 0 or more)")")
             }
+            if let twice = Self.repeated(values) { throw ValidationError("--amounts gives \(twice) twice; each amount once") }
         }
+        if let twice = Self.repeated(names) { throw ValidationError("--transform names \(twice) twice; each transform once") }
+    }
+
+    /// The first value given twice.
+    static func repeated<T: Hashable>(_ values: [T]) -> T? {
+        var seen = Set<T>()
+        return values.first { !seen.insert($0).inserted }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
@@ -79,7 +100,7 @@ struct SweepCommand: ParsableCommand {
             let names = (transform ?? "").split(separator: ",").map { Transform(rawValue: $0.trimmingCharacters(in: .whitespaces))! }
             let amounts = try? self.amounts.map { try numbers($0, option: "--amounts") }
             return perform(specPath: network.spec, analysis: analysis, layers: layers, transforms: names.map { ($0, amounts) }, noiseSeed: seed,
-                           output: &output, errors: &errors)
+                           fill: fill, interpolation: interpolation, output: &output, errors: &errors)
         }
         let file: SweepFile
         do { file = try SweepFile.load(network.spec) } catch let error as DiagnosticError {
@@ -97,11 +118,11 @@ struct SweepCommand: ParsableCommand {
             return 1
         }
         return perform(specPath: file.spec, analysis: options, layers: file.layers, transforms: file.transforms, noiseSeed: file.seed ?? seed,
-                       output: &output, errors: &errors)
+                       fill: file.fill ?? fill, interpolation: file.interpolation ?? interpolation, output: &output, errors: &errors)
     }
 
     func perform(specPath: String, analysis: AnalysisArguments, layers: String?, transforms: [(Transform, [Double]?)], noiseSeed seed: UInt64,
-                 output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+                 fill: Fill, interpolation: Interpolation, output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(specPath, errors: &errors) else { return 1 }
         let progress = AnalysisProgress("sweep", live: errors is StandardStream)
         defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
@@ -118,7 +139,8 @@ struct SweepCommand: ParsableCommand {
             let started = Date()
             // Under mpirun the images are spread over the ranks; rank 0 writes the results.
             let world = World.current
-            let rows = try Sweep.run(input, runner: runner, layers: nodes, transforms: plan, noiseSeed: seed, communicator: world, progress: progress.update)
+            let rows = try Sweep.run(input, runner: runner, layers: nodes, transforms: plan, noiseSeed: seed, fill: fill, interpolation: interpolation,
+                                     communicator: world, progress: progress.update)
             guard world.isRoot else { return 0 }
             let rate = Double(input.count * plan.reduce(0) { $0 + $1.1.count }) / max(Date().timeIntervalSince(started), 1e-9)
             try makeDirectory(analysis.outPath)
@@ -127,32 +149,33 @@ struct SweepCommand: ParsableCommand {
                 text += "\(r.image),\(r.transform.rawValue),\(csv(r.amount)),\(r.layer),\(csv(r.distance)),\(csv(r.relativeDistance)),\(csv(r.trueProbability)),\(r.topLabel)\n"
             }
             try AtomicFile.write(Data(text.utf8), to: "\(analysis.outPath)/sweep.csv")
-            var summary = "transform,amount,layer,images,mean_relative_distance,ci95_low,ci95_high,mean_true_prob,top1_accuracy\n"
-            for s in Sweep.summary(rows, labels: labels) {
-                summary += "\(s.transform.rawValue),\(csv(s.amount)),\(s.layer),\(s.images),\(csv(s.meanRelativeDistance)),\(csv(s.low)),\(csv(s.high)),"
-                    + "\(csv(s.meanTrueProbability)),\(csv(s.accuracy))\n"
-            }
+            let summary = Sweep.summaryCSV(Sweep.summary(rows, labels: labels))
             try AtomicFile.write(Data(summary.utf8), to: "\(analysis.outPath)/summary.csv")
-            // A strip per transform: the first images (rows) at every amount (columns).
+            // A strip per transform: the first images (rows) at every amount (columns), as raw pixels.
             let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
             let factor = max(1, 64 / max(h, w))
+            let meanImage = fill == .mean ? input.rule.inputMean : nil
             for (t, list) in plan where show > 0 {
                 var cells: [Images.Image?] = []
                 for i in 0..<min(show, input.count) {
-                    let original = input.image(i)
-                    let range = Picture.range(original)
+                    let original = Array(input.rawImage(i))
                     var moved = [Float](repeating: 0, count: input.perImage)
                     for a in list {
-                        Array(original).withUnsafeBufferPointer { x in
-                            moved.withUnsafeMutableBufferPointer { t.apply(x.baseAddress!, $0.baseAddress!, channels: c, height: h, width: w, amount: a, seed: seed ^ UInt64(i) &* 0x9E37_79B9_7F4A_7C15) }
+                        original.withUnsafeBufferPointer { x in
+                            moved.withUnsafeMutableBufferPointer {
+                                t.apply(x.baseAddress!, $0.baseAddress!, channels: c, height: h, width: w, amount: a, seed: Sweep.noiseSeed(seed, image: i),
+                                        fill: fill, interpolation: interpolation, meanImage: meanImage)
+                            }
                         }
-                        cells.append(Picture.enlarge(Picture.display(moved[...], channels: c, height: h, width: w, range: range), factor))
+                        cells.append(Picture.enlarge(Picture.display(moved[...], channels: c, height: h, width: w, range: Picture.rawRange(original)), factor))
                     }
                 }
                 try Picture.write(Picture.grid(cells, columns: list.count), to: "\(analysis.outPath)/\(t.rawValue).png")
             }
             try RunRecord.write(to: analysis.outPath, command: "sweep", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
-                                parameters: [("transforms", plan.map { "\($0.0.rawValue): \($0.1.map(csv).joined(separator: ","))" }.joined(separator: "; ")),
+                                rule: input.rule,
+                                parameters: [("order", "transform the raw image, then subtract the mean: T(x) − μ"), ("fill", fill.rawValue),
+                                             ("interpolation", interpolation.rawValue), ("transforms", plan.map { "\($0.0.rawValue): \($0.1.map(csv).joined(separator: ","))" }.joined(separator: "; ")),
                                              ("layers", nodes.map { graph.nodes[$0].name }.joined(separator: ",")), ("images", "\(input.count)"),
                                              ("noise_seed", "\(seed)"), ("batch", "\(runner.batch)")])
             output.write("swept \(input.count) images × \(plan.reduce(0) { $0 + $1.1.count }) transformed copies × \(nodes.count) layers "
@@ -169,6 +192,8 @@ struct SweepFile {
     var arguments: [String]
     var layers: String?
     var seed: UInt64?
+    var fill: Fill?
+    var interpolation: Interpolation?
     var transforms: [(Transform, [Double]?)]
 
     /// Whether `path` is a YAML file with a `transforms:` key (a sweep file, not a network spec).
@@ -185,7 +210,7 @@ struct SweepFile {
         func resolve(_ p: String) -> String { p.hasPrefix("/") || folder.isEmpty ? p : "\(folder)/\(p)" }
         var problems: [Diagnostic] = []
         let entries = root.mapping ?? []
-        let known = ["spec", "weights", "data", "input", "labels", "split", "limit", "batch", "layers", "out", "seed", "transforms"]
+        let known = ["spec", "weights", "mean", "data", "input", "labels", "split", "limit", "batch", "layers", "out", "seed", "fill", "interpolation", "transforms"]
         for e in entries where !known.contains(e.key) {
             let hint = Spelling.suggestion(for: e.key, among: known).map { "; did you mean '\($0)'?" } ?? ""
             problems.append(.error("unknown key '\(e.key)' in a sweep file\(hint) (keys: \(known.joined(separator: ", ")))", at: e.keyLocation))
@@ -201,6 +226,19 @@ struct SweepFile {
         var arguments: [String] = []
         for key in ["weights", "data", "input", "labels"] { if let v = scalar(key) { arguments += ["--\(key)", resolve(v)] } }
         for key in ["split", "limit", "batch"] { if let v = scalar(key) { arguments += ["--\(key)", v] } }
+        // A mean is a path unless it is one of the words.
+        if let v = scalar("mean") { arguments += ["--mean", ["none", "train"].contains(v) ? v : resolve(v)] }
+        func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) -> T? where T.RawValue == String {
+            guard let v = scalar(key) else { return nil }
+            guard let value = T(rawValue: v) else {
+                let names = T.allCases.map(\.rawValue)
+                let hint = Spelling.suggestion(for: v, among: names).map { "; did you mean '\($0)'?" } ?? ""
+                problems.append(.error("'\(key)' is one of \(names.joined(separator: ", ")), not '\(v)'\(hint)", at: entries.first { $0.key == key }!.value.location))
+                return nil
+            }
+            return value
+        }
+        let fill = choice("fill", Fill.self), interpolation = choice("interpolation", Interpolation.self)
         if let v = scalar("out") { arguments += ["--out", resolve(v)] }
         var layers: String?
         if let e = entries.first(where: { $0.key == "layers" }) {
@@ -227,6 +265,15 @@ struct SweepFile {
                         }
                         amounts = values
                     }
+                    if let previous = transforms.first(where: { $0.0 == t }) {
+                        _ = previous
+                        problems.append(.error("transform '\(name)' is listed twice; list each transform once, with all its amounts", at: item.location))
+                        continue
+                    }
+                    if let amounts, let twice = SweepCommand.repeated(amounts) {
+                        problems.append(.error("'amounts' of \(name) gives \(twice) twice; each amount once", at: m.first { $0.key == "amounts" }!.value.location))
+                        continue
+                    }
                     transforms.append((t, amounts))
                 }
             } else {
@@ -240,6 +287,9 @@ struct SweepFile {
             if seed == nil { problems.append(.error("'seed' must be a whole number ≥ 0", at: entries.first { $0.key == "seed" }!.value.location)) }
         }
         if !problems.isEmpty { throw DiagnosticError(problems) }
-        return SweepFile(spec: resolve(spec), arguments: arguments, layers: layers, seed: seed, transforms: transforms)
+        return SweepFile(spec: resolve(spec), arguments: arguments, layers: layers, seed: seed, fill: fill, interpolation: interpolation, transforms: transforms)
     }
 }
+
+extension Fill: ExpressibleByArgument {}
+extension Interpolation: ExpressibleByArgument {}

@@ -125,9 +125,10 @@ public final class Evaluator {
         return out
     }
 
-    /// Top-1 and top-5 error over the readable images. A prediction that is not a finite number
-    /// (NaN weights, an overflow) is wrong: it never ranks the label first.
-    public static func errors(_ p: Predictions, _ data: any Dataset) -> (top1: Double, top5: Double, images: Int) {
+    /// Top-1 and top-5 error over the readable images; top-5 is nil where the network has 5 classes
+    /// or fewer (every label is in the top 5: an error of 0 that measures nothing). A prediction
+    /// that is not a finite number (NaN weights, an overflow) is wrong: it never ranks the label first.
+    public static func errors(_ p: Predictions, _ data: any Dataset) -> (top1: Double, top5: Double?, images: Int) {
         var wrong1 = 0, wrong5 = 0, counted = 0
         let classes = p.classes
         for n in 0..<data.count where p.unreadable[n] == nil {
@@ -140,11 +141,11 @@ public final class Evaluator {
             if better >= 1 { wrong1 += 1 }
             if better >= 5 { wrong5 += 1 }
         }
-        return (Double(wrong1) / Double(max(1, counted)), Double(wrong5) / Double(max(1, counted)), counted)
+        return (Double(wrong1) / Double(max(1, counted)), classes > 5 ? Double(wrong5) / Double(max(1, counted)) : nil, counted)
     }
 
     public func errors(_ data: any Dataset, views: Int, strict: Bool = false,
-                       communicator: any Communicator = SingleProcess()) throws -> (top1: Double, top5: Double, images: Int, unreadable: [Int: String]) {
+                       communicator: any Communicator = SingleProcess()) throws -> (top1: Double, top5: Double?, images: Int, unreadable: [Int: String]) {
         let p = try predictions(data, views: views, strict: strict, communicator: communicator)
         let e = Self.errors(p, data)
         return (e.top1, e.top5, e.images, p.unreadable)

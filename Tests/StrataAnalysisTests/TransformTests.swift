@@ -7,11 +7,50 @@ import Testing
 struct TransformTests {
     let c = 2, h = 7, w = 7
 
-    func apply(_ t: Transform, _ x: [Float], _ amount: Double, height: Int? = nil, width: Int? = nil) -> [Float] {
+    func apply(_ t: Transform, _ x: [Float], _ amount: Double, height: Int? = nil, width: Int? = nil, fill: Fill = .black,
+               interpolation: Interpolation = .bilinear, meanImage: [Float]? = nil) -> [Float] {
         let (hh, ww) = (height ?? h, width ?? w)
         var out = [Float](repeating: .nan, count: x.count)
-        x.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { t.apply(i.baseAddress!, $0.baseAddress!, channels: c, height: hh, width: ww, amount: amount) } }
+        x.withUnsafeBufferPointer { i in
+            out.withUnsafeMutableBufferPointer {
+                t.apply(i.baseAddress!, $0.baseAddress!, channels: c, height: hh, width: ww, amount: amount, fill: fill, interpolation: interpolation, meanImage: meanImage)
+            }
+        }
         return out
+    }
+
+    /// Uncovered pixels: black is 0, mean is the mean image's pixel there, edge repeats the border.
+    @Test func theFillOfUncoveredPixels() {
+        let x = randomImages(1, c * h * w), mean = randomImages(1, c * h * w)
+        let black = apply(.translateX, x, 2), byMean = apply(.translateX, x, 2, fill: .mean, meanImage: mean), edge = apply(.translateX, x, 2, fill: .edge)
+        for ch in 0..<c {
+            for y in 0..<h {
+                let row = (ch * h + y) * w
+                for xx in 0..<2 {
+                    #expect(black[row + xx] == 0)
+                    #expect(byMean[row + xx] == mean[row + xx])
+                    #expect(edge[row + xx] == x[row])   // the first column, repeated
+                }
+                for xx in 2..<w { #expect(black[row + xx] == x[row + xx - 2] && byMean[row + xx] == black[row + xx] && edge[row + xx] == black[row + xx]) }
+            }
+        }
+        // Half a pixel: the border pixel mixes the first column with half the fill.
+        let half = apply(.translateX, x, 0.5, fill: .mean, meanImage: mean)
+        #expect(abs(half[0] - (0.5 * x[0] + 0.5 * mean[0])) < 1e-6)
+        #expect(abs(apply(.translateX, x, 0.5)[0] - 0.5 * x[0]) < 1e-6)
+    }
+
+    /// Nearest interpolation reads one source pixel: every output value is an input value or the fill.
+    @Test func nearestInterpolationDoesNotBlend() {
+        let x = randomImages(1, c * h * w)
+        let values = Set(x + [0])
+        for (t, amount) in [(Transform.rotate, 30.0), (.scale, 1.3), (.translateY, 0.4)] {
+            let near = apply(t, x, amount, interpolation: .nearest)
+            #expect(near.allSatisfy { values.contains($0) }, "\(t) \(amount)")
+            #expect(apply(t, x, amount).contains { !values.contains($0) }, "bilinear \(t) \(amount) blends")
+        }
+        // Whole-pixel shifts are the same either way.
+        #expect(apply(.translateX, x, 2, interpolation: .nearest) == apply(.translateX, x, 2))
     }
 
     @Test(arguments: Transform.allCases)
@@ -53,7 +92,14 @@ struct TransformTests {
 
     @Test func photometricTransforms() {
         let x = randomImages(1, c * h * w)
-        #expect(apply(.contrast, x, 0.5) == x.map { $0 * 0.5 })
+        // Contrast about each channel's mean: the mean stays, the deviations halve.
+        let lower = apply(.contrast, x, 0.5)
+        for ch in 0..<c {
+            let plane = (ch * h * w)..<((ch + 1) * h * w)
+            let m = x[plane].reduce(0, +) / Float(h * w)
+            #expect(abs(lower[plane].reduce(0, +) / Float(h * w) - m) < 1e-5)
+            for i in plane { #expect(abs(lower[i] - (m + (x[i] - m) * 0.5)) < 1e-5) }
+        }
         let noisy = apply(.noise, x, 0.2)
         #expect(zip(noisy, x).allSatisfy { abs($0 - $1) <= 0.1 } && noisy != x)
         // A blur keeps a constant interior and spreads an impulse into a normalised bump.
@@ -96,6 +142,6 @@ struct SweepTests {
                                      transforms: [(.translateX, [0, 1]), (.scale, [1]), (.rotate, [0, 90]), (.contrast, [1])])
         #expect(observed.map(\.distance) == rows.map(\.distance) && observed.map(\.trueProbability) == rows.map(\.trueProbability))
         let summary = Sweep.summary(rows, labels: input.labels!)
-        #expect(summary.count == 6 * 3 && summary.allSatisfy { $0.images == 5 && $0.low <= $0.meanRelativeDistance && $0.meanRelativeDistance <= $0.high })
+        #expect(summary.count == 6 * 3 && summary.allSatisfy { $0.images == 5 && $0.relativeDistance.low <= $0.relativeDistance.mean && $0.relativeDistance.mean <= $0.relativeDistance.high })
     }
 }

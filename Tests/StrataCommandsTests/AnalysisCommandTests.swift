@@ -33,6 +33,23 @@ struct AnalysisCommandTests {
         #expect(FileManager.default.fileExists(atPath: d + "/sweep/translate-x.png"))
         let record = try String(contentsOfFile: d + "/sweep/run.json", encoding: .utf8)
         #expect(record.contains("\"command\": \"sweep\"") && record.contains("\"weights_fnv1a64\"") && record.contains("name: tiny"))
+        // The record says what was applied, in which order.
+        #expect(record.contains("\"order\": \"transform the raw image, then subtract the mean: T(x) − μ\"") && record.contains("\"fill\": \"black\"")
+                && record.contains("subtracted: the mean image data/mean of"), "\(record)")
+        #expect(summary[0].hasPrefix("transform,amount,layer,images,mean_distance,distance_ci95_low,distance_ci95_high,mean_relative_distance"))
+        // Plain weights carry no mean: the user says what to subtract, and the record has it.
+        #expect(strata("init", d + "/tiny.yaml", "--out", d + "/plain.safetensors").status == 0)
+        let plain = ["sweep", d + "/tiny.yaml", "--weights", d + "/plain.safetensors", "--data", d + "/data", "--limit", "4", "--transform", "translate-x",
+                     "--amounts=-1,1", "--out", d + "/plain"]
+        let refused = strata(plain)
+        #expect(refused.status == 1 && refused.errors.contains("carries no mean image") && refused.errors.contains("--mean none"), "\(refused.errors)")
+        let chosen = strata(plain + ["--mean", "train", "--fill", "edge", "--interpolation", "nearest"])
+        #expect(chosen.status == 0, "\(chosen.errors)")
+        let chosenRecord = try String(contentsOfFile: d + "/plain/run.json", encoding: .utf8)
+        #expect(chosenRecord.contains("--mean train") && chosenRecord.contains("\"fill\": \"edge\"") && chosenRecord.contains("\"interpolation\": \"nearest\""))
+        // An amount given twice would count twice in the summary: refused.
+        let twice = strata(plain.map { $0 == "--amounts=-1,1" ? "--amounts=1,1" : $0 } + ["--mean", "none"])
+        #expect(twice.status == 2 && twice.errors.contains("--amounts gives 1.0 twice"), "\(twice.errors)")
         // No labels with --input: refused.
         let unlabelled = strata("sweep", d + "/tiny.yaml", "--weights", d + checkpoint, "--input", d + "/data/images.npy", "--transform", "rotate", "--out", d + "/x")
         #expect(unlabelled.status == 1 && unlabelled.errors.contains("needs labels"))
@@ -85,7 +102,9 @@ struct AnalysisCommandTests {
         let run = strata("correspond", d + "/tiny.yaml", "--weights", d + checkpoint, "--input", d + "/three.npy", "--regions", d + "/regions.yaml",
                          "--layers", "r1,f1", "--random", "3", "--out", d + "/cor")
         #expect(run.status == 0, "\(run.errors)")
-        #expect(run.output.contains("| corner |") && run.output.contains("| random, corner's size |"))
+        #expect(run.output.contains("| corner |") && run.output.contains("| random (corner's size, 3 draws) |"), "\(run.output)")
+        let json = try String(contentsOfFile: d + "/cor/run.json", encoding: .utf8)
+        #expect(json.contains("grey (0.5), drawn on the raw image") && json.contains("\"preprocessing\": \"raw pixels in [0, 1]"), "\(json)")
         #expect(try String(contentsOfFile: d + "/cor/correspondence.csv", encoding: .utf8).split(separator: "\n").count == 3)
         try "parts:\n  corner: [[0, 0, 2, 2]]\n".write(toFile: d + "/short.yaml", atomically: true, encoding: .utf8)
         let short = strata("correspond", d + "/tiny.yaml", "--weights", d + checkpoint, "--input", d + "/three.npy", "--regions", d + "/short.yaml",

@@ -107,8 +107,8 @@ struct MPITests {
         let moved = zip(a.tensors["c1.weight"]!.values, c.tensors["c1.weight"]!.values).map { abs($0 - $1) }.max() ?? 0
         #expect(moved > 1e-3, "one step at batch 24 and three at batch 8 should end apart (moved \(moved))")
         // The validation errors (spread over the ranks) are the one rank's.
-        let m1 = try String(contentsOfFile: d + "/one/metrics.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(7) }
-        let m2 = try String(contentsOfFile: d + "/two/metrics.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(7) }
+        let m1 = try String(contentsOfFile: d + "/one/metrics.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(7) }
+        let m2 = try String(contentsOfFile: d + "/two/metrics.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(7) }
         #expect(m1.count == 2 && m1.map { $0.prefix(3) } == m2.map { $0.prefix(3) })
         #expect(m1.last?.suffix(3) == m2.last?.suffix(3), "validation errors: \(m1) against \(m2)")
     }
@@ -176,7 +176,7 @@ struct MPITests {
         let a = try Self.tensors(d + "/whole/checkpoints/latest.safetensors"), b = try Self.tensors(checkpoint)
         for name in a.order { #expect(a.tensors[name] == b.tensors[name], "\(name) differs") }
         #expect(a.metadata["global_step"] == b.metadata["global_step"])
-        let m = { (path: String) in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(7) } }
+        let m = { (path: String) in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(7) } }
         let wholeText = try String(contentsOfFile: d + "/whole/metrics.csv", encoding: .utf8)
         let killedText = try String(contentsOfFile: marker + "/metrics.csv", encoding: .utf8)
         #expect(try m(d + "/whole/metrics.csv") == (try m(marker + "/metrics.csv")), "killed at step \(killedAt)\n\(wholeText)\n\(killedText)")

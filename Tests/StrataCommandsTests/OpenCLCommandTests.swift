@@ -14,7 +14,7 @@ struct OpenCLCommandTests {
         try TrainCommandTests.makeData(d + "/data", count: 64)
         #expect(strata("init", d + "/tiny.yaml", "--out", d + "/w.safetensors", "--seed", "3").status == 0)
         for device in ["cpu", "opencl"] {
-            let f = strata("features", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--input", d + "/data/val_images.npy", "--layers", "r1,f1",
+            let f = strata("features", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--mean", "none", "--input", d + "/data/val_images.npy", "--layers", "r1,f1",
                            "--out", d + "/f-" + device, "--device", device)
             #expect(f.status == 0, "\(f.errors)")
             let g = strata("grad", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--input", d + "/data/val_images.npy", "--labels", d + "/data/val_labels.npy",

@@ -58,7 +58,7 @@ struct ReferenceNetworkTests {
     @Test func featuresMatchTheReference() throws {
         let s = try Self.setup()
         defer { try? FileManager.default.removeItem(atPath: s.directory) }
-        let run = strata("features", s.directory + "/net.yaml", "--weights", s.directory + "/w.safetensors", "--input", s.directory + "/x.npy",
+        let run = strata("features", s.directory + "/net.yaml", "--weights", s.directory + "/w.safetensors", "--mean", "none", "--input", s.directory + "/x.npy",
                          "--layers", Self.layerNames.joined(separator: ","), "--out", s.directory + "/features", "--batch", "4")
         #expect(run.status == 0, "\(run.errors)")
         let params = s.weights.mapValues { $0.values.map(Double.init) }

@@ -127,7 +127,7 @@ struct ReliabilityCommandTests {
         let d = try scratch()
         defer { try? FileManager.default.removeItem(atPath: d) }
         #expect(strata("init", d + "/tiny.yaml", "--out", d + "/w.safetensors").status == 0)
-        let run = strata("eval", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--data", d + "/data", "--views", "10", "--json")
+        let run = strata("eval", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--mean", "train", "--data", d + "/data", "--views", "10", "--json")
         #expect(run.status == 0)
         #expect(run.errors.contains("so the 10 views are 1 distinct crop and its mirror image, repeated"), "\(run.errors)")
         #expect(run.output.contains("\"distinct_views\": 2"))
@@ -158,13 +158,20 @@ struct ReliabilityCommandTests {
         #expect(mean.values.contains { $0 != 0 })
         let png = d + "/tree/val/left/3.png"
         let image = try Images.decode(path: png, channels: 1)
-        let manual = zip(Images.prepare(image, height: 6, width: 6), mean.values).map { $0 - $1 }
+        let raw = Images.prepare(image, height: 6, width: 6)
+        let manual = zip(raw, mean.values).map { $0 - $1 }
+        try NumpyArray.write(.init(shape: [1, 1, 6, 6], values: raw), path: d + "/raw.npy")
         try NumpyArray.write(.init(shape: [1, 1, 6, 6], values: manual), path: d + "/manual.npy")
-        for (input, out) in [(png, "/a"), (d + "/manual.npy", "/b")] {
-            let run = strata("features", d + "/tiny.yaml", "--weights", checkpoint, "--input", input, "--layers", "f1", "--out", d + out)
+        // One rule for every input: the PNG and the same raw pixels as .npy get the checkpoint's mean
+        // subtracted; an array already prepared by hand goes in as it is with --mean none.
+        for (input, out, extra) in [(png, "/a", [String]()), (d + "/raw.npy", "/b", []), (d + "/manual.npy", "/c", ["--mean", "none"])] {
+            let run = strata(["features", d + "/tiny.yaml", "--weights", checkpoint, "--input", input, "--layers", "f1", "--out", d + out] + extra)
             #expect(run.status == 0, "\(run.errors)")
         }
-        let a = try NumpyArray.readFloats(path: d + "/a/f1.npy"), b = try NumpyArray.readFloats(path: d + "/b/f1.npy")
-        #expect(a == b)
+        let a = try NumpyArray.readFloats(path: d + "/a/f1.npy"), b = try NumpyArray.readFloats(path: d + "/b/f1.npy"), c = try NumpyArray.readFloats(path: d + "/c/f1.npy")
+        #expect(a == b && a == c)
+        // The prepared array given as raw pixels is not the same input: the mean would go twice.
+        #expect(strata("features", d + "/tiny.yaml", "--weights", checkpoint, "--input", d + "/manual.npy", "--layers", "f1", "--out", d + "/e").status == 0)
+        #expect(try NumpyArray.readFloats(path: d + "/e/f1.npy") != a)
     }
 }

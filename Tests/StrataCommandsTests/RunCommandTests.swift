@@ -46,7 +46,7 @@ struct RunCommandTests {
         defer { try? FileManager.default.removeItem(atPath: d) }
         #expect(strata("init", mini, "--out", d + "/w.safetensors").status == 0)
         try NumpyArray.write(.init(shape: [1, 1, 28, 28], values: .init(repeating: 0.5, count: 784)), path: d + "/x.npy")
-        let run = strata("features", packageRoot + "/networks/alexnet-mini.yaml", "--weights", d + "/w.safetensors", "--input", d + "/x.npy",
+        let run = strata("features", packageRoot + "/networks/alexnet-mini.yaml", "--weights", d + "/w.safetensors", "--mean", "none", "--input", d + "/x.npy",
                          "--layers", "fc8", "--out", d + "/f")
         #expect(run.status == 1)
         #expect(run.errors.contains("does not fit 'alexnet-mini'"))
@@ -64,13 +64,13 @@ struct RunCommandTests {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: d + "/w.safetensors"))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: d + "/cut.safetensors"))
         let cases: [([String], String)] = [
-            (["features", mini, "--weights", d + "/w.safetensors", "--input", d + "/rgb.npy", "--layers", "fc8", "--out", d + "/f"],
+            (["features", mini, "--weights", d + "/w.safetensors", "--mean", "none", "--input", d + "/rgb.npy", "--layers", "fc8", "--out", d + "/f"],
              "the array is (2, 3, 28, 28) but 'zfnet-mini' takes (N, 1, 28, 28) float32 images"),
-            (["features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "fc9", "--out", d + "/f"],
+            (["features", mini, "--weights", d + "/w.safetensors", "--mean", "none", "--input", d + "/x.npy", "--layers", "fc9", "--out", d + "/f"],
              "'zfnet-mini' has no layer 'fc9'; did you mean 'fc"),
             (["features", mini, "--weights", d + "/cut.safetensors", "--input", d + "/x.npy", "--layers", "fc8", "--out", d + "/f"],
              "the file is truncated or corrupt"),
-            (["features", mini, "--weights", d + "/w.safetensors", "--input", d + "/missing.npy", "--layers", "fc8", "--out", d + "/f"],
+            (["features", mini, "--weights", d + "/w.safetensors", "--mean", "none", "--input", d + "/missing.npy", "--layers", "fc8", "--out", d + "/f"],
              "missing.npy: cannot read it: No such file or directory"),
             (["grad", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--labels", d + "/y.npy", "--out", d + "/g.safetensors"],
              "label 10 (image 1) is outside 0..<10"),
@@ -99,7 +99,7 @@ struct RunCommandTests {
         var generator = SplitMix64(seed: 1)
         let values = (0..<(5 * 784)).map { _ in Float(generator.next() % 256) / 255 }
         try NumpyArray.write(.init(shape: [5, 1, 28, 28], values: values), path: d + "/x.npy")
-        let run = strata("features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "conv1,pool5,fc8,prob",
+        let run = strata("features", mini, "--weights", d + "/w.safetensors", "--mean", "none", "--input", d + "/x.npy", "--layers", "conv1,pool5,fc8,prob",
                          "--out", d + "/f", "--batch", "2")
         #expect(run.status == 0, "\(run.errors)")
         #expect(try NumpyArray.readFloats(path: d + "/f/conv1.npy").shape == [5, 32, 28, 28])
@@ -110,7 +110,7 @@ struct RunCommandTests {
         // conv1 is kept before its ReLU: some values are negative.
         #expect(try NumpyArray.readFloats(path: d + "/f/conv1.npy").values.contains { $0 < 0 })
         // Batching does not change the result.
-        #expect(strata("features", mini, "--weights", d + "/w.safetensors", "--input", d + "/x.npy", "--layers", "prob", "--out", d + "/g", "--batch", "5").status == 0)
+        #expect(strata("features", mini, "--weights", d + "/w.safetensors", "--mean", "none", "--input", d + "/x.npy", "--layers", "prob", "--out", d + "/g", "--batch", "5").status == 0)
         // (Different batch sizes tile the GEMMs differently, so float32 rounding may differ slightly.)
         let rebatched = try NumpyArray.readFloats(path: d + "/g/prob.npy")
         #expect(rebatched.shape == prob.shape && zip(rebatched.values, prob.values).allSatisfy { abs($0 - $1) < 1e-5 })
@@ -122,13 +122,13 @@ struct RunCommandTests {
         let cifar = packageRoot + "/networks/zfnet-mini-cifar.yaml"
         #expect(strata("init", cifar, "--out", d + "/w.safetensors").status == 0)
         let fixtures = packageRoot + "/Tests/StrataFormatsTests/Fixtures"
-        let run = strata("features", cifar, "--weights", d + "/w.safetensors", "--input", fixtures, "--layers", "conv1,prob", "--out", d + "/f")
+        let run = strata("features", cifar, "--weights", d + "/w.safetensors", "--mean", "none", "--input", fixtures, "--layers", "conv1,prob", "--out", d + "/f")
         #expect(run.status == 0, "\(run.errors)")
         #expect(try NumpyArray.readFloats(path: d + "/f/prob.npy").shape == [3, 10])
         #expect(try NumpyArray.readFloats(path: d + "/f/conv1.npy").shape == [3, 32, 32, 32])
         let listed = try String(contentsOfFile: d + "/f/images.txt", encoding: .utf8).split(separator: "\n").map { ($0 as NSString).lastPathComponent }
         #expect(listed == ["gradient.jpg", "gradient.png", "grey.jpg"])
-        let one = strata("features", cifar, "--weights", d + "/w.safetensors", "--input", fixtures + "/gradient.png", "--layers", "prob", "--out", d + "/g")
+        let one = strata("features", cifar, "--weights", d + "/w.safetensors", "--mean", "none", "--input", fixtures + "/gradient.png", "--layers", "prob", "--out", d + "/g")
         #expect(one.status == 0)
         let all = try NumpyArray.readFloats(path: d + "/f/prob.npy").values, single = try NumpyArray.readFloats(path: d + "/g/prob.npy").values
         #expect(zip(Array(all[10..<20]), single).allSatisfy { abs($0 - $1) < 1e-6 })

@@ -34,11 +34,15 @@ struct ReliabilityTests {
         weights.tensors["c1.weight"]!.values = [Float](repeating: .nan, count: weights.tensors["c1.weight"]!.values.count)
         evaluator.load(weights)
         let result = try evaluator.errors(data, views: 1)
-        #expect(result.top1 == 1 && result.top5 == 1 && result.images == 16)
+        #expect(result.top1 == 1 && result.top5 == nil && result.images == 16)   // 2 classes: no top-5
         // And the static count on its own: one NaN anywhere in a row makes it wrong.
         let p = Evaluator.Predictions(probabilities: [0.9, 0.1, .nan, 1], classes: 2)
         let two = ArrayImages(count: 2, shape: (1, 6, 6), classes: 2, values: [Float](repeating: 0, count: 72), labels: [0, 1])
         #expect(Evaluator.errors(p, two).top1 == 0.5)
+        // With more than 5 classes top-5 is reported, and a NaN row is wrong there too.
+        let six = Evaluator.Predictions(probabilities: [Float](repeating: 1.0 / 6, count: 6) + [.nan] + [Float](repeating: 0.1, count: 5), classes: 6)
+        let sixClasses = ArrayImages(count: 2, shape: (1, 6, 6), classes: 6, values: [Float](repeating: 0, count: 72), labels: [0, 1])
+        #expect(Evaluator.errors(six, sixClasses).top5 == 0.5)
     }
 
     @Test func labelsOutsideTheClassesStopBeforeTraining() throws {
