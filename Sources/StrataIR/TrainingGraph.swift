@@ -112,7 +112,10 @@ public struct TrainingGraph: Sendable {
             return StepContext(node: i, inputs: node.inputs.map(tensor), output: .value(i),
                                inputShapes: node.inputs.map { graph.shape(of: $0)! }, outputShape: node.shape!,
                                outputGradient: .gradient(i), inputGradients: node.inputs.map { target($0, from: i) },
-                               parameterGradients: trains(i), rule: pass.rule, backward: differentiated[i], dropout: dropout)
+                               parameterGradients: trains(i), rule: pass.rule, backward: differentiated[i],
+                               // A frozen part that only feeds features to what trains (nothing at or below it
+                               // trains) runs as at inference, dropout off: a fixed feature extractor.
+                               dropout: dropout && (backward == nil || needs[i]))
         }
 
         var steps: [Step] = []

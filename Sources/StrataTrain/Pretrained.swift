@@ -19,11 +19,12 @@ public enum Pretrained {
     }
 
     /// `initial` (the spec's own initialisation) with every parameter that `pretrained` has under the
-    /// same name and shape replaced by the pretrained values, and the names of those. A parameter
-    /// `pretrained` lacks or has in another shape is an error naming the layer and both shapes,
-    /// unless a variant changed or added its layer (`set`, `insert`): that layer starts fresh.
-    /// Tensors of `pretrained` the network does not have (a removed head, momentum, data statistics)
-    /// are ignored.
+    /// same name and shape replaced by the pretrained values, and the names of those. A layer that a
+    /// variant changed or added (`set`, `insert`: a replaced head) always starts fresh from
+    /// `initial`, even where the shapes match, as the ZF paper trains a new softmax; every other
+    /// parameter `pretrained` lacks or has in another shape is an error naming the layer and both
+    /// shapes. The source's preprocessing (`data/mean`, `data/pca_*`) comes along: the features were
+    /// learned under it, so the new network keeps it. Other tensors (momentum) are ignored.
     public static func merge(_ initial: Safetensors.File, with pretrained: Safetensors.File, source: String,
                              graph: Graph, spec: NetworkSpec) throws -> (weights: Safetensors.File, loaded: [String]) {
         let changed = Set(spec.layers.filter(\.changedByVariant).map(\.name.value))
@@ -31,6 +32,7 @@ public enum Pretrained {
         var out = initial, loaded: [String] = [], problems: [String] = []
         for p in graph.namedParameters() {
             let layer = graph.nodes[p.node].name
+            if changed.contains(layer) { continue }   // replaced: freshly initialised
             guard let t = pretrained.tensors[p.name] else {
                 if !changed.contains(layer) { problems.append("\(source) has no '\(p.name)' (layer '\(layer)' needs \(dims(p.dims)))") }
                 continue
@@ -46,6 +48,29 @@ public enum Pretrained {
             loaded.append(p.name)
         }
         guard problems.isEmpty else { throw Mismatch(problems: ["the pretrained weights do not fit '\(graph.name)':"] + problems.map { "  " + $0 }) }
+        var inherited = false
+        for name in preprocessingTensors {
+            guard let t = pretrained.tensors[name] else { continue }
+            out.tensors[name] = t
+            if !out.order.contains(name) { out.order.append(name) }
+            inherited = true
+        }
+        out.metadata[recordKey] = record(graph, loaded: loaded, source: source, preprocessingInherited: inherited)
         return (out, loaded)
+    }
+
+    /// The metadata key under which `merge` leaves its record; the trainer writes it to RUN/transfer.json.
+    public static let recordKey = "strata.transfer"
+
+    /// The tensors of a checkpoint that say how its images were prepared.
+    public static let preprocessingTensors = ["data/mean", "data/pca_values", "data/pca_vectors"]
+
+    /// What `merge` made of each parameter, as JSON for the run's `transfer.json`: loaded from the
+    /// source, or freshly initialised; and whose preprocessing the run uses.
+    public static func record(_ graph: Graph, loaded: [String], source: String, preprocessingInherited: Bool) -> String {
+        let fresh = graph.namedParameters().map(\.name).filter { !loaded.contains($0) }
+        func list(_ xs: [String]) -> String { "[" + xs.map(JSON.string).joined(separator: ", ") + "]" }
+        return "{\n  \"source\": \(JSON.string(source)),\n  \"loaded\": \(list(loaded)),\n  \"initialised\": \(list(fresh)),\n  \"preprocessing\": "
+            + JSON.string(preprocessingInherited ? "the source's mean image (data/mean)" : "computed from the training images") + "\n}\n"
     }
 }

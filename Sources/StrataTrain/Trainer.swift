@@ -199,7 +199,22 @@ public final class Trainer {
             if options.resume && !options.overwrite { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
             if isRoot { try startOver() }
             if options.strict, let held = data.validation { try Self.checkReadable(held) }
-            let stats = try Preprocessing.statistics(data.train, strict: options.strict)
+            // A transferred network keeps its source's preprocessing (Pretrained.merge brings it along):
+            // its features were learned on images prepared that way. Otherwise: the training images' own.
+            let stats: (mean: [Float], values: [Float], vectors: [Float])
+            if let inherited = initialWeights.tensors["data/mean"] {
+                guard inherited.shape == [stored.channels, stored.height, stored.width] else {
+                    throw Failure(description: "the pretrained weights were trained on images of \(inherited.shape.map(String.init).joined(separator: "×")), but "
+                                  + "\(data.train.source) has \(stored.channels)×\(stored.height)×\(stored.width); a transferred network keeps its source's "
+                                  + "preprocessing, so the images must be stored at the same size")
+                }
+                stats = (inherited.values, initialWeights.tensors["data/pca_values"]?.values ?? [], initialWeights.tensors["data/pca_vectors"]?.values ?? [])
+            } else {
+                stats = try Preprocessing.statistics(data.train, strict: options.strict)
+            }
+            if isRoot, let record = initialWeights.metadata[Pretrained.recordKey] {
+                try AtomicFile.write(Data(record.utf8), to: run + "/transfer.json")
+            }
             if let bad = stats.mean.firstIndex(where: { !$0.isFinite }) {
                 throw Failure(description: "the mean of the training images is \(stats.mean[bad]) at position \(bad); the data holds values that are not finite numbers")
             }
@@ -295,7 +310,7 @@ public final class Trainer {
                 let steps = Double(gradients.reduces - stepsStart)
                 report(.allreduce(seconds: (gradients.reduceSeconds - reduceStart) / steps, bytes: gradients.gradientCount * 4, stepSeconds: elapsed / steps))
             }
-            var validation: (top1: Double, top5: Double)?
+            var validation: (top1: Double, top5: Double?)?
             if let evaluator, let held = data.validation {
                 try evaluator.load(from: executor)
                 let result = try evaluator.errors(held, views: 1, strict: options.strict, communicator: communicator)
@@ -324,7 +339,7 @@ public final class Trainer {
                 }
             }
             let metrics = EpochMetrics(epoch: epoch + 1, step: state.globalStep, learningRate: lrUsed, loss: lossSum / Double(max(1, seen / batch)),
-                                       trainError: Double(wrong) / Double(max(1, seen)), validationTop1: validation?.top1, validationTop5: validation?.top5,
+                                       trainError: Double(wrong) / Double(max(1, seen)), validationTop1: validation?.top1, validationTop5: validation?.top5 ?? nil,
                                        imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9), dataWaitFraction: queue.waitSeconds / max(elapsed, 1e-9),
                                        skippedImages: skippedImages)
             state.epoch = epoch + 1

@@ -103,6 +103,71 @@ struct TransferTests {
         #expect(bad.status == 1 && bad.errors.contains("'f1.weight' is (2, 144) in \(d)/pre.safetensors but layer 'f1' needs (3, 144)"), "\(bad.errors)")
     }
 
+    /// The ZF paper's transfer: layers below the head as trained, a new softmax. A head that a
+    /// variant replaces starts fresh even where its shape matches the source's; the run keeps the
+    /// source's preprocessing and says in transfer.json what was loaded and what initialised.
+    @Test func aReplacedHeadOfTheSameShapeStartsFreshAndTheSourcePreprocessingStays() throws {
+        let d = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try Self.twoConvs.replacingOccurrences(of: "freeze: [c1, c2]", with: "").write(toFile: d + "/base.yaml", atomically: true, encoding: .utf8)
+        try TrainCommandTests.makeData(d + "/data", count: 64)
+        try TrainCommandTests.makeData(d + "/target", count: 32, seed: 9)
+        let source = strata("train", d + "/base.yaml", "--data", d + "/data", "--out", d + "/source", "--epochs", "1")
+        #expect(source.status == 0, "\(source.errors)")
+        let pre = try Safetensors.read(path: d + "/source/checkpoints/latest.safetensors")
+        try """
+            base: base.yaml
+            name: same-shape-head
+            set: {f1: {units: 2}}
+            training: {batch: 8, epochs: 1, freeze: [c1, c2], weights: source/checkpoints/latest.safetensors}
+
+            """.write(toFile: d + "/head.yaml", atomically: true, encoding: .utf8)
+        let spec = try SpecLoader().load(path: d + "/head.yaml")
+        let graph = try ShapeInference.infer(GraphBuilder.build(spec))
+        let fresh = Safetensors.File(tensors: graph.namedParameters().map { ($0.name, Safetensors.Tensor(shape: $0.dims, values: [Float](repeating: 7, count: $0.elementCount))) })
+        let (merged, loaded) = try Pretrained.merge(fresh, with: pre, source: "source", graph: graph, spec: spec)
+        #expect(loaded == ["c1.weight", "c1.bias", "c2.weight", "c2.bias"])
+        #expect(merged.tensors["f1.weight"] == fresh.tensors["f1.weight"] && merged.tensors["f1.weight"] != pre.tensors["f1.weight"])
+        #expect(merged.tensors["data/mean"] == pre.tensors["data/mean"])
+        let t = strata("train", d + "/head.yaml", "--data", d + "/target", "--out", d + "/run")
+        #expect(t.status == 0, "\(t.errors)")
+        let after = try Safetensors.read(path: d + "/run/checkpoints/latest.safetensors")
+        // The target's own mean differs from the source's; the run keeps the source's.
+        #expect(after.tensors["data/mean"] == pre.tensors["data/mean"])
+        let record = try String(contentsOfFile: d + "/run/transfer.json", encoding: .utf8)
+        #expect(record.contains("\"initialised\": [\"f1.weight\", \"f1.bias\"]") && record.contains("\"loaded\": [\"c1.weight\", \"c1.bias\", \"c2.weight\", \"c2.bias\"]"), "\(record)")
+        #expect(record.contains("the source's mean image"))
+    }
+
+    /// Dropout in a frozen part that only feeds the trained head runs as at inference (off), as in
+    /// a fixed feature extractor; where a layer below it trains, it stays on.
+    @Test func dropoutIsOffInAFrozenFeatureExtractor() throws {
+        let text = """
+            name: d
+            input: {channels: 1, height: 4, width: 4}
+            layers:
+              - {name: f6, op: fc, units: 8}
+              - {name: r6, op: relu}
+              - {name: d6, op: dropout}
+              - {name: f7, op: fc, units: 8}
+              - {name: r7, op: relu}
+              - {name: d7, op: dropout}
+              - {name: f8, op: fc, units: 3}
+              - {name: prob, op: softmax}
+
+            """
+        let spec = try SpecLoader().load(text: text, file: "d.yaml")
+        let graph = try ShapeInference.infer(GraphBuilder.build(spec))
+        func dropouts(_ freeze: [String]) throws -> [String] {
+            let derived = try TrainingGraph.derive(graph, backward: .training(graph, freeze: freeze.map { Located($0, at: SourceLocation(file: "d.yaml", line: 1, column: 1)) }),
+                                                   dropout: true, optimizer: OptimizerSteps())
+            return derived.steps.filter { $0.kernel == .dropout_forward }.compactMap(\.node).map { graph.nodes[$0].name }
+        }
+        #expect(try dropouts([]) == ["d6", "d7"])
+        #expect(try dropouts(["f6"]) == ["d7"])
+        #expect(try dropouts(["f6", "f7"]).isEmpty)
+    }
+
     /// A bad freeze list gets located errors, all at once.
     @Test func badFreezeListsAreLocatedErrors() throws {
         let text = Self.twoConvs.replacingOccurrences(of: "freeze: [c1, c2]", with: "freeze: [c11, r1, c2, c2]")
