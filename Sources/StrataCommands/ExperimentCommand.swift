@@ -17,7 +17,7 @@ struct ExperimentCommand: ParsableCommand {
             written inline, or a spec file), the data, training settings and seeds (docs/experiments.md). \
             Every row is resolved and checked before anything trains, its errors located. Each row and \
             seed trains in OUT/rows/ROW/seed-S; a finished one (result.json) is skipped, a cut-off one \
-            resumes exactly. OUT/table.csv and OUT/table.md give train top-1, validation top-1 and top-5 \
+            resumes exactly. OUT/table.csv and OUT/table.md give train top-1 and the held-out split's top-1 and top-5 (named test or val after the split) \
             error per row (mean ± std over seeds), parameters, multiply-adds and training minutes.
             """)
 

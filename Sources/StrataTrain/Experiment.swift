@@ -296,13 +296,20 @@ public struct ExperimentRunner {
                                               data: experiment.data, version: version, command: command)
                 try Self.writeAtomically(try Self.encoder.encode(result), to: dir + "/result.json")
                 log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(last.train))"
-                    + (last.top1.map { ", val top-1 \(Self.percent($0))" } ?? ""))
+                    + (last.top1.map { ", held-out top-1 \(Self.percent($0))" } ?? ""))
             }
         }
         communicator.barrier()
         let results = experiment.rows.flatMap { row in (row.seeds ?? experiment.seeds).compactMap { try? load(folder(row: row.name.value, seed: $0)) } }
         if communicator.isRoot {
-            let table = ExperimentTable(experiment: experiment, results: results)
+            var table = ExperimentTable(experiment: experiment, results: results)
+            // Name the held-out split the rows were evaluated on: a data set's test split is called test, not validation.
+            if let row = experiment.rows.first {
+                let input = row.graph.input
+                let held = try? (splits.values.first ?? DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width))).validation
+                if let source = held?.source { table.heldOut = ExperimentTable.splitName(source) }
+                table.heldOutSource = held?.source
+            }
             try Self.writeAtomically(Data(table.csv().utf8), to: out + "/table.csv")
             try Self.writeAtomically(Data(table.markdown().utf8), to: out + "/table.md")
         }
@@ -350,6 +357,21 @@ public struct ExperimentRunner {
 public struct ExperimentTable {
     public var experiment: Experiment
     public var results: [ExperimentResult]
+    /// What the held-out split is called in the table: "test" for a data set's test split (as
+    /// Fashion-MNIST's t10k files), "val" for a validation split.
+    public var heldOut = "held-out"
+    public var heldOutSource: String?
+
+    public init(experiment: Experiment, results: [ExperimentResult]) {
+        self.experiment = experiment
+        self.results = results
+    }
+
+    /// "test" or "val" from a split's source (a file or folder name).
+    public static func splitName(_ source: String) -> String {
+        let name = (source as NSString).lastPathComponent.lowercased()
+        return name.contains("t10k") || name.contains("test") ? "test" : (name.contains("val") ? "val" : "held-out")
+    }
 
     public struct Line {
         public var row: String
@@ -397,8 +419,10 @@ public struct ExperimentTable {
             while digits.count > 3 { out = "," + digits.suffix(3) + out; digits.removeLast(3) }
             return digits + out
         }
-        var out = "# \(experiment.name)\n\nError in %, mean ± standard deviation over each row's seeds (draws).\n\n"
-        out += "| row | train top-1 | val top-1 | val top-5 | parameters | multiply-adds | seeds | minutes |\n|---|---|---|---|---|---|---|---|\n"
+        var out = "# \(experiment.name)\n\nError in %, mean ± standard deviation over each row's seeds (draws). Train top-1: the running error over the "
+            + "last epoch's batches (dropout on); \(heldOut) top-1 and top-5: \(heldOutSource.map { "the images of \($0)" } ?? "the held-out split") "
+            + "(a row's `data` may take a subset), never trained on; top-5 only for more than 5 classes.\n\n"
+        out += "| row | train top-1 | \(heldOut) top-1 | \(heldOut) top-5 | parameters | multiply-adds | seeds | minutes |\n|---|---|---|---|---|---|---|---|\n"
         for l in lines {
             out += "| \(l.row) | \(pm(l.trainTop1)) | \(pm(l.valTop1)) | \(pm(l.valTop5)) | \(millions(l.parameters)) | \(millions(l.multiplyAdds)) | \(l.seeds) | "
                 + String(format: "%.1f", l.minutes) + " |\n"
