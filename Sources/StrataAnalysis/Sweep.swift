@@ -239,12 +239,11 @@ public enum Sweep {
 
     /// summary.csv: a line per (transform, amount, layer); each quantity's mean and 95% interval.
     public static func summaryCSV(_ rows: [SweepSummaryRow]) -> String {
-        func f(_ x: Double) -> String { x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf")) }
-        func three(_ i: Interval) -> String { "\(f(i.mean)),\(f(i.low)),\(f(i.high))" }
+        func three(_ i: Interval) -> String { "\(csv(i.mean)),\(csv(i.low)),\(csv(i.high))" }
         var out = "transform,amount,layer,images,mean_distance,distance_ci95_low,distance_ci95_high,mean_relative_distance,ci95_low,ci95_high,"
             + "mean_true_prob,true_prob_ci95_low,true_prob_ci95_high,top1_accuracy,top1_ci95_low,top1_ci95_high\n"
         for s in rows {
-            out += "\(s.transform.rawValue),\(f(s.amount)),\(s.layer),\(s.images),\(three(s.distance)),\(three(s.relativeDistance)),"
+            out += "\(s.transform.rawValue),\(csv(s.amount)),\(s.layer),\(s.images),\(three(s.distance)),\(three(s.relativeDistance)),"
                 + "\(three(s.trueProbability)),\(three(s.accuracy))\n"
         }
         return out
@@ -255,3 +254,6 @@ public struct SweepError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A float written for CSV: shortest round-trip text, `nan`, `inf` or `-inf`.
+public func csv(_ x: Double) -> String { x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf")) }

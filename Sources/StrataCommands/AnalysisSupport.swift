@@ -120,5 +120,4 @@ func numbers(_ text: String, option: String) throws -> [Double] {
     return values
 }
 
-/// A float written for CSV: shortest round-trip text.
-func csv(_ x: Double) -> String { x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf")) }
+

@@ -80,15 +80,18 @@ struct Eval: ParsableCommand {
             }
             var all: [Evaluator.Predictions] = []
             var rules: [String] = []
+            var plainRule: InputRule?   // the same for every plain weights file: --mean train reads the split once
             let derived = try TrainingGraph.derive(graph, training: false)
             for (path, file) in files {
                 // Checks the shapes with the same messages as everywhere else.
                 let probe = try backend.makeExecutor(backend.plan(derived, batch: 1))
                 try Weights.load(file, path: path, into: probe)
                 // The one input rule: the checkpoint's mean image, or what --mean says for plain weights.
-                let rule = try InputRule.resolve(weights: file, path: path, mean: mean.map(MeanChoice.init(argument:)),
-                                                 input: (graph.input.channels, graph.input.height, graph.input.width), stored: stored,
-                                                 trainingSplit: { splits.train })
+                let plain = !Preprocessing.subtractsMean(file)
+                let rule = try (plain ? plainRule : nil) ?? InputRule.resolve(weights: file, path: path, mean: mean.map(MeanChoice.init(argument:)),
+                                                                             input: (graph.input.channels, graph.input.height, graph.input.width),
+                                                                             stored: stored, trainingSplit: { splits.train })
+                if plain { plainRule = rule }
                 let preprocessing = rule.preprocessing
                 guard preprocessing.stored == stored else {
                     throw CommandError("\(path) was trained on images of \(preprocessing.stored.channels)×\(preprocessing.stored.height)×\(preprocessing.stored.width) "

@@ -265,8 +265,7 @@ struct SweepFile {
                         }
                         amounts = values
                     }
-                    if let previous = transforms.first(where: { $0.0 == t }) {
-                        _ = previous
+                    if transforms.contains(where: { $0.0 == t }) {
                         problems.append(.error("transform '\(name)' is listed twice; list each transform once, with all its amounts", at: item.location))
                         continue
                     }
