@@ -47,6 +47,10 @@ struct Train: ParsableCommand {
     @Option(help: "Also write a checkpoint every N steps (0: at epoch ends only).")
     var checkpointSteps = 0
 
+    @Option(name: .customLong("early-stop"), help: ArgumentHelp("Stop once the validation loss has not improved for N epochs (--epochs stays the most).",
+                                                                discussion: "The loss is measured in inference mode (dropout off) after each epoch; the weights of its best epoch are kept in RUN/checkpoints/best.safetensors."))
+    var earlyStop: Int?
+
     @Flag(help: "Stop at the first unreadable image instead of skipping it.")
     var strict = false
 
@@ -62,6 +66,7 @@ struct Train: ParsableCommand {
         if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
         guard !(resume && overwrite) else { throw ValidationError("--resume continues the run in --out and --overwrite deletes it; give one") }
         if let loaderThreads, loaderThreads < 1 || loaderThreads > 1024 { throw ValidationError("--loader-threads must be between 1 and 1024") }
+        if let earlyStop, earlyStop < 1 || earlyStop > 1_000_000 { throw ValidationError("--early-stop takes a patience in epochs, at least 1") }
         guard checkpointSteps >= 0 else { throw ValidationError("--checkpoint-steps must be 0 or more") }
         guard snapshotEpochs.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 1 } ?? false }) else {
             throw ValidationError("--snapshot-epochs takes epoch numbers, e.g. 1,2,5,10")
@@ -81,6 +86,7 @@ struct Train: ParsableCommand {
         options.snapshotEpochs = Set(snapshotEpochs.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
         options.checkpointSteps = checkpointSteps
         options.strict = strict
+        options.earlyStop = earlyStop
         if let loaderThreads { options.loaderThreads = loaderThreads }
         let progress = Progress(terminal: live && isatty(2) == 1, epochs: options.epochs, live: live)
         var summary = ""
@@ -107,7 +113,8 @@ struct Train: ParsableCommand {
                 let seconds = Date().timeIntervalSince(started)
                 summary = "trained \(graph.name) for \(results.count) epoch(s) in \(Int(seconds.rounded())) s; "
                     + "validation top-1 error \(percent(last.validationTop1)), top-5 \(percent(last.validationTop5)); "
-                    + "checkpoint \(out)/checkpoints/latest.safetensors\n"
+                    + "checkpoint \(out)/checkpoints/latest.safetensors"
+                    + (earlyStop != nil ? ", the lowest validation loss's in \(out)/checkpoints/best.safetensors" : "") + "\n"
             }
             return 0
         }
@@ -175,14 +182,17 @@ final class Progress: @unchecked Sendable {
             }
         case let .epoch(m):
             if terminal { write("\r\u{1B}[K") }
-            write(String(format: "epoch %ld: loss %.4f, train error %@, val top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
-                         m.epoch, m.loss, percent(m.trainError), percent(m.validationTop1), percent(m.validationTop5),
+            write(String(format: "epoch %ld: loss %.4f, train error %@, val loss %@ top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
+                         m.epoch, m.loss, percent(m.trainError), m.validationLoss.map { String(format: "%.4f", $0) } ?? "-", percent(m.validationTop1), percent(m.validationTop5),
                          m.imagesPerSecond, m.dataWaitFraction * 100))
             if m.skippedImages > 0 { write("epoch \(m.epoch): \(m.skippedImages) unreadable image(s) skipped\n") }
         case let .allreduce(seconds, bytes, step):
             if terminal { write("\r\u{1B}[K") }
             write(String(format: "epoch %ld: allreduce %.1f ms per step (%.1f MB of gradients), %.1f%% of a %.1f ms step\n",
                          currentEpoch + 1, seconds * 1e3, Double(bytes) / 1e6, 100 * seconds / max(step, 1e-12), step * 1e3))
+        case let .stoppedEarly(epoch, best, loss):
+            if terminal { write("\r\u{1B}[K") }
+            write(String(format: "stopped early after epoch %ld: the validation loss was lowest at epoch %ld (%.4f) and has not improved since\n", epoch, best, loss))
         case let .warning(message):
             if terminal { write("\r\u{1B}[K") }
             write("warning: \(message)\n")

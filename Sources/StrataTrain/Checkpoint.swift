@@ -32,6 +32,11 @@ public struct Checkpoint: Sendable {
     public var classNames: [String]?
     /// The data-parallel ranks that trained it (nil: one, or written before ranks were recorded).
     public var ranks: Int? = nil
+    /// Early stopping (`Trainer.Options.earlyStop`): the lowest validation loss so far, the epoch
+    /// that reached it (its weights are `checkpoints/best.safetensors`), and the epochs since.
+    public var bestValidationLoss: Double? = nil
+    public var bestEpoch: Int? = nil
+    public var epochsSinceBest = 0
 
     public static let format = "strata-checkpoint"
 
@@ -63,6 +68,11 @@ public struct Checkpoint: Sendable {
         ]
         if let batch { metadata["batch"] = "\(batch)" }
         if let ranks { metadata["ranks"] = "\(ranks)" }
+        if let bestValidationLoss, let bestEpoch {
+            metadata["best_val_loss"] = "\(bestValidationLoss)"
+            metadata["best_epoch"] = "\(bestEpoch)"
+            metadata["epochs_since_best"] = "\(epochsSinceBest)"
+        }
         if let dataFingerprint { metadata["data_fingerprint"] = dataFingerprint }
         if let classNames { metadata["classes"] = "[" + classNames.map(JSON.string).joined(separator: ",") + "]" }
         try Safetensors.write(Safetensors.File(tensors: tensors, metadata: metadata), path: path)
@@ -87,12 +97,19 @@ public struct Checkpoint: Sendable {
             throw corrupt("data/pca_values and data/pca_vectors must be 3 values and a 3×3 matrix")
         }
         if let b = m["batch"] { guard let n = Int(b), n >= 1 else { throw corrupt("batch '\(b)'") } }
+        var bestLoss: Double?, bestEpoch: Int?, sinceBest = 0
+        if let text = m["best_val_loss"] {
+            guard let loss = Double(text), !loss.isNaN, loss >= 0, let e = Int(m["best_epoch"] ?? ""), (1...max(1, epoch)).contains(e),
+                  let since = Int(m["epochs_since_best"] ?? ""), since >= 0 else { throw corrupt("the early stopping state") }
+            (bestLoss, bestEpoch, sinceBest) = (loss, e, since)
+        }
         return Checkpoint(epoch: epoch, stepInEpoch: step, globalStep: global, learningRate: lr, bestValidationError: best,
                           epochsWithoutImprovement: bad, seed: seed, spec: spec, mean: mean.values, meanShape: mean.shape,
                           pcaValues: pcaValues, pcaVectors: pcaVectors,
                           epochLossSum: Double(m["epoch_loss_sum"] ?? "") ?? 0, epochWrong: Int(m["epoch_wrong"] ?? "") ?? 0,
                           epochSeen: Int(m["epoch_seen"] ?? "") ?? 0, batch: Int(m["batch"] ?? ""), dataFingerprint: m["data_fingerprint"],
-                          classNames: try classNames(file, path: path), ranks: Int(m["ranks"] ?? ""))
+                          classNames: try classNames(file, path: path), ranks: Int(m["ranks"] ?? ""),
+                          bestValidationLoss: bestLoss, bestEpoch: bestEpoch, epochsSinceBest: sinceBest)
     }
 
     /// The class names a checkpoint stores (`"classes"` in the metadata, a JSON list of strings), or nil.

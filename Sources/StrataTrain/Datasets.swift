@@ -296,20 +296,42 @@ public struct SubsetDataset: Dataset {
     public func label(_ index: Int) -> Int { labelMap[base.label(indices[index])]! }
     public func pixels(_ index: Int) throws -> [Float] { try base.pixels(indices[index]) }
 
+    /// Which images of a class a subset takes, from the class's images in a seeded order.
+    public enum Part: Sendable {
+        /// The first `perClass` (all but the holdout, without `perClass`).
+        case train
+        /// The `holdout` images that follow the training ones: disjoint from them, for a
+        /// validation set carved from the training split.
+        case holdout
+    }
+
+    /// Classes that had fewer images than asked for (class → images it has), so a caller can say so.
+    public private(set) var shortfall: [Int: Int] = [:]
+
     /// The images of `classes` (renumbered 0..<classes.count in that order); with `perClass`, that
-    /// many of each, drawn without replacement as a function of `seed`.
-    public init(_ base: any Dataset, classes: [Int], perClass: Int? = nil, seed: UInt64 = 0) {
+    /// many of each, drawn without replacement as a function of `seed`. With `holdout`, the
+    /// `.train` part leaves `holdout` images of each class for the `.holdout` part (same seed):
+    /// the training draw is the same as without a holdout.
+    public init(_ base: any Dataset, classes: [Int], perClass: Int? = nil, seed: UInt64 = 0, holdout: Int = 0, part: Part = .train) {
         self.base = base
         self.labelMap = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         self.classes = classes.count
         var chosen: [Int] = []
         for (k, c) in classes.enumerated() {
             let pool = (0..<base.count).filter { base.label($0) == c }
-            if let perClass {
-                var g = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(k) &+ 0x632B_E59B_D9B4_E019)
-                chosen += g.sample(pool, count: perClass)
-            } else {
+            if perClass == nil && holdout == 0 {
                 chosen += pool
+                continue
+            }
+            // A seeded order of the class's images; its first perClass equal a draw of perClass.
+            var g = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(k) &+ 0x632B_E59B_D9B4_E019)
+            let order = g.sample(pool, count: pool.count)
+            let wanted = (perClass ?? 0) + holdout
+            if pool.count < wanted { shortfall[c] = pool.count }
+            let trainCount = perClass.map { min($0, max(0, pool.count - holdout)) } ?? max(0, pool.count - holdout)
+            switch part {
+            case .train: chosen += order.prefix(trainCount)
+            case .holdout: chosen += order.dropFirst(trainCount).prefix(holdout)
             }
         }
         self.indices = chosen.sorted()

@@ -144,6 +144,23 @@ public final class Evaluator {
         return (Double(wrong1) / Double(max(1, counted)), classes > 5 ? Double(wrong5) / Double(max(1, counted)) : nil, counted)
     }
 
+    /// The mean cross-entropy −log p(label) over the readable images (what training minimises,
+    /// here in inference mode: dropout off). A probability below 1e-30 counts as 1e-30, so one
+    /// confident mistake weighs about 69, not infinity; a row that is not finite is infinite.
+    public static func loss(_ p: Predictions, _ data: any Dataset) -> Double {
+        var sum = 0.0, counted = 0
+        let classes = p.classes
+        for n in 0..<data.count where p.unreadable[n] == nil {
+            counted += 1
+            let label = data.label(n)
+            guard (0..<classes).contains(label) else { return .infinity }
+            let q = Double(p.probabilities[n * classes + label])
+            guard q.isFinite else { return .infinity }
+            sum -= Foundation.log(max(q, 1e-30))
+        }
+        return sum / Double(max(1, counted))
+    }
+
     public func errors(_ data: any Dataset, views: Int, strict: Bool = false,
                        communicator: any Communicator = SingleProcess()) throws -> (top1: Double, top5: Double?, images: Int, unreadable: [Int: String]) {
         let p = try predictions(data, views: views, strict: strict, communicator: communicator)

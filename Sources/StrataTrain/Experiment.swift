@@ -28,8 +28,13 @@ public struct Experiment {
         public var classes: [Int]? = nil
         /// With `classes`: so many training images of each, drawn per seed.
         public var perClass: Int? = nil
-        /// With `classes`: so many validation images of each (the same for every seed); nil: all.
-        public var validationPerClass: Int? = nil
+        /// With `classes`: so many held-out (test) images of each (the same for every seed); nil: all.
+        public var evaluationPerClass: Int? = nil
+        /// Early stopping: a validation set of `perClass` images of each class carved from the
+        /// training split (drawn per seed, disjoint from the training draw); training stops once
+        /// its loss has not improved for `patience` epochs, and the table gives the held-out error
+        /// of the best epoch's weights.
+        public var earlyStop: (patience: Int, perClass: Int)? = nil
         public var epochs: Int? = nil
         public var batch: Int? = nil
         public var seeds: [UInt64]? = nil
@@ -50,7 +55,7 @@ public struct Experiment {
     public var loader: SpecLoader
 
     static let keys = ["name", "description", "base", "data", "training", "rows"]
-    static let rowKeys = ["name", "spec", "remove", "set", "insert", "training", "data", "epochs", "seeds", "freeze", "weights", "lr", "batch"]
+    static let rowKeys = ["name", "spec", "remove", "set", "insert", "training", "data", "epochs", "seeds", "freeze", "weights", "lr", "batch", "early_stop"]
 
     /// Reads and checks `path`: every row resolved and shape-checked, every error of every row
     /// reported at once (located in the experiment file or the row's spec), before anything trains.
@@ -99,11 +104,11 @@ public struct Experiment {
             var rr = AttributeReader(rowEntries, at: item.location, owner: "a row", ignoring: ["remove", "set", "insert", "training"])
             guard let rowName = rr.string("name") else { bag.append(contentsOf: rr.bag.diagnostics); continue }
             let specFile = rr.has("spec") ? rr.string("spec") : { _ = rr.node("spec"); return nil }()
-            var classes: [Int]?, perClass: Int?, validationPerClass: Int?
+            var classes: [Int]?, perClass: Int?, evaluationPerClass: Int?
             if var dr = rr.mapping("data") {
                 classes = dr.intList("classes", in: 0...1_000_000)
                 perClass = dr.has("per_class") ? dr.int("per_class", in: 1...1_000_000) : { _ = dr.node("per_class"); return nil }()
-                validationPerClass = dr.has("val_per_class") ? dr.int("val_per_class", in: 1...1_000_000) : { _ = dr.node("val_per_class"); return nil }()
+                evaluationPerClass = dr.has("eval_per_class") ? dr.int("eval_per_class", in: 1...1_000_000) : { _ = dr.node("eval_per_class"); return nil }()
                 if let c = classes, Set(c).count != c.count { dr.report("'classes' of a row's 'data' repeats a class: \(c)", at: dr.location(of: "classes")) }
                 dr.finish()
                 rr.merge(dr)
@@ -114,6 +119,13 @@ public struct Experiment {
             let rowWeights = rr.has("weights") ? rr.string("weights") : { _ = rr.node("weights"); return nil }()
             let rowLR = rr.has("lr") ? rr.double("lr", in: 0...1e6) : { _ = rr.node("lr"); return nil }()
             let rowBatch = rr.has("batch") ? rr.int("batch", in: 1...1_048_576) : { _ = rr.node("batch"); return nil }()
+            var earlyStop: (patience: Int, perClass: Int)?
+            if var er = rr.mapping("early_stop") {
+                let patience = er.int("patience", in: 1...1_000_000), n = er.int("per_class", in: 1...1_000_000)
+                if let patience, let n { earlyStop = (patience, n) }
+                er.finish()
+                rr.merge(er)
+            }
             rr.finish(extraCandidates: ["remove", "set", "insert", "training"])
             bag.append(contentsOf: rr.bag.diagnostics)
             if let first = seen[rowName.value] {
@@ -168,9 +180,8 @@ public struct Experiment {
                     bag.error("row '\(rowName.value)': 'per_class' needs 'classes' in its 'data'", at: rowName.location)
                     continue
                 }
-                rows.append(Row(name: rowName, spec: patched, graph: graph, classes: classes, perClass: perClass, validationPerClass: validationPerClass,
-                                epochs: rowEpochs, batch: rowBatch,
-                                seeds: rowSeeds, weightsRow: weightsRow))
+                rows.append(Row(name: rowName, spec: patched, graph: graph, classes: classes, perClass: perClass, evaluationPerClass: evaluationPerClass,
+                                earlyStop: earlyStop, epochs: rowEpochs, batch: rowBatch, seeds: rowSeeds, weightsRow: weightsRow))
             } catch {
                 bag.append(contentsOf: error.diagnostics)
             }
@@ -192,6 +203,11 @@ public struct ExperimentResult: Codable, Sendable, Equatable {
     public var trainTop1: Double
     public var valTop1: Double?
     public var valTop5: Double?
+    /// With early stopping: the epoch whose weights were evaluated (the lowest validation loss),
+    /// that loss, and the epochs trained before stopping. nil otherwise.
+    public var bestEpoch: Int? = nil
+    public var validationLoss: Double? = nil
+    public var trainedEpochs: Int? = nil
     public var parameters: Int
     public var multiplyAdds: Int
     public var epochs: Int
@@ -257,12 +273,13 @@ public struct ExperimentRunner {
                 let input = row.graph.input
                 let key = "\(input.channels)x\(max(input.height, input.width))"
                 if splits[key] == nil { splits[key] = try DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width)) }
-                var data = splits[key]!
-                if let classes = row.classes {
-                    data = DataSplits(train: SubsetDataset(data.train, classes: classes, perClass: row.perClass, seed: seed),
-                                      validation: data.validation.map { SubsetDataset($0, classes: classes, perClass: row.validationPerClass, seed: 0) },
-                                      description: data.description)
+                var data = splits[key]!, heldOut = data.validation
+                let parts = Self.splits(for: row, seed: seed, data: data)
+                for (c, have) in parts.shortfall {
+                    log(tag + "\(row.name.value), seed \(seed): class \(c) has \(have) training images, fewer than the "
+                        + "\((row.perClass ?? 0) + (row.earlyStop?.perClass ?? 0)) asked for (per_class + early_stop's per_class); it gets fewer")
                 }
+                (data, heldOut) = (parts.data, parts.heldOut)
                 var spec = row.spec
                 if let other = row.weightsRow {
                     let first = experiment.rows.first { $0.name.value == other }.flatMap { ($0.seeds ?? experiment.seeds).first } ?? 0
@@ -280,23 +297,52 @@ public struct ExperimentRunner {
                 var options = Trainer.Options(epochs: epochs, batch: batch)
                 options.seed = seed
                 options.checkpointSteps = experiment.checkpointSteps
+                options.earlyStop = row.earlyStop?.patience
                 let resume = FileManager.default.fileExists(atPath: dir + "/checkpoints/latest.safetensors")
                 options.resume = resume
                 options.overwrite = !resume
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                log(tag + "\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s), batch \(batch))")
+                log(tag + "\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s)"
+                    + (row.earlyStop.map { " at most, stopping after \($0.patience) without a lower loss on \($0.perClass) training images per class held out" } ?? "")
+                    + ", batch \(batch))")
                 let started = Date()
                 let trainer = Trainer(graph: row.graph, spec: spec, data: data, run: dir, options: options, backend: backend)
-                try trainer.train(initialWeights: initialWeights(row.graph, spec, seed))
+                // A run killed after its last checkpoint but before its result: nothing left to train.
+                if !(resume && Self.finished(dir + "/checkpoints/latest.safetensors", epochs: epochs, patience: row.earlyStop?.patience)) {
+                    try trainer.train(initialWeights: initialWeights(row.graph, spec, seed))
+                }
                 let summary = NetworkSummary(row.graph)
-                let last = try Self.lastMetrics(dir + "/metrics.csv")
-                let result = ExperimentResult(row: row.name.value, seed: seed, trainTop1: last.train, valTop1: last.top1, valTop5: last.top5,
+                var result: ExperimentResult
+                if row.earlyStop != nil {
+                    // The held-out error of the weights with the lowest validation loss.
+                    let best = try Safetensors.read(path: trainer.bestPath)
+                    let state = try Checkpoint.read(best, path: trainer.bestPath)
+                    let at = try Self.metrics(dir + "/metrics.csv", epoch: state.epoch)
+                    var top1: Double?, top5: Double?
+                    if let heldOut {
+                        let evaluator = Evaluator(graph: row.graph, preprocessing: try Preprocessing.inference(weights: best, path: trainer.bestPath,
+                                                                                                                   input: (input.channels, input.height, input.width)),
+                                                  batch: 256, backend: backend)
+                        evaluator.load(best)
+                        let e = try evaluator.errors(heldOut, views: 1)
+                        (top1, top5) = (e.top1, e.top5)
+                    }
+                    result = ExperimentResult(row: row.name.value, seed: seed, trainTop1: at.train, valTop1: top1, valTop5: top5, bestEpoch: state.epoch,
+                                              validationLoss: state.bestValidationLoss, trainedEpochs: try Self.metrics(dir + "/metrics.csv", epoch: nil).epoch,
                                               parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
                                               batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
                                               data: experiment.data, version: version, command: command)
+                } else {
+                    let last = try Self.metrics(dir + "/metrics.csv", epoch: nil)
+                    result = ExperimentResult(row: row.name.value, seed: seed, trainTop1: last.train, valTop1: last.top1, valTop5: last.top5,
+                                              parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
+                                              batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
+                                              data: experiment.data, version: version, command: command)
+                }
                 try Self.writeAtomically(try Self.encoder.encode(result), to: dir + "/result.json")
-                log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(last.train))"
-                    + (last.top1.map { ", held-out top-1 \(Self.percent($0))" } ?? ""))
+                log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(result.trainTop1))"
+                    + (result.valTop1.map { ", held-out top-1 \(Self.percent($0))" } ?? "")
+                    + (result.bestEpoch.map { " (weights of epoch \($0) of \(result.trainedEpochs ?? $0), the lowest validation loss)" } ?? ""))
             }
         }
         communicator.barrier()
@@ -316,6 +362,25 @@ public struct ExperimentRunner {
         return results
     }
 
+    /// What a row trains on, validates on and is reported on: with `classes`, their images
+    /// (renumbered), `per_class` of each drawn per seed; with `early_stop`, a validation set of its
+    /// `per_class` images of each class carved from the training split, disjoint from the training
+    /// draw; the held-out split (the data's test or val split, `eval_per_class` of each class, the
+    /// same for every seed) is what the table reports and, without early stopping, what the
+    /// trainer validates on each epoch. `shortfall`: classes with fewer training images than asked.
+    public static func splits(for row: Experiment.Row, seed: UInt64, data: DataSplits)
+        -> (data: DataSplits, heldOut: (any Dataset)?, shortfall: [(class: Int, images: Int)]) {
+        guard row.classes != nil || row.earlyStop != nil else { return (data, data.validation, []) }
+        let classes = row.classes ?? Array(0..<(row.graph.nodes.last?.shape?.elementCount ?? 0))
+        let holdout = row.earlyStop?.perClass ?? 0
+        let train = SubsetDataset(data.train, classes: classes, perClass: row.perClass, seed: seed, holdout: holdout)
+        let heldOut: (any Dataset)? = data.validation.map { SubsetDataset($0, classes: classes, perClass: row.evaluationPerClass, seed: 0) }
+        let validation: (any Dataset)? = row.earlyStop != nil
+            ? SubsetDataset(data.train, classes: classes, perClass: row.perClass, seed: seed, holdout: holdout, part: .holdout) : heldOut
+        return (DataSplits(train: train, validation: validation, description: data.description), heldOut,
+                train.shortfall.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
     func load(_ dir: String) throws -> ExperimentResult {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -331,16 +396,25 @@ public struct ExperimentRunner {
 
     static func percent(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
 
-    /// The last epoch's line of metrics.csv: the running training error, validation top-1 and top-5.
-    static func lastMetrics(_ path: String) throws -> (train: Double, top1: Double?, top5: Double?) {
+    /// An epoch's line of metrics.csv (nil: the last): the running training error, validation top-1 and top-5.
+    static func metrics(_ path: String, epoch: Int?) throws -> (epoch: Int, train: Double, top1: Double?, top5: Double?) {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let lines = text.split(separator: "\n")
-        guard let header = lines.first?.split(separator: ",").map(String.init), let last = lines.dropFirst().last?.split(separator: ",", omittingEmptySubsequences: false).map(String.init),
+        let lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let line = epoch.map { e in lines.dropFirst().last { Int($0.first ?? "") == e } } ?? lines.dropFirst().last
+        guard let header = lines.first, let line, let at = Int(line[0]),
               let t = header.firstIndex(of: "train_top1_error"), let v1 = header.firstIndex(of: "val_top1_error"), let v5 = header.firstIndex(of: "val_top5_error"),
-              last.count == header.count, let train = Double(last[t]) else {
-            throw Trainer.Failure(description: "\(path) has no finished epoch")
+              line.count > max(t, v1, v5), let train = Double(line[t]) else {
+            throw Trainer.Failure(description: "\(path) has no finished epoch" + (epoch.map { " \($0)" } ?? ""))
         }
-        return (train, Double(last[v1]), Double(last[v5]))
+        return (at, train, Double(line[v1]), Double(line[v5]))
+    }
+
+    /// Whether the checkpoint at `path` ends its run: every epoch done, or stopped early.
+    static func finished(_ path: String, epochs: Int, patience: Int?) -> Bool {
+        guard let file = try? Safetensors.read(path: path), let state = try? Checkpoint.read(file, path: path) else { return false }
+        if state.stepInEpoch == 0 && state.epoch >= epochs { return true }
+        if let patience, state.bestEpoch != nil { return state.epochsSinceBest >= patience }
+        return false
     }
 
     static func writeAtomically(_ data: Data, to path: String) throws {
@@ -380,6 +454,9 @@ public struct ExperimentTable {
         public var trainTop1: (mean: Double, std: Double)
         public var valTop1: (mean: Double, std: Double)?
         public var valTop5: (mean: Double, std: Double)?
+        /// With early stopping: the epoch of the evaluated weights, and the epochs trained.
+        public var bestEpoch: (mean: Double, std: Double)?
+        public var trainedEpochs: (mean: Double, std: Double)?
         public var minutes: Double
     }
 
@@ -396,17 +473,23 @@ public struct ExperimentTable {
             let v1 = rs.compactMap(\.valTop1), v5 = rs.compactMap(\.valTop5)
             return Line(row: row.name.value, seeds: rs.count, parameters: first.parameters, multiplyAdds: first.multiplyAdds,
                         trainTop1: Self.stats(rs.map(\.trainTop1)), valTop1: v1.count == rs.count ? Self.stats(v1) : nil,
-                        valTop5: v5.count == rs.count ? Self.stats(v5) : nil, minutes: rs.map(\.seconds).reduce(0, +) / 60)
+                        valTop5: v5.count == rs.count ? Self.stats(v5) : nil,
+                        bestEpoch: rs.allSatisfy { $0.bestEpoch != nil } ? Self.stats(rs.compactMap { $0.bestEpoch.map(Double.init) }) : nil,
+                        trainedEpochs: rs.allSatisfy { $0.trainedEpochs != nil } ? Self.stats(rs.compactMap { $0.trainedEpochs.map(Double.init) }) : nil,
+                        minutes: rs.map(\.seconds).reduce(0, +) / 60)
         }
     }
 
     /// Errors as fractions; `minutes` is the training time of the processes that finished the rows.
     public func csv() -> String {
         func f(_ x: Double?) -> String { x.map { String(format: "%.6f", $0) } ?? "" }
-        var out = "row,seeds,parameters,multiply_adds,train_top1_error,train_top1_std,val_top1_error,val_top1_std,val_top5_error,val_top5_std,minutes\n"
+        var out = "row,seeds,parameters,multiply_adds,train_top1_error,train_top1_std,val_top1_error,val_top1_std,val_top5_error,val_top5_std,"
+            + "best_epoch,best_epoch_std,trained_epochs,minutes\n"
         for l in lines {
             out += "\(l.row),\(l.seeds),\(l.parameters),\(l.multiplyAdds),\(f(l.trainTop1.mean)),\(f(l.trainTop1.std)),\(f(l.valTop1?.mean)),\(f(l.valTop1?.std)),"
-                + "\(f(l.valTop5?.mean)),\(f(l.valTop5?.std)),\(String(format: "%.2f", l.minutes))\n"
+                + "\(f(l.valTop5?.mean)),\(f(l.valTop5?.std)),"
+                + "\(l.bestEpoch.map { String(format: "%.2f", $0.mean) } ?? ""),\(l.bestEpoch.map { String(format: "%.2f", $0.std) } ?? ""),"
+                + "\(l.trainedEpochs.map { String(format: "%.2f", $0.mean) } ?? ""),\(String(format: "%.2f", l.minutes))\n"
         }
         return out
     }
@@ -419,13 +502,26 @@ public struct ExperimentTable {
             while digits.count > 3 { out = "," + digits.suffix(3) + out; digits.removeLast(3) }
             return digits + out
         }
+        let lines = self.lines
+        let stops = lines.contains { $0.bestEpoch != nil }, top5 = lines.contains { $0.valTop5 != nil }
         var out = "# \(experiment.name)\n\nError in %, mean ± standard deviation over each row's seeds (draws). Train top-1: the running error over the "
-            + "last epoch's batches (dropout on); \(heldOut) top-1 and top-5: \(heldOutSource.map { "the images of \($0)" } ?? "the held-out split") "
-            + "(a row's `data` may take a subset), never trained on; top-5 only for more than 5 classes.\n\n"
-        out += "| row | train top-1 | \(heldOut) top-1 | \(heldOut) top-5 | parameters | multiply-adds | seeds | minutes |\n|---|---|---|---|---|---|---|---|\n"
+            + "\(stops ? "evaluated" : "last") epoch's batches (dropout on); \(heldOut) top-1\(top5 ? " and top-5" : ""): "
+            + "\(heldOutSource.map { "the images of \($0)" } ?? "the held-out split") (a row's `data` may take a subset), never trained on"
+            + (top5 ? "; top-5 only for more than 5 classes" : "") + ".\n"
+        if stops {
+            out += "\nRows with an epoch column stopped early: their validation set is images carved from the training split (disjoint from the "
+                + "images trained on), training stopped once its loss (dropout off) had not improved for the row's patience, and the "
+                + "\(heldOut) error is that of the weights of the epoch with the lowest validation loss (the column: mean ± sd of that epoch, "
+                + "and of the epochs trained).\n"
+        }
+        out += "\n| row | train top-1 | \(heldOut) top-1 |" + (top5 ? " \(heldOut) top-5 |" : "") + (stops ? " epoch (trained) |" : "")
+            + " parameters | multiply-adds | seeds | minutes |\n|" + String(repeating: "---|", count: 7 + (top5 ? 1 : 0) + (stops ? 1 : 0)) + "\n"
         for l in lines {
-            out += "| \(l.row) | \(pm(l.trainTop1)) | \(pm(l.valTop1)) | \(pm(l.valTop5)) | \(millions(l.parameters)) | \(millions(l.multiplyAdds)) | \(l.seeds) | "
-                + String(format: "%.1f", l.minutes) + " |\n"
+            out += "| \(l.row) | \(pm(l.trainTop1)) | \(pm(l.valTop1)) |" + (top5 ? " \(pm(l.valTop5)) |" : "")
+            if stops {
+                out += l.bestEpoch.map { b in String(format: " %.1f ± %.1f (%.1f) |", b.mean, b.std, l.trainedEpochs?.mean ?? b.mean) } ?? " - |"
+            }
+            out += " \(millions(l.parameters)) | \(millions(l.multiplyAdds)) | \(l.seeds) | " + String(format: "%.1f", l.minutes) + " |\n"
         }
         return out
     }

@@ -34,6 +34,10 @@ public final class Trainer {
         public var loaderThreads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
         /// Stop after this many steps in all (for tests of kill-and-resume); nil: train to the end.
         public var stopAfterSteps: Int?
+        /// Early stopping: stop once the validation loss (inference mode) has not improved for this
+        /// many epochs; the best epoch's weights are `RUN/checkpoints/best.safetensors`. nil: run
+        /// every epoch. Needs a validation split.
+        public var earlyStop: Int?
         public init(epochs: Int, batch: Int) {
             self.epochs = epochs
             self.batch = batch
@@ -48,6 +52,8 @@ public final class Trainer {
         /// Data-parallel runs, after each epoch: the gradients' allreduce per step (its seconds and
         /// bytes) against the whole step's seconds.
         case allreduce(seconds: Double, bytes: Int, stepSeconds: Double)
+        /// Early stopping ended the run after `epoch`: the validation loss was lowest at `bestEpoch`.
+        case stoppedEarly(epoch: Int, bestEpoch: Int, bestLoss: Double)
         case warning(String)
     }
 
@@ -59,14 +65,17 @@ public final class Trainer {
         public var trainError: Double
         public var validationTop1: Double?
         public var validationTop5: Double?
+        /// The validation split's mean cross-entropy in inference mode (dropout off).
+        public var validationLoss: Double?
         public var imagesPerSecond: Double
         public var dataWaitFraction: Double
         /// Unreadable images skipped in this epoch (each also reported by path as a warning).
         public var skippedImages = 0
 
         public init(epoch: Int, step: Int, learningRate: Double, loss: Double, trainError: Double, validationTop1: Double?,
-                    validationTop5: Double?, imagesPerSecond: Double, dataWaitFraction: Double, skippedImages: Int = 0) {
+                    validationTop5: Double?, imagesPerSecond: Double, dataWaitFraction: Double, skippedImages: Int = 0, validationLoss: Double? = nil) {
             self.skippedImages = skippedImages
+            self.validationLoss = validationLoss
             self.epoch = epoch
             self.step = step
             self.learningRate = learningRate
@@ -108,6 +117,8 @@ public final class Trainer {
     }
 
     var checkpointPath: String { "\(run)/checkpoints/latest.safetensors" }
+    /// With early stopping: the weights of the epoch with the lowest validation loss.
+    public var bestPath: String { "\(run)/checkpoints/best.safetensors" }
 
     /// Trains; returns the metrics of the epochs it ran.
     @discardableResult
@@ -128,6 +139,12 @@ public final class Trainer {
             }
             guard held.count > 0 else { throw Failure(description: "the validation split of \(held.source) has no images") }
             try held.checkLabels(classes: classes, network: graph.name)
+        }
+        if let patience = options.earlyStop {
+            guard patience >= 1 else { throw Failure(description: "early stopping needs a patience of at least 1 epoch, got \(patience)") }
+            guard data.validation != nil else {
+                throw Failure(description: "early stopping watches the validation loss, but \(data.train.source) has no validation split")
+            }
         }
         let batch = options.batch
         let ranks = communicator.size, rank = communicator.rank, isRoot = communicator.isRoot
@@ -190,6 +207,10 @@ public final class Trainer {
             if let names = state.classNames, let now = classNames, names != now {
                 throw Failure(description: "\(checkpointPath) was trained on the classes \(names.joined(separator: ", ")), but \(data.train.source) has "
                               + "\(now.joined(separator: ", ")); resume with the same --data")
+            }
+            if let patience = options.earlyStop, let best = state.bestEpoch, state.epochsSinceBest >= patience {
+                throw Failure(description: "nothing to do: \(checkpointPath) stopped early after epoch \(state.epoch) (the validation loss was lowest "
+                              + "at epoch \(best), its weights in \(bestPath)); pass a larger early-stop patience to train on")
             }
             if state.epoch >= options.epochs {
                 throw Failure(description: "nothing to do: \(checkpointPath) has finished \(state.epoch) of \(options.epochs) epochs; pass a larger --epochs to train on")
@@ -310,13 +331,24 @@ public final class Trainer {
                 let steps = Double(gradients.reduces - stepsStart)
                 report(.allreduce(seconds: (gradients.reduceSeconds - reduceStart) / steps, bytes: gradients.gradientCount * 4, stepSeconds: elapsed / steps))
             }
-            var validation: (top1: Double, top5: Double?)?
+            var validation: (top1: Double, top5: Double?, loss: Double)?
             if let evaluator, let held = data.validation {
                 try evaluator.load(from: executor)
-                let result = try evaluator.errors(held, views: 1, strict: options.strict, communicator: communicator)
-                for index in result.unreadable.keys.sorted() { report(.warning("skipped unreadable validation image: \(result.unreadable[index]!)")) }
+                let p = try evaluator.predictions(held, views: 1, strict: options.strict, communicator: communicator)
+                let result = Evaluator.errors(p, held)
+                for index in p.unreadable.keys.sorted() { report(.warning("skipped unreadable validation image: \(p.unreadable[index]!)")) }
                 if result.images == 0 { throw Failure(description: "no image of the validation split \(held.source) could be read") }
-                validation = (result.top1, result.top5)
+                validation = (result.top1, result.top5, Evaluator.loss(p, held))
+            }
+            // Early stopping: a new lowest validation loss resets the count (and its weights are kept).
+            var improved = false
+            if options.earlyStop != nil, let loss = validation?.loss {
+                if loss < (state.bestValidationLoss ?? .infinity) {
+                    (state.bestValidationLoss, state.bestEpoch, state.epochsSinceBest) = (loss, epoch + 1, 0)
+                    improved = true
+                } else {
+                    state.epochsSinceBest += 1
+                }
             }
             // Schedule.
             let lrUsed = state.learningRate
@@ -341,7 +373,7 @@ public final class Trainer {
             let metrics = EpochMetrics(epoch: epoch + 1, step: state.globalStep, learningRate: lrUsed, loss: lossSum / Double(max(1, seen / batch)),
                                        trainError: Double(wrong) / Double(max(1, seen)), validationTop1: validation?.top1, validationTop5: validation?.top5 ?? nil,
                                        imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9), dataWaitFraction: queue.waitSeconds / max(elapsed, 1e-9),
-                                       skippedImages: skippedImages)
+                                       skippedImages: skippedImages, validationLoss: validation?.loss)
             state.epoch = epoch + 1
             state.stepInEpoch = 0
             (state.epochLossSum, state.epochWrong, state.epochSeen) = (0, 0, 0)
@@ -349,6 +381,8 @@ public final class Trainer {
                 // The metrics line before the checkpoint: a run killed between the two redoes the
                 // epoch (its line is dropped on resume and written again), never loses the line.
                 try Metrics.append(metrics, to: "\(run)/metrics.csv")
+                // The best weights before the state that names them: a kill between the two redoes the epoch.
+                if improved { try save(state, executor, to: bestPath, at: "the end of epoch \(epoch + 1)") }
                 try save(state, executor, to: checkpointPath, at: "the end of epoch \(epoch + 1)")
                 if options.snapshotEpochs.contains(epoch + 1) {
                     try save(state, executor, to: "\(run)/checkpoints/epoch-\(epoch + 1).safetensors", at: "the end of epoch \(epoch + 1)")
@@ -356,6 +390,10 @@ public final class Trainer {
             }
             results.append(metrics)
             report(.epoch(metrics))
+            if let patience = options.earlyStop, let best = state.bestEpoch, let loss = state.bestValidationLoss, state.epochsSinceBest >= patience {
+                report(.stoppedEarly(epoch: epoch + 1, bestEpoch: best, bestLoss: loss))
+                break
+            }
         }
         return results
     }
@@ -495,14 +533,16 @@ final class ResultSlots: @unchecked Sendable {
 
 /// `RUN/metrics.csv`: one line per epoch.
 enum Metrics {
-    static let header = "epoch,step,lr,loss,train_top1_error,val_top1_error,val_top5_error,images_per_s,data_wait_fraction"
+    static let header = "epoch,step,lr,loss,train_top1_error,val_top1_error,val_top5_error,images_per_s,data_wait_fraction,val_loss"
 
     static func append(_ m: Trainer.EpochMetrics, to path: String) throws {
         var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         if text.isEmpty { text = header + "\n" }
+        // A run begun before a column was added: the new header (its older lines lack the new columns).
+        if let end = text.firstIndex(of: "\n"), text[..<end] != header, header.hasPrefix(text[..<end]) { text = header + text[end...] }
         func f(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "" }
         text += "\(m.epoch),\(m.step),\(f(m.learningRate)),\(f(m.loss)),\(f(m.trainError)),\(f(m.validationTop1)),\(f(m.validationTop5)),"
-            + "\(f(m.imagesPerSecond)),\(f(m.dataWaitFraction))\n"
+            + "\(f(m.imagesPerSecond)),\(f(m.dataWaitFraction)),\(f(m.validationLoss))\n"
         try AtomicFile.write(Data(text.utf8), to: path)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import StrataCPU
 import StrataDiagnostics
 import StrataFormats
 import StrataTrain
@@ -194,5 +195,63 @@ struct TransferExperimentTests {
         let bad = strata("experiment", d + "/bad.yaml", "--out", d + "/bad")
         #expect(bad.status == 1 && bad.errors.contains("bad.yaml:6:14") && bad.errors.contains("names no earlier row"), "\(bad.errors)")
         #expect(bad.errors.contains("row 'b' trains on 3 classes but its network has 2 outputs"), "\(bad.errors)")
+    }
+
+    /// A row with `early_stop` validates on images carved from the training split (never the test
+    /// split), stops on their loss and reports the held-out error of the best epoch's weights.
+    @Test func earlyStoppingRowsValidateOnTrainingImagesAndReportTheBestEpoch() throws {
+        let d = try ExperimentTests.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try ExperimentTests.setUp(d)
+        try """
+            name: stop
+            base: tiny.yaml
+            data: data
+            training: {seeds: [3]}
+            rows:
+              - name: few
+                data: {classes: [1, 0], per_class: 20, eval_per_class: 16}
+                early_stop: {patience: 2, per_class: 10}
+                epochs: 30
+
+            """.write(toFile: d + "/stop.yaml", atomically: true, encoding: .utf8)
+        let r = strata("experiment", d + "/stop.yaml", "--out", d + "/out")
+        #expect(r.status == 0, "\(r.errors)")
+        let result = try JSONDecoder().decode([String: JSONAny].self, from: Data(contentsOf: URL(fileURLWithPath: d + "/out/rows/few/seed-3/result.json")))
+        let best = try #require(result["best_epoch"]?.int), trained = try #require(result["trained_epochs"]?.int)
+        #expect(best >= 1 && best <= trained && trained <= 30 && (trained == 30 || trained == best + 2), "best \(best), trained \(trained)")
+        #expect(try String(contentsOfFile: d + "/out/table.md", encoding: .utf8).contains("epoch (trained)"))
+        // The splits: training and validation from the training folder, disjoint; the table's from the val split.
+        let experiment = try Experiment.load(path: d + "/stop.yaml")
+        let data = try DataLoader.open(d + "/data", channels: 1, side: 6)
+        let parts = ExperimentRunner.splits(for: experiment.rows[0], seed: 3, data: data)
+        let train = try #require(parts.data.train as? SubsetDataset), validation = try #require(parts.data.validation as? SubsetDataset)
+        let heldOut = try #require(parts.heldOut as? SubsetDataset)
+        #expect(train.count == 40 && validation.count == 20 && heldOut.count == 32)
+        #expect(validation.base.source == data.train.source && Set(train.indices).isDisjoint(with: validation.indices))
+        #expect(heldOut.base.source == data.validation!.source)
+        // The reported held-out error is that of best.safetensors.
+        let weights = try Safetensors.read(path: d + "/out/rows/few/seed-3/checkpoints/best.safetensors")
+        let evaluator = Evaluator(graph: experiment.rows[0].graph, preprocessing: try Preprocessing.inference(weights: weights, path: "best", input: (1, 6, 6)),
+                                  batch: 16, backend: CPUBackend())
+        evaluator.load(weights)
+        #expect(try evaluator.errors(heldOut, views: 1).top1 == result["val_top1"]?.double)
+        // early_stop needs both its keys, located.
+        try String(contentsOfFile: d + "/stop.yaml", encoding: .utf8).replacingOccurrences(of: "{patience: 2, per_class: 10}", with: "{patience: 2}")
+            .write(toFile: d + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = strata("experiment", d + "/bad.yaml", "--out", d + "/bad")
+        #expect(bad.status == 1 && bad.errors.contains("bad.yaml:8:") && bad.errors.contains("needs 'per_class'"), "\(bad.errors)")
+    }
+}
+
+/// A JSON value read loosely, for checking result files.
+struct JSONAny: Decodable {
+    var value: Any?
+    var int: Int? { value as? Int }
+    var double: Double? { (value as? Double) ?? (value as? Int).map(Double.init) }
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let i = try? c.decode(Int.self) { value = i } else if let d = try? c.decode(Double.self) { value = d }
+        else if let s = try? c.decode(String.self) { value = s } else { value = nil }
     }
 }

@@ -87,7 +87,7 @@ struct TrainingTests {
         #expect(results.last!.validationTop1! < 0.05)
         #expect(results.last!.validationTop5 == nil)   // 2 classes: top-5 measures nothing, so it is not reported
         let csv = try String(contentsOfFile: d + "/metrics.csv", encoding: .utf8).split(separator: "\n")
-        #expect(csv.first == "epoch,step,lr,loss,train_top1_error,val_top1_error,val_top5_error,images_per_s,data_wait_fraction")
+        #expect(csv.first == "epoch,step,lr,loss,train_top1_error,val_top1_error,val_top5_error,images_per_s,data_wait_fraction,val_loss")
         #expect(csv.count == 4)
         #expect(csv[3].hasPrefix("3,96,0.1,"))
         #expect(FileManager.default.fileExists(atPath: d + "/spec.yaml"))
