@@ -46,7 +46,7 @@ let package = Package(
             // writes a disjoint range), which Swift 6's Sendable checking cannot express.
             swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Stage 4b: the OpenCL runtime (devices, programs, buffers, launches); the backend's kernels come next (issue 11).
-        .target(name: "StrataOpenCL", dependencies: ["COpenCL", "StrataIR", "StrataPlan"], exclude: ["README.md"]),
+        .target(name: "StrataOpenCL", dependencies: ["COpenCL", "StrataIR", "StrataPlan", "StrataFormats"], exclude: ["README.md"]),
         // File formats: safetensors (weights, gradients) and .npy (inputs, labels, features).
         .target(name: "StrataFormats", dependencies: ["CPNG", "CTurboJPEG"], exclude: ["README.md"]),
         // The job's ranks under mpirun (MPI_COMM_WORLD), or one rank without it: collectives for
@@ -77,7 +77,9 @@ let package = Package(
             exclude: ["Golden"]),  // golden outputs, read from the source tree
         .testTarget(name: "StrataPlanTests", dependencies: ["StrataPlan", "StrataIR", "StrataSpec"]),
         .testTarget(name: "StrataCPUTests", dependencies: ["StrataCPU", "StrataPlan", "StrataIR", "StrataSpec", "CStrataSupport", "COpenBLAS"]),
-        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataCPU", "StrataFormats", "StrataIR", "StrataPlan"]),
+        // The fuzz tests reach the readers of every module (sweep files, reports, the OpenCL caches).
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataCPU", "StrataFormats", "StrataIR", "StrataPlan", "StrataSpec",
+                                                            "StrataCommands", "StrataAnalysis", "StrataOpenCL"]),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataAnalysisTests", dependencies: ["StrataAnalysis", "StrataCPU", "StrataIR", "StrataSpec", "StrataPlan", "StrataFormats", "StrataTrain"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),

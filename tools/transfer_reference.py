@@ -7,7 +7,7 @@ count and seed:
             off), the source's mean image, a new fc8 (5 units, N(0, 0.0625), bias 0) trained alone;
   scratch:  the whole network from the spec's initialisation (per-layer std, biases 0), dropout on, the
             mean image of its own training draw.
-Both: SGD, lr 0.01 constant, momentum 0.9, weight decay 0.0005 (on every parameter), batch 15 (a last
+Both: SGD at a constant lr (0.1 for the head alone, 0.01 from scratch, as the experiment file), momentum 0.9, weight decay 0.0005 (on every parameter), batch 15 (a last
 partial batch dropped), images in [0, 1] minus the mean; a validation set of `holdout` more training
 images per class (disjoint from the draw), mean cross-entropy in inference mode after each epoch; stop
 once it has not improved for `patience` epochs (at most `max_epochs`); the weights of the lowest-loss
@@ -52,7 +52,8 @@ def main():
     a.add_argument("--patience", type=int, default=10)
     a.add_argument("--max-epochs", type=int, default=300)
     a.add_argument("--batch", type=int, default=15)
-    a.add_argument("--lr", type=float, default=0.01)
+    a.add_argument("--transfer-lr", type=float, default=0.1, help="the head's learning rate (experiments/zf-transfer-mini.yaml's)")
+    a.add_argument("--scratch-lr", type=float, default=0.01, help="a whole network's learning rate from scratch")
     a.add_argument("--modes", default="transfer,scratch")
     a.add_argument("--out", required=True, help="CSV: mode,count,seed,best_epoch,trained_epochs,test_error,seconds")
     args = a.parse_args()
@@ -122,7 +123,7 @@ def main():
                     trained, inputs = head, (f_train, f_held, f_test)
                 else:
                     trained, inputs = model, (train_x - mean, held_x - mean, test_x - mean)
-                opt = torch.optim.SGD(trained.parameters(), lr=args.lr, momentum=0.9, weight_decay=0.0005)
+                opt = torch.optim.SGD(trained.parameters(), lr=args.transfer_lr if transfer else args.scratch_lr, momentum=0.9, weight_decay=0.0005)
                 g = torch.Generator().manual_seed(seed)
                 best, best_epoch, best_state, epoch = float("inf"), 0, None, 0
                 for epoch in range(1, args.max_epochs + 1):

@@ -71,6 +71,9 @@ public final class BatchRunner {
                 for (k, node) in nodes.enumerated() {
                     let size = graph.nodes[node].shape!.elementCount!
                     let values = try e.read(.value(node))
+                    if let k = values.prefix(n * size).firstIndex(where: { !$0.isFinite }) {
+                        throw SweepError.nonFinite(layer: graph.nodes[node].name, image: start + k / size, what: "its output")
+                    }
                     results[k].replaceSubrange((start * size)..<((start + n) * size), with: values.prefix(n * size))
                 }
             }

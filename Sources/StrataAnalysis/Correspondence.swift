@@ -1,4 +1,5 @@
 import Foundation
+import StrataFormats
 import StrataIR
 
 /// Table 1 of the ZF paper: do the features of different images change the same way when the same
@@ -157,7 +158,7 @@ public enum Correspondence {
                     let v = control ? r.control : r.score
                     return String(format: "%.4f ± %.4f", v.mean, v.std)
                 }
-                md += "| \(control ? "random (\(part)'s size, \(draws) draw\(draws == 1 ? "" : "s"))" : part) | " + cells.joined(separator: " | ") + " |\n"
+                md += "| \(control ? "random (\(Markdown.cell(part))'s size, \(draws) draw\(draws == 1 ? "" : "s"))" : Markdown.cell(part)) | " + cells.joined(separator: " | ") + " |\n"
             }
         }
         return md

@@ -138,6 +138,13 @@ public struct Occlusion: Sendable {
             try batch.withUnsafeBufferPointer { try e.setInput(UnsafeBufferPointer(rebasing: $0[0..<(n * input.perImage)])) }
             e.run()
             let probabilities = try e.read(.value(last)), features = try e.read(.value(layer))
+            let size = graph.nodes[layer].shape!.elementCount!
+            if let k = probabilities.prefix(n * classes).firstIndex(where: { !$0.isFinite }) {
+                throw SweepError.nonFinite(layer: graph.nodes[last].name, image: (start + k / classes) / positions, what: "an occluded copy")
+            }
+            if let k = features.prefix(n * size).firstIndex(where: { !$0.isFinite }) {
+                throw SweepError.nonFinite(layer: graph.nodes[layer].name, image: (start + k / size) / positions, what: "an occluded copy")
+            }
             for k in 0..<n {
                 let q = start + k, image = q / positions
                 let row = probabilities[(k * classes)..<((k + 1) * classes)]

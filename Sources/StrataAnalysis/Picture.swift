@@ -72,10 +72,23 @@ public enum Picture {
 
     /// Images laid out in a grid (row-major, `columns` across), `gap` pixels of white between,
     /// in RGB; each cell as large as the largest image (smaller ones top-left).
-    public static func grid(_ images: [Images.Image?], columns: Int, gap: Int = 2) -> Images.Image {
+    /// The most pixels a picture may have (a 8192×8192 image): its size is checked before anything
+    /// is allocated.
+    public static let maximumPixels = 8192 * 8192
+
+    public struct TooLarge: Error, CustomStringConvertible {
+        public var height: Int, width: Int
+        public var description: String {
+            "a picture of \(width)×\(height) pixels is larger than the \(Picture.maximumPixels / 1_000_000) million pixels a picture may have; show fewer images or amounts"
+        }
+    }
+
+    public static func grid(_ images: [Images.Image?], columns: Int, gap: Int = 2) throws -> Images.Image {
+        let columns = max(1, columns)
         let rows = max(1, (images.count + columns - 1) / columns)
         let ch = images.compactMap { $0?.height }.max() ?? 1, cw = images.compactMap { $0?.width }.max() ?? 1
         let (h, w) = (rows * ch + (rows + 1) * gap, columns * cw + (columns + 1) * gap)
+        guard h <= maximumPixels / max(w, 1) else { throw TooLarge(height: h, width: w) }
         var pixels = [Float](repeating: 255, count: 3 * h * w)
         for (k, image) in images.enumerated() {
             guard let image else { continue }

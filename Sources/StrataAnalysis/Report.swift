@@ -44,12 +44,49 @@ public enum Report {
         return "\(v)"
     }
 
-    /// A CSV as its header and rows of fields.
-    static func table(_ path: String) -> (header: [String], rows: [[Substring]])? {
+    /// A CSV (RFC 4180) as its header and rows of fields. A row with another number of fields than
+    /// the header is left out, and said in `warnings`.
+    static func table(_ path: String, warnings: inout [String]) -> (header: [String], rows: [[Substring]])? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        let lines = text.split(separator: "\n")
-        guard let first = lines.first else { return nil }
-        return (first.split(separator: ",").map(String.init), lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) })
+        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        guard let first = lines.first, let header = CSV.split(first) else { return nil }
+        var rows: [[Substring]] = []
+        for (k, line) in lines.dropFirst().enumerated() {
+            guard let fields = CSV.split(line), fields.count == header.count else {
+                warnings.append("\(path):\(k + 2): a row of \(CSV.split(line)?.count ?? 0) field(s) where the header has \(header.count); left out")
+                continue
+            }
+            rows.append(fields.map { Substring($0) })
+        }
+        return (header, rows)
+    }
+
+    /// A link to `file` in the folder `relative` (a path inside the report's folder): each part
+    /// percent-encoded and the whole made relative ("./"), so no name becomes a scheme or markup.
+    static func link(_ relative: String, _ file: String) -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let parts = (relative == "." ? [] : relative.split(separator: "/").map(String.init)) + [file]
+        return "./" + parts.map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? "" }.joined(separator: "/")
+    }
+
+    /// The cells of a Markdown table line, split at the `|` that are not escaped and unescaped
+    /// (`\|`, `\\` and the entities `Markdown.cell` writes), as plain text.
+    static func cells(_ line: Substring) -> [String] {
+        var cells: [String] = [], current = "", escaped = false
+        for c in line {
+            if escaped { current.append(c); escaped = false }
+            else if c == "\\" { escaped = true }
+            else if c == "|" { cells.append(current); current = "" }
+            else { current.append(c) }
+        }
+        cells.append(current)
+        // The empty cells before the first | and after the last.
+        if line.hasPrefix("|") { cells.removeFirst() }
+        if line.hasSuffix("|") && !line.hasSuffix("\\|") && !cells.isEmpty { cells.removeLast() }
+        return cells.map {
+            $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+                .replacingOccurrences(of: "&amp;", with: "&")
+        }
     }
 
     /// A line chart: `series` of (label, [(x, y)]).
@@ -88,7 +125,8 @@ public enum Report {
     }
 
     /// The page. `chartJS`: the library's source, inlined.
-    public static func html(root: String, chartJS: String) -> (html: String, charts: Int, images: Int) {
+    public static func html(root: String, chartJS: String) -> (html: String, charts: Int, images: Int, warnings: [String]) {
+        var warnings: [String] = []
         var sections: [Section] = []
         var chartCount = 0, imageCount = 0
         for folder in folders(root) {
@@ -97,9 +135,9 @@ public enum Report {
             let title = folder == root ? (root as NSString).lastPathComponent : relative
             if let record = try? String(contentsOfFile: "\(folder)/run.json", encoding: .utf8),
                let command = record.range(of: "\"command\": \"").map({ record[$0.upperBound...].prefix { $0 != "\"" } }) {
-                body += "<p class=\"record\">strata \(escape(String(command))) — <a href=\"\(escape(relative))/run.json\">run.json</a></p>\n"
+                body += "<p class=\"record\">strata \(escape(String(command))) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a></p>\n"
             }
-            if let m = table("\(folder)/metrics.csv"), let epoch = m.header.firstIndex(of: "epoch") {
+            if let m = table("\(folder)/metrics.csv", warnings: &warnings), let epoch = m.header.firstIndex(of: "epoch") {
                 func column(_ name: String) -> [(String, String)] {
                     guard let k = m.header.firstIndex(of: name) else { return [] }
                     return m.rows.filter { $0.count > k }.map { (number($0[epoch]), number($0[k])) }
@@ -109,7 +147,7 @@ public enum Report {
                               series: [("train top-1", column("train_top1_error")), ("validation top-1", column("val_top1_error")),
                                        ("validation top-5", column("val_top5_error"))]); chartCount += 1
             }
-            if let s = table("\(folder)/summary.csv"), s.header.starts(with: ["transform", "amount", "layer"]),
+            if let s = table("\(folder)/summary.csv", warnings: &warnings), s.header.starts(with: ["transform", "amount", "layer"]),
                let distance = s.header.firstIndex(of: "mean_relative_distance"), let probability = s.header.firstIndex(of: "mean_true_prob"),
                let accuracy = s.header.firstIndex(of: "top1_accuracy") {
                 var transforms: [Substring] = []
@@ -129,7 +167,7 @@ public enum Report {
                 }
             }
             // An experiment's table (strata experiment): error per row as bars, and the table.
-            if let t = table("\(folder)/table.csv"), t.header.starts(with: ["row", "seeds", "parameters"]),
+            if let t = table("\(folder)/table.csv", warnings: &warnings), t.header.starts(with: ["row", "seeds", "parameters"]),
                let train = t.header.firstIndex(of: "train_top1_error"), let top1 = t.header.firstIndex(of: "val_top1_error"),
                let top5 = t.header.firstIndex(of: "val_top5_error") {
                 func percent(_ k: Int) -> [String] { t.rows.map { $0.count > k && !$0[k].isEmpty ? String(format: "%.3f", (Double($0[k]) ?? .nan) * 100) : "null" } }
@@ -142,7 +180,7 @@ public enum Report {
                 body += "<table>\n"
                 // The markdown table's lines (a title and prose above it are left out); its second line is the rule.
                 for (k, line) in md.split(separator: "\n").filter({ $0.hasPrefix("|") }).enumerated() where k != 1 {
-                    let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+                    let cells = Self.cells(line)
                     let tag = k == 0 ? "th" : "td"
                     body += "<tr>" + cells.map { "<\(tag)>\(escape($0))</\(tag)>" }.joined() + "</tr>\n"
                 }
@@ -190,6 +228,6 @@ public enum Report {
             </body></html>
 
             """
-        return (page, chartCount, imageCount)
+        return (page, chartCount, imageCount, warnings)
     }
 }

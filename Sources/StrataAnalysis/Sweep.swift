@@ -100,6 +100,11 @@ public enum Sweep {
                     }
                 }
             }
+            for k in 0..<layers.count {
+                if let i = norms[k].firstIndex(where: { !$0.isFinite }) {
+                    throw SweepError.nonFinite(layer: graph.nodes[layers[k]].name, image: start + i, what: "the untransformed image")
+                }
+            }
             let raw = Array(input.raw[(start * perImage)..<((start + n) * perImage)])
             var moved = [Float](repeating: 0, count: n * perImage), batch = moved
             let meanImage = fill == .mean ? input.rule.inputMean : nil
@@ -149,8 +154,12 @@ public enum Sweep {
                         let row = probabilities[(i * classes)..<((i + 1) * classes)]
                         let top = row.indices.max { row[$0] < row[$1] || row[$0].isNaN }! - i * classes
                         let trueProbability = Double(row[i * classes + labels[start + i]])
+                        guard row.allSatisfy(\.isFinite) else {
+                            throw SweepError.nonFinite(layer: graph.nodes[last].name, image: start + i, what: "\(transform.rawValue) \(csv(amount))")
+                        }
                         for (k, node) in layers.enumerated() {
                             let d = distances[i * layers.count + k]
+                            guard d.isFinite else { throw SweepError.nonFinite(layer: graph.nodes[node].name, image: start + i, what: "\(transform.rawValue) \(csv(amount))") }
                             rows.append(SweepRow(image: start + i, transform: transform, amount: amount, layer: graph.nodes[node].name, distance: d,
                                                  relativeDistance: norms[k][i] > 0 ? d / norms[k][i] : (d == 0 ? 0 : .infinity),
                                                  trueProbability: trueProbability, topLabel: top))
@@ -253,6 +262,12 @@ public enum Sweep {
 public struct SweepError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+
+    /// A layer's output that is not a finite number: an error, never a number in a table.
+    static func nonFinite(layer: String, image: Int, what: String) -> SweepError {
+        SweepError("layer '\(layer)' gave a value that is not a finite number for image \(image) (\(what)); the input or the weights hold a "
+                   + "non-finite number, or a value overflowed float32, so there is no result to report")
+    }
 }
 
 /// A float written for CSV: shortest round-trip text, `nan`, `inf` or `-inf`.

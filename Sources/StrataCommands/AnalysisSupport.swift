@@ -63,20 +63,63 @@ struct AnalysisArguments: ParsableArguments {
 
     /// The weights file, and the images by the one input rule (`InputRule`).
     func load(_ graph: Graph) throws -> (Safetensors.File, AnalysisInput) {
+        try FileCheck.prepareOutputFolder(outPath)   // an unusable --out is found before the work, not after
         let file = try Safetensors.read(path: weightsPath)
         try Weights.check(file, path: weightsPath, graph: graph)
         return (file, try AnalysisInput.load(source, limit: limit, graph: graph, weights: file, weightsPath: weightsPath, mean: meanChoice))
     }
 }
 
-/// `DIR/run.json`: what made an analysis folder, so a figure can be traced and redone.
+/// `DIR/run.json`: what made an analysis folder, so a figure can be traced and redone. A folder
+/// holds one run: `files` lists what the run wrote, and the next run into the folder removes the
+/// files of that list it does not write again (pictures of an earlier sweep never outlive it).
 enum RunRecord {
+    /// When the current command began (set by `StrataMain.run`): files modified since are this run's.
+    nonisolated(unsafe) static var started = Date()
+
+    /// Regular files under `folder` (two levels deep), as paths relative to it, modified since `since`.
+    static func files(in folder: String, since: Date) -> [String] {
+        var out: [String] = []
+        func walk(_ relative: String, _ depth: Int) {
+            let path = relative.isEmpty ? folder : "\(folder)/\(relative)"
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() where !name.hasPrefix(".") {
+                let child = relative.isEmpty ? name : "\(relative)/\(name)"
+                var st = stat()
+                guard lstat("\(folder)/\(child)", &st) == 0 else { continue }
+                if st.st_mode & S_IFMT == S_IFDIR { if depth < 2 { walk(child, depth + 1) }; continue }
+                guard st.st_mode & S_IFMT == S_IFREG, child != "run.json" else { continue }
+                let modified = Date(timeIntervalSince1970: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
+                if modified >= since { out.append(child) }
+            }
+        }
+        walk("", 1)
+        return out
+    }
+
+    /// Removes the files an earlier run of `folder` recorded that this run did not write again.
+    static func removeStale(in folder: String, keeping written: [String]) -> [String] {
+        guard let text = FileManager.default.contents(atPath: "\(folder)/run.json"), case .object? = try? JSONValue.parse(Array(text)),
+              case .array(let items)? = (try? JSONValue.parse(Array(text)))?["files"] else { return [] }
+        var removed: [String] = []
+        for name in items.compactMap(\.text) where !written.contains(name) {
+            // Only paths inside the folder, and only regular files.
+            let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+            guard !name.hasPrefix("/"), parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }), AtomicFile.specialKind("\(folder)/\(name)") == nil,
+                  FileManager.default.fileExists(atPath: "\(folder)/\(name)") else { continue }
+            if unlink("\(folder)/\(name)") == 0 {
+                removed.append(name)
+                if parts.count > 1 { rmdir("\(folder)/\(parts.dropLast().joined(separator: "/"))") }   // a subfolder left empty
+            }
+        }
+        return removed
+    }
+
     static func write(to folder: String, command: String, arguments: [String], spec: NetworkSpec, weightsPath: String,
                       rule: InputRule? = nil, parameters: [(String, String)]) throws {
         let bytes = (try? Data(contentsOf: URL(fileURLWithPath: weightsPath), options: .alwaysMapped)) ?? Data()
         var hash = FNV1a()
         bytes.withUnsafeBytes { hash.add($0) }
-        let fields = [
+        var fields = [
             "\"command\": \(JSON.string(command))",
             "\"arguments\": [\(arguments.map(JSON.string).joined(separator: ", "))]",
             "\"strata_version\": \(JSON.string(StrataCommand.configuration.version))",
@@ -86,6 +129,9 @@ enum RunRecord {
             "\"preprocessing\": " + (rule.map { JSON.string("raw pixels in [0, 1], centre-cropped to the input; subtracted: " + $0.description) } ?? "null"),
             "\"parameters\": {" + parameters.map { "\(JSON.string($0.0)): \(JSON.string($0.1))" }.joined(separator: ", ") + "}",
         ]
+        let written = files(in: folder, since: started)
+        _ = removeStale(in: folder, keeping: written)
+        fields += ["\"files\": [" + written.map(JSON.string).joined(separator: ", ") + "]"]
         try AtomicFile.write(Data(("{\n  " + fields.joined(separator: ",\n  ") + "\n}\n").utf8), to: "\(folder)/run.json")
     }
 }

@@ -48,6 +48,9 @@ enum CommandSupport {
     static func layers(_ list: String, in graph: Graph) throws -> [Int] {
         let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw CommandError("--layers needs at least one layer name") }
+        if let twice = names.enumerated().first(where: { names[..<$0.offset].contains($0.element) })?.element {
+            throw CommandError("--layers names '\(twice)' twice; name each layer once")
+        }
         return try names.map { name in
             guard let i = graph.nodes.firstIndex(where: { $0.name == name }) else {
                 let hint = Spelling.suggestion(for: name, among: graph.nodes.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""

@@ -64,7 +64,7 @@ struct CorrespondCommand: ParsableCommand {
     var out: String
 
     func validate() throws {
-        guard random >= 1 else { throw ValidationError("--random must be at least 1 (the control is part of the table)") }
+        guard (1...1000).contains(random) else { throw ValidationError("--random must be between 1 and 1000 (the control's draws; each is a pass over every image)") }
         guard OccluderFill(argument: fill) != nil else { throw ValidationError("--fill is grey, black, mean or a value in [0, 1], not '\(fill)'") }
         guard batch >= 1, batch <= CommandSupport.maximumBatch else { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
     }
@@ -89,7 +89,7 @@ struct CorrespondCommand: ParsableCommand {
             for item in list {
                 let numbers = item.sequence?.compactMap { $0.scalar.flatMap(Int.init) } ?? []
                 guard numbers.count == 4, item.sequence?.count == 4, numbers[2] >= 1, numbers[3] >= 1, numbers[0] >= 0, numbers[1] >= 0,
-                      numbers[0] + numbers[2] <= height, numbers[1] + numbers[3] <= width else {
+                      numbers[0] <= height, numbers[1] <= width, numbers[2] <= height - numbers[0], numbers[3] <= width - numbers[1] else {
                     bag.append(.error("expected [row, column, height, width] of whole numbers inside the \(height)×\(width) input", at: item.location))
                     continue
                 }
@@ -106,6 +106,7 @@ struct CorrespondCommand: ParsableCommand {
         let progress = AnalysisProgress("correspond: parts", live: errors is StandardStream)
         defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
         return CommandSupport.run(errors: &errors) {
+            try FileCheck.prepareOutputFolder(out)   // an unusable --out is found before the work
             let nodes = try CommandSupport.layers(layers, in: graph)
             let file = try Safetensors.read(path: weights)
             try Weights.check(file, path: weights, graph: graph)
@@ -120,7 +121,7 @@ struct CorrespondCommand: ParsableCommand {
             try makeDirectory(out)
             var table = "part,layer,delta_mean,delta_std,pairs,control_mean,control_std,control_pairs,control_fallback_images\n"
             for r in rows {
-                table += "\(r.part),\(r.layer),\(csv(r.score.mean)),\(csv(r.score.std)),\(r.score.pairs),\(csv(r.control.mean)),\(csv(r.control.std)),"
+                table += "\(CSV.field(r.part)),\(r.layer),\(csv(r.score.mean)),\(csv(r.score.std)),\(r.score.pairs),\(csv(r.control.mean)),\(csv(r.control.std)),"
                     + "\(r.control.pairs),\(r.controlFallbacks)\n"
             }
             try AtomicFile.write(Data(table.utf8), to: "\(out)/correspondence.csv")

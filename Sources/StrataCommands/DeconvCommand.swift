@@ -44,11 +44,13 @@ struct DeconvCommand: ParsableCommand {
 
     func validate() throws {
         try analysis.require()
-        guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+        guard (1...10_000).contains(top) else { throw ValidationError("--top must be between 1 and 10000 (the strongest activations projected per map)") }
         if let maps, !maps.hasPrefix("random:") {
-            guard maps.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 0 } ?? false }) else {
+            let list = maps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !list.isEmpty, list.allSatisfy({ Int($0).map { $0 >= 0 } ?? false }) else {
                 throw ValidationError("--maps takes map numbers (0,5,9) or random:N")
             }
+            if let twice = SweepCommand.repeated(list.compactMap { Int($0) }) { throw ValidationError("--maps names map \(twice) twice; each map once") }
         }
     }
 
@@ -120,7 +122,7 @@ struct DeconvCommand: ParsableCommand {
 
     /// The projections cropped to each activation's receptive field (left half, in a square grid)
     /// beside the input patches (right half), as in ZF Fig. 2.
-    static func picture(graph: Graph, node: Int, activations: [Activation], projections: [[Float]], input: AnalysisInput) -> Images.Image {
+    static func picture(graph: Graph, node: Int, activations: [Activation], projections: [[Float]], input: AnalysisInput) throws -> Images.Image {
         let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
         let side = Int(Double(activations.count).squareRoot().rounded(.up))
         var left: [Images.Image?] = [], right: [Images.Image?] = []
@@ -138,7 +140,7 @@ struct DeconvCommand: ParsableCommand {
                 for k in (row * side)..<((row + 1) * side) { cells.append(k < half.count ? half[k].map { Picture.enlarge($0, factor) } : nil) }
             }
         }
-        return Picture.grid(cells, columns: 2 * side)
+        return try Picture.grid(cells, columns: 2 * side)
     }
 
     static func crop(_ x: ArraySlice<Float>, _ c: Int, _ h: Int, _ w: Int, _ f: (top: Int, left: Int, height: Int, width: Int)) -> [Float] {

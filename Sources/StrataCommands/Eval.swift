@@ -86,6 +86,7 @@ struct Eval: ParsableCommand {
                 // Checks the shapes with the same messages as everywhere else.
                 let probe = try backend.makeExecutor(backend.plan(derived, batch: 1))
                 try Weights.load(file, path: path, into: probe)
+                try Weights.check(file, path: path, graph: graph)
                 // The one input rule: the checkpoint's mean image, or what --mean says for plain weights.
                 let plain = !Preprocessing.subtractsMean(file)
                 let rule = try (plain ? plainRule : nil) ?? InputRule.resolve(weights: file, path: path, mean: mean.map(MeanChoice.init(argument:)),

@@ -53,7 +53,10 @@ struct EvolveCommand: ParsableCommand {
             let folder = "\(run)/checkpoints"
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
             let snapshots = names.compactMap { name -> (Int, String)? in
-                guard name.hasPrefix("epoch-"), name.hasSuffix(".safetensors"), let e = Int(name.dropFirst(6).dropLast(12)) else { return nil }
+                // epoch-N.safetensors as train --snapshot-epochs writes them: N a plain positive number.
+                let digits = name.dropFirst(6).dropLast(12)
+                guard name.hasPrefix("epoch-"), name.hasSuffix(".safetensors"), (1...9).contains(digits.count), digits.first != "0",
+                      digits.allSatisfy({ ("0"..."9").contains($0) }), let e = Int(digits) else { return nil }
                 return (e, "\(folder)/\(name)")
             }.sorted { $0.0 < $1.0 }
             guard !snapshots.isEmpty else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StrataCPU
 import StrataDiagnostics
 import StrataFormats
 import StrataIR
@@ -45,7 +46,22 @@ struct ExperimentCommand: ParsableCommand {
             errors.write(DiagnosticRenderer(sources: loader.sources).render(error.diagnostics))
             return 1
         }
+        let live = errors is StandardStream
+        var collected = ""
+        defer { if !live { errors.write(collected) } }
+        var runner = ExperimentRunner(experiment: experiment, out: out ?? "runs/\(experiment.name)", backend: CPUBackend()) { graph, spec, seed in
+            var initial = Weights.initialize(graph: graph, spec: spec, seed: seed)
+            if let path = Pretrained.path(in: spec) {
+                initial = try Pretrained.merge(initial, with: try Safetensors.read(path: path), source: path, graph: graph, spec: spec).weights
+            }
+            return initial
+        }
+        runner.log = { line in if live { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { collected += line + "\n" } }
+        runner.only = only
         if dryRun {
+            // What the real run would hit before training: the data, its classes, every weights file.
+            let status = CommandSupport.run(errors: &errors) { try runner.preflight(); return 0 }
+            guard status == 0 else { return status }
             for row in experiment.rows where only == nil || row.name.value == only {
                 output.write("row \(row.name.value): \(row.spec.chain.joined(separator: " ← "))\n")
                 let batch = experiment.batch ?? row.spec.training?.batch ?? 32
@@ -55,18 +71,10 @@ struct ExperimentCommand: ParsableCommand {
             return 0
         }
         return CommandSupport.run(errors: &errors) {
-            var runner = ExperimentRunner(experiment: experiment, out: out ?? "runs/\(experiment.name)", backend: try device.backend(threads: nil)) { graph, spec, seed in
-                var initial = Weights.initialize(graph: graph, spec: spec, seed: seed)
-                if let path = Pretrained.path(in: spec) {
-                    initial = try Pretrained.merge(initial, with: try Safetensors.read(path: path), source: path, graph: graph, spec: spec).weights
-                }
-                return initial
-            }
-            runner.only = only
+            runner.backend = try device.backend(threads: nil)
             runner.version = StrataCommand.configuration.version
             runner.command = (["strata", "experiment", file] + (out.map { ["--out", $0] } ?? []) + (device.selector == "cpu" ? [] : ["--device", device.selector])
                               + (only.map { ["--only", $0] } ?? [])).joined(separator: " ")
-            runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             runner.communicator = World.current
             try runner.run()
             guard runner.communicator.isRoot else { return 0 }   // rank 0 wrote the table

@@ -30,6 +30,7 @@ struct FiltersCommand: ParsableCommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
+            try FileCheck.prepareOutputFolder(out)   // an unusable --out is found before the work
             let node = try CommandSupport.layers(layer, in: graph)[0]
             guard case .conv(let conv) = graph.nodes[node].layer else {
                 throw CommandError("'\(layer)' is a \(graph.nodes[node].op) layer; strata filters draws a conv layer's filters")
@@ -37,6 +38,9 @@ struct FiltersCommand: ParsableCommand {
             let file = try Safetensors.read(path: weights)
             let name = "\(graph.nodes[node].name).weight"
             let dims = graph.namedParameters().first { $0.name == name }!.dims
+            if let bad = file.tensors[name]?.values.first(where: { !$0.isFinite }) {
+                throw CommandError("\(weights): '\(name)' holds \(bad); weights must be finite numbers (a run that diverged?)")
+            }
             guard let tensor = file.tensors[name], tensor.shape == dims else {
                 throw CommandError("\(weights) has no \(name) of shape (\(dims.map(String.init).joined(separator: ", "))) for '\(graph.name)'")
             }

@@ -38,6 +38,7 @@ struct Grad: ParsableCommand {
             let backend = try network.backend
             let derived = try TrainingGraph.derive(graph, training: true, dropout: false)
             let weightsFile = try Safetensors.read(path: weights)
+            try Weights.check(weightsFile, path: weights, graph: graph)
             let images = try CommandSupport.inputBatch(input, graph: graph)
             let count = images.shape[0]
             let (labelShape, labelValues) = try NumpyArray.readLabels(path: labels)

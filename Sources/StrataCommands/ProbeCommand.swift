@@ -55,15 +55,19 @@ struct ProbeCommand: ParsableCommand {
     var out: String?
 
     func validate() throws {
-        guard perClass >= 1, draws >= 1, testLimit >= 1 else { throw ValidationError("--per-class, --draws and --test-limit must be at least 1") }
-        guard lambda >= 0, lambda.isFinite else { throw ValidationError("--lambda must be a number ≥ 0") }
+        guard (1...100_000).contains(perClass) else { throw ValidationError("--per-class must be between 1 and 100000") }
+        guard (1...1000).contains(draws) else { throw ValidationError("--draws must be between 1 and 1000") }
+        guard (1...10_000_000).contains(testLimit) else { throw ValidationError("--test-limit must be between 1 and 10000000") }
+        guard lambda >= 0, lambda <= 1e6 else { throw ValidationError("--lambda must be between 0 and 1e6 (a larger penalty leaves every weight 0)") }
     }
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
+            try FileCheck.prepareOutputFolder(out ?? "runs/probe-\(graph.name)")   // an unusable --out is found before the work
             let nodes = try CommandSupport.layers(layers, in: graph)
             let file = try Safetensors.read(path: weights)
+            try Weights.check(file, path: weights, graph: graph)
             let classes = graph.classes
             guard classes >= 2 else {
                 throw CommandError("a probe separates classes, and '\(graph.name)' has \(classes) output\(classes == 1 ? "" : "s"); it needs at least 2")

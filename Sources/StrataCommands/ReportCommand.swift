@@ -23,7 +23,9 @@ struct ReportCommand: ParsableCommand {
     var out: String?
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        CommandSupport.run(errors: &errors) {
+        var warnings: [String] = []
+        defer { for warning in warnings { errors.write("warning: \(warning)\n") } }
+        return CommandSupport.run(errors: &errors) {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw CommandError("\(folder): no such folder")
@@ -34,6 +36,7 @@ struct ReportCommand: ParsableCommand {
                 throw CommandError("Chart.js was not found (\(candidates.joined(separator: ", "))); install Debian's libjs-chart.js (tools/bootstrap does), or set STRATA_CHARTJS")
             }
             let page = Report.html(root: folder, chartJS: chart)
+            warnings = page.warnings
             guard page.charts + page.images > 0 else {
                 throw CommandError("\(folder) holds nothing to report: no metrics.csv, sweep summary.csv, correspondence.md or PNG pictures")
             }

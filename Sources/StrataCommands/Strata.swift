@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import StrataCPU
 import StrataDiagnostics
@@ -26,6 +27,7 @@ public struct StrataCommand: ParsableCommand {
 /// Output goes to the given streams so tests can capture it.
 public enum StrataMain {
     public static func run(_ arguments: [String], output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
+        RunRecord.started = Foundation.Date()
         if let repeated = repeatedOption(arguments) {
             errors.write("Error: \(repeated)\nSee 'strata \(arguments.first ?? "") --help'.\n")
             return 2

@@ -69,8 +69,9 @@ struct SweepCommand: ParsableCommand {
     var interpolation: Interpolation = .bilinear
 
     func validate() throws {
-        guard show >= 0 else { throw ValidationError("--show must be 0 or more") }
-        if SweepFile.isSweepFile(network.spec) { return }
+        guard (0...64).contains(show) else { throw ValidationError("--show must be between 0 and 64 (the images drawn in each strip)") }
+        // A sweep file, or a file that is not YAML at all: execute reports what is wrong, located.
+        if SweepFile.isSweepFile(network.spec) || !SweepFile.parses(network.spec) { return }
         try analysis.require()
         guard let transform else { throw ValidationError("missing --transform (or give a sweep file instead of a spec)") }
         let names = transform.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -87,6 +88,15 @@ struct SweepCommand: ParsableCommand {
             if let twice = Self.repeated(values) { throw ValidationError("--amounts gives \(twice) twice; each amount once") }
         }
         if let twice = Self.repeated(names) { throw ValidationError("--transform names \(twice) twice; each transform once") }
+    }
+
+    /// The most amounts a strip shows across.
+    static let stripColumns = 24
+
+    /// `count` of `values`, evenly spaced, the first and the last included (all when there are no more).
+    static func sample<T>(_ values: [T], count: Int) -> [T] {
+        guard values.count > count, count >= 2 else { return values }
+        return (0..<count).map { values[$0 * (values.count - 1) / (count - 1)] }
     }
 
     /// The first value given twice.
@@ -133,6 +143,13 @@ struct SweepCommand: ParsableCommand {
             let (file, input) = try analysis.load(graph)
             guard let labels = input.labels else { throw CommandError("a sweep needs labels: give --labels with --input, or use --data") }
             let plan = transforms.map { ($0.0, $0.1 ?? $0.0.defaultAmounts(height: graph.input.height)) }
+            // A blur's cost grows with σ (a kernel of 6σ + 1 taps); past the image's side it shows nothing more.
+            let side = max(graph.input.height, graph.input.width)
+            for (t, list) in plan where t == .blur {
+                if let wide = list.first(where: { $0 > Double(side) }) {
+                    throw CommandError("blur σ \(csv(wide)) is wider than the image (\(side) pixels), where a blur shows nothing more; give σ between 0 and \(side)")
+                }
+            }
             let runner = try Sweep.runner(graph: graph, backend: try network.backend, batch: analysis.batchSize(spec), layers: nodes,
                                           weights: file.parameterTensors)
             _ = try runner.executor(min(runner.batch, input.count))   // plans made before the clock starts
@@ -155,7 +172,11 @@ struct SweepCommand: ParsableCommand {
             let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
             let factor = max(1, 64 / max(h, w))
             let meanImage = fill == .mean ? input.rule.inputMean : nil
-            for (t, list) in plan where show > 0 {
+            var shown: [String] = []
+            for (t, all) in plan where show > 0 {
+                // At most 24 amounts across (evenly spaced, the first and last included).
+                let list = Self.sample(all, count: Self.stripColumns)
+                if list.count < all.count { shown.append("\(t.rawValue).png shows \(list.count) of the \(all.count) amounts, evenly spaced") }
                 var cells: [Images.Image?] = []
                 for i in 0..<min(show, input.count) {
                     let original = Array(input.rawImage(i))
@@ -177,7 +198,8 @@ struct SweepCommand: ParsableCommand {
                                 parameters: [("order", "transform the raw image, then subtract the mean: T(x) − μ"), ("fill", fill.rawValue),
                                              ("interpolation", interpolation.rawValue), ("transforms", plan.map { "\($0.0.rawValue): \($0.1.map(csv).joined(separator: ","))" }.joined(separator: "; ")),
                                              ("layers", nodes.map { graph.nodes[$0].name }.joined(separator: ",")), ("images", "\(input.count)"),
-                                             ("noise_seed", "\(seed)"), ("batch", "\(runner.batch)")])
+                                             ("noise_seed", "\(seed)"), ("batch", "\(runner.batch)")] + (shown.isEmpty ? [] : [("strips", shown.joined(separator: "; "))]))
+            for line in shown { output.write("note: \(line)\n") }
             output.write("swept \(input.count) images × \(plan.reduce(0) { $0 + $1.1.count }) transformed copies × \(nodes.count) layers "
                          + "(\(Int(rate.rounded())) transformed images/s); wrote \(analysis.outPath)/sweep.csv, summary.csv\n")
             return 0
@@ -203,6 +225,12 @@ struct SweepFile {
         return root.mapping?.contains { $0.key == "transforms" } == true
     }
 
+    /// Whether `path` reads as YAML (a file that does not goes to the spec loader, which says where it breaks).
+    static func parses(_ path: String) -> Bool {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return true }
+        return text.utf8.count >= YAMLReader.maximumBytes || (try? YAMLReader.parse(text: text, file: path)) != nil
+    }
+
     static func load(_ path: String) throws -> SweepFile {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let root = try YAMLReader.parse(text: text, file: path)
@@ -225,7 +253,15 @@ struct SweepFile {
         }
         var arguments: [String] = []
         for key in ["weights", "data", "input", "labels"] { if let v = scalar(key) { arguments += ["--\(key)", resolve(v)] } }
-        for key in ["split", "limit", "batch"] { if let v = scalar(key) { arguments += ["--\(key)", v] } }
+        if let v = scalar("split") { arguments += ["--split", v] }
+        for (key, range) in [("limit", 1...100_000_000), ("batch", 1...CommandSupport.maximumBatch)] {
+            guard let v = scalar(key) else { continue }
+            guard let n = Int(v), range.contains(n) else {
+                problems.append(.error("'\(key)' must be a whole number between \(range.lowerBound) and \(range.upperBound), got '\(v)'", at: entries.first { $0.key == key }!.value.location))
+                continue
+            }
+            arguments += ["--\(key)", "\(n)"]
+        }
         // A mean is a path unless it is one of the words.
         if let v = scalar("mean") { arguments += ["--mean", ["none", "train"].contains(v) ? v : resolve(v)] }
         func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) -> T? where T.RawValue == String {
@@ -242,14 +278,23 @@ struct SweepFile {
         if let v = scalar("out") { arguments += ["--out", resolve(v)] }
         var layers: String?
         if let e = entries.first(where: { $0.key == "layers" }) {
-            if let list = e.value.sequence { layers = list.compactMap(\.scalar).joined(separator: ",") } else { layers = e.value.scalar }
+            if let list = e.value.sequence, list.allSatisfy({ $0.scalar != nil }) { layers = list.compactMap(\.scalar).joined(separator: ",") }
+            else if let one = e.value.scalar { layers = one }
+            else { problems.append(.error("'layers' must be a layer name or a list of layer names", at: e.value.location)) }
         }
         var transforms: [(Transform, [Double]?)] = []
+        if !entries.contains(where: { $0.key == "transforms" }) {
+            problems.append(.error("a sweep file lists its transforms: 'transforms: [{transform: NAME, amounts: [...]}]'", at: root.location))
+        }
         if let e = entries.first(where: { $0.key == "transforms" }) {
             if let list = e.value.sequence, !list.isEmpty {
                 for item in list {
                     guard let m = item.mapping, let name = m.first(where: { $0.key == "transform" })?.value.scalar else {
                         problems.append(.error("expected {transform: NAME, amounts: [...]}", at: item.location)); continue
+                    }
+                    for key in m.map(\.key) where !["transform", "amounts"].contains(key) {
+                        let hint = Spelling.suggestion(for: key, among: ["transform", "amounts"]).map { "; did you mean '\($0)'?" } ?? ""
+                        problems.append(.error("unknown key '\(key)' in a transform\(hint) (a transform takes 'transform' and 'amounts')", at: m.first { $0.key == key }!.keyLocation))
                     }
                     guard let t = Transform(rawValue: name) else {
                         let hint = Spelling.suggestion(for: name, among: Transform.allCases.map(\.rawValue)).map { "; did you mean '\($0)'?" } ?? ""

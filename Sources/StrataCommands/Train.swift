@@ -100,6 +100,11 @@ struct Train: ParsableCommand {
                 if world.isRoot { progress.handle(event) } else if case .warning = event { progress.handle(event) }
             }
             if !world.isRoot { progress.prefix = "[rank \(world.rank)/\(world.size)] " }
+            // One clear error, before any line that would assume the split.
+            guard options.batch % world.size == 0 else {
+                throw CommandError("the batch of \(options.batch) does not divide among \(world.size) ranks; the batch is the global batch: "
+                                   + "give one that is a multiple of \(world.size)")
+            }
             if world.isDistributed && world.isRoot { progress.write("data-parallel on \(world.size) ranks: \(options.batch / world.size) images each per step of \(options.batch)\n") }
             let started = Date()
             defer { progress.finish() }
@@ -182,8 +187,8 @@ final class Progress: @unchecked Sendable {
             }
         case let .epoch(m):
             if terminal { write("\r\u{1B}[K") }
-            write(String(format: "epoch %ld: loss %.4f, train error %@, val loss %@ top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
-                         m.epoch, m.loss, percent(m.trainError), m.validationLoss.map { String(format: "%.4f", $0) } ?? "-", percent(m.validationTop1), percent(m.validationTop5),
+            write(String(format: "epoch %ld: loss %.4f, train error %@, val %@top-1 %@ top-5 %@, %.0f img/s, data wait %.1f%%\n",
+                         m.epoch, m.loss, percent(m.trainError), m.validationLoss.map { String(format: "loss %.4f, ", $0) } ?? "", percent(m.validationTop1), percent(m.validationTop5),
                          m.imagesPerSecond, m.dataWaitFraction * 100))
             if m.skippedImages > 0 { write("epoch \(m.epoch): \(m.skippedImages) unreadable image(s) skipped\n") }
         case let .allreduce(seconds, bytes, step):

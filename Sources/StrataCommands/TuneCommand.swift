@@ -45,8 +45,12 @@ struct TuneCommand: ParsableCommand {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
         guard device == "opencl" || device.hasPrefix("opencl:") else { throw ValidationError("--device must be opencl or opencl:P:D (tuning is for OpenCL devices)") }
         if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
-        if let tiles, let bad = tiles.split(separator: ",").first(where: { GemmTiles(String($0)) == nil }) {
-            throw ValidationError("--tiles: '\(bad)' is not TMxTNxTK/WMxWN (e.g. 64x64x16/4x4)")
+        if let tiles {
+            let list = tiles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !list.isEmpty else { throw ValidationError("--tiles needs at least one tile, TMxTNxTK/WMxWN (e.g. 64x64x16/4x4)") }
+            if let bad = list.first(where: { GemmTiles($0) == nil }) {
+                throw ValidationError("--tiles: '\(bad)' is not TMxTNxTK/WMxWN with each number between 0 and \(GemmTiles.largest) (e.g. 64x64x16/4x4)")
+            }
         }
     }
 
@@ -57,7 +61,7 @@ struct TuneCommand: ParsableCommand {
             do { chosen = try OpenCL.select(device) } catch { throw CommandError("--device \(device): \(error)") }
             var candidates = Tuning.candidates(for: chosen)
             if let tiles {
-                candidates = tiles.split(separator: ",").compactMap { GemmTiles(String($0)) }
+                candidates = tiles.split(separator: ",").compactMap { GemmTiles($0.trimmingCharacters(in: .whitespaces)) }
                 if let problem = candidates.lazy.compactMap({ $0.problem(on: chosen) }).first { throw CommandError("--tiles: \(problem)") }
             }
             let batch = self.batch ?? spec.training?.batch ?? 32

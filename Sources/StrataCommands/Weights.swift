@@ -56,6 +56,11 @@ enum Weights {
         } catch let mismatch as ParameterMismatch {
             throw CommandError(mismatch.message(file: path))
         }
+        // Weights that are not finite numbers give NaN or infinite outputs, never a result to report.
+        for p in graph.namedParameters() {
+            guard let t = file.tensors[p.name], let k = t.values.firstIndex(where: { !$0.isFinite }) else { continue }
+            throw CommandError("\(path): '\(p.name)' holds \(t.values[k]) at position \(k); weights must be finite numbers (a run that diverged?)")
+        }
     }
 
     static func fnv1a(_ s: String) -> UInt64 { FNV1a.hash(s) }

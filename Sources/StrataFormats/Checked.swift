@@ -48,6 +48,17 @@ public enum FileCheck {
 
     /// mkdir -p, with messages in words: a part of the path that exists and is not a folder, or
     /// cannot be created.
+    /// A folder a command will write into, made and checked before the work: it must be (or become)
+    /// a folder this process can create files in.
+    public static func prepareOutputFolder(_ path: String) throws(FormatError) {
+        try makeDirectory(path)
+        let probe = (path.isEmpty ? "." : path) + "/.strata-write-check-\(getpid())"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FormatError(path: path, reason: "cannot write in this folder: \(String(cString: strerror(errno)))") }
+        close(fd)
+        unlink(probe)
+    }
+
     public static func makeDirectory(_ path: String) throws(FormatError) {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {

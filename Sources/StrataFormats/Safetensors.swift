@@ -186,11 +186,37 @@ public struct FormatError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Atomic replacement of a file: write a temporary sibling, fsync it, rename it over the target.
+/// The one way Strata writes a file: a temporary sibling (created exclusively, never through a
+/// link), written and fsynced, renamed over the target, then the folder fsynced, so a kill at any
+/// moment leaves the old file or the new one, whole. A target that exists and is not a regular
+/// file (a device, a FIFO, a socket, a symbolic link, a folder) is refused, never replaced.
 public enum AtomicFile {
+    nonisolated(unsafe) private static var counter = 0
+    private static let lock = NSLock()
+
+    /// What kind of thing `path` is when it exists and is not a regular file ("a FIFO", ...); nil
+    /// when it is a regular file or does not exist.
+    public static func specialKind(_ path: String) -> String? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a folder"
+        case S_IFLNK: return "a symbolic link"
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR, S_IFBLK: return "a device"
+        default: return "not a regular file"
+        }
+    }
+
     public static func write(_ data: Data, to path: String) throws(FormatError) {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if let kind = specialKind(path) {
+            throw FormatError(path: path, reason: "it exists and is \(kind); Strata writes only regular files (choose another path)")
+        }
+        let n: Int = lock.withLock { counter += 1; return counter }
+        let temporary = path + ".tmp-\(getpid())-\(n)"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FormatError(path: path, reason: "cannot write it: \(String(cString: strerror(errno)))") }
         var ok = true
         data.withUnsafeBytes { raw in
@@ -209,5 +235,9 @@ public enum AtomicFile {
             unlink(temporary)
             throw FormatError(path: path, reason: "cannot write it: \(why)")
         }
+        // The rename itself is durable once the folder is.
+        let folder = (path as NSString).deletingLastPathComponent
+        let dfd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 }

@@ -284,6 +284,11 @@ extension BackwardPass {
             frozen.insert(node)
         }
         guard problems.isEmpty else { throw DiagnosticError(problems) }
+        let trainable = graph.nodes.indices.filter { !graph.parameterShapes($0).isEmpty }
+        if let first = freeze.first, !trainable.isEmpty, trainable.allSatisfy(frozen.contains) {
+            throw DiagnosticError([.error("'freeze' names every layer with weights (\(trainable.map { graph.nodes[$0].name }.joined(separator: ", "))), "
+                                          + "so nothing is left to train; leave at least one layer out of 'freeze'", at: first.location)])
+        }
         return BackwardPass(frozen: frozen)
     }
 }

@@ -1,4 +1,5 @@
 import COpenCL
+import StrataFormats
 import StrataIR
 import Foundation
 
@@ -220,7 +221,9 @@ public final class OpenCLBuffer: @unchecked Sendable {
 
 /// Built programs on disk: `$XDG_CACHE_HOME/strata/opencl` (else `~/.cache/strata/opencl`;
 /// `STRATA_PROGRAM_CACHE` names another folder, `off` turns it off), one binary per
-/// (source, options, device, driver), written atomically. A binary the driver refuses is rebuilt.
+/// (source, options, device, driver), written atomically with its length and checksum in front: an
+/// entry that is truncated or damaged is discarded with a warning and rebuilt (a damaged binary
+/// handed to a driver can abort the process), and so is a binary the driver refuses.
 enum ProgramCache {
     static var folder: String? {
         let env = ProcessInfo.processInfo.environment
@@ -239,8 +242,40 @@ enum ProgramCache {
         return h.hex
     }
 
+    /// An entry: this line, the binary's length and FNV-1a hash (16 hex digits) on the next, then the binary.
+    static let magic = "strata-program-cache 1\n"
+
+    static func frame(_ binary: [UInt8]) -> Data {
+        var h = FNV1a()
+        binary.withUnsafeBytes { h.add($0) }
+        return Data((magic + "\(binary.count) \(h.hex)\n").utf8) + Data(binary)
+    }
+
+    /// The binary of an entry, or nil (with the reason) when it is not a whole, undamaged entry.
+    static func unframe(_ data: Data) -> (binary: Data?, problem: String?) {
+        let bytes = [UInt8](data)
+        let head = Array(magic.utf8)
+        guard bytes.count > head.count, Array(bytes[0..<head.count]) == head,
+              let end = bytes[head.count...].firstIndex(of: 0x0A) else { return (nil, "not a Strata program cache entry") }
+        let fields = String(decoding: bytes[head.count..<end], as: UTF8.self).split(separator: " ")
+        guard fields.count == 2, let length = Int(fields[0]) else { return (nil, "its header is damaged") }
+        let binary = Array(bytes[(end + 1)...])
+        guard binary.count == length else { return (nil, "it holds \(binary.count) bytes of a \(length)-byte binary (truncated?)") }
+        var h = FNV1a()
+        binary.withUnsafeBytes { h.add($0) }
+        guard h.hex == fields[1] else { return (nil, "its checksum does not match (damaged)") }
+        return (Data(binary), nil)
+    }
+
     static func load(_ key: String, context: cl_context, device: cl_device_id, options: String) -> cl_program? {
-        guard let folder, let data = FileManager.default.contents(atPath: "\(folder)/\(key).bin"), !data.isEmpty else { return nil }
+        let path = folder.map { "\($0)/\(key).bin" }
+        guard let path, let stored = FileManager.default.contents(atPath: path), !stored.isEmpty else { return nil }
+        let (binary, problem) = unframe(stored)
+        guard let data = binary, !data.isEmpty else {
+            unlink(path)
+            FileHandle.standardError.write(Data("warning: discarded the OpenCL program cache entry \(path): \(problem ?? "empty"); rebuilding it\n".utf8))
+            return nil
+        }
         var status: cl_int = 0, binaryStatus: cl_int = 0
         var id: cl_device_id? = device
         let program: cl_program? = data.withUnsafeBytes { raw in
@@ -267,8 +302,6 @@ enum ProgramCache {
         }
         guard ok else { return }
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let path = "\(folder)/\(key).bin", temporary = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else { return }
-        if rename(temporary, path) != 0 { unlink(temporary) }
+        try? AtomicFile.write(frame(bytes), to: "\(folder)/\(key).bin")
     }
 }

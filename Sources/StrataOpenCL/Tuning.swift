@@ -1,4 +1,5 @@
 import Foundation
+import StrataFormats
 
 /// The tile of the blocked GEMM in kernels/gemm.cl: a work-group computes a `tm` × `tn` block of the
 /// output, `tk` deep per step, each work item a `wm` × `wn` block in registers.
@@ -19,10 +20,16 @@ public struct GemmTiles: Hashable, Sendable, CustomStringConvertible, Codable {
     public var constants: [(String, String)] { [("TM", "\(tm)"), ("TN", "\(tn)"), ("TK", "\(tk)"), ("WM", "\(wm)"), ("WN", "\(wn)")] }
     public var description: String { "\(tm)x\(tn)x\(tk)/\(wm)x\(wn)" }
 
-    /// `TMxTNxTK/WMxWN`, as `description` writes it and `--tiles` takes it.
+    /// The largest number a tile may have (far above any device's work-group or local memory,
+    /// and far from overflow in `items` and `localBytes`).
+    public static let largest = 4096
+
+    /// `TMxTNxTK/WMxWN`, as `description` writes it and `--tiles` takes it; each number 0…`largest`.
     public init?(_ text: String) {
-        let parts = text.split(whereSeparator: { $0 == "x" || $0 == "/" }).compactMap { Int($0) }
-        guard parts.count == 5 else { return nil }
+        let fields = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard fields.count == 2 else { return nil }
+        let parts = fields.flatMap { $0.split(separator: "x", omittingEmptySubsequences: false) }.compactMap { Int($0) }
+        guard parts.count == 5, parts.allSatisfy({ (0...Self.largest).contains($0) }) else { return nil }
         self.init(tm: parts[0], tn: parts[1], tk: parts[2], wm: parts[3], wn: parts[4])
     }
 
@@ -101,25 +108,41 @@ public enum Tuning {
 
     /// What `file` holds by device key (nothing when it is missing or unreadable).
     static func entries(_ file: String) -> [String: GemmTiles] {
-        FileManager.default.contents(atPath: file).flatMap { try? JSONDecoder().decode([String: GemmTiles].self, from: $0) } ?? [:]
+        (try? read(file)) ?? [:]
     }
 
-    /// Records `tiles` as `device`'s winner (written atomically; other devices' entries kept).
-    /// Returns the file written.
+    /// The tuning file's entries; a missing file has none, one that is not a JSON object of
+    /// `{"device key": {"tm", "tn", "tk", "wm", "wn"}}` is an error (so a store never overwrites it).
+    static func read(_ file: String) throws -> [String: GemmTiles] {
+        guard FileManager.default.fileExists(atPath: file) else { return [:] }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw OpenCLError("reading the tuning file", -30, detail: "cannot read \(file)")
+        }
+        do {
+            return try JSONDecoder().decode([String: GemmTiles].self, from: data)
+        } catch {
+            throw OpenCLError("reading the tuning file", -30, detail: "\(file) is not a tuning file (a JSON object of device → {tm, tn, tk, wm, wn}); "
+                              + "move it away or delete it, and tune again")
+        }
+    }
+
+    /// Records `tiles` as `device`'s winner: under an exclusive lock (`tuning.json.lock`), the
+    /// file is read, this device's entry replaced, every other device's kept, and written
+    /// atomically. Returns the file written.
     @discardableResult public static func store(_ tiles: GemmTiles, for device: OpenCLDevice, file: String? = Tuning.file) throws -> String {
         guard let file else { throw OpenCLError("storing the tuned tile", -30, detail: "the program cache is off (STRATA_PROGRAM_CACHE=off), so there is nowhere to keep it") }
-        var entries = entries(file)
+        let folder = (file as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        let fd = open(file + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OpenCLError("storing the tuned tile", -30, detail: "cannot open \(file).lock: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw OpenCLError("storing the tuned tile", -30, detail: "cannot lock \(file).lock") }
+        defer { flock(fd, LOCK_UN) }
+        var entries = try read(file)
         entries[key(device)] = tiles
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let folder = (file as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let temporary = file + ".tmp-\(getpid())"
-        try encoder.encode(entries).write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, file) == 0 else {
-            unlink(temporary)
-            throw OpenCLError("storing the tuned tile", -30, detail: "cannot rename \(temporary) to \(file)")
-        }
+        try AtomicFile.write(try encoder.encode(entries), to: file)
         return file
     }
 }

@@ -30,6 +30,7 @@ struct SpecDocument {
         if let n = r.string("name", default: "") {
             if entries[key: "name"] != nil {
                 if n.value.isEmpty { r.report("'name' of the spec must not be empty", at: n.location) }
+                else if let problem = FileName.problem(n.value) { r.report("'name' of the spec, '\(n.value)', cannot be used: \(problem)", at: n.location) }
                 doc.name = n
             }
         }

@@ -72,6 +72,9 @@ public struct Experiment {
         }
         var r = AttributeReader(entries, at: root.location, owner: "the experiment")
         let name = r.string("name")
+        if let name, let problem = FileName.problem(name.value) {
+            r.report("'name' of the experiment, '\(name.value)', cannot be used: \(problem) (it names the default output folder runs/NAME)", at: name.location)
+        }
         _ = r.has("description") ? r.string("description") : nil
         let base = r.string("base")
         let data = r.string("data")
@@ -103,6 +106,10 @@ public struct Experiment {
             }
             var rr = AttributeReader(rowEntries, at: item.location, owner: "a row", ignoring: ["remove", "set", "insert", "training"])
             guard let rowName = rr.string("name") else { bag.append(contentsOf: rr.bag.diagnostics); continue }
+            if let problem = FileName.problem(rowName.value) {
+                bag.error("row name '\(rowName.value)' cannot be used: \(problem) (each row trains in OUT/rows/NAME)", at: rowName.location)
+                continue
+            }
             let specFile = rr.has("spec") ? rr.string("spec") : { _ = rr.node("spec"); return nil }()
             var classes: [Int]?, perClass: Int?, evaluationPerClass: Int?
             if var dr = rr.mapping("data") {
@@ -219,6 +226,9 @@ public struct ExperimentResult: Codable, Sendable, Equatable {
     public var data: String
     public var version: String
     public var command: String
+    /// A hash of everything that decides this result (`ExperimentRunner.configuration`): a stored
+    /// result whose hash differs from the row's now was made by an edited row, and is not reused.
+    public var configuration: String? = nil
 }
 
 /// Trains and evaluates an experiment's rows, skipping finished ones and resuming a cut-off one.
@@ -248,14 +258,61 @@ public struct ExperimentRunner {
 
     public func folder(row: String, seed: UInt64) -> String { "\(out)/rows/\(row)/seed-\(seed)" }
 
+    /// What decides a row's result for a seed, hashed: its resolved spec (variants, training
+    /// settings, frozen layers, learning rate), data folder and draw, epochs, batch, early
+    /// stopping and seed, and for `weights: row:NAME` that row's own configuration.
+    public func configuration(_ row: Experiment.Row, seed: UInt64) -> String {
+        var h = FNV1a()
+        let epochs = row.epochs ?? experiment.epochs ?? row.spec.training?.epochs ?? 10
+        let batch = row.batch ?? experiment.batch ?? row.spec.training?.batch ?? 32
+        let draw = "classes \(row.classes.map { "\($0)" } ?? "all") per_class \(row.perClass.map(String.init) ?? "all") "
+            + "eval_per_class \(row.evaluationPerClass.map(String.init) ?? "all") early_stop \(row.earlyStop.map { "\($0.patience)/\($0.perClass)" } ?? "none")"
+        for part in [SpecPrinter.print(row.spec), experiment.data, draw, "epochs \(epochs) batch \(batch) seed \(seed)"] {
+            h.add(part)
+            h.add(0xFF)
+        }
+        if let other = row.weightsRow, let source = experiment.rows.first(where: { $0.name.value == other }) {
+            h.add("weights from row \(other): " + configuration(source, seed: (source.seeds ?? experiment.seeds).first ?? 0))
+        }
+        return h.hex
+    }
+
+    /// What a run would otherwise find only when it reaches a row: the data folder opens at every
+    /// input size, every class a row names has images in the training split, and every row's
+    /// initial weights (its spec's, and a pretrained file's) can be made. `--dry-run` and `run` both check it.
+    public func preflight() throws {
+        var splits: [String: DataSplits] = [:]
+        for row in experiment.rows where only == nil || row.name.value == only {
+            let input = row.graph.input
+            let key = "\(input.channels)x\(max(input.height, input.width))"
+            if splits[key] == nil { splits[key] = try DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width)) }
+            let train = splits[key]!.train
+            if let classes = row.classes {
+                var present = Set<Int>()
+                for i in 0..<train.count { present.insert(train.label(i)) }
+                if let missing = classes.first(where: { !present.contains($0) }) {
+                    throw Trainer.Failure(description: "row '\(row.name.value)' names class \(missing), but the training split of \(experiment.data) has no image of it "
+                                          + "(its classes: \(present.sorted().map(String.init).joined(separator: ", ")))")
+                }
+            }
+            if row.weightsRow == nil {
+                do { _ = try initialWeights(row.graph, row.spec, (row.seeds ?? experiment.seeds).first ?? 0) } catch {
+                    throw Trainer.Failure(description: "row '\(row.name.value)': \(error)")
+                }
+            }
+        }
+    }
+
     /// Runs what is not finished and returns every finished result, in row and seed order.
     @discardableResult
     public func run() throws -> [ExperimentResult] {
+        try preflight()
         if let only, !experiment.rows.contains(where: { $0.name.value == only }) {
             throw Trainer.Failure(description: "--only \(only): the experiment has no such row; its rows are "
                                   + experiment.rows.map(\.name.value).joined(separator: ", "))
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try FileCheck.prepareOutputFolder(out)
+        let began = Date()
         var splits: [String: DataSplits] = [:]
         // The runs, in waves: a row that starts from another row's weights runs in the wave after it.
         // Each wave's runs go round-robin to the ranks, and every rank finishes a wave before the next.
@@ -269,7 +326,15 @@ public struct ExperimentRunner {
             if ranks > 1 && w > 0 { communicator.barrier() }
             for (index, (row, seed)) in these.enumerated() where communicator.takes(index) {
                 let dir = folder(row: row.name.value, seed: seed)
-                if (try? load(dir)) != nil { log(tag + "\(row.name.value), seed \(seed): finished earlier"); continue }
+                let configuration = self.configuration(row, seed: seed)
+                if let done = try? load(dir) {
+                    if done.configuration == configuration { log(tag + "\(row.name.value), seed \(seed): finished earlier, reused"); continue }
+                    log(tag + "\(row.name.value), seed \(seed): the row changed since its result was made; training it again")
+                    try FileManager.default.removeItem(atPath: dir)
+                } else if let started = try? String(contentsOfFile: dir + "/configuration", encoding: .utf8), started != configuration {
+                    log(tag + "\(row.name.value), seed \(seed): the row changed since this run began; starting it again")
+                    try FileManager.default.removeItem(atPath: dir)
+                }
                 let input = row.graph.input
                 let key = "\(input.channels)x\(max(input.height, input.width))"
                 if splits[key] == nil { splits[key] = try DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width)) }
@@ -301,7 +366,8 @@ public struct ExperimentRunner {
                 let resume = FileManager.default.fileExists(atPath: dir + "/checkpoints/latest.safetensors")
                 options.resume = resume
                 options.overwrite = !resume
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                try FileCheck.makeDirectory(dir)
+                try AtomicFile.write(Data(configuration.utf8), to: dir + "/configuration")
                 log(tag + "\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s)"
                     + (row.earlyStop.map { " at most, stopping after \($0.patience) without a lower loss on \($0.perClass) training images per class held out" } ?? "")
                     + ", batch \(batch))")
@@ -331,13 +397,13 @@ public struct ExperimentRunner {
                                               validationLoss: state.bestValidationLoss, trainedEpochs: try Self.metrics(dir + "/metrics.csv", epoch: nil).epoch,
                                               parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
                                               batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
-                                              data: experiment.data, version: version, command: command)
+                                              data: experiment.data, version: version, command: command, configuration: configuration)
                 } else {
                     let last = try Self.metrics(dir + "/metrics.csv", epoch: nil)
                     result = ExperimentResult(row: row.name.value, seed: seed, trainTop1: last.train, valTop1: last.top1, valTop5: last.top5,
                                               parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
                                               batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
-                                              data: experiment.data, version: version, command: command)
+                                              data: experiment.data, version: version, command: command, configuration: configuration)
                 }
                 try Self.writeAtomically(try Self.encoder.encode(result), to: dir + "/result.json")
                 log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(result.trainTop1))"
@@ -346,9 +412,18 @@ public struct ExperimentRunner {
             }
         }
         communicator.barrier()
-        let results = experiment.rows.flatMap { row in (row.seeds ?? experiment.seeds).compactMap { try? load(folder(row: row.name.value, seed: $0)) } }
+        let results = experiment.rows.flatMap { row in
+            (row.seeds ?? experiment.seeds).compactMap { seed in
+                (try? load(folder(row: row.name.value, seed: seed))).flatMap { $0.configuration == configuration(row, seed: seed) ? $0 : nil }
+            }
+        }
         if communicator.isRoot {
             var table = ExperimentTable(experiment: experiment, results: results)
+            // Results this run did not make (finished by an earlier run with the same configuration).
+            for r in results {
+                let made = (try? FileManager.default.attributesOfItem(atPath: folder(row: r.row, seed: r.seed) + "/result.json"))?[.modificationDate] as? Date
+                if let made, made < began { table.reused.append((r.row, r.seed)) }
+            }
             // Name the held-out split the rows were evaluated on: a data set's test split is called test, not validation.
             if let row = experiment.rows.first {
                 let input = row.graph.input
@@ -418,12 +493,7 @@ public struct ExperimentRunner {
     }
 
     static func writeAtomically(_ data: Data, to path: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw Trainer.Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
-        }
+        try AtomicFile.write(data, to: path)
     }
 }
 
@@ -435,6 +505,8 @@ public struct ExperimentTable {
     /// Fashion-MNIST's t10k files), "val" for a validation split.
     public var heldOut = "held-out"
     public var heldOutSource: String?
+    /// Rows and seeds whose results an earlier run made (the same configuration), reused here.
+    public var reused: [(row: String, seed: UInt64)] = []
 
     public init(experiment: Experiment, results: [ExperimentResult]) {
         self.experiment = experiment
@@ -486,7 +558,7 @@ public struct ExperimentTable {
         var out = "row,seeds,parameters,multiply_adds,train_top1_error,train_top1_std,val_top1_error,val_top1_std,val_top5_error,val_top5_std,"
             + "best_epoch,best_epoch_std,trained_epochs,minutes\n"
         for l in lines {
-            out += "\(l.row),\(l.seeds),\(l.parameters),\(l.multiplyAdds),\(f(l.trainTop1.mean)),\(f(l.trainTop1.std)),\(f(l.valTop1?.mean)),\(f(l.valTop1?.std)),"
+            out += "\(CSV.field(l.row)),\(l.seeds),\(l.parameters),\(l.multiplyAdds),\(f(l.trainTop1.mean)),\(f(l.trainTop1.std)),\(f(l.valTop1?.mean)),\(f(l.valTop1?.std)),"
                 + "\(f(l.valTop5?.mean)),\(f(l.valTop5?.std)),"
                 + "\(l.bestEpoch.map { String(format: "%.2f", $0.mean) } ?? ""),\(l.bestEpoch.map { String(format: "%.2f", $0.std) } ?? ""),"
                 + "\(l.trainedEpochs.map { String(format: "%.2f", $0.mean) } ?? ""),\(String(format: "%.2f", l.minutes))\n"
@@ -495,7 +567,10 @@ public struct ExperimentTable {
     }
 
     public func markdown() -> String {
-        func pm(_ s: (mean: Double, std: Double)?) -> String { s.map { String(format: "%.2f ± %.2f", $0.mean * 100, $0.std * 100) } ?? "-" }
+        // One seed has no spread to show: the value alone.
+        func pm(_ s: (mean: Double, std: Double)?, _ seeds: Int) -> String {
+            s.map { seeds > 1 ? String(format: "%.2f ± %.2f", $0.mean * 100, $0.std * 100) : String(format: "%.2f", $0.mean * 100) } ?? "-"
+        }
         func millions(_ n: Int) -> String {
             if n >= 100_000 { return String(format: "%.2f M", Double(n) / 1e6) }
             var digits = String(n), out = ""
@@ -504,7 +579,7 @@ public struct ExperimentTable {
         }
         let lines = self.lines
         let stops = lines.contains { $0.bestEpoch != nil }, top5 = lines.contains { $0.valTop5 != nil }
-        var out = "# \(experiment.name)\n\nError in %, mean ± standard deviation over each row's seeds (draws). Train top-1: the running error over the "
+        var out = "# \(Markdown.cell(experiment.name))\n\nError in %, mean ± standard deviation over each row's seeds (draws). Train top-1: the running error over the "
             + "\(stops ? "evaluated" : "last") epoch's batches (dropout on); \(heldOut) top-1\(top5 ? " and top-5" : ""): "
             + "\(heldOutSource.map { "the images of \($0)" } ?? "the held-out split") (a row's `data` may take a subset), never trained on"
             + (top5 ? "; top-5 only for more than 5 classes" : "") + ".\n"
@@ -517,11 +592,19 @@ public struct ExperimentTable {
         out += "\n| row | train top-1 | \(heldOut) top-1 |" + (top5 ? " \(heldOut) top-5 |" : "") + (stops ? " epoch (trained) |" : "")
             + " parameters | multiply-adds | seeds | minutes |\n|" + String(repeating: "---|", count: 7 + (top5 ? 1 : 0) + (stops ? 1 : 0)) + "\n"
         for l in lines {
-            out += "| \(l.row) | \(pm(l.trainTop1)) | \(pm(l.valTop1)) |" + (top5 ? " \(pm(l.valTop5)) |" : "")
+            out += "| \(Markdown.cell(l.row)) | \(pm(l.trainTop1, l.seeds)) | \(pm(l.valTop1, l.seeds)) |" + (top5 ? " \(pm(l.valTop5, l.seeds)) |" : "")
             if stops {
-                out += l.bestEpoch.map { b in String(format: " %.1f ± %.1f (%.1f) |", b.mean, b.std, l.trainedEpochs?.mean ?? b.mean) } ?? " - |"
+                out += l.bestEpoch.map { b in l.seeds > 1 ? String(format: " %.1f ± %.1f (%.1f) |", b.mean, b.std, l.trainedEpochs?.mean ?? b.mean)
+                                                          : String(format: " %.0f (%.0f) |", b.mean, l.trainedEpochs?.mean ?? b.mean) } ?? " - |"
             }
             out += " \(millions(l.parameters)) | \(millions(l.multiplyAdds)) | \(l.seeds) | " + String(format: "%.1f", l.minutes) + " |\n"
+        }
+        if !reused.isEmpty {
+            let byRow = Dictionary(grouping: reused, by: \.row)
+            let names = experiment.rows.map(\.name.value).filter { byRow[$0] != nil }
+                .map { "\(Markdown.cell($0)) (seed\(byRow[$0]!.count > 1 ? "s" : "") \(byRow[$0]!.map { String($0.seed) }.joined(separator: ", ")))" }
+            out += "\nReused from an earlier run of this experiment with the same configuration (not trained again): \(names.joined(separator: ", ")). "
+                + "A row edited since gets trained again.\n"
         }
         return out
     }

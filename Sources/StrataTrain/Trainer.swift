@@ -255,7 +255,7 @@ public final class Trainer {
             }
         }
         if isRoot {
-            try specText.write(toFile: "\(run)/spec.yaml", atomically: true, encoding: .utf8)
+            try AtomicFile.write(Data(specText.utf8), to: "\(run)/spec.yaml")
             try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
         }
         let gradients = try GradientSum(executor: executor, communicator: communicator)

@@ -213,6 +213,7 @@ struct MPITests {
         let (odd, _) = try mpirun(2, ["train", d + "/tiny.yaml", "--data", d + "/data", "--out", d + "/odd", "--batch", "7"], timeout: 60)
         #expect(odd.status != 0)
         #expect(odd.errors.contains("the batch of 7 does not divide among 2 ranks"), "\(odd.errors)")
+        #expect(!odd.errors.contains("data-parallel on 2 ranks"), "a line that assumes the split came before the error: \(odd.errors)")
     }
 
     /// An experiment of 4 rows spread over 2 ranks writes the table one rank writes.

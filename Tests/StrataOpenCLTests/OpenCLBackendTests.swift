@@ -198,6 +198,11 @@ struct OpenCLGemmTileTests {
         #expect(Tuning.stored(for: other, file: file) == GemmTiles("32x32x8/4x4"))
         other.driver = "a newer driver"
         #expect(Tuning.stored(for: other, file: file) == nil)
+        // A tuning file that is not one is refused, never overwritten with this device's entry alone.
+        let damaged = Data("{\"another device | x\": {\"tm\": 64, \"tn\": 64}".utf8)
+        try damaged.write(to: URL(fileURLWithPath: file))
+        #expect(throws: OpenCLError.self) { try Tuning.store(tiles, for: device, file: file) }
+        #expect(FileManager.default.contents(atPath: file) == damaged)
         #expect(throws: OpenCLError.self) { try OpenCLBackend(options: .init(tiles: GemmTiles(tm: 4096, tn: 4096, tk: 16, wm: 1, wn: 1))) }
     }
 }

@@ -83,6 +83,19 @@ struct OpenCLRuntimeTests {
         #expect(try run() == [6, 12, 18])
         try Data("not a binary".utf8).write(to: URL(fileURLWithPath: entry))
         #expect(try run() == [6, 12, 18])
+        // A truncated entry (it once made the driver crash on the short binary) is discarded by its
+        // length and checksum before the driver sees it, and rebuilt.
+        let whole = try Data(contentsOf: URL(fileURLWithPath: entry))
+        #expect(ProgramCache.unframe(whole).binary != nil)
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: entry))
+        #expect(try run() == [6, 12, 18])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: entry)) == whole)
+        // One flipped byte inside the binary: the checksum catches it.
+        var flipped = whole
+        flipped[flipped.count - 10] ^= 0x40
+        try flipped.write(to: URL(fileURLWithPath: entry))
+        #expect(ProgramCache.unframe(flipped).problem?.contains("checksum") == true)
+        #expect(try run() == [6, 12, 18])
     }
 
     @Test func statusesHaveNames() {
