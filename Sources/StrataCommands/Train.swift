@@ -62,7 +62,7 @@ struct Train: ParsableCommand {
     var initFrom: String?
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let epochs, epochs < 1 || epochs > 1_000_000 { throw ValidationError("--epochs must be between 1 and 1000000") }
         if let batch, batch < 1 || batch > CommandSupport.maximumBatch { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
         guard !(resume && overwrite) else { throw ValidationError("--resume continues the run in --out and --overwrite deletes it; give one") }
         if let loaderThreads, loaderThreads < 1 || loaderThreads > 1024 { throw ValidationError("--loader-threads must be between 1 and 1024") }

@@ -236,6 +236,20 @@ struct HardeningTests {
         }
     }
 
+    /// Only epoch-N.safetensors with N a plain positive number are snapshots: `epoch--3`, `epoch-+1`
+    /// or an epoch too large for an integer are not read as epochs −3, 1 or nothing.
+    @Test func evolveReadsOnlyPlainEpochNumbers() throws {
+        let d = try folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let t = strata("train", d + "/tiny.yaml", "--data", d + "/data", "--out", d + "/run", "--epochs", "1", "--snapshot-epochs", "1")
+        #expect(t.status == 0, "\(t.errors)")
+        for name in ["epoch--3", "epoch-+1", "epoch-01", "epoch-99999999999999999999"] {
+            try FileManager.default.copyItem(atPath: d + "/run/checkpoints/epoch-1.safetensors", toPath: d + "/run/checkpoints/\(name).safetensors")
+        }
+        let r = strata("evolve", d + "/tiny.yaml", "--run", d + "/run", "--layer", "c1", "--data", d + "/data", "--limit", "4", "--out", d + "/ev")
+        #expect(r.status == 0 && r.output.contains("over epochs 1; wrote"), "\(r.output) \(r.errors)")
+    }
+
     @Test func anUnusableOutIsFoundBeforeTheWork() throws {
         let d = try folder()
         defer { try? FileManager.default.removeItem(atPath: d) }
