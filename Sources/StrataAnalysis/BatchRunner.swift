@@ -57,7 +57,7 @@ public final class BatchRunner {
             let n = min(batch, count - start)
             let e = try executor(n)
             try e.setInput(UnsafeBufferPointer(rebasing: images[(start * perImage)..<((start + n) * perImage)]))
-            e.run()
+            try e.run()
             try body(e, start, n)
             start += n
         }

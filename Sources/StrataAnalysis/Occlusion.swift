@@ -136,7 +136,7 @@ public struct Occlusion: Sendable {
             }
             let e = try runner.executor(n)
             try batch.withUnsafeBufferPointer { try e.setInput(UnsafeBufferPointer(rebasing: $0[0..<(n * input.perImage)])) }
-            e.run()
+            try e.run()
             let probabilities = try e.read(.value(last)), features = try e.read(.value(layer))
             let size = graph.nodes[layer].shape!.elementCount!
             if let k = probabilities.prefix(n * classes).firstIndex(where: { !$0.isFinite }) {

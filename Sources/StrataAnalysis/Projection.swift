@@ -59,7 +59,7 @@ public enum Projection {
             let e = try runner.executor(n)
             try images.withUnsafeBufferPointer { try e.setInput($0) }
             try e.write(.gradient(layer), seed)
-            e.run()
+            try e.run()
             let projected = try e.read(.inputGradient)
             for k in 0..<n { results.append(Array(projected[(k * input.perImage)..<((k + 1) * input.perImage)])) }
             start += n

@@ -88,7 +88,7 @@ public enum Sweep {
                     if let k = slot[t] { reference[k].withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: values.prefix(n * sizes[k])) } }
                 }
             } else {
-                e.run()
+                try e.run()
                 for (k, node) in layers.enumerated() { reference[k] = try e.read(.value(node)) }
             }
             var norms = [[Double]](repeating: [Double](repeating: 0, count: n), count: layers.count)
@@ -145,7 +145,7 @@ public enum Sweep {
                         if observed == layers.count {
                             try e.run(seed: 0) { t, values in if let k = slot[t] { measure(k, values) } }
                         } else {
-                            e.run()
+                            try e.run()
                             for (k, node) in layers.enumerated() { try e.withValues(.value(node)) { measure(k, $0) } }
                         }
                     }

@@ -32,7 +32,7 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
     }
 
     @discardableResult
-    public func run(seed: UInt64) -> Double? {
+    public func run(seed: UInt64) throws -> Double? {
         switch impl {
         case .single(let e): e.run(seed: seed)
         case .double(let e): e.run(seed: seed)

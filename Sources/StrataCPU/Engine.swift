@@ -129,7 +129,7 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
         case .dropout_forward:
             guard case .dropout(let rate, let stream) = step.parameters else { invariant(step) }
             ElementwiseKernel<T>.dropoutForward(input(0), output(0), output(1), count(outputs[0]), rate: rate,
-                                                seed: seed &+ UInt64(stream) &* 0xD1B5_4A32_D192_ED03,
+                                                seed: DropoutStream.seed(run: seed, stream: stream),
                                                 offset: imageOffset * (count(outputs[0]) / batch), threads: threads)
         case .dropout_backward: ElementwiseKernel<T>.dropoutBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
         case .add: ElementwiseKernel<T>.add(inputs.map { UnsafePointer(pointer($0)) }, output(0), count(outputs[0]), threads: threads)

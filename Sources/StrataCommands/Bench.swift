@@ -43,14 +43,14 @@ struct Bench: ParsableCommand {
             let executor = try Self.prepare(graph: graph, spec: spec, backend: backend, batch: batch, training: training)
             let plan = executor.plan
 
-            func step(_ seed: UInt64) { executor.run(seed: seed) }
-            for k in 0..<2 { step(UInt64(k)) }
+            func step(_ seed: UInt64) throws { try executor.run(seed: seed) }
+            for k in 0..<2 { try step(UInt64(k)) }
             executor.timing = true
             var totals: [Double] = []
             var perStep: [[Double]] = []
             for k in 0..<iterations {
                 let t0 = now()
-                step(UInt64(k + 2))
+                try step(UInt64(k + 2))
                 totals.append(now() - t0)
                 perStep.append(executor.stepSeconds)
             }

@@ -85,7 +85,10 @@ struct Compile: ParsableCommand {
             if let backwardFrom {
                 pass = .projection(from: try CommandSupport.layers(backwardFrom, in: graph)[0], rule: rule)
             }
-            let derived = try TrainingGraph.derive(graph, backward: pass, dropout: training)
+            // Training plans carry the optimizer's steps (the SGD update, ZF's filter clip when the spec
+            // asks for it): the printed plan is the plan `train` runs.
+            let derived = try TrainingGraph.derive(graph, backward: pass, dropout: training,
+                                                   optimizer: training ? OptimizerSteps(filterRMSClip: resolved.training?.filterRMSClip) : nil)
             if stopAfter == .grad {
                 output.write(derived.text())
                 return 0

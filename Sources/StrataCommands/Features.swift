@@ -64,7 +64,7 @@ struct Features: ParsableCommand {
             let keep = Set(nodes.map { TensorID.value($0) })
             try CommandSupport.inChunks(images, batch: batch, graph: graph, backend: backend, derived: derived, keep: keep,
                                         weights: weightsFile, weightsPath: weights) { executor, start, n in
-                executor.run()
+                try executor.run()
                 for (k, node) in nodes.enumerated() {
                     let values = try executor.read(.value(node))
                     let size = graph.nodes[node].shape!.elementCount!

@@ -57,7 +57,7 @@ struct Grad: ParsableCommand {
                 try executor.setLabels(labelValues[start..<(start + n)].map { Int32($0) })
                 // Each chunk gives the mean over its n images; weight it by n / count.
                 let weight = Double(n) / Double(count)
-                loss += (executor.run() ?? 0) * weight
+                loss += (try executor.run() ?? 0) * weight
                 for p in names {
                     let g = try executor.readDoubles(.parameterGradient(p.node, p.parameter))
                     if sums[p.name] == nil { sums[p.name] = [Double](repeating: 0, count: g.count) }

@@ -314,8 +314,8 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         return out
     }
 
-    @discardableResult public func run(seed: UInt64) -> Double? {
-        (try? run(seed: seed) { _, _ in }) ?? .nan
+    @discardableResult public func run(seed: UInt64) throws -> Double? {
+        try run(seed: seed) { _, _ in }
     }
 
     public var imageOffset = 0
@@ -337,21 +337,31 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             // With timing, each step's time is its kernels' device time (OpenCL profiling events).
             var seconds = 0.0
             for launch in step {
-                if launch.seeded {
-                    try launch.kernel.set(4, seed &+ UInt64(launch.stream) &* 0xD1B5_4A32_D192_ED03)
-                    try launch.kernel.set(7, UInt64(imageOffset * launch.perImage))  // a long, ≥ 0
+                do {
+                    if launch.seeded {
+                        try launch.kernel.set(4, DropoutStream.seed(run: seed, stream: launch.stream))
+                        try launch.kernel.set(7, UInt64(imageOffset * launch.perImage))  // a long, ≥ 0
+                    }
+                    if let grid = launch.grid { seconds += try context.run(launch.kernel, global: grid, local: launch.local, timed: timing) }
+                    else { seconds += try context.run(launch.kernel, global: [max(launch.global, 1)], timed: timing) }
+                } catch let error as OpenCLError {
+                    throw atStep(error, k, launch.kernel.name)
                 }
-                if let grid = launch.grid { seconds += try context.run(launch.kernel, global: grid, local: launch.local, timed: timing) }
-                else { seconds += try context.run(launch.kernel, global: [max(launch.global, 1)], timed: timing) }
             }
             if timing { stepSeconds[k] = seconds }
             if let tensors = plan.observed[k] {
                 for t in tensors { try read(t).withUnsafeBufferPointer { try observe(t, $0) } }
             }
         }
-        try context.finish()
+        do { try context.finish() } catch let error as OpenCLError { throw atStep(error, steps.upperBound - 1, "the run's last kernels") }
         guard let id = plan.bufferOf[.loss], let b = buffers[id] else { return nil }
         return Double(try context.read(b)[0])
+    }
+
+    /// A device fault, with the plan step and the kernel it happened at.
+    func atStep(_ error: OpenCLError, _ k: Int, _ kernel: String) -> OpenCLError {
+        let step = plan.steps.indices.contains(k) ? "step \(k) of the plan (\(plan.steps[k].kernel))" : "the run"
+        return OpenCLError(error.call, error.status, detail: "at \(step), kernel \(kernel)" + (error.detail.isEmpty ? "" : "; " + error.detail))
     }
 
     func buffer(for tensor: TensorID) throws -> OpenCLBuffer {

@@ -17,8 +17,9 @@ public protocol Executor: AnyObject {
     var settingsSummary: [(name: String, value: String)] { get }
 
     /// Runs every step of the plan; returns the mean loss for a plan with a loss. `seed` draws the
-    /// dropout masks.
-    @discardableResult func run(seed: UInt64) -> Double?
+    /// dropout masks. A device fault (a failed enqueue, launch or read) is an error naming the step
+    /// and the kernel, never a number.
+    @discardableResult func run(seed: UInt64) throws -> Double?
 
     /// Runs the plan's steps in `steps` only (`0..<plan.updateStart`, then `plan.updateStart..<
     /// plan.steps.count`: a data-parallel rank sums the gradients over the ranks in between).
@@ -60,7 +61,7 @@ public struct ExecutorError: Error, CustomStringConvertible {
 }
 
 extension Executor {
-    @discardableResult public func run() -> Double? { run(seed: 0) }
+    @discardableResult public func run() throws -> Double? { try run(seed: 0) }
 
     public func withValues<R>(_ tensor: TensorID, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
         try read(tensor).withUnsafeBufferPointer { try body($0) }
@@ -180,4 +181,11 @@ extension Backend {
     public func plan(_ graph: TrainingGraph, batch: Int, keep: Set<TensorID> = [], observe: Set<TensorID> = [], fuse: Bool = true) -> ExecutionPlan {
         Planner.plan(graph, batch: batch, traits: traits, keep: keep, observe: observe, fuse: fuse)
     }
+}
+
+/// Dropout's random streams: every backend draws a run's masks from the same seeds, so a mask (and
+/// a whole training run) is the same on the CPU and on OpenCL.
+public enum DropoutStream {
+    /// The seed of dropout layer `stream`'s masks in a run seeded `run`.
+    public static func seed(run: UInt64, stream: Int) -> UInt64 { run &+ UInt64(stream) &* 0xD1B5_4A32_D192_ED03 }
 }

@@ -105,7 +105,7 @@ public final class Evaluator {
                     }
                 }
                 try images.withUnsafeBufferPointer { try e.setInput($0) }
-                e.run()
+                try e.run()
                 let p = try e.read(last)
                 for i in 0..<(n * classes) { out.probabilities[start * classes + i] += p[i] / Float(views) }
             }

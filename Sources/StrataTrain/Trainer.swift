@@ -295,16 +295,21 @@ public final class Trainer {
                                           weightDecay: settings.optimizer.weightDecay)
                 let stepSeed = Self.mix(options.seed, UInt64(state.globalStep))
                 var loss: Double, wrongNow: Int
-                if communicator.isDistributed {
-                    // Loss and gradients of this rank's share, summed over the ranks; then the update.
-                    loss = try executor.run(seed: stepSeed, steps: 0..<plan.updateStart) ?? .nan
-                    var totals = [loss / Double(ranks), Double(Self.wrong(try executor.read(.value(lastNode)), labels: b.labels, classes: classes))]
-                    try gradients.sum(andAlso: &totals)
-                    (loss, wrongNow) = (totals[0], Int(totals[1]))
-                    try executor.run(seed: stepSeed, steps: plan.updateStart..<plan.steps.count)
-                } else {
-                    loss = executor.run(seed: stepSeed)!
-                    wrongNow = Self.wrong(try executor.read(.value(lastNode)), labels: b.labels, classes: classes)
+                do {
+                    if communicator.isDistributed {
+                        // Loss and gradients of this rank's share, summed over the ranks; then the update.
+                        loss = try executor.run(seed: stepSeed, steps: 0..<plan.updateStart) ?? .nan
+                        var totals = [loss / Double(ranks), Double(Self.wrong(try executor.read(.value(lastNode)), labels: b.labels, classes: classes))]
+                        try gradients.sum(andAlso: &totals)
+                        (loss, wrongNow) = (totals[0], Int(totals[1]))
+                        try executor.run(seed: stepSeed, steps: plan.updateStart..<plan.steps.count)
+                    } else {
+                        loss = try executor.run(seed: stepSeed) ?? .nan
+                        wrongNow = Self.wrong(try executor.read(.value(lastNode)), labels: b.labels, classes: classes)
+                    }
+                } catch {
+                    // A device fault is an error with its place, never a NaN loss; the last checkpoint stays.
+                    throw Failure(description: "the training step failed at epoch \(epoch + 1), step \(step + 1): \(error). Training stopped. \(lastGood())")
                 }
                 guard loss.isFinite else {
                     throw Failure(description: "the loss became \(loss.isNaN ? "NaN" : "\(loss)") at epoch \(epoch + 1), step \(step + 1); training stopped. "

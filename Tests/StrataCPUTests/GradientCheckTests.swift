@@ -74,7 +74,7 @@ struct GradientCheckTests {
         // Batch 5: with 2 threads, 2 and 3 images, so convolutions run both their one-image and tiled paths.
         let executor = try trainingExecutor(g, batch: 5, settings: cpu(.float64), dropout: c.dropout)
         let seed: UInt64 = 42
-        let loss = try #require(executor.run(seed: seed))
+        let loss = try #require(try executor.run(seed: seed))
         #expect(loss.isFinite)
         // h = 1e-6 in float64: truncation error ~h², rounding ~1e-16/h; the tolerance is far above both
         // and far below any real mistake (which shows up at ~1e-2 relative).
@@ -88,9 +88,9 @@ struct GradientCheckTests {
             for index in stride(from: 0, to: count, by: max(1, count / 12)) {
                 let original = try executor.element(p.tensor, index)
                 try executor.setElement(p.tensor, index, original + h)
-                let plus = executor.run(seed: seed)!
+                let plus = try executor.run(seed: seed)!
                 try executor.setElement(p.tensor, index, original - h)
-                let minus = executor.run(seed: seed)!
+                let minus = try executor.run(seed: seed)!
                 try executor.setElement(p.tensor, index, original)
                 let numeric = (plus - minus) / (2 * h)
                 let error = abs(numeric - analytic[index]) / max(1e-3, abs(numeric) + abs(analytic[index]))
@@ -111,7 +111,7 @@ struct GradientCheckTests {
         let g = try Self.network(network)
         let single = try trainingExecutor(g, batch: 3, settings: cpu(.float32, gemm: gemm), dropout: true)
         let double = try trainingExecutor(g, batch: 3, settings: cpu(.float64), dropout: true)
-        let l32 = try #require(single.run(seed: 9)), l64 = try #require(double.run(seed: 9))
+        let l32 = try #require(try single.run(seed: 9)), l64 = try #require(try double.run(seed: 9))
         #expect(abs(l32 - l64) < 1e-5 * max(1, abs(l64)))
         for p in single.plan.parameters {
             let a = try single.readDoubles(.parameterGradient(p.node, p.parameter)), b = try double.readDoubles(.parameterGradient(p.node, p.parameter))
@@ -160,8 +160,8 @@ struct GradientCheckTests {
         let runs = try [1, 2, 3].map { threads -> (loss: Double, mask: [Float], values: [Float], gradients: [[Double]]) in
             let e = try trainingExecutor(g, batch: 5, settings: cpu(.float32, threads: threads, gemm: gemm), dropout: true)
             #expect(e.settings.threads == threads)
-            let loss = try #require(e.run(seed: 5))
-            #expect(e.run(seed: 5) == loss, "a repeated run with \(threads) threads differs")
+            let loss = try #require(try e.run(seed: 5))
+            #expect(try e.run(seed: 5) == loss, "a repeated run with \(threads) threads differs")
             let d = try #require(g.nodes.firstIndex { $0.name == "d" }), f = try #require(g.nodes.firstIndex { $0.name == "f" })
             return (loss, try e.read(.saved(d, "mask")), try e.read(.value(f)),
                     try e.plan.parameters.map { try e.readDoubles(.parameterGradient($0.node, $0.parameter)) })
@@ -176,6 +176,6 @@ struct GradientCheckTests {
             }
         }
         let other = try trainingExecutor(g, batch: 5, settings: cpu(.float32, gemm: gemm), dropout: true)
-        #expect(other.run(seed: 6) != runs[1].loss, "another seed draws other masks")
+        #expect(try other.run(seed: 6) != runs[1].loss, "another seed draws other masks")
     }
 }

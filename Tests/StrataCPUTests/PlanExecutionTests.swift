@@ -13,12 +13,12 @@ struct PlanExecutionTests {
         #expect(executor.plan.steps.contains { $0.kernel == .sgd_update })
         try executor.setOptimizer(learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
         let w0 = try executor.readDoubles(.parameter(0, "weight"))
-        executor.run()
+        try executor.run()
         let g0 = try executor.readDoubles(.parameterGradient(0, "weight")), w1 = try executor.readDoubles(.parameter(0, "weight"))
         let v1 = zip(w0, g0).map { -0.01 * 0.1 * $0 - 0.1 * $1 }
         for i in w0.indices { #expect(abs(w1[i] - (w0[i] + v1[i])) < 1e-12) }
         for (m, v) in zip(try executor.readDoubles(.momentum(0, "weight")), v1) { #expect(abs(m - v) < 1e-12) }
-        executor.run()
+        try executor.run()
         let g1 = try executor.readDoubles(.parameterGradient(0, "weight")), w2 = try executor.readDoubles(.parameter(0, "weight"))
         for i in w0.indices {
             let v2 = 0.9 * v1[i] - 0.01 * 0.1 * w1[i] - 0.1 * g1[i]
@@ -39,7 +39,7 @@ struct PlanExecutionTests {
         try executor.write(.parameter(0, "weight"), doubles: rows.flatMap { r in (0..<size).map { $0 % 2 == 0 ? r : -r } })
         try executor.setOptimizer(learningRate: 0, momentum: 0, weightDecay: 0)
         let fc = try executor.readDoubles(.parameter(1, "weight"))
-        executor.run()
+        try executor.run()
         let w = try executor.readDoubles(.parameter(0, "weight"))
         for f in 0..<4 {
             let row = w[(f * size)..<((f + 1) * size)]
@@ -132,7 +132,7 @@ struct ObservedTensorTests {
             for (t, w) in weights { try e.write(t, doubles: w) }
             try e.write(.input, doubles: input)
         }
-        kept.run()
+        try kept.run()
         var seen: [TensorID: [Float]] = [:]
         try observing.run(seed: 0) { t, values in seen[t] = Array(values) }
         #expect(Set(seen.keys) == wanted)

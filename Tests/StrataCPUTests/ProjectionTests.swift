@@ -36,7 +36,7 @@ struct ProjectionTests {
         try e.write(.input, doubles: input)
         let seed = (0..<plan.buffer(.gradient(from))!.elements).map { _ in random.uniform() }
         try e.write(.gradient(from), doubles: seed)
-        e.run()
+        try e.run()
         return (e, seed, weights, input)
     }
 
@@ -48,7 +48,7 @@ struct ProjectionTests {
         let c2 = TensorID.value(g.nodes.count - 1)
         func objective(_ x: [Double]) throws -> Double {
             try e.write(.input, doubles: x)
-            e.run()
+            try e.run()
             return zip(try e.readDoubles(c2), seed).reduce(0) { $0 + $1.0 * $1.1 }
         }
         let h = 1e-6

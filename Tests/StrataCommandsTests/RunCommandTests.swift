@@ -141,6 +141,8 @@ struct RunCommandTests {
         let plan = strata("compile", mini, "--training", "--stop-after", "plan", "--batch", "128", "--backend", "cpu", "--threads", "2")
         #expect(plan.status == 0)
         try expectGolden(plan.output, "zfnet-mini.plan.txt")
+        // The printed training plan is the one train runs: the optimizer's steps included.
+        #expect(plan.output.contains("sgd_update(%fc8.weight") && grad.output.contains("sgd_update"))
         let inference = strata("compile", mini, "--stop-after", "plan")
         #expect(!inference.output.contains("dropout") && !inference.output.contains("backward"))
         let noSoftmax = try scratch()

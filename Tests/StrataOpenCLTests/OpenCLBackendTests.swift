@@ -60,7 +60,7 @@ struct OpenCLBackendTests {
         }
         var lossCPU: Double?, lossCL: Double?
         for r in 0..<runs {
-            lossCPU = cpu.run(seed: 77 + UInt64(r))
+            lossCPU = try cpu.run(seed: 77 + UInt64(r))
             lossCL = try cl.run(seed: 77 + UInt64(r)) { _, _ in }
         }
         if let a = lossCPU, let b = lossCL { #expect(abs(a - b) <= 1e-4 * max(1, abs(a)), "loss \(a) vs \(b)") }
@@ -114,15 +114,15 @@ struct OpenCLBackendTests {
         for backend: any Backend in [CPUBackend(CPUSettings(threads: 2)), try OpenCLBackend()] {
             let whole = try backend.makeExecutor(backend.plan(derived, batch: 4, keep: keep))
             try whole.write(.input, input)
-            whole.run(seed: 11)
+            try whole.run(seed: 11)
             let all = try whole.read(.value(0))
             wholes.append(all)
             let share = try backend.makeExecutor(backend.plan(derived, batch: 2, keep: keep))
             try share.write(.input, Array(input[3000..<9000]))
-            share.run(seed: 11)
+            try share.run(seed: 11)
             #expect(try share.read(.value(0)) != Array(all[3000..<9000]), "without the offset the share draws the first images' masks")
             share.imageOffset = 1
-            share.run(seed: 11)
+            try share.run(seed: 11)
             #expect(try share.read(.value(0)) == Array(all[3000..<9000]), "\(backend.traits.name)")
         }
         #expect(wholes[0] == wholes[1])
@@ -241,7 +241,7 @@ struct OpenCLPaperNetworkTests {
             try e.write(.input, input)
             try e.setLabels([3, 997])
         }
-        let a = cpu.run(seed: 1)!, b = try cl.run(seed: 1) { _, _ in }!
+        let a = try cpu.run(seed: 1)!, b = try cl.run(seed: 1) { _, _ in }!
         #expect(abs(a - b) <= 1e-4 * max(1, abs(a)), "\(name): loss \(a) vs \(b)")
         var worst = 0.0
         for p in cpu.plan.parameters {

@@ -2,6 +2,7 @@ import Foundation
 import StrataCPU
 import StrataFormats
 import StrataIR
+import StrataPlan
 @testable import StrataTrain
 import Testing
 
@@ -90,5 +91,59 @@ struct EarlyStoppingTests {
             try Trainer(graph: graph, spec: spec, data: DataSplits(train: squares(64, seed: 1), validation: nil, description: "squares"), run: try scratch(),
                         options: options, backend: CPUBackend()).train(initialWeights: initialWeights(graph))
         }
+    }
+}
+
+/// A backend whose executors fail their `failAt`-th run as a device would (a failed enqueue): the
+/// fault must surface as an error with its place, never as a NaN loss.
+final class FaultyBackend: Backend, @unchecked Sendable {
+    let base = CPUBackend()
+    let failAt: Int
+    init(failAt: Int) { self.failAt = failAt }
+    var traits: BackendTraits { base.traits }
+    func makeExecutor(_ plan: ExecutionPlan) throws -> any Executor { FaultyExecutor(try base.makeExecutor(plan), failAt: failAt) }
+}
+
+final class FaultyExecutor: Executor {
+    struct DeviceFault: Error, CustomStringConvertible { var description: String }
+    let base: any Executor
+    let failAt: Int
+    var runs = 0
+    init(_ base: any Executor, failAt: Int) { (self.base, self.failAt) = (base, failAt) }
+    var plan: ExecutionPlan { base.plan }
+    var settingsSummary: [(name: String, value: String)] { base.settingsSummary }
+    func run(seed: UInt64) throws -> Double? {
+        runs += 1
+        if runs == failAt { throw DeviceFault(description: "clEnqueueNDRangeKernel failed: CL_OUT_OF_RESOURCES at step 3 of the plan (conv_forward)") }
+        return try base.run(seed: seed)
+    }
+    func run(seed: UInt64, steps: Range<Int>) throws -> Double? { try base.run(seed: seed, steps: steps) }
+    var imageOffset: Int { get { base.imageOffset } set { base.imageOffset = newValue } }
+    func run(seed: UInt64, observe: (TensorID, UnsafeBufferPointer<Float>) throws -> Void) throws -> Double? { try base.run(seed: seed, observe: observe) }
+    func read(_ tensor: TensorID) throws -> [Float] { try base.read(tensor) }
+    func readDoubles(_ tensor: TensorID) throws -> [Double] { try base.readDoubles(tensor) }
+    func write(_ tensor: TensorID, _ values: UnsafeBufferPointer<Float>) throws { try base.write(tensor, values) }
+    func write(_ tensor: TensorID, doubles values: [Double]) throws { try base.write(tensor, doubles: values) }
+    func setLabels(_ labels: [Int32]) throws { try base.setLabels(labels) }
+    var timing: Bool { get { base.timing } set { base.timing = newValue } }
+    var stepSeconds: [Double] { base.stepSeconds }
+}
+
+@Suite("device faults")
+struct DeviceFaultTests {
+    /// The 11th step fails (8 steps an epoch): the run stops with the fault and its place, and the
+    /// checkpoint of epoch 1 is what stays on disk.
+    @Test func aFailingStepStopsTrainingWithItsPlaceAndKeepsTheCheckpoint() throws {
+        let (graph, spec) = try compileTiny()
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let data = DataSplits(train: squares(64, seed: 1), validation: nil, description: "squares")
+        let trainer = Trainer(graph: graph, spec: spec, data: data, run: d, options: .init(epochs: 3, batch: 8), backend: FaultyBackend(failAt: 11))
+        let error = #expect(throws: Trainer.Failure.self) { try trainer.train(initialWeights: initialWeights(graph)) }
+        let message = error?.description ?? ""
+        #expect(message.contains("failed at epoch 2, step 3") && message.contains("CL_OUT_OF_RESOURCES at step 3 of the plan") && !message.contains("NaN"), "\(message)")
+        #expect(message.contains("latest.safetensors (epoch 1, its end)"), "\(message)")
+        let state = try Checkpoint.read(try Safetensors.read(path: d + "/checkpoints/latest.safetensors"), path: "latest")
+        #expect(state.epoch == 1 && state.stepInEpoch == 0)
     }
 }

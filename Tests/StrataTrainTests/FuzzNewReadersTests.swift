@@ -22,16 +22,6 @@ struct FuzzNewReadersTests {
         return d
     }
 
-    static let spec = """
-        name: tiny
-        input: {channels: 1, height: 6, width: 6}
-        layers:
-          - {name: c1, op: conv, filters: 4, kernel: 3, pad: 1}
-          - {name: r1, op: relu}
-          - {name: f1, op: fc, units: 2}
-          - {name: prob, op: softmax}
-
-        """
 
     @Test func sweepFiles() throws {
         let d = try Self.folder()
@@ -61,7 +51,7 @@ struct FuzzNewReadersTests {
     @Test func experimentFiles() throws {
         let d = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        try Self.spec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try tinySpec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
         let seed = Array("""
             name: fuzz
             base: tiny.yaml
