@@ -142,7 +142,7 @@ struct RunCommandTests {
         #expect(plan.status == 0)
         try expectGolden(plan.output, "zfnet-mini.plan.txt")
         // The printed training plan is the one train runs: the optimizer's steps included.
-        #expect(plan.output.contains("sgd_update(%fc8.weight") && grad.output.contains("sgd_update"))
+        #expect(plan.output.contains("sgd_update fc8") && grad.output.contains("sgd_update(%fc8.weight"))
         let inference = strata("compile", mini, "--stop-after", "plan")
         #expect(!inference.output.contains("dropout") && !inference.output.contains("backward"))
         let noSoftmax = try scratch()
