@@ -35,8 +35,8 @@ struct Compile: ParsableCommand {
     @Option(help: "The backward rule: gradient, deconvnet or guided (with --training or --backward-from).")
     var rule: BackwardRule = .gradient
 
-    @Option(help: "The backend a plan is for: its alignment, threads and scratch (\(Device.allValueStrings.joined(separator: ", "))).")
-    var backend: Device = .cpu
+    @Option(help: "The device a plan is for: its alignment, threads and scratch (\(Device.allValueStrings.joined(separator: ", "))), as every command's --device.")
+    var device: Device = .cpu
 
     @Option(help: "Threads the plan is for (default: STRATA_THREADS, else every core).")
     var threads: Int?
@@ -50,8 +50,8 @@ struct Compile: ParsableCommand {
         if emit == .dot && ![Stage.ir, .shapes].contains(stopAfter) {
             throw ValidationError("--emit dot needs --stop-after ir or shapes")
         }
-        if emit == .opencl && (stopAfter != .plan || !backend.selector.hasPrefix("opencl")) {
-            throw ValidationError("--emit opencl needs --stop-after plan and --backend opencl (the specialised kernel sources of the plan)")
+        if emit == .opencl && (stopAfter != .plan || !device.selector.hasPrefix("opencl")) {
+            throw ValidationError("--emit opencl needs --stop-after plan and --device opencl (the specialised kernel sources of the plan)")
         }
         if backwardFrom != nil && training { throw ValidationError("--backward-from and --training are two different backward passes; give one") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
@@ -93,7 +93,7 @@ struct Compile: ParsableCommand {
                 output.write(derived.text())
                 return 0
             }
-            let target = try backend.backend(threads: threads)
+            let target = try device.backend(threads: threads)
             let plan = target.plan(derived, batch: batch)
             if let opencl = target as? OpenCLBackend {
                 // Each step's launches: kernel, build options, global and local sizes; or the sources themselves.

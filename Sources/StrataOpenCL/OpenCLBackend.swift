@@ -70,7 +70,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         var stream: Int = 0
         /// A seeded launch's elements per image (its offset in the whole batch is imageOffset × this).
         var perImage: Int = 0
-        /// The kernel file and the program's build options, for `compile --backend opencl`.
+        /// The kernel file and the program's build options, for `compile --device opencl`.
         var file = ""
         var options = ""
     }

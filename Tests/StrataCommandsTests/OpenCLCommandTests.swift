@@ -48,7 +48,7 @@ import StrataTrain
 struct OpenCLCompileTests {
     @Test func thePlanShowsEachLaunchAndEmitsTheSpecialisedSources() {
         let spec = packageRoot + "/networks/zfnet-mini.yaml"
-        let plan = strata("compile", spec, "--stop-after", "plan", "--backend", "opencl", "--batch", "4")
+        let plan = strata("compile", spec, "--stop-after", "plan", "--device", "opencl", "--batch", "4")
         #expect(plan.status == 0, "\(plan.errors)")
         #expect(plan.output.contains("opencl launches on "))
         // conv1: a GEMM of 32 filters × 4·28·28 columns in the device's tile (it may be tuned, so it is read back).
@@ -61,7 +61,7 @@ struct OpenCLCompileTests {
             let across = tiles.tn / tiles.wn, down = tiles.tm / tiles.wm
             #expect(line.contains("global \((3136 + tiles.tn - 1) / tiles.tn * across)×\((32 + tiles.tm - 1) / tiles.tm * down)×1 local \(across)×\(down)×1  -D C=1 -D H=28 -D W=28 -D F=32"), "\(line)")
         }
-        let sources = strata("compile", spec, "--stop-after", "plan", "--backend", "opencl", "--batch", "4", "--emit", "opencl")
+        let sources = strata("compile", spec, "--stop-after", "plan", "--device", "opencl", "--batch", "4", "--emit", "opencl")
         #expect(sources.status == 0 && sources.output.contains("#define KH 5\n") && sources.output.contains("#line 1 \"kernels/gemm.cl\""), "\(sources.errors)")
         #expect(strata("compile", spec, "--emit", "opencl").status == 2)
     }

@@ -138,7 +138,7 @@ struct RunCommandTests {
         let grad = strata("compile", mini, "--training", "--stop-after", "grad")
         #expect(grad.status == 0)
         try expectGolden(grad.output, "zfnet-mini.grad.txt")
-        let plan = strata("compile", mini, "--training", "--stop-after", "plan", "--batch", "128", "--backend", "cpu", "--threads", "2")
+        let plan = strata("compile", mini, "--training", "--stop-after", "plan", "--batch", "128", "--device", "cpu", "--threads", "2")
         #expect(plan.status == 0)
         try expectGolden(plan.output, "zfnet-mini.plan.txt")
         // The printed training plan is the one train runs: the optimizer's steps included.
