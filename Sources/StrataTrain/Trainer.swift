@@ -330,6 +330,7 @@ public final class Trainer {
                     try save(state, executor, to: checkpointPath, at: "epoch \(epoch + 1), step \(step + 1)")
                 }
                 if let limit = options.stopAfterSteps, stepsThisRun >= limit { return results }
+                Self.countStepForKillHook()
             }
             let elapsed = Date().timeIntervalSince(epochStart)
             if communicator.isDistributed && gradients.reduces > stepsStart {
@@ -401,6 +402,19 @@ public final class Trainer {
             }
         }
         return results
+    }
+
+    /// The kill-and-resume tests' hook: with `STRATA_KILL_AFTER_STEPS=N` in its environment the
+    /// process SIGKILLs itself right after its N-th training step (counted over every run in the
+    /// process; that step's checkpoint, if any, written), a kill at a known place instead of a
+    /// race with a poll. Unset, it does nothing.
+    static let killAfterSteps: Int? = ProcessInfo.processInfo.environment["STRATA_KILL_AFTER_STEPS"].flatMap { Int($0) }
+    nonisolated(unsafe) static var stepsInProcess = 0
+
+    static func countStepForKillHook() {
+        guard let limit = killAfterSteps else { return }
+        stepsInProcess += 1
+        if stepsInProcess >= limit { kill(getpid(), SIGKILL) }
     }
 
     /// Where training can go back to: the latest checkpoint, which is finite (none is written otherwise).

@@ -49,16 +49,16 @@ struct ExperimentTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: strataExecutable)
         process.arguments = ["experiment", d + "/exp.yaml", "--out", d + "/killed"]
+        // Killed inside the second row: the first is 640 steps (20 epochs of 32), then 45 steps of
+        // the second, just after its checkpoint of step 45 (every 5).
+        process.environment = ProcessInfo.processInfo.environment.merging(["STRATA_KILL_AFTER_STEPS": "685"]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Kill inside the second row, after a checkpoint of it.
         let checkpoint = d + "/killed/rows/no-dropout/seed-3/checkpoints/latest.safetensors"
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline && process.isRunning && !FileManager.default.fileExists(atPath: checkpoint) { usleep(2000) }
-        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "the experiment finished before it could be killed")
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL, "the experiment was not killed")
+        #expect(try Safetensors.read(path: checkpoint).metadata["global_step"] == "45")
         let first = d + "/killed/rows/base/seed-3/result.json"
         let before = try String(contentsOfFile: first, encoding: .utf8)
         #expect(!FileManager.default.fileExists(atPath: d + "/killed/rows/no-dropout/seed-3/result.json"))

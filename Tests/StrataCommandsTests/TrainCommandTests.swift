@@ -92,27 +92,19 @@ struct TrainCommandTests {
         let whole = strata(["train"] + common + ["--out", d + "/whole"])
         #expect(whole.status == 0, "\(whole.errors)")
 
+        // Killed (SIGKILL, by itself: STRATA_KILL_AFTER_STEPS) right after step 45, mid-epoch 2
+        // (32 steps an epoch) and just after the checkpoint of step 45 (every 3 steps).
         let process = Process()
         process.executableURL = URL(fileURLWithPath: strataExecutable)
         process.arguments = ["train"] + common + ["--out", d + "/killed"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["STRATA_KILL_AFTER_STEPS": "45"]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Wait for a checkpoint in the middle of an epoch (32 steps per epoch), then kill.
         let checkpoint = d + "/killed/checkpoints/latest.safetensors"
-        var killedAt = -1
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline && process.isRunning {
-            if let file = try? Safetensors.read(path: checkpoint), let step = Int(file.metadata["global_step"] ?? ""), step >= 40, step % 32 != 0 {
-                kill(process.processIdentifier, SIGKILL)
-                killedAt = step
-                break
-            }
-            usleep(2000)
-        }
         process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "the run finished before it could be killed")
-        #expect(killedAt > 0)
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL, "the run was not killed")
+        #expect(try Safetensors.read(path: checkpoint).metadata["global_step"] == "45")
         let resumed = strata(["train"] + common + ["--out", d + "/killed", "--resume"])
         #expect(resumed.status == 0, "\(resumed.errors)")
         #expect(resumed.errors.contains("resumed at epoch"))

@@ -112,14 +112,12 @@ struct YAMLReaderTests {
                 ("compact sequences 20,000 deep", compact), ("block nesting 1,001 deep", block)]
     }()
 
+    /// Refused up front (aliases) or at a depth limit (nesting), so the work is bounded by the
+    /// input's size; speed itself is not asserted here (it lives in benchmarks).
     @Test(arguments: hostileInputs)
-    func hostileInputEndsQuicklyWithAnError(name: String, text: String) {
-        let clock = ContinuousClock()
-        let elapsed = clock.measure {
-            let error = #expect(throws: DiagnosticError.self, "\(name)") { try YAMLReader.parse(text: text, file: "f") }
-            #expect(error?.diagnostics.first?.location != nil)
-        }
-        #expect(elapsed < .seconds(1), "\(name) took \(elapsed)")
+    func hostileInputEndsWithAnError(name: String, text: String) {
+        let error = #expect(throws: DiagnosticError.self, "\(name)") { try YAMLReader.parse(text: text, file: "f") }
+        #expect(error?.diagnostics.first?.location != nil)
     }
 
     @Test func randomBinaryEndsWithAnError() {
