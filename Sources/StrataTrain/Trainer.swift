@@ -125,27 +125,7 @@ public final class Trainer {
     public func train(initialWeights: Safetensors.File) throws -> [EpochMetrics] {
         let input = graph.input
         let stored = data.train.shape
-        guard stored.channels == input.channels, stored.height >= input.height, stored.width >= input.width else {
-            throw Failure(description: "the data's images are \(stored.channels)×\(stored.height)×\(stored.width) but '\(graph.name)' takes "
-                          + "\(input.channels)×\(input.height)×\(input.width); images must have its channels and be at least its size")
-        }
-        let classes = graph.nodes.last!.shape!.elementCount!
-        try data.train.checkLabels(classes: classes, network: graph.name)
-        if let held = data.validation {
-            let v = held.shape
-            guard v == stored else {
-                throw Failure(description: "the validation images are \(v.channels)×\(v.height)×\(v.width) but the training images are "
-                              + "\(stored.channels)×\(stored.height)×\(stored.width); both splits must have one size (the mean image is per pixel)")
-            }
-            guard held.count > 0 else { throw Failure(description: "the validation split of \(held.source) has no images") }
-            try held.checkLabels(classes: classes, network: graph.name)
-        }
-        if let patience = options.earlyStop {
-            guard patience >= 1 else { throw Failure(description: "early stopping needs a patience of at least 1 epoch, got \(patience)") }
-            guard data.validation != nil else {
-                throw Failure(description: "early stopping watches the validation loss, but \(data.train.source) has no validation split")
-            }
-        }
+        let classes = try checkData()
         let batch = options.batch
         let ranks = communicator.size, rank = communicator.rank, isRoot = communicator.isRoot
         guard batch % ranks == 0 else {
@@ -161,15 +141,7 @@ public final class Trainer {
         defer { lock?.release() }
         let stepsPerEpoch = data.train.count / batch
         guard stepsPerEpoch >= 1 else { throw Failure(description: "the training set has \(data.train.count) images, fewer than one batch of \(batch)") }
-        let lastValue = TensorID.value(graph.nodes.count - 1)
-        // One run is a training step: forward, loss, backward, the SGD update (and ZF's clip).
-        // Keep the softmax output readable after the run (for the training error).
-        // Frozen layers (training.freeze): no gradient where nothing below needs one, no update, no momentum.
-        let derived = try TrainingGraph.derive(graph, backward: .training(graph, freeze: spec.training?.freeze ?? []), dropout: true,
-                                               optimizer: OptimizerSteps(filterRMSClip: settings.filterRMSClip))
-        let plan = backend.plan(derived, batch: local, keep: [lastValue])
-        let executor = try backend.makeExecutor(plan)
-        executor.imageOffset = rank * local
+        let (plan, executor) = try trainingExecutor(local: local, rank: rank)
 
         // State: fresh, or from the checkpoint.
         var state: Checkpoint
@@ -177,83 +149,13 @@ public final class Trainer {
         let classNames = (data.train as? ImageTree)?.classNames
         if options.resume, FileManager.default.fileExists(atPath: checkpointPath) {
             let file = try Safetensors.read(path: checkpointPath)
-            state = try Checkpoint.read(file, path: checkpointPath)
-            if state.spec != specText {
-                throw Failure(description: "\(checkpointPath) was trained with a different spec; resume with the same spec, or start a new run (a new --out)\n"
-                              + Checkpoint.differences(state.spec, specText).map { "  " + $0 }.joined(separator: "\n"))
-            }
-            if state.seed != options.seed {
-                throw Failure(description: "\(checkpointPath) was trained with --seed \(state.seed), not \(options.seed); resume with the same seed")
-            }
-            // A resumed run computes what the uninterrupted one would have, or does not run.
-            if (state.ranks ?? 1) != ranks {
-                let trained = state.ranks ?? 1
-                throw Failure(description: "\(checkpointPath) was trained on \(trained) rank\(trained == 1 ? "" : "s"), not \(ranks); resume on "
-                              + (trained == 1 ? "one (without mpirun)" : "\(trained) (mpirun -np \(trained))")
-                              + ": another count sums the gradients in another order, so the run would not continue exactly")
-            }
-            if let b = state.batch, b != batch {
-                throw Failure(description: "\(checkpointPath) was trained with --batch \(b), not \(batch); resume with --batch \(b) "
-                              + "(another batch changes every step that follows), or start a new run (a new --out)")
-            }
-            if let f = state.dataFingerprint, f != fingerprint {
-                throw Failure(description: "\(checkpointPath) was trained on other data than \(data.train.source) (another image count, image size or labels); "
-                              + "resume with the same --data, or start a new run (a new --out)")
-            }
-            if state.meanShape != [stored.channels, stored.height, stored.width] {
-                throw Failure(description: "\(checkpointPath) was trained on images of \(state.meanShape.map(String.init).joined(separator: "×")), "
-                              + "but \(data.train.source) has \(stored.channels)×\(stored.height)×\(stored.width); resume with the same --data")
-            }
-            if let names = state.classNames, let now = classNames, names != now {
-                throw Failure(description: "\(checkpointPath) was trained on the classes \(names.joined(separator: ", ")), but \(data.train.source) has "
-                              + "\(now.joined(separator: ", ")); resume with the same --data")
-            }
-            if let patience = options.earlyStop, let best = state.bestEpoch, state.epochsSinceBest >= patience {
-                throw Failure(description: "nothing to do: \(checkpointPath) stopped early after epoch \(state.epoch) (the validation loss was lowest "
-                              + "at epoch \(best), its weights in \(bestPath)); pass a larger early-stop patience to train on")
-            }
-            if state.epoch >= options.epochs {
-                throw Failure(description: "nothing to do: \(checkpointPath) has finished \(state.epoch) of \(options.epochs) epochs; pass a larger --epochs to train on")
-            }
+            state = try resumedState(file, stored: stored, fingerprint: fingerprint, classNames: classNames)
             try Checkpoint.restore(file, path: checkpointPath, into: executor)
         } else {
-            if options.resume && !options.overwrite { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
-            if isRoot { try startOver() }
-            if options.strict, let held = data.validation { try Self.checkReadable(held) }
-            // A transferred network keeps its source's preprocessing (Pretrained.merge brings it along):
-            // its features were learned on images prepared that way. Otherwise: the training images' own.
-            let stats: (mean: [Float], values: [Float], vectors: [Float])
-            if let inherited = initialWeights.tensors["data/mean"] {
-                guard inherited.shape == [stored.channels, stored.height, stored.width] else {
-                    throw Failure(description: "the pretrained weights were trained on images of \(inherited.shape.map(String.init).joined(separator: "×")), but "
-                                  + "\(data.train.source) has \(stored.channels)×\(stored.height)×\(stored.width); a transferred network keeps its source's "
-                                  + "preprocessing, so the images must be stored at the same size")
-                }
-                stats = (inherited.values, initialWeights.tensors["data/pca_values"]?.values ?? [], initialWeights.tensors["data/pca_vectors"]?.values ?? [])
-            } else {
-                stats = try Preprocessing.statistics(data.train, strict: options.strict)
-            }
-            if isRoot, let record = initialWeights.metadata[Pretrained.recordKey] {
-                try AtomicFile.write(Data(record.utf8), to: run + "/transfer.json")
-            }
-            if let bad = stats.mean.firstIndex(where: { !$0.isFinite }) {
-                throw Failure(description: "the mean of the training images is \(stats.mean[bad]) at position \(bad); the data holds values that are not finite numbers")
-            }
-            state = Checkpoint(epoch: 0, stepInEpoch: 0, globalStep: 0, learningRate: settings.optimizer.learningRate,
-                               bestValidationError: .infinity, epochsWithoutImprovement: 0, seed: options.seed, spec: specText,
-                               mean: stats.mean, meanShape: [stored.channels, stored.height, stored.width],
-                               pcaValues: stats.values, pcaVectors: stats.vectors, epochLossSum: 0, epochWrong: 0, epochSeen: 0,
-                               batch: batch, dataFingerprint: fingerprint, classNames: classNames, ranks: ranks > 1 ? ranks : nil)
+            state = try freshState(initialWeights, stored: stored, fingerprint: fingerprint, classNames: classNames)
             try Checkpoint.restore(initialWeights, path: "the initial weights", into: executor)
         }
-        // Every rank has read the spec, data and state itself: check that they agree before the first step.
-        if communicator.isDistributed {
-            let start = "epoch \(state.epoch) step \(state.stepInEpoch) weights \(try Self.digest(executor))"
-            if let problem = communicator.disagreement(Self.digest(specText), about: "a spec") ?? communicator.disagreement(fingerprint, about: "training data")
-                ?? communicator.disagreement(start, about: "a starting point") {
-                throw Failure(description: problem)
-            }
-        }
+        try checkRanksAgree(state, executor, fingerprint: fingerprint)
         if isRoot {
             try AtomicFile.write(Data(specText.utf8), to: "\(run)/spec.yaml")
             try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
@@ -269,7 +171,6 @@ public final class Trainer {
         var results: [EpochMetrics] = []
         var stepsThisRun = 0
         let perImage = input.elementCount!
-        let lastNode = graph.nodes.count - 1
 
         for epoch in state.epoch..<options.epochs {
             let order = Self.permutation(count: data.train.count, seed: options.seed, epoch: epoch)
@@ -294,23 +195,8 @@ public final class Trainer {
                 try executor.setOptimizer(learningRate: state.learningRate, momentum: settings.optimizer.momentum,
                                           weightDecay: settings.optimizer.weightDecay)
                 let stepSeed = Self.mix(options.seed, UInt64(state.globalStep))
-                var loss: Double, wrongNow: Int
-                do {
-                    if communicator.isDistributed {
-                        // Loss and gradients of this rank's share, summed over the ranks; then the update.
-                        loss = try executor.run(seed: stepSeed, steps: 0..<plan.updateStart) ?? .nan
-                        var totals = [loss / Double(ranks), Double(Self.wrong(try executor.read(.value(lastNode)), labels: b.labels, classes: classes))]
-                        try gradients.sum(andAlso: &totals)
-                        (loss, wrongNow) = (totals[0], Int(totals[1]))
-                        try executor.run(seed: stepSeed, steps: plan.updateStart..<plan.steps.count)
-                    } else {
-                        loss = try executor.run(seed: stepSeed) ?? .nan
-                        wrongNow = Self.wrong(try executor.read(.value(lastNode)), labels: b.labels, classes: classes)
-                    }
-                } catch {
-                    // A device fault is an error with its place, never a NaN loss; the last checkpoint stays.
-                    throw Failure(description: "the training step failed at epoch \(epoch + 1), step \(step + 1): \(error). Training stopped. \(lastGood())")
-                }
+                let (loss, wrongNow) = try self.step(executor, gradients, plan: plan, labels: b.labels, seed: stepSeed, classes: classes,
+                                                     at: "epoch \(epoch + 1), step \(step + 1)")
                 guard loss.isFinite else {
                     throw Failure(description: "the loss became \(loss.isNaN ? "NaN" : "\(loss)") at epoch \(epoch + 1), step \(step + 1); training stopped. "
                                   + "\(lastGood()) Try a smaller learning rate (training.optimizer.lr).")
@@ -337,45 +223,11 @@ public final class Trainer {
                 let steps = Double(gradients.reduces - stepsStart)
                 report(.allreduce(seconds: (gradients.reduceSeconds - reduceStart) / steps, bytes: gradients.gradientCount * 4, stepSeconds: elapsed / steps))
             }
-            var validation: (top1: Double, top5: Double?, loss: Double)?
-            if let evaluator, let held = data.validation {
-                try evaluator.load(from: executor)
-                let p = try evaluator.predictions(held, views: 1, strict: options.strict, communicator: communicator)
-                let result = Evaluator.errors(p, held)
-                for index in p.unreadable.keys.sorted() { report(.warning("skipped unreadable validation image: \(p.unreadable[index]!)")) }
-                if result.images == 0 { throw Failure(description: "no image of the validation split \(held.source) could be read") }
-                validation = (result.top1, result.top5, Evaluator.loss(p, held))
-            }
-            // Early stopping: a new lowest validation loss resets the count (and its weights are kept).
-            var improved = false
-            if options.earlyStop != nil, let loss = validation?.loss {
-                if loss < (state.bestValidationLoss ?? .infinity) {
-                    (state.bestValidationLoss, state.bestEpoch, state.epochsSinceBest) = (loss, epoch + 1, 0)
-                    improved = true
-                } else {
-                    state.epochsSinceBest += 1
-                }
-            }
-            // Schedule.
+            let validation = try evaluator.flatMap { try validate($0, executor) }
+            // Early stopping's count and the learning rate's schedule, from this epoch's validation.
+            let improved = Self.trackBest(&state, validation: validation, epoch: epoch, watching: options.earlyStop != nil)
             let lrUsed = state.learningRate
-            switch settings.schedule {
-            case .constant: break
-            case let .step(factor, epochs):
-                if epochs.contains(epoch + 1) { state.learningRate *= factor }
-            case let .plateau(factor, patience):
-                if let v = validation?.top1 {
-                    if v < state.bestValidationError - 1e-9 {
-                        state.bestValidationError = v
-                        state.epochsWithoutImprovement = 0
-                    } else {
-                        state.epochsWithoutImprovement += 1
-                        if state.epochsWithoutImprovement >= patience {
-                            state.learningRate *= factor
-                            state.epochsWithoutImprovement = 0
-                        }
-                    }
-                }
-            }
+            Self.schedule(&state, settings.schedule, validation: validation, epoch: epoch)
             let metrics = EpochMetrics(epoch: epoch + 1, step: state.globalStep, learningRate: lrUsed, loss: lossSum / Double(max(1, seen / batch)),
                                        trainError: Double(wrong) / Double(max(1, seen)), validationTop1: validation?.top1, validationTop5: validation?.top5 ?? nil,
                                        imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9), dataWaitFraction: queue.waitSeconds / max(elapsed, 1e-9),
@@ -383,17 +235,7 @@ public final class Trainer {
             state.epoch = epoch + 1
             state.stepInEpoch = 0
             (state.epochLossSum, state.epochWrong, state.epochSeen) = (0, 0, 0)
-            if isRoot {
-                // The metrics line before the checkpoint: a run killed between the two redoes the
-                // epoch (its line is dropped on resume and written again), never loses the line.
-                try Metrics.append(metrics, to: "\(run)/metrics.csv")
-                // The best weights before the state that names them: a kill between the two redoes the epoch.
-                if improved { try save(state, executor, to: bestPath, at: "the end of epoch \(epoch + 1)") }
-                try save(state, executor, to: checkpointPath, at: "the end of epoch \(epoch + 1)")
-                if options.snapshotEpochs.contains(epoch + 1) {
-                    try save(state, executor, to: "\(run)/checkpoints/epoch-\(epoch + 1).safetensors", at: "the end of epoch \(epoch + 1)")
-                }
-            }
+            if isRoot { try writeEpoch(metrics, state, executor, improved: improved) }
             results.append(metrics)
             report(.epoch(metrics))
             if let patience = options.earlyStop, let best = state.bestEpoch, let loss = state.bestValidationLoss, state.epochsSinceBest >= patience {
@@ -402,6 +244,220 @@ public final class Trainer {
             }
         }
         return results
+    }
+
+    /// The files of a finished epoch, in an order a kill at any moment survives: the metrics line
+    /// before the checkpoint (a run killed between the two redoes the epoch: its line is dropped on
+    /// resume and written again, never lost), the best weights before the state that names them,
+    /// then the snapshot.
+    func writeEpoch(_ metrics: EpochMetrics, _ state: Checkpoint, _ executor: any Executor, improved: Bool) throws {
+        let moment = "the end of epoch \(metrics.epoch)"
+        try Metrics.append(metrics, to: "\(run)/metrics.csv")
+        if improved { try save(state, executor, to: bestPath, at: moment) }
+        try save(state, executor, to: checkpointPath, at: moment)
+        if options.snapshotEpochs.contains(metrics.epoch) {
+            try save(state, executor, to: "\(run)/checkpoints/epoch-\(metrics.epoch).safetensors", at: moment)
+        }
+    }
+
+    /// The data fits the network (channels, size, labels), the validation split fits the training
+    /// split, and early stopping has something to watch. Returns the network's class count.
+    func checkData() throws -> Int {
+        let input = graph.input
+        let stored = data.train.shape
+        guard stored.channels == input.channels, stored.height >= input.height, stored.width >= input.width else {
+            throw Failure(description: "the data's images are \(stored.channels)×\(stored.height)×\(stored.width) but '\(graph.name)' takes "
+                          + "\(input.channels)×\(input.height)×\(input.width); images must have its channels and be at least its size")
+        }
+        let classes = graph.nodes.last!.shape!.elementCount!
+        try data.train.checkLabels(classes: classes, network: graph.name)
+        if let held = data.validation {
+            let v = held.shape
+            guard v == stored else {
+                throw Failure(description: "the validation images are \(v.channels)×\(v.height)×\(v.width) but the training images are "
+                              + "\(stored.channels)×\(stored.height)×\(stored.width); both splits must have one size (the mean image is per pixel)")
+            }
+            guard held.count > 0 else { throw Failure(description: "the validation split of \(held.source) has no images") }
+            try held.checkLabels(classes: classes, network: graph.name)
+        }
+        if let patience = options.earlyStop {
+            guard patience >= 1 else { throw Failure(description: "early stopping needs a patience of at least 1 epoch, got \(patience)") }
+            guard data.validation != nil else {
+                throw Failure(description: "early stopping watches the validation loss, but \(data.train.source) has no validation split")
+            }
+        }
+        return classes
+    }
+
+    /// The state of the checkpoint a resume continues from, refused unless the run would continue
+    /// exactly (the same spec, seed, ranks, batch, data and classes) and has something left to do.
+    func resumedState(_ file: Safetensors.File, stored: (channels: Int, height: Int, width: Int), fingerprint: String,
+                      classNames: [String]?) throws -> Checkpoint {
+        let batch = options.batch, ranks = communicator.size
+        let state = try Checkpoint.read(file, path: checkpointPath)
+        if state.spec != specText {
+            throw Failure(description: "\(checkpointPath) was trained with a different spec; resume with the same spec, or start a new run (a new --out)\n"
+                          + Checkpoint.differences(state.spec, specText).map { "  " + $0 }.joined(separator: "\n"))
+        }
+        if state.seed != options.seed {
+            throw Failure(description: "\(checkpointPath) was trained with --seed \(state.seed), not \(options.seed); resume with the same seed")
+        }
+        // A resumed run computes what the uninterrupted one would have, or does not run.
+        if (state.ranks ?? 1) != ranks {
+            let trained = state.ranks ?? 1
+            throw Failure(description: "\(checkpointPath) was trained on \(trained) rank\(trained == 1 ? "" : "s"), not \(ranks); resume on "
+                          + (trained == 1 ? "one (without mpirun)" : "\(trained) (mpirun -np \(trained))")
+                          + ": another count sums the gradients in another order, so the run would not continue exactly")
+        }
+        if let b = state.batch, b != batch {
+            throw Failure(description: "\(checkpointPath) was trained with --batch \(b), not \(batch); resume with --batch \(b) "
+                          + "(another batch changes every step that follows), or start a new run (a new --out)")
+        }
+        if let f = state.dataFingerprint, f != fingerprint {
+            throw Failure(description: "\(checkpointPath) was trained on other data than \(data.train.source) (another image count, image size or labels); "
+                          + "resume with the same --data, or start a new run (a new --out)")
+        }
+        if state.meanShape != [stored.channels, stored.height, stored.width] {
+            throw Failure(description: "\(checkpointPath) was trained on images of \(state.meanShape.map(String.init).joined(separator: "×")), "
+                          + "but \(data.train.source) has \(stored.channels)×\(stored.height)×\(stored.width); resume with the same --data")
+        }
+        if let names = state.classNames, let now = classNames, names != now {
+            throw Failure(description: "\(checkpointPath) was trained on the classes \(names.joined(separator: ", ")), but \(data.train.source) has "
+                          + "\(now.joined(separator: ", ")); resume with the same --data")
+        }
+        if let patience = options.earlyStop, let best = state.bestEpoch, state.epochsSinceBest >= patience {
+            throw Failure(description: "nothing to do: \(checkpointPath) stopped early after epoch \(state.epoch) (the validation loss was lowest "
+                          + "at epoch \(best), its weights in \(bestPath)); pass a larger early-stop patience to train on")
+        }
+        if state.epoch >= options.epochs {
+            throw Failure(description: "nothing to do: \(checkpointPath) has finished \(state.epoch) of \(options.epochs) epochs; pass a larger --epochs to train on")
+        }
+        return state
+    }
+
+    /// The state of a new run: the folder cleared (with --overwrite), the preprocessing statistics
+    /// (a transferred network's source's, else the training images'), the transfer record written.
+    func freshState(_ initialWeights: Safetensors.File, stored: (channels: Int, height: Int, width: Int), fingerprint: String,
+                    classNames: [String]?) throws -> Checkpoint {
+        let batch = options.batch, ranks = communicator.size, isRoot = communicator.isRoot
+        if options.resume && !options.overwrite { report(.warning("no checkpoint in \(run)/checkpoints; starting a new run")) }
+        if isRoot { try startOver() }
+        if options.strict, let held = data.validation { try Self.checkReadable(held) }
+        // A transferred network keeps its source's preprocessing (Pretrained.merge brings it along):
+        // its features were learned on images prepared that way. Otherwise: the training images' own.
+        let stats: (mean: [Float], values: [Float], vectors: [Float])
+        if let inherited = initialWeights.tensors["data/mean"] {
+            guard inherited.shape == [stored.channels, stored.height, stored.width] else {
+                throw Failure(description: "the pretrained weights were trained on images of \(inherited.shape.map(String.init).joined(separator: "×")), but "
+                              + "\(data.train.source) has \(stored.channels)×\(stored.height)×\(stored.width); a transferred network keeps its source's "
+                              + "preprocessing, so the images must be stored at the same size")
+            }
+            stats = (inherited.values, initialWeights.tensors["data/pca_values"]?.values ?? [], initialWeights.tensors["data/pca_vectors"]?.values ?? [])
+        } else {
+            stats = try Preprocessing.statistics(data.train, strict: options.strict)
+        }
+        if isRoot, let record = initialWeights.metadata[Pretrained.recordKey] {
+            try AtomicFile.write(Data(record.utf8), to: run + "/transfer.json")
+        }
+        if let bad = stats.mean.firstIndex(where: { !$0.isFinite }) {
+            throw Failure(description: "the mean of the training images is \(stats.mean[bad]) at position \(bad); the data holds values that are not finite numbers")
+        }
+        return Checkpoint(epoch: 0, stepInEpoch: 0, globalStep: 0, learningRate: settings.optimizer.learningRate,
+                          bestValidationError: .infinity, epochsWithoutImprovement: 0, seed: options.seed, spec: specText,
+                          mean: stats.mean, meanShape: [stored.channels, stored.height, stored.width],
+                          pcaValues: stats.values, pcaVectors: stats.vectors, epochLossSum: 0, epochWrong: 0, epochSeen: 0,
+                          batch: batch, dataFingerprint: fingerprint, classNames: classNames, ranks: ranks > 1 ? ranks : nil)
+    }
+
+    /// The executor of one training step at `local` images (this rank's share of the batch):
+    /// forward, loss, backward, the SGD update (and ZF's clip), the softmax output kept readable
+    /// (for the training error). Frozen layers (training.freeze): no gradient where nothing below
+    /// needs one, no update, no momentum.
+    func trainingExecutor(local: Int, rank: Int) throws -> (ExecutionPlan, any Executor) {
+        let derived = try TrainingGraph.derive(graph, backward: .training(graph, freeze: spec.training?.freeze ?? []), dropout: true,
+                                               optimizer: OptimizerSteps(filterRMSClip: settings.filterRMSClip))
+        let plan = backend.plan(derived, batch: local, keep: [TensorID.value(graph.nodes.count - 1)])
+        let executor = try backend.makeExecutor(plan)
+        executor.imageOffset = rank * local
+        return (plan, executor)
+    }
+
+    /// Every rank has read the spec, data and state itself: they must agree before the first step.
+    func checkRanksAgree(_ state: Checkpoint, _ executor: any Executor, fingerprint: String) throws {
+        guard communicator.isDistributed else { return }
+        let start = "epoch \(state.epoch) step \(state.stepInEpoch) weights \(try Self.digest(executor))"
+        if let problem = communicator.disagreement(Self.digest(specText), about: "a spec") ?? communicator.disagreement(fingerprint, about: "training data")
+            ?? communicator.disagreement(start, about: "a starting point") {
+            throw Failure(description: problem)
+        }
+    }
+
+    /// One training step on the batch already in the executor (forward, loss, backward, update;
+    /// over several ranks the gradients summed between backward and update). Returns the batch's
+    /// mean loss and wrong predictions over every rank; a device fault is an error with its place.
+    func step(_ executor: any Executor, _ gradients: GradientSum, plan: ExecutionPlan, labels: [Int32], seed: UInt64, classes: Int,
+              at place: String) throws -> (loss: Double, wrong: Int) {
+        let lastNode = graph.nodes.count - 1
+        do {
+            if communicator.isDistributed {
+                let ranks = communicator.size
+                let loss = try executor.run(seed: seed, steps: 0..<plan.updateStart) ?? .nan
+                var totals = [loss / Double(ranks), Double(Self.wrong(try executor.read(.value(lastNode)), labels: labels, classes: classes))]
+                try gradients.sum(andAlso: &totals)
+                try executor.run(seed: seed, steps: plan.updateStart..<plan.steps.count)
+                return (totals[0], Int(totals[1]))
+            }
+            let loss = try executor.run(seed: seed) ?? .nan
+            return (loss, Self.wrong(try executor.read(.value(lastNode)), labels: labels, classes: classes))
+        } catch {
+            // A device fault is an error with its place, never a NaN loss; the last checkpoint stays.
+            throw Failure(description: "the training step failed at \(place): \(error). Training stopped. \(lastGood())")
+        }
+    }
+
+    /// The validation split's top-1, top-5 and loss (inference mode) for the executor's weights.
+    func validate(_ evaluator: Evaluator, _ executor: any Executor) throws -> (top1: Double, top5: Double?, loss: Double)? {
+        guard let held = data.validation else { return nil }
+        try evaluator.load(from: executor)
+        let p = try evaluator.predictions(held, views: 1, strict: options.strict, communicator: communicator)
+        let result = Evaluator.errors(p, held)
+        for index in p.unreadable.keys.sorted() { report(.warning("skipped unreadable validation image: \(p.unreadable[index]!)")) }
+        if result.images == 0 { throw Failure(description: "no image of the validation split \(held.source) could be read") }
+        return (result.top1, result.top5, Evaluator.loss(p, held))
+    }
+
+    /// Early stopping: a new lowest validation loss resets the count (the caller keeps its
+    /// weights); returns whether this epoch is the new best.
+    static func trackBest(_ state: inout Checkpoint, validation: (top1: Double, top5: Double?, loss: Double)?, epoch: Int, watching: Bool) -> Bool {
+        guard watching, let loss = validation?.loss else { return false }
+        if loss < (state.bestValidationLoss ?? .infinity) {
+            (state.bestValidationLoss, state.bestEpoch, state.epochsSinceBest) = (loss, epoch + 1, 0)
+            return true
+        }
+        state.epochsSinceBest += 1
+        return false
+    }
+
+    /// The learning rate after `epoch`: constant, stepped at the listed epochs, or cut on a plateau
+    /// of the validation top-1 error.
+    static func schedule(_ state: inout Checkpoint, _ schedule: TrainingSpec.Schedule, validation: (top1: Double, top5: Double?, loss: Double)?, epoch: Int) {
+        switch schedule {
+        case .constant: break
+        case let .step(factor, epochs):
+            if epochs.contains(epoch + 1) { state.learningRate *= factor }
+        case let .plateau(factor, patience):
+            guard let v = validation?.top1 else { return }
+            if v < state.bestValidationError - 1e-9 {
+                state.bestValidationError = v
+                state.epochsWithoutImprovement = 0
+            } else {
+                state.epochsWithoutImprovement += 1
+                if state.epochsWithoutImprovement >= patience {
+                    state.learningRate *= factor
+                    state.epochsWithoutImprovement = 0
+                }
+            }
+        }
     }
 
     /// The kill-and-resume tests' hook: with `STRATA_KILL_AFTER_STEPS=N` in its environment the
