@@ -58,7 +58,7 @@ let package = Package(
             dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataFormats", "StrataMPI", "CZlib"],
             exclude: ["README.md"]),
         // Stage 6: the ZF paper's analyses (sweeps, projections, occlusion, correspondence, filters) on any backend.
-        .target(name: "StrataAnalysis", dependencies: ["StrataIR", "StrataPlan", "StrataFormats", "StrataTrain", "StrataMPI", "COpenBLAS"], exclude: ["README.md"]),
+        .target(name: "StrataAnalysis", dependencies: ["StrataIR", "StrataSpec", "StrataDiagnostics", "StrataPlan", "StrataFormats", "StrataTrain", "StrataMPI", "COpenBLAS"], exclude: ["README.md"]),
         // The commands (check, compile), as a library so tests can drive them in-process.
         .target(
             name: "StrataCommands",

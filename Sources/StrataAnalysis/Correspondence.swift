@@ -1,6 +1,8 @@
 import Foundation
+import StrataDiagnostics
 import StrataFormats
 import StrataIR
+import StrataSpec
 
 /// Table 1 of the ZF paper: do the features of different images change the same way when the same
 /// part of the object is hidden? For a part and a layer, ε_i = f(image i) − f(image i with the part
@@ -162,5 +164,38 @@ public enum Correspondence {
             }
         }
         return md
+    }
+
+    /// A regions file (`parts: {NAME: [[row, column, height, width], ...]}`, one rectangle per
+    /// image): the parts in file order, each with its rectangles, every error located in the file.
+    public static func regions(_ path: String, images: Int, height: Int, width: Int) throws -> [(String, [[Int]])] {
+        let text = String(decoding: try FileCheck.contents(path, mapped: false), as: UTF8.self)
+        let root = try YAMLReader.parse(text: text, file: path)
+        var bag: [Diagnostic] = []
+        guard let parts = root.mapping?.first(where: { $0.key == "parts" })?.value.mapping, !parts.isEmpty else {
+            throw DiagnosticError(.error("expected a mapping 'parts:' of part names to lists of [row, column, height, width], one per image", at: root.location))
+        }
+        var result: [(String, [[Int]])] = []
+        for entry in parts {
+            guard let list = entry.value.sequence else {
+                bag.append(.error("'\(entry.key)' must be a list of [row, column, height, width], one per image", at: entry.value.location)); continue
+            }
+            if list.count != images {
+                bag.append(.error("'\(entry.key)' has \(list.count) rectangles but there are \(images) images; give one per image", at: entry.value.location))
+            }
+            var rects: [[Int]] = []
+            for item in list {
+                let numbers = item.sequence?.compactMap { $0.scalar.flatMap(Int.init) } ?? []
+                guard numbers.count == 4, item.sequence?.count == 4, numbers[2] >= 1, numbers[3] >= 1, numbers[0] >= 0, numbers[1] >= 0,
+                      numbers[0] <= height, numbers[1] <= width, numbers[2] <= height - numbers[0], numbers[3] <= width - numbers[1] else {
+                    bag.append(.error("expected [row, column, height, width] of whole numbers inside the \(height)×\(width) input", at: item.location))
+                    continue
+                }
+                rects.append(numbers)
+            }
+            result.append((entry.key, rects))
+        }
+        if !bag.isEmpty { throw DiagnosticError(bag) }
+        return result
     }
 }

@@ -69,38 +69,6 @@ struct CorrespondCommand: ParsableCommand {
         guard batch >= 1, batch <= CommandSupport.maximumBatch else { throw ValidationError("--batch must be between 1 and \(CommandSupport.maximumBatch)") }
     }
 
-    /// Parts in file order, each with its rectangles; errors located in the file.
-    static func parts(_ path: String, images: Int, height: Int, width: Int) throws -> [(String, [[Int]])] {
-        let text = String(decoding: try FileCheck.contents(path, mapped: false), as: UTF8.self)
-        let root = try YAMLReader.parse(text: text, file: path)
-        var bag: [Diagnostic] = []
-        guard let parts = root.mapping?.first(where: { $0.key == "parts" })?.value.mapping, !parts.isEmpty else {
-            throw DiagnosticError(.error("expected a mapping 'parts:' of part names to lists of [row, column, height, width], one per image", at: root.location))
-        }
-        var result: [(String, [[Int]])] = []
-        for entry in parts {
-            guard let list = entry.value.sequence else {
-                bag.append(.error("'\(entry.key)' must be a list of [row, column, height, width], one per image", at: entry.value.location)); continue
-            }
-            if list.count != images {
-                bag.append(.error("'\(entry.key)' has \(list.count) rectangles but there are \(images) images; give one per image", at: entry.value.location))
-            }
-            var rects: [[Int]] = []
-            for item in list {
-                let numbers = item.sequence?.compactMap { $0.scalar.flatMap(Int.init) } ?? []
-                guard numbers.count == 4, item.sequence?.count == 4, numbers[2] >= 1, numbers[3] >= 1, numbers[0] >= 0, numbers[1] >= 0,
-                      numbers[0] <= height, numbers[1] <= width, numbers[2] <= height - numbers[0], numbers[3] <= width - numbers[1] else {
-                    bag.append(.error("expected [row, column, height, width] of whole numbers inside the \(height)×\(width) input", at: item.location))
-                    continue
-                }
-                rects.append(numbers)
-            }
-            result.append((entry.key, rects))
-        }
-        if !bag.isEmpty { throw DiagnosticError(bag) }
-        return result
-    }
-
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         let progress = AnalysisProgress("correspond: parts", live: errors is StandardStream)
@@ -113,7 +81,7 @@ struct CorrespondCommand: ParsableCommand {
             let (h, w) = (graph.input.height, graph.input.width)
             let images = try AnalysisInput.load(.files(input, labels: nil), graph: graph, weights: file, weightsPath: weights, mean: mean.map(MeanChoice.init(argument:)))
             guard images.count >= 2 else { throw CommandError("correspondence compares image pairs; \(input) has \(images.count) image") }
-            let parts = try Self.parts(regions, images: images.count, height: h, width: w)
+            let parts = try Correspondence.regions(regions, images: images.count, height: h, width: w)
             let runner = try BatchRunner(graph: graph, backend: try network.backend, batch: batch, keeping: nodes, weights: file.parameterTensors)
             let occluder = OccluderFill(argument: fill)!
             let rows = try Correspondence.run(images, parts: parts, runner: runner, layers: nodes, fill: occluder, draws: random, seed: seed,

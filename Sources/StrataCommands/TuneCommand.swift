@@ -66,22 +66,14 @@ struct TuneCommand: ParsableCommand {
             }
             let batch = self.batch ?? spec.training?.batch ?? 32
             if !json { output.write("tuning \(chosen.name) on a training step of \(graph.name) at batch \(batch), median of \(iterations)\n\n") }
-            var results: [(GemmTiles, Double)] = []
-            for tiles in candidates {
-                let backend = try OpenCLBackend(device, options: .init(tiles: tiles))
-                let executor = try Bench.prepare(graph: graph, spec: spec, backend: backend, batch: batch, training: true)
-                try executor.run(seed: 0) { _, _ in }
-                executor.timing = true
-                var times: [Double] = []
-                for k in 0..<iterations {
-                    try executor.run(seed: UInt64(k + 1)) { _, _ in }
-                    times.append(executor.stepSeconds.reduce(0, +))
-                }
-                let median = times.sorted()[times.count / 2]
-                results.append((tiles, median))
-                if !json { output.write("  \(tiles.description.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(format: "%9.2f", median * 1000)) ms\n") }
-            }
-            let best = results.min { $0.1 < $1.1 }!
+            var lines = ""
+            let results = try Tuning.time(candidates, iterations: iterations, executor: { tiles in
+                try Bench.prepare(graph: graph, spec: spec, backend: try OpenCLBackend(device, options: .init(tiles: tiles)), batch: batch, training: true)
+            }, progress: { tiles, median in
+                lines += "  \(tiles.description.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(format: "%9.2f", median * 1000)) ms\n"
+            })
+            if !json { output.write(lines) }
+            guard let best = results.min(by: { $0.1 < $1.1 }) else { throw CommandError("--tiles: no tile to time") }
             var stored: String? = nil
             if !dryRun { stored = try Tuning.store(best.0, for: chosen) }
             if json {

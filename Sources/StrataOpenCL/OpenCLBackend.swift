@@ -344,7 +344,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
                     }
                     if let grid = launch.grid { seconds += try context.run(launch.kernel, global: grid, local: launch.local, timed: timing) }
                     else { seconds += try context.run(launch.kernel, global: [max(launch.global, 1)], timed: timing) }
-                } catch let error as OpenCLError {
+                } catch {
                     throw atStep(error, k, launch.kernel.name)
                 }
             }
@@ -353,7 +353,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
                 for t in tensors { try read(t).withUnsafeBufferPointer { try observe(t, $0) } }
             }
         }
-        do { try context.finish() } catch let error as OpenCLError { throw atStep(error, steps.upperBound - 1, "the run's last kernels") }
+        do { try context.finish() } catch { throw atStep(error, steps.upperBound - 1, "the run's last kernels") }
         guard let id = plan.bufferOf[.loss], let b = buffers[id] else { return nil }
         return Double(try context.read(b)[0])
     }

@@ -1,5 +1,6 @@
 import Foundation
 import StrataFormats
+import StrataPlan
 
 /// The tile of the blocked GEMM in kernels/gemm.cl: a work-group computes a `tm` × `tn` block of the
 /// output, `tk` deep per step, each work item a `wm` × `wn` block in registers.
@@ -104,6 +105,28 @@ public enum Tuning {
     public static func stored(for device: OpenCLDevice, file: String? = Tuning.file) -> GemmTiles? {
         guard let file, let tiles = entries(file)[key(device)], tiles.problem(on: device) == nil else { return nil }
         return tiles
+    }
+
+    /// The autotuner: each candidate's training step (`executor(tiles)` makes it, weights and a
+    /// batch loaded), run once to warm up, then `iterations` times with device timing; the median
+    /// of the steps' kernel seconds per candidate, in candidate order. `progress` after each.
+    public static func time(_ candidates: [GemmTiles], iterations: Int, executor: (GemmTiles) throws -> any Executor,
+                            progress: (GemmTiles, Double) -> Void = { _, _ in }) throws -> [(GemmTiles, Double)] {
+        var results: [(GemmTiles, Double)] = []
+        for tiles in candidates {
+            let e = try executor(tiles)
+            try e.run(seed: 0)
+            e.timing = true
+            var times: [Double] = []
+            for k in 0..<max(1, iterations) {
+                try e.run(seed: UInt64(k + 1))
+                times.append(e.stepSeconds.reduce(0, +))
+            }
+            let median = times.sorted()[times.count / 2]
+            results.append((tiles, median))
+            progress(tiles, median)
+        }
+        return results
     }
 
     /// What `file` holds by device key (nothing when it is missing or unreadable).

@@ -172,6 +172,22 @@ struct OpenCLGemmTileTests {
         print("GEMM tile \(tiles), split \(split.map(String.init) ?? "auto"): worst difference \(worst) of each tensor's largest value")
     }
 
+    /// The autotuner is a library function: it times each candidate's step (here a CPU executor
+    /// stands in for a device's) and reports the median of its timed runs, in candidate order.
+    @Test func theTunerTimesEveryCandidateInOrder() throws {
+        let graph = try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: Self.spec, file: "every-op.yaml")))
+        let derived = try TrainingGraph.derive(graph, training: false)
+        let candidates = [GemmTiles("32x32x8/4x4")!, GemmTiles("64x64x16/4x4")!]
+        var made: [GemmTiles] = [], reported: [GemmTiles] = []
+        let results = try Tuning.time(candidates, iterations: 3, executor: { tiles in
+            made.append(tiles)
+            let backend = CPUBackend()
+            return try backend.makeExecutor(backend.plan(derived, batch: 2))
+        }, progress: { tiles, _ in reported.append(tiles) })
+        #expect(results.map(\.0) == candidates && made == candidates && reported == candidates)
+        #expect(results.allSatisfy { $0.1 >= 0 && $0.1.isFinite })
+    }
+
     @Test func tilesAreWrittenReadAndCheckedAgainstTheDevice() throws {
         let device = try OpenCL.select("opencl")
         let tiles = GemmTiles(tm: 64, tn: 32, tk: 16, wm: 8, wn: 4)
