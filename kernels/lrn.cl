@@ -1,5 +1,5 @@
 // Local response normalisation across channels: lrn_forward, lrn_backward, each one pass.
-// Constants (-D): N, C, HW (plane size), SIZE (the window), ALPHA, BETA, K (floats with an f suffix),
+// Constants (-D): N, C, HW (plane size), SIZE (the window), ALPHA, BETA, K (the step's constants; fractions as float literals),
 // BETA_IS_075 (1 when BETA is 0.75: s^−β as 1/√s·√(1/√s), as the CPU computes it).
 // Shapes: x, y, scale (N, C, H, W); scale = K + ALPHA·Σ_{j=c−HALF..c+HALF} x_j².
 // Global ids: one work item per (image, position), n·HW + q: it walks the channels once, keeping

@@ -177,7 +177,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         switch step.kernel {
         case .conv_forward, .conv_backward_data, .conv_backward_filter:
             guard case .conv(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
-            let c = step.parameters.constants + tiles.constants
+            let c = Self.defines(step.parameters) + tiles.constants
             let fg = g.filters / g.groups, cg = g.channels / g.groups, kk = g.kernel.h * g.kernel.w
             switch step.kernel {
             case .conv_forward:
@@ -206,7 +206,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             }
         case .maxpool_forward, .maxpool_backward, .avgpool_forward, .avgpool_backward:
             guard case .pool(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
-            let c = step.parameters.constants, planes = batch * g.channels
+            let c = Self.defines(step.parameters), planes = batch * g.channels
             switch step.kernel {
             case .maxpool_forward: return [Launch(kernel: try bind(try kernel("pool", "maxpool_forward", c), [inputs[0], outputs[0], outputs[1]]), global: outputs[0].count)]
             case .maxpool_backward: return [Launch(kernel: try bind(try kernel("pool", "maxpool_backward", c), [inputs[0], inputs[1], outputs[0]]), global: planes)]
@@ -215,8 +215,8 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             }
         case .lrn_forward, .lrn_backward:
             guard case .lrn(let l) = step.parameters else { fatalError("internal error: \(step.kernel) without its constants") }
-            let c = [("C", "\(l.channels)"), ("HW", "\(l.planeSize)"), ("SIZE", "\(l.size)"), ("ALPHA", "\(Float(l.alpha))f"),
-                     ("BETA", "\(Float(l.beta))f"), ("K", "\(Float(l.k))f"), ("BETA_IS_075", l.beta == 0.75 ? "1" : "0")]
+            // The step's constants; the one derived flag picks the CPU's exact s^−0.75.
+            let c = Self.defines(step.parameters) + [("BETA_IS_075", l.beta == 0.75 ? "1" : "0")]
             if step.kernel == .lrn_forward {
                 let scale = outputs.count > 1 ? outputs[1] : outputs[0]
                 return [Launch(kernel: try bind(try kernel("lrn", "lrn_forward", c), [inputs[0], outputs[0], scale, Int32(outputs.count > 1 ? 1 : 0)]),
@@ -242,7 +242,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             return out
         case .fc_forward, .fc_backward_data, .fc_backward_filter:
             guard case .fc(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
-            let c = [("F", "\(g.features)"), ("U", "\(g.units)")] + tiles.constants
+            let c = Self.defines(step.parameters) + tiles.constants
             switch step.kernel {
             case .fc_forward:
                 let k = try bind(try kernel("fc", "fc_forward", c), [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0],
@@ -298,6 +298,14 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             }
         }
         return out
+    }
+
+    /// A step's constants (`KernelParameters.constants`, as `compile --stop-after plan` prints them)
+    /// as `-D` values: a number with a fraction or an exponent becomes a float literal (`0.0001f`).
+    static func defines(_ parameters: KernelParameters) -> [(String, String)] {
+        parameters.constants.map { name, value in
+            (name, Double(value) != nil && value.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) ? value + "f" : value)
+        }
     }
 
     /// Every program of the plan as the device compiles it: its `-D` constants as `#define`s, then the source.
