@@ -95,10 +95,12 @@ public enum ReceptiveField {
                 (r, c) = (span(r, l.window.kernel.h, l.window.stride.h, l.window.pad.h), span(c, l.window.kernel.w, l.window.stride.w, l.window.pad.w))
             case .avgpool(let l):
                 (r, c) = (span(r, l.window.kernel.h, l.window.stride.h, l.window.pad.h), span(c, l.window.kernel.w, l.window.stride.w, l.window.pad.w))
-            case .fc:
+            case .fc, .softmax:
                 whole = true
                 return nil
-            default: break
+            // Positions kept: across channels (LRN, concat) or elementwise. No default: a new
+            // layer type must say here what it does to positions, or the switch does not compile.
+            case .lrn, .relu, .tanh, .dropout, .concat: break
             }
             var union: ((Int, Int), (Int, Int))?
             for input in n.inputs {
