@@ -6,7 +6,7 @@ import StrataPlan
 /// executor, with the weights loaded once) per chunk size, on any backend.
 public final class BatchRunner {
     public let graph: Graph
-    public let derived: TrainingGraph
+    public let derived: DerivedGraph
     public let backend: any Backend
     public let batch: Int
     let keep: Set<TensorID>
@@ -19,7 +19,7 @@ public final class BatchRunner {
     /// - Parameters:
     ///   - keep: tensors to read after a run (layer outputs a later step would overwrite).
     ///   - observe: tensors read during a run (`Executor.run(seed:observe:)`), whose memory the plan still reuses.
-    public init(graph: Graph, derived: TrainingGraph, backend: any Backend, batch: Int, keep: Set<TensorID>, observe: Set<TensorID> = [],
+    public init(graph: Graph, derived: DerivedGraph, backend: any Backend, batch: Int, keep: Set<TensorID>, observe: Set<TensorID> = [],
                 weights: [String: (shape: [Int], values: [Float])]) {
         self.observe = observe
         self.graph = graph
@@ -33,7 +33,7 @@ public final class BatchRunner {
     /// An inference runner that keeps the outputs of `nodes`.
     public convenience init(graph: Graph, backend: any Backend, batch: Int, keeping nodes: [Int],
                             weights: [String: (shape: [Int], values: [Float])]) throws {
-        self.init(graph: graph, derived: try TrainingGraph.derive(graph, training: false), backend: backend, batch: batch,
+        self.init(graph: graph, derived: try DerivedGraph.derive(graph, training: false), backend: backend, batch: batch,
                   keep: Set(nodes.map { TensorID.value($0) }), weights: weights)
     }
 

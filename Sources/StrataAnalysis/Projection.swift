@@ -70,7 +70,7 @@ public enum Projection {
     /// A runner of the projection plan from `layer` under `rule`.
     public static func runner(graph: Graph, layer: Int, rule: BackwardRule, backend: any Backend, batch: Int,
                               weights: [String: (shape: [Int], values: [Float])]) throws -> BatchRunner {
-        BatchRunner(graph: graph, derived: try TrainingGraph.derive(graph, backward: .projection(from: layer, rule: rule)), backend: backend,
+        BatchRunner(graph: graph, derived: try DerivedGraph.derive(graph, backward: .projection(from: layer, rule: rule)), backend: backend,
                     batch: batch, keep: [], weights: weights)
     }
 }

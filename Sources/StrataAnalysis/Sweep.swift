@@ -44,7 +44,7 @@ public enum Sweep {
     /// is as small as plain inference's) and keeps the probabilities.
     public static func runner(graph: Graph, backend: any Backend, batch: Int, layers: [Int],
                               weights: [String: (shape: [Int], values: [Float])]) throws -> BatchRunner {
-        BatchRunner(graph: graph, derived: try TrainingGraph.derive(graph, training: false), backend: backend, batch: batch,
+        BatchRunner(graph: graph, derived: try DerivedGraph.derive(graph, training: false), backend: backend, batch: batch,
                     keep: [.value(graph.nodes.count - 1)], observe: Set(layers.map { TensorID.value($0) }), weights: weights)
     }
 

@@ -38,7 +38,7 @@ public struct CPUBackend: Backend {
 
     public var traits: BackendTraits {
         BackendTraits(name: "cpu", alignment: 64, threads: settings.threads) { step in
-            guard case .conv(let g) = step.parameters,
+            guard case .conv(let g) = step.constants,
                   [.conv_forward, .conv_backward_data, .conv_backward_filter].contains(step.kernel) else { return 0 }
             return ConvTiling.scratchElements(depth: g.channels / g.groups * g.kernel.h * g.kernel.w, filtersPerGroup: g.filters / g.groups,
                                               positions: g.outHeight * g.outWidth)

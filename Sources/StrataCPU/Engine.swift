@@ -127,7 +127,7 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
         case .tanh_forward: ElementwiseKernel<T>.tanhForward(input(0), output(0), count(outputs[0]), threads: threads)
         case .tanh_backward: ElementwiseKernel<T>.tanhBackward(input(0), input(1), output(0), count(outputs[0]), threads: threads)
         case .dropout_forward:
-            guard case .dropout(let rate, let stream) = step.parameters else { invariant(step) }
+            guard case .dropout(let rate, let stream) = step.constants else { invariant(step) }
             ElementwiseKernel<T>.dropoutForward(input(0), output(0), output(1), count(outputs[0]), rate: rate,
                                                 seed: DropoutStream.seed(run: seed, stream: stream),
                                                 offset: imageOffset * (count(outputs[0]) / batch), threads: threads)
@@ -146,10 +146,10 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
                                                                              dBias: g.bias ? output(1) : nil, batch: batch)
 
         case .concat_forward:
-            guard case .concat(let sizes, _) = step.parameters else { invariant(step) }
+            guard case .concat(let sizes, _) = step.constants else { invariant(step) }
             ConcatKernel<T>(sizes: sizes, threads: threads).forward(inputs.map { UnsafePointer(pointer($0)) }, output(0), batch: batch)
         case .concat_backward:
-            guard case .concat(let sizes, let part) = step.parameters else { invariant(step) }
+            guard case .concat(let sizes, let part) = step.constants else { invariant(step) }
             ConcatKernel<T>(sizes: sizes, threads: threads).backward(input(0), part: part, output(0), batch: batch)
 
         case .softmax_forward:
@@ -166,19 +166,19 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
             OptimizerKernel<T>.sgd(weight: input(0), gradient: input(1), velocity: input(2), count: count(inputs[0]),
                                    learningRate: hyper[0], momentum: hyper[1], weightDecay: hyper[2], threads: threads)
         case .filter_rms_clip:
-            guard case .filterClip(let filters, let size, let radius) = step.parameters else { invariant(step) }
+            guard case .filterClip(let filters, let size, let radius) = step.constants else { invariant(step) }
             OptimizerKernel<T>.clipFilters(output(0), filters: filters, size: size, radius: radius)
         }
     }
 
     // The constants each kind of step carries; any other is a planner bug.
-    private func conv(_ s: ExecutionPlan.Step) -> ConvGeometry { if case .conv(let g) = s.parameters { return g }; invariant(s) }
-    private func pool(_ s: ExecutionPlan.Step) -> PoolGeometry { if case .pool(let g) = s.parameters { return g }; invariant(s) }
-    private func lrn(_ s: ExecutionPlan.Step) -> LRNConstants { if case .lrn(let l) = s.parameters { return l }; invariant(s) }
-    private func fc(_ s: ExecutionPlan.Step) -> FCGeometry { if case .fc(let g) = s.parameters { return g }; invariant(s) }
-    private func classes(_ s: ExecutionPlan.Step) -> Int { if case .softmax(let c) = s.parameters { return c }; invariant(s) }
+    private func conv(_ s: ExecutionPlan.Step) -> ConvGeometry { if case .conv(let g) = s.constants { return g }; invariant(s) }
+    private func pool(_ s: ExecutionPlan.Step) -> PoolGeometry { if case .pool(let g) = s.constants { return g }; invariant(s) }
+    private func lrn(_ s: ExecutionPlan.Step) -> LRNConstants { if case .lrn(let l) = s.constants { return l }; invariant(s) }
+    private func fc(_ s: ExecutionPlan.Step) -> FCGeometry { if case .fc(let g) = s.constants { return g }; invariant(s) }
+    private func classes(_ s: ExecutionPlan.Step) -> Int { if case .softmax(let c) = s.constants { return c }; invariant(s) }
 
     private func invariant(_ step: ExecutionPlan.Step) -> Never {
-        fatalError("internal error: step \(step.kernel) carries \(step.parameters), not the constants its kernel needs")
+        fatalError("internal error: step \(step.kernel) carries \(step.constants), not the constants its kernel needs")
     }
 }

@@ -99,7 +99,7 @@ struct Bench: ParsableCommand {
     /// a small learning rate for a training step): what `bench` and `tune` time.
     static func prepare(graph: Graph, spec: NetworkSpec, backend: any Backend, batch: Int, training: Bool) throws -> any Executor {
         // A training step is the trainer's: forward, loss, backward, the SGD update and any filter clip.
-        let derived = try TrainingGraph.derive(graph, backward: training ? .training(graph, freeze: spec.training?.freeze ?? []) : nil, dropout: training,
+        let derived = try DerivedGraph.derive(graph, backward: training ? .training(graph, freeze: spec.training?.freeze ?? []) : nil, dropout: training,
                                                optimizer: training ? OptimizerSteps(filterRMSClip: spec.training?.filterRMSClip) : nil)
         let plan = backend.plan(derived, batch: batch)
         let executor = try backend.makeExecutor(plan)

@@ -81,7 +81,7 @@ enum CommandSupport {
 
     /// Runs `images` through executors of at most `batch` images (one plan per chunk size, weights
     /// loaded once per plan): `body(executor, first, count)` after the chunk's input is set.
-    static func inChunks(_ images: NumpyArray.Array32, batch: Int, graph: Graph, backend: any Backend, derived: TrainingGraph,
+    static func inChunks(_ images: NumpyArray.Array32, batch: Int, graph: Graph, backend: any Backend, derived: DerivedGraph,
                          keep: Set<TensorID> = [], weights: Safetensors.File, weightsPath: String,
                          _ body: (any Executor, Int, Int) throws -> Void) throws {
         let count = images.shape[0], perImage = graph.input.elementCount!

@@ -87,7 +87,7 @@ struct Compile: ParsableCommand {
             }
             // Training plans carry the optimizer's steps (the SGD update, ZF's filter clip when the spec
             // asks for it): the printed plan is the plan `train` runs.
-            let derived = try TrainingGraph.derive(graph, backward: pass, dropout: training,
+            let derived = try DerivedGraph.derive(graph, backward: pass, dropout: training,
                                                    optimizer: training ? OptimizerSteps(filterRMSClip: resolved.training?.filterRMSClip) : nil)
             if stopAfter == .grad {
                 output.write(derived.text())

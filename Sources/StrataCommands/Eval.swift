@@ -81,7 +81,7 @@ struct Eval: ParsableCommand {
             var all: [Evaluator.Predictions] = []
             var rules: [String] = []
             var plainRule: InputRule?   // the same for every plain weights file: --mean train reads the split once
-            let derived = try TrainingGraph.derive(graph, training: false)
+            let derived = try DerivedGraph.derive(graph, training: false)
             for (path, file) in files {
                 // Checks the shapes with the same messages as everywhere else.
                 let probe = try backend.makeExecutor(backend.plan(derived, batch: 1))

@@ -59,7 +59,7 @@ struct Features: ParsableCommand {
             let images = NumpyArray.Array32(shape: [loaded.count] + graph.input.dims, values: loaded.images)
             let files: [String]? = input.lowercased().hasSuffix(".npy") ? nil : loaded.names
             let count = images.shape[0]
-            let derived = try TrainingGraph.derive(graph, training: false)
+            let derived = try DerivedGraph.derive(graph, training: false)
             var results = nodes.map { [Float](repeating: 0, count: count * graph.nodes[$0].shape!.elementCount!) }
             let keep = Set(nodes.map { TensorID.value($0) })
             try CommandSupport.inChunks(images, batch: batch, graph: graph, backend: backend, derived: derived, keep: keep,

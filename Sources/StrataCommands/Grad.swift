@@ -36,7 +36,7 @@ struct Grad: ParsableCommand {
         guard let (graph, _) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
             let backend = try network.backend
-            let derived = try TrainingGraph.derive(graph, training: true, dropout: false)
+            let derived = try DerivedGraph.derive(graph, training: true, dropout: false)
             let weightsFile = try Safetensors.read(path: weights)
             try Weights.check(weightsFile, path: weights, graph: graph)
             let images = try CommandSupport.inputBatch(input, graph: graph)

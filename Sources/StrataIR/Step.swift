@@ -121,14 +121,14 @@ public struct Step: Sendable {
     public var inputs: [TensorID]
     public var outputs: [TensorID]
     /// Sizes and attributes, lowered from the layer by its definition.
-    public var parameters: KernelParameters
+    public var constants: KernelConstants
 
-    public init(_ kernel: Kernel, node: Int?, inputs: [TensorID], outputs: [TensorID], parameters: KernelParameters = .none) {
+    public init(_ kernel: Kernel, node: Int?, inputs: [TensorID], outputs: [TensorID], constants: KernelConstants = .none) {
         self.kernel = kernel
         self.node = node
         self.inputs = inputs
         self.outputs = outputs
-        self.parameters = parameters
+        self.constants = constants
     }
 }
 

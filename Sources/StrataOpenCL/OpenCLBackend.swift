@@ -84,7 +84,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         // The filter gradients' depth splits, and the scratch their partial sums need (outside the plan).
         let splits = plan.steps.map { Self.split($0, plan: plan, tiles: tiles, device: device, forced: forcedSplit) }
         let scratchElements = zip(plan.steps, splits).map { step, split in
-            guard split > 1, case .conv(let g) = step.parameters else { return 0 }
+            guard split > 1, case .conv(let g) = step.constants else { return 0 }
             return split * g.filters * (g.channels / g.groups) * g.kernel.h * g.kernel.w
         }.max() ?? 0
         // Checked before allocating: the whole plan, and its largest single buffer (the arena).
@@ -136,7 +136,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
     /// How many depth slices a filter gradient's GEMM runs in: enough work-groups for two per
     /// compute unit, each slice at least 8 tiles deep, at most 32 slices. Other steps: 1.
     static func split(_ step: ExecutionPlan.Step, plan: ExecutionPlan, tiles: GemmTiles, device: OpenCLDevice, forced: Int?) -> Int {
-        guard step.kernel == .conv_backward_filter, case .conv(let g) = step.parameters else { return 1 }
+        guard step.kernel == .conv_backward_filter, case .conv(let g) = step.constants else { return 1 }
         let reduction = plan.batch * g.outHeight * g.outWidth
         if let forced { return max(1, min(forced, reduction)) }
         let fg = g.filters / g.groups, depth = g.channels / g.groups * g.kernel.h * g.kernel.w
@@ -176,8 +176,8 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         // Every kernel has a case here (no default), so a new kernel does not compile until this backend runs it.
         switch step.kernel {
         case .conv_forward, .conv_backward_data, .conv_backward_filter:
-            guard case .conv(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
-            let c = Self.defines(step.parameters) + tiles.constants
+            guard case .conv(let g) = step.constants else { fatalError("internal error: \(step.kernel) without its geometry") }
+            let c = Self.defines(step.constants) + tiles.constants
             let fg = g.filters / g.groups, cg = g.channels / g.groups, kk = g.kernel.h * g.kernel.w
             switch step.kernel {
             case .conv_forward:
@@ -205,8 +205,8 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
                 return out
             }
         case .maxpool_forward, .maxpool_backward, .avgpool_forward, .avgpool_backward:
-            guard case .pool(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
-            let c = Self.defines(step.parameters), planes = batch * g.channels
+            guard case .pool(let g) = step.constants else { fatalError("internal error: \(step.kernel) without its geometry") }
+            let c = Self.defines(step.constants), planes = batch * g.channels
             switch step.kernel {
             case .maxpool_forward: return [Launch(kernel: try bind(try kernel("pool", "maxpool_forward", c), [inputs[0], outputs[0], outputs[1]]), global: outputs[0].count)]
             case .maxpool_backward: return [Launch(kernel: try bind(try kernel("pool", "maxpool_backward", c), [inputs[0], inputs[1], outputs[0]]), global: planes)]
@@ -214,9 +214,9 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             default: return [Launch(kernel: try bind(try kernel("pool", "avgpool_backward", c), [inputs[0], outputs[0]]), global: planes)]
             }
         case .lrn_forward, .lrn_backward:
-            guard case .lrn(let l) = step.parameters else { fatalError("internal error: \(step.kernel) without its constants") }
+            guard case .lrn(let l) = step.constants else { fatalError("internal error: \(step.kernel) without its constants") }
             // The step's constants; the one derived flag picks the CPU's exact s^−0.75.
-            let c = Self.defines(step.parameters) + [("BETA_IS_075", l.beta == 0.75 ? "1" : "0")]
+            let c = Self.defines(step.constants) + [("BETA_IS_075", l.beta == 0.75 ? "1" : "0")]
             if step.kernel == .lrn_forward {
                 let scale = outputs.count > 1 ? outputs[1] : outputs[0]
                 return [Launch(kernel: try bind(try kernel("lrn", "lrn_forward", c), [inputs[0], outputs[0], scale, Int32(outputs.count > 1 ? 1 : 0)]),
@@ -229,7 +229,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         case .tanh_forward: return try elementwise("tanh_forward", [inputs[0], outputs[0]], outputs[0])
         case .tanh_backward: return try elementwise("tanh_backward", [inputs[0], inputs[1], outputs[0]], outputs[0])
         case .dropout_forward:
-            guard case .dropout(let rate, let stream) = step.parameters else { fatalError("internal error: dropout without its rate") }
+            guard case .dropout(let rate, let stream) = step.constants else { fatalError("internal error: dropout without its rate") }
             let threshold = UInt64((rate * 0x1.0p53).rounded(.up))
             let k = try bind(try kernel("elementwise", "dropout_forward", []),
                              [inputs[0], outputs[0], outputs[1], count(outputs[0]), UInt64(0), threshold, Float(1 / (1 - rate)), UInt64(0)])
@@ -241,8 +241,8 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             for input in inputs.dropFirst() { out += try elementwise("accumulate", [input, outputs[0]], outputs[0]) }
             return out
         case .fc_forward, .fc_backward_data, .fc_backward_filter:
-            guard case .fc(let g) = step.parameters else { fatalError("internal error: \(step.kernel) without its geometry") }
-            let c = Self.defines(step.parameters) + tiles.constants
+            guard case .fc(let g) = step.constants else { fatalError("internal error: \(step.kernel) without its geometry") }
+            let c = Self.defines(step.constants) + tiles.constants
             switch step.kernel {
             case .fc_forward:
                 let k = try bind(try kernel("fc", "fc_forward", c), [inputs[0], inputs[1], g.bias ? inputs[2] : inputs[1], outputs[0],
@@ -258,18 +258,18 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
                 return out
             }
         case .concat_forward:
-            guard case .concat(let sizes, _) = step.parameters else { fatalError("internal error: concat without its sizes") }
+            guard case .concat(let sizes, _) = step.constants else { fatalError("internal error: concat without its sizes") }
             let total = sizes.reduce(0, +)
             return try inputs.enumerated().map { k, input in
                 Launch(kernel: try bind(try kernel("concat", "concat_forward", []), [input, outputs[0], Int32(sizes[k]), Int32(sizes[..<k].reduce(0, +)),
                                                                                      Int32(total), Int32(batch)]), global: input.count)
             }
         case .concat_backward:
-            guard case .concat(let sizes, let part) = step.parameters else { fatalError("internal error: concat without its sizes") }
+            guard case .concat(let sizes, let part) = step.constants else { fatalError("internal error: concat without its sizes") }
             return [Launch(kernel: try bind(try kernel("concat", "concat_backward", []), [inputs[0], outputs[0], Int32(sizes[part]), Int32(sizes[..<part].reduce(0, +)),
                                                                                           Int32(sizes.reduce(0, +)), Int32(batch)]), global: outputs[0].count)]
         case .softmax_forward, .softmax_backward, .softmax_cross_entropy, .softmax_cross_entropy_backward:
-            guard case .softmax(let classes) = step.parameters else { fatalError("internal error: \(step.kernel) without its classes") }
+            guard case .softmax(let classes) = step.constants else { fatalError("internal error: \(step.kernel) without its classes") }
             let c = [("CLASSES", "\(classes)")]
             switch step.kernel {
             case .softmax_forward: return [Launch(kernel: try bind(try kernel("softmax", "softmax_forward", c), [inputs[0], outputs[0]]), global: batch)]
@@ -280,7 +280,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         case .sgd_update:
             return [Launch(kernel: try bind(try kernel("optimizer", "sgd_update", []), [inputs[0], inputs[1], inputs[2], inputs[3], count(inputs[0])]), global: inputs[0].count)]
         case .filter_rms_clip:
-            guard case .filterClip(let filters, let size, let radius) = step.parameters else { fatalError("internal error: clip without its sizes") }
+            guard case .filterClip(let filters, let size, let radius) = step.constants else { fatalError("internal error: clip without its sizes") }
             return [Launch(kernel: try bind(try kernel("optimizer", "filter_rms_clip", []), [outputs[0], Int32(filters), Int32(size), Float(radius)]), global: filters)]
         }
     }
@@ -300,10 +300,10 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         return out
     }
 
-    /// A step's constants (`KernelParameters.constants`, as `compile --stop-after plan` prints them)
+    /// A step's constants (`KernelConstants.pairs`, as `compile --stop-after plan` prints them)
     /// as `-D` values: a number with a fraction or an exponent becomes a float literal (`0.0001f`).
-    static func defines(_ parameters: KernelParameters) -> [(String, String)] {
-        parameters.constants.map { name, value in
+    static func defines(_ constants: KernelConstants) -> [(String, String)] {
+        constants.pairs.map { name, value in
             (name, Double(value) != nil && value.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) ? value + "f" : value)
         }
     }

@@ -20,7 +20,7 @@ extension ExecutionPlan {
             let kernel = s.kernel.rawValue + (s.fusedReLU ? "+relu" : "")
             let name = s.node.map { graph.nodes[$0].name } ?? "-"
             out += "  \(k) \(kernel) \(name): \(s.inputs.map { "b\($0)" }.joined(separator: ", ")) -> \(s.outputs.map { "b\($0)" }.joined(separator: ", "))"
-            out += s.parameters == .none ? "" : "  {\(s.parameters.text)}"
+            out += s.constants == .none ? "" : "  {\(s.constants.text)}"
             out += s.scratchElements > 0 ? "  scratch \(Self.size(s.scratchElements * 4))\n" : "\n"
         }
         out += "memory: arena \(Self.size(arenaBytes)) (\(Self.size(buffers.filter { $0.storage == .arena }.reduce(0) { $0 + $1.bytes })) without reuse), "

@@ -47,7 +47,7 @@ public struct ExecutionPlan: Sendable {
         public var inputs: [Int]
         public var outputs: [Int]
         /// The kernel's constants, lowered from the layer (geometry, sizes, rates, which input is the bias).
-        public var parameters: KernelParameters
+        public var constants: KernelConstants
         /// A conv or fc step that also applies the ReLU that followed it.
         public var fusedReLU: Bool
         /// Scratch elements per thread the backend asked for this step.

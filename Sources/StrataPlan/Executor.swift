@@ -178,7 +178,7 @@ public protocol Backend: Sendable {
 
 extension Backend {
     /// Plans a graph for this backend.
-    public func plan(_ graph: TrainingGraph, batch: Int, keep: Set<TensorID> = [], observe: Set<TensorID> = [], fuse: Bool = true) -> ExecutionPlan {
+    public func plan(_ graph: DerivedGraph, batch: Int, keep: Set<TensorID> = [], observe: Set<TensorID> = [], fuse: Bool = true) -> ExecutionPlan {
         Planner.plan(graph, batch: batch, traits: traits, keep: keep, observe: observe, fuse: fuse)
     }
 }

@@ -13,7 +13,7 @@ public enum Planner {
     ///     (`Executor.run(seed:observe:)`): never fused away or overwritten in place, but their
     ///     memory is reused afterwards as usual, so the plan stays as small as one that keeps nothing.
     ///   - fuse: fuse ReLUs into the step before them.
-    public static func plan(_ tg: TrainingGraph, batch: Int, traits: BackendTraits, keep: Set<TensorID> = [], observe: Set<TensorID> = [],
+    public static func plan(_ tg: DerivedGraph, batch: Int, traits: BackendTraits, keep: Set<TensorID> = [], observe: Set<TensorID> = [],
                             fuse: Bool = true) -> ExecutionPlan {
         let pinned = keep.union(observe)
         let graph = tg.graph
@@ -114,7 +114,7 @@ public enum Planner {
             }
             let scratch = traits.scratchElements(step)
             workspace = max(workspace, scratch)
-            planSteps.append(.init(kernel: step.kernel, node: step.node, inputs: inputs, outputs: outputs, parameters: step.parameters,
+            planSteps.append(.init(kernel: step.kernel, node: step.node, inputs: inputs, outputs: outputs, constants: step.constants,
                                    fusedReLU: fused.contains(k), scratchElements: scratch))
         }
         // Every alias name resolves, and kept tensors live to the end.

@@ -11,7 +11,7 @@ public final class Evaluator {
     let graph: Graph
     let preprocessing: Preprocessing
     let batch: Int
-    let derived: TrainingGraph
+    let derived: DerivedGraph
     let backend: any Backend
     var executors: [Int: any Executor] = [:]
     var weights: [String: (shape: [Int], values: [Float])] = [:]
@@ -21,7 +21,7 @@ public final class Evaluator {
         self.preprocessing = preprocessing
         self.batch = batch
         self.backend = backend
-        self.derived = try! TrainingGraph.derive(graph, training: false)  // inference never fails to derive
+        self.derived = try! DerivedGraph.derive(graph, training: false)  // inference never fails to derive
     }
 
     /// Takes the current weights of a (training) executor.

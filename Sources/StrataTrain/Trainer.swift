@@ -374,7 +374,7 @@ public final class Trainer {
     /// (for the training error). Frozen layers (training.freeze): no gradient where nothing below
     /// needs one, no update, no momentum.
     func trainingExecutor(local: Int, rank: Int) throws -> (ExecutionPlan, any Executor) {
-        let derived = try TrainingGraph.derive(graph, backward: .training(graph, freeze: spec.training?.freeze ?? []), dropout: true,
+        let derived = try DerivedGraph.derive(graph, backward: .training(graph, freeze: spec.training?.freeze ?? []), dropout: true,
                                                optimizer: OptimizerSteps(filterRMSClip: settings.filterRMSClip))
         let plan = backend.plan(derived, batch: local, keep: [TensorID.value(graph.nodes.count - 1)])
         let executor = try backend.makeExecutor(plan)

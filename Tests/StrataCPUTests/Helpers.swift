@@ -28,7 +28,7 @@ func cpu(_ precision: CPUSettings.Precision = .float32, threads: Int = 2, gemm: 
 /// An executor for a training plan with random weights (scaled by `scale`), input and labels.
 func trainingExecutor(_ g: Graph, batch: Int, settings: CPUSettings, dropout: Bool = false, seed: UInt64 = 1,
                       scale: Double = 0.5, optimizer: OptimizerSteps? = nil) throws -> CPUExecutor {
-    let derived = try TrainingGraph.derive(g, backward: .training, dropout: dropout, optimizer: optimizer)
+    let derived = try DerivedGraph.derive(g, backward: .training, dropout: dropout, optimizer: optimizer)
     let plan = CPUBackend(settings).plan(derived, batch: batch)
     let executor = try CPUExecutor(plan: plan, settings: settings)
     var random = Random(seed)

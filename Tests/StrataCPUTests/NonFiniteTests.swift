@@ -22,7 +22,7 @@ struct NonFiniteTests {
     func aNaNPixelPropagates(_ precision: CPUSettings.Precision) throws {
         let g = try graph(Self.layers, input: "{channels: 1, height: 6, width: 6}")
         let settings = cpu(precision)
-        let plan = CPUBackend(settings).plan(try TrainingGraph.derive(g, training: false), batch: 3, keep: [.value(1), .value(4)])
+        let plan = CPUBackend(settings).plan(try DerivedGraph.derive(g, training: false), batch: 3, keep: [.value(1), .value(4)])
         let executor = try CPUExecutor(plan: plan, settings: settings)
         var random = Random(3)
         for p in plan.parameters { try executor.write(p.tensor, doubles: (0..<p.elementCount).map { _ in random.uniform() }) }
@@ -51,7 +51,7 @@ struct NonFiniteTests {
     func reluKernels(_ precision: CPUSettings.Precision) throws {
         let g = try graph("  - {name: r, op: relu}\n  - {name: f, op: fc, units: 2}\n  - {name: prob, op: softmax}\n", input: "{channels: 4, height: 1, width: 1}")
         let settings = cpu(precision)
-        let plan = CPUBackend(settings).plan(try TrainingGraph.derive(g, training: false), batch: 1, keep: [.value(0)], fuse: false)
+        let plan = CPUBackend(settings).plan(try DerivedGraph.derive(g, training: false), batch: 1, keep: [.value(0)], fuse: false)
         let executor = try CPUExecutor(plan: plan, settings: settings)
         try executor.write(.input, doubles: [-1, .nan, 2, -.infinity])
         try executor.run()

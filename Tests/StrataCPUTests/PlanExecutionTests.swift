@@ -82,14 +82,14 @@ struct PlanExecutionTests {
     /// A plan made for another backend is refused.
     @Test func executorRefusesAnotherBackendsPlan() throws {
         let g = try graph("  - {name: f, op: fc, units: 2}\n", input: "{channels: 1, height: 1, width: 3}")
-        let plan = Planner.plan(try TrainingGraph.derive(g, training: false), batch: 1, traits: BackendTraits(name: "opencl", alignment: 128, threads: 1))
+        let plan = Planner.plan(try DerivedGraph.derive(g, training: false), batch: 1, traits: BackendTraits(name: "opencl", alignment: 128, threads: 1))
         #expect(throws: ExecutorError.self) { try CPUExecutor(plan: plan) }
     }
 
     @Test func alexNetTrainingPlanFitsTheMemoryBudget() throws {
         let text = try String(contentsOfFile: packageRoot + "/networks/alexnet.yaml", encoding: .utf8)
         let g = try ShapeInference.infer(GraphBuilder.build(StrataSpec.SpecLoader().load(text: text, file: "alexnet")))
-        let derived = try TrainingGraph.derive(g, backward: .training, dropout: true, optimizer: OptimizerSteps())
+        let derived = try DerivedGraph.derive(g, backward: .training, dropout: true, optimizer: OptimizerSteps())
         let plan = CPUBackend(cpu(threads: 2)).plan(derived, batch: 32)
         // Parameters, gradients, momentum, the arena and scratch.
         #expect(plan.stateBytes == plan.parameterBytes)
@@ -120,7 +120,7 @@ struct ObservedTensorTests {
 
             """, input: "{channels: 2, height: 8, width: 8}")
         let settings = cpu()
-        let derived = try TrainingGraph.derive(g, training: false)
+        let derived = try DerivedGraph.derive(g, training: false)
         let wanted: Set<TensorID> = [.value(0), .value(1), .value(4)]
         let kept = try CPUExecutor(plan: CPUBackend(settings).plan(derived, batch: 3, keep: wanted), settings: settings)
         let observing = try CPUExecutor(plan: CPUBackend(settings).plan(derived, batch: 3, observe: wanted), settings: settings)

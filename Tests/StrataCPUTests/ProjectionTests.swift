@@ -22,7 +22,7 @@ struct ProjectionTests {
         throws -> (CPUExecutor, seed: [Double], weights: [[Double]], input: [Double]) {
         let from = g.nodes.firstIndex { $0.name == "c2" }!
         // Keep c2's activations readable after the run (the backward pass would reuse their memory).
-        let plan = CPUBackend(settings).plan(try TrainingGraph.derive(g, backward: .projection(from: from, rule: rule)), batch: batch,
+        let plan = CPUBackend(settings).plan(try DerivedGraph.derive(g, backward: .projection(from: from, rule: rule)), batch: batch,
                                              keep: [.value(from)])
         let e = try CPUExecutor(plan: plan, settings: settings)
         var random = Random(3)

@@ -34,7 +34,7 @@ struct TransferTests {
     @Test func aFrozenPrefixHasNoGradientStepsInThePlan() throws {
         let spec = try SpecLoader().load(text: Self.twoConvs, file: "two-convs.yaml")
         let graph = try ShapeInference.infer(GraphBuilder.build(spec))
-        let derived = try TrainingGraph.derive(graph, backward: .training(graph, freeze: spec.training!.freeze),
+        let derived = try DerivedGraph.derive(graph, backward: .training(graph, freeze: spec.training!.freeze),
                                                optimizer: OptimizerSteps())
         let c2 = graph.nodes.firstIndex { $0.name == "c2" }!
         let backward = derived.steps.filter { [.conv_backward_data, .conv_backward_filter, .relu_backward].contains($0.kernel) }
@@ -159,7 +159,7 @@ struct TransferTests {
         let spec = try SpecLoader().load(text: text, file: "d.yaml")
         let graph = try ShapeInference.infer(GraphBuilder.build(spec))
         func dropouts(_ freeze: [String]) throws -> [String] {
-            let derived = try TrainingGraph.derive(graph, backward: .training(graph, freeze: freeze.map { Located($0, at: SourceLocation(file: "d.yaml", line: 1, column: 1)) }),
+            let derived = try DerivedGraph.derive(graph, backward: .training(graph, freeze: freeze.map { Located($0, at: SourceLocation(file: "d.yaml", line: 1, column: 1)) }),
                                                    dropout: true, optimizer: OptimizerSteps())
             return derived.steps.filter { $0.kernel == .dropout_forward }.compactMap(\.node).map { graph.nodes[$0].name }
         }

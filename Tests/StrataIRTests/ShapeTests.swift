@@ -162,7 +162,7 @@ struct RegistryTests {
     func everyOpDerivesUnderEveryRule(_ rule: BackwardRule) throws {
         for (op, c) in Self.shapeCases {
             let g = try compileLayers(c.layers, input: c.input)
-            let derived = try TrainingGraph.derive(g, backward: BackwardPass(seed: .value(g.nodes.count - 1), rule: rule, inputGradient: true),
+            let derived = try DerivedGraph.derive(g, backward: BackwardPass(seed: .value(g.nodes.count - 1), rule: rule, inputGradient: true),
                                                    dropout: true)
             let produced = Set(derived.steps.flatMap(\.outputs))
             #expect(produced.contains(.inputGradient) || derived.aliases[.inputGradient] != nil, "op '\(op)' under \(rule) does not reach the input")
@@ -170,7 +170,7 @@ struct RegistryTests {
                 let needs: [Kernel: String] = [.conv_forward: "conv", .conv_backward_data: "conv", .conv_backward_filter: "conv", .maxpool_forward: "pool",
                                                .maxpool_backward: "pool", .avgpool_forward: "pool", .avgpool_backward: "pool", .lrn_forward: "lrn",
                                                .lrn_backward: "lrn", .fc_forward: "fc", .fc_backward_data: "fc", .fc_backward_filter: "fc"]
-                if let kind = needs[step.kernel] { #expect("\(step.parameters)".hasPrefix(kind), "op '\(op)': \(step.kernel) carries \(step.parameters)") }
+                if let kind = needs[step.kernel] { #expect("\(step.constants)".hasPrefix(kind), "op '\(op)': \(step.kernel) carries \(step.constants)") }
             }
         }
     }

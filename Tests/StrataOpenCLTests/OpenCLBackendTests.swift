@@ -39,7 +39,7 @@ struct OpenCLBackendTests {
 
     /// Runs `derived` on both backends with the same weights, input, labels and seed; compares every
     /// tensor both plans hold at the end (relative error ≤ 1e-4 of each tensor's largest value).
-    func compare(_ derived: TrainingGraph, keep: Set<TensorID>, seed extra: ((any Executor) throws -> Void)? = nil, runs: Int = 1,
+    func compare(_ derived: DerivedGraph, keep: Set<TensorID>, seed extra: ((any Executor) throws -> Void)? = nil, runs: Int = 1,
                  options: OpenCLBackend.Options = .init()) throws -> Double {
         let cpuBackend = CPUBackend(CPUSettings(threads: 2))
         let clBackend = try OpenCLBackend(options: options)
@@ -83,7 +83,7 @@ struct OpenCLBackendTests {
     @Test func inferenceMatchesTheCPU() throws {
         let g = try graph()
         let keep = Set(g.nodes.indices.map { TensorID.value($0) })
-        let worst = try compare(try TrainingGraph.derive(g, training: false), keep: keep)
+        let worst = try compare(try DerivedGraph.derive(g, training: false), keep: keep)
         #expect(worst <= 1e-4)
     }
 
@@ -92,7 +92,7 @@ struct OpenCLBackendTests {
     @Test func threeTrainingStepsMatchTheCPU() throws {
         let g = try graph()
         let keep = Set(g.nodes.indices.map { TensorID.value($0) })
-        let derived = try TrainingGraph.derive(g, backward: .training, dropout: true, optimizer: OptimizerSteps(filterRMSClip: 0.3))
+        let derived = try DerivedGraph.derive(g, backward: .training, dropout: true, optimizer: OptimizerSteps(filterRMSClip: 0.3))
         _ = try compare(derived, keep: keep, runs: Int(ProcessInfo.processInfo.environment["RUNS"] ?? "3")!)
     }
 
@@ -107,7 +107,7 @@ struct OpenCLBackendTests {
               - {name: d, op: dropout, rate: 0.5}
 
             """, file: "drop.yaml")))
-        let derived = try TrainingGraph.derive(g, backward: nil, dropout: true)
+        let derived = try DerivedGraph.derive(g, backward: nil, dropout: true)
         let keep: Set<TensorID> = [.value(0)]
         let input = (0..<(4 * 3000)).map { Float($0 % 97) + 1 }
         var wholes: [[Float]] = []
@@ -132,7 +132,7 @@ struct OpenCLBackendTests {
     func projectionsMatchTheCPU(_ rule: BackwardRule) throws {
         let g = try graph()
         let from = g.nodes.firstIndex { $0.name == "cat" }!
-        let derived = try TrainingGraph.derive(g, backward: .projection(from: from, rule: rule))
+        let derived = try DerivedGraph.derive(g, backward: .projection(from: from, rule: rule))
         var r = SplitMix64(seed: 4)
         _ = try compare(derived, keep: [.value(from)]) { e in
             let n = e.plan.buffer(.gradient(from))!.elements
@@ -166,7 +166,7 @@ struct OpenCLGemmTileTests {
     @Test(arguments: [("32x32x8/4x4", nil), ("64x64x16/4x4", 3), ("128x128x16/8x8", 2), ("16x16x8/2x2", 5), ("32x64x0/8x8", 3), ("16x32x0/4x4", nil)] as [(String, Int?)])
     func trainingStepsMatchTheCPU(_ tiles: String, split: Int?) throws {
         let graph = try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: Self.spec, file: "gemm-shapes.yaml")))
-        let derived = try TrainingGraph.derive(graph, backward: .training, optimizer: OptimizerSteps())
+        let derived = try DerivedGraph.derive(graph, backward: .training, optimizer: OptimizerSteps())
         let worst = try OpenCLBackendTests().compare(derived, keep: Set(graph.nodes.indices.map { TensorID.value($0) }), runs: 2,
                                                      options: .init(tiles: GemmTiles(tiles)!, split: split))
         print("GEMM tile \(tiles), split \(split.map(String.init) ?? "auto"): worst difference \(worst) of each tensor's largest value")
@@ -176,7 +176,7 @@ struct OpenCLGemmTileTests {
     /// stands in for a device's) and reports the median of its timed runs, in candidate order.
     @Test func theTunerTimesEveryCandidateInOrder() throws {
         let graph = try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: Self.spec, file: "every-op.yaml")))
-        let derived = try TrainingGraph.derive(graph, training: false)
+        let derived = try DerivedGraph.derive(graph, training: false)
         let candidates = [GemmTiles("32x32x8/4x4")!, GemmTiles("64x64x16/4x4")!]
         var made: [GemmTiles] = [], reported: [GemmTiles] = []
         let results = try Tuning.time(candidates, iterations: 3, executor: { tiles in
@@ -242,7 +242,7 @@ struct OpenCLPaperNetworkTests {
     func lossAndGradientsMatchTheCPU(_ name: String, biasRange: Float) throws {
         let spec = try SpecLoader().load(path: Self.root + "/networks/\(name).yaml")
         let graph = try ShapeInference.infer(GraphBuilder.build(spec))
-        let derived = try TrainingGraph.derive(graph, training: true, dropout: false)
+        let derived = try DerivedGraph.derive(graph, training: true, dropout: false)
         let cpuBackend = CPUBackend(CPUSettings(threads: 2)), clBackend = try OpenCLBackend()
         let cpu = try cpuBackend.makeExecutor(cpuBackend.plan(derived, batch: 2))
         let cl = try clBackend.makeExecutor(clBackend.plan(derived, batch: 2))

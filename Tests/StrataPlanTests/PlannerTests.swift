@@ -19,11 +19,11 @@ struct PlannerTests {
     }
 
     /// Inference, training with SGD, and a deconvnet projection from the last conv.
-    static func derivations(_ g: Graph) throws -> [TrainingGraph] {
+    static func derivations(_ g: Graph) throws -> [DerivedGraph] {
         let lastConv = g.nodes.lastIndex { $0.op == "conv" }!
-        return [try TrainingGraph.derive(g, training: false),
-                try TrainingGraph.derive(g, backward: .training, dropout: true, optimizer: OptimizerSteps(filterRMSClip: 0.1)),
-                try TrainingGraph.derive(g, backward: .projection(from: lastConv, rule: .deconvnet))]
+        return [try DerivedGraph.derive(g, training: false),
+                try DerivedGraph.derive(g, backward: .training, dropout: true, optimizer: OptimizerSteps(filterRMSClip: 0.1)),
+                try DerivedGraph.derive(g, backward: .projection(from: lastConv, rule: .deconvnet))]
     }
 
     @Test(arguments: networks)
@@ -91,7 +91,7 @@ struct PlannerTests {
 
     /// The backend's traits reach the plan: scratch is the largest any step asked for, times the threads.
     @Test func tracesTheBackendsTraits() throws {
-        let derived = try TrainingGraph.derive(try Self.graph("zfnet-mini"), training: true)
+        let derived = try DerivedGraph.derive(try Self.graph("zfnet-mini"), training: true)
         let cpuLike = Planner.plan(derived, batch: 2, traits: Self.traits[0]), gpuLike = Planner.plan(derived, batch: 2, traits: Self.traits[1])
         #expect(cpuLike.workspaceElementsPerThread == 1000)
         #expect(cpuLike.steps.allSatisfy { $0.scratchElements == ($0.kernel == .conv_forward ? 1000 : 0) })
@@ -105,7 +105,7 @@ struct PlannerTests {
     /// is never fused away or overwritten.
     @Test func fusionAndKeep() throws {
         let g = try Self.graph("zfnet-mini")
-        let derived = try TrainingGraph.derive(g, training: false)
+        let derived = try DerivedGraph.derive(g, training: false)
         let relu1 = try #require(g.nodes.firstIndex { $0.name == "relu1" }), conv1 = relu1 - 1
         let fused = Planner.plan(derived, batch: 1, traits: Self.traits[0])
         #expect(fused.steps[0].fusedReLU && fused.steps[1].kernel == .maxpool_forward)

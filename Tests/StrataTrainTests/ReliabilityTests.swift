@@ -147,7 +147,7 @@ struct ReliabilityTests {
     @Test func aCheckpointOfNonFiniteWeightsIsRefused() throws {
         let (graph, _) = try compileTiny()
         let backend = CPUBackend()
-        let executor = try backend.makeExecutor(backend.plan(TrainingGraph.derive(graph, training: false), batch: 1))
+        let executor = try backend.makeExecutor(backend.plan(DerivedGraph.derive(graph, training: false), batch: 1))
         var weights = initialWeights(graph)
         weights.tensors["f1.bias"]!.values[1] = .infinity
         try executor.loadParameters(weights.parameterTensors)

@@ -88,7 +88,7 @@ public struct Conv: LayerDefinition, Equatable {
     /// Inputs: x, weight, then bias when `bias`.
     public func forwardStep(_ c: StepContext) -> Step? {
         Step(.conv_forward, node: c.node, inputs: [c.inputs[0], c.parameter("weight")] + (bias ? [c.parameter("bias")] : []),
-             outputs: [c.output], parameters: .conv(geometry(c)))
+             outputs: [c.output], constants: .conv(geometry(c)))
     }
 
     /// dW = Σ_n dY·colᵀ, db = Σ dY; dX = col2im(Wᵀ·dY). Every rule: the deconvnet's "transposed
@@ -98,11 +98,11 @@ public struct Conv: LayerDefinition, Equatable {
         var steps: [Step] = []
         if c.parameterGradients {
             steps.append(Step(.conv_backward_filter, node: c.node, inputs: [c.outputGradient, c.inputs[0]],
-                              outputs: [c.parameterGradient("weight")] + (bias ? [c.parameterGradient("bias")] : []), parameters: .conv(geometry(c))))
+                              outputs: [c.parameterGradient("weight")] + (bias ? [c.parameterGradient("bias")] : []), constants: .conv(geometry(c))))
         }
         if let dx = c.inputGradients[0] {
             steps.append(Step(.conv_backward_data, node: c.node, inputs: [c.outputGradient, c.parameter("weight")], outputs: [dx],
-                              parameters: .conv(geometry(c))))
+                              constants: .conv(geometry(c))))
         }
         return .steps(steps)
     }

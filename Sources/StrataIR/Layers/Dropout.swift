@@ -24,7 +24,7 @@ public struct Dropout: LayerDefinition, Equatable {
     public func forwardStep(_ c: StepContext) -> Step? {
         guard c.dropout else { return nil }
         return Step(.dropout_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output, c.saved("mask")],
-                    parameters: .dropout(rate: rate, stream: c.node))
+                    constants: .dropout(rate: rate, stream: c.node))
     }
 
     /// gradient, guided: dX = dY·mask. deconvnet: the signal passes through.

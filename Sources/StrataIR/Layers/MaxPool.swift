@@ -23,7 +23,7 @@ public struct MaxPool: LayerDefinition, Equatable {
 
     /// Saves the switches (the argmax of each window) in training and inference alike: the deconvnet unpools with them.
     public func forwardStep(_ c: StepContext) -> Step? {
-        Step(.maxpool_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output, c.switches], parameters: window.geometry(c))
+        Step(.maxpool_forward, node: c.node, inputs: [c.inputs[0]], outputs: [c.output, c.switches], constants: window.geometry(c))
     }
 
     /// dX[switch] += dY: each output's gradient goes to the input that won its window. Every rule:
@@ -32,7 +32,7 @@ public struct MaxPool: LayerDefinition, Equatable {
     public func backward(_ c: StepContext) -> BackwardSteps {
         guard let dx = c.inputGradients[0] else { return .steps([]) }
         return .steps([Step(.maxpool_backward, node: c.node, inputs: [c.outputGradient, c.switches], outputs: [dx],
-                            parameters: window.geometry(c))])
+                            constants: window.geometry(c))])
     }
 
 }

@@ -21,7 +21,7 @@ public struct PoolWindow: Sendable, Equatable {
     }
 
     /// The constants of a pooling step of this window.
-    func geometry(_ c: StepContext) -> KernelParameters {
+    func geometry(_ c: StepContext) -> KernelConstants {
         let x = c.inputShapes[0], y = c.outputShape
         return .pool(PoolGeometry(channels: x.channels, height: x.height, width: x.width, outHeight: y.height, outWidth: y.width, window: self))
     }

@@ -1,9 +1,9 @@
 import StrataIR
 import Testing
 
-/// What `TrainingGraph.derive` asks each layer for: only the gradients somebody needs.
+/// What `DerivedGraph.derive` asks each layer for: only the gradients somebody needs.
 @Suite("Training graph derivation")
-struct TrainingGraphTests {
+struct DerivedGraphTests {
     static let layers = """
           - {name: c1, op: conv, filters: 4, kernel: 3}
           - {name: r1, op: relu}
@@ -14,13 +14,13 @@ struct TrainingGraphTests {
 
         """
 
-    func kernels(_ tg: TrainingGraph, node name: String) -> [Kernel] {
+    func kernels(_ tg: DerivedGraph, node name: String) -> [Kernel] {
         let i = tg.graph.nodes.firstIndex { $0.name == name }!
         return tg.steps[tg.backwardStart...].filter { $0.node == i }.map(\.kernel)
     }
 
     @Test func trainingComputesEveryParameterGradientButNotTheInputs() throws {
-        let tg = try TrainingGraph.derive(try compileLayers(Self.layers, input: "{channels: 1, height: 7, width: 7}"), training: true)
+        let tg = try DerivedGraph.derive(try compileLayers(Self.layers, input: "{channels: 1, height: 7, width: 7}"), training: true)
         #expect(kernels(tg, node: "c1") == [.conv_backward_filter])
         #expect(kernels(tg, node: "c2") == [.conv_backward_filter, .conv_backward_data])
         #expect(!tg.steps.flatMap(\.outputs).contains(.inputGradient))
@@ -30,11 +30,11 @@ struct TrainingGraphTests {
     @Test func frozenLayersGetNoGradient() throws {
         let g = try compileLayers(Self.layers, input: "{channels: 1, height: 7, width: 7}")
         let frozen = Set(g.nodes.indices.filter { ["c1", "c2"].contains(g.nodes[$0].name) })
-        let tg = try TrainingGraph.derive(g, backward: BackwardPass(frozen: frozen))
+        let tg = try DerivedGraph.derive(g, backward: BackwardPass(frozen: frozen))
         #expect(kernels(tg, node: "f") == [.fc_backward_filter])
         #expect(kernels(tg, node: "r2").isEmpty && kernels(tg, node: "c2").isEmpty && kernels(tg, node: "r1").isEmpty && kernels(tg, node: "c1").isEmpty)
         // Freezing only c2 still needs its data gradient, to reach c1.
-        let middle = try TrainingGraph.derive(g, backward: BackwardPass(frozen: [frozen.max()!]))
+        let middle = try DerivedGraph.derive(g, backward: BackwardPass(frozen: [frozen.max()!]))
         #expect(kernels(middle, node: "c2") == [.conv_backward_data])
         #expect(kernels(middle, node: "c1") == [.conv_backward_filter])
     }
@@ -43,7 +43,7 @@ struct TrainingGraphTests {
     @Test func projectionsReachTheInputOnly() throws {
         let g = try compileLayers(Self.layers, input: "{channels: 1, height: 7, width: 7}")
         let c2 = g.nodes.firstIndex { $0.name == "c2" }!
-        let tg = try TrainingGraph.derive(g, backward: .projection(from: c2, rule: .deconvnet))
+        let tg = try DerivedGraph.derive(g, backward: .projection(from: c2, rule: .deconvnet))
         #expect(tg.seed == .gradient(c2))
         #expect(tg.steps.allSatisfy { ($0.node ?? 0) <= c2 })
         #expect(tg.steps[tg.backwardStart...].map(\.kernel) == [.conv_backward_data, .relu_forward, .conv_backward_data])

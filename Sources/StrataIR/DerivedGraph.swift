@@ -3,7 +3,7 @@ import StrataDiagnostics
 /// A graph of kernel steps derived from the IR: the forward pass and, when asked for, a backward
 /// pass from a seed (the loss, or one layer's activations) under a rule, each backward step
 /// produced by its layer's definition, and the optimizer's update steps after it.
-public struct TrainingGraph: Sendable {
+public struct DerivedGraph: Sendable {
     public var graph: Graph
     /// The backward pass derived, or nil for inference.
     public var backward: BackwardPass?
@@ -31,7 +31,7 @@ public struct TrainingGraph: Sendable {
 
     /// Inference, or training (the loss's gradient for every parameter). Dropout is the identity in
     /// inference (no step), and in training too when `dropout` is false (for exact gradients).
-    public static func derive(_ graph: Graph, training: Bool, dropout: Bool = true) throws(DiagnosticError) -> TrainingGraph {
+    public static func derive(_ graph: Graph, training: Bool, dropout: Bool = true) throws(DiagnosticError) -> DerivedGraph {
         try derive(graph, backward: training ? .training : nil, dropout: training && dropout)
     }
 
@@ -41,7 +41,7 @@ public struct TrainingGraph: Sendable {
     /// in `softmax` (the loss is the cross-entropy of its input logits). A value seed keeps only the
     /// forward steps the seed's layer depends on.
     public static func derive(_ graph: Graph, backward: BackwardPass?, dropout: Bool = false,
-                              optimizer: OptimizerSteps? = nil) throws(DiagnosticError) -> TrainingGraph {
+                              optimizer: OptimizerSteps? = nil) throws(DiagnosticError) -> DerivedGraph {
         precondition(graph.hasShapes, "derive needs a shaped graph")
         precondition(optimizer == nil || backward?.seed == .loss, "an optimizer needs a backward pass from the loss")
         let count = graph.nodes.count
@@ -134,7 +134,7 @@ public struct TrainingGraph: Sendable {
         }
         let backwardStart = steps.count
         guard let backward else {
-            return TrainingGraph(graph: graph, backward: nil, steps: steps, backwardStart: backwardStart, aliases: aliases)
+            return DerivedGraph(graph: graph, backward: nil, steps: steps, backwardStart: backwardStart, aliases: aliases)
         }
 
         var seed: TensorID?
@@ -142,10 +142,10 @@ public struct TrainingGraph: Sendable {
         case .loss:
             // The loss, and its gradient straight to the logits (the softmax's input).
             let logits = graph.nodes[last].inputs[0]
-            let classes = KernelParameters.softmax(classes: graph.nodes[last].shape!.elementCount!)
-            steps.append(Step(.softmax_cross_entropy, node: last, inputs: [tensor(logits), .labels], outputs: [.loss], parameters: classes))
+            let classes = KernelConstants.softmax(classes: graph.nodes[last].shape!.elementCount!)
+            steps.append(Step(.softmax_cross_entropy, node: last, inputs: [tensor(logits), .labels], outputs: [.loss], constants: classes))
             if let dz = target(logits, from: last) {
-                steps.append(Step(.softmax_cross_entropy_backward, node: last, inputs: [.value(last), .labels], outputs: [dz], parameters: classes))
+                steps.append(Step(.softmax_cross_entropy_backward, node: last, inputs: [.value(last), .labels], outputs: [dz], constants: classes))
             }
         case .value(let i):
             seed = .gradient(i)
@@ -180,11 +180,11 @@ public struct TrainingGraph: Sendable {
                     && graph.nodes[p.node].layer.definition.filterParameters.contains(p.parameter) {
                     let filters = p.dims[0], size = p.dims.dropFirst().reduce(1, *)
                     steps.append(Step(.filter_rms_clip, node: p.node, inputs: [p.tensor], outputs: [p.tensor],
-                                      parameters: .filterClip(filters: filters, size: size, radius: radius)))
+                                      constants: .filterClip(filters: filters, size: size, radius: radius)))
                 }
             }
         }
-        return TrainingGraph(graph: graph, backward: backward, steps: steps, backwardStart: backwardStart, aliases: aliases, seed: seed)
+        return DerivedGraph(graph: graph, backward: backward, steps: steps, backwardStart: backwardStart, aliases: aliases, seed: seed)
     }
 
     static func tensor(_ value: ValueID) -> TensorID {
@@ -230,7 +230,7 @@ public struct TrainingGraph: Sendable {
             func name(_ t: TensorID) -> String { "%" + t.name(in: graph) }
             out += "  \(step.outputs.map(name).joined(separator: ", ")) = \(step.kernel.rawValue)(\(step.inputs.map(name).joined(separator: ", ")))"
             out += " : \(shapes.joined(separator: ", "))"
-            out += step.parameters == .none ? "\n" : "  {\(step.parameters.text)}\n"
+            out += step.constants == .none ? "\n" : "  {\(step.constants.text)}\n"
         }
         return out
     }

@@ -2,7 +2,7 @@
 /// itself to steps (`forwardStep`, `backward`), so that no backend reads `Graph` or `Layer`.
 /// Every size is per image (the plan supplies the batch). `constants` lists them under the names
 /// an OpenCL kernel receives as `-D` build options; `strata compile --stop-after plan` prints them.
-public enum KernelParameters: Sendable, Equatable {
+public enum KernelConstants: Sendable, Equatable {
     /// Elementwise steps, `add` and the loss: sizes come from the buffers.
     case none
     case conv(ConvGeometry)
@@ -20,7 +20,7 @@ public enum KernelParameters: Sendable, Equatable {
 
     /// `(name, value)` pairs, in a fixed order: the `-D` constants of an OpenCL build and the
     /// plan's text form.
-    public var constants: [(String, String)] {
+    public var pairs: [(String, String)] {
         switch self {
         case .none: []
         case .conv(let g): g.constants
@@ -36,7 +36,7 @@ public enum KernelParameters: Sendable, Equatable {
     }
 
     /// `C=3 H=227 ...`, or "" for none.
-    public var text: String { constants.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
+    public var text: String { pairs.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
 }
 
 /// A convolution as its kernels see it. x (N, C, H, W) → y (N, F, OH, OW); weight (F, C/G, KH, KW).
