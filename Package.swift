@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // Strata: a declarative network compiler. One target per pipeline stage; dependencies flow one way:
-// StrataDiagnostics ← StrataSpec (the only target that imports Yams) ← StrataIR ← StrataCommands ← strata.
+// StrataDiagnostics ← StrataSpec (the only target that imports Yams) ← StrataIR ← StrataPlan ← the backends
+// (StrataCPU, StrataOpenCL) and StrataTrain ← StrataAnalysis ← StrataCommands ← strata. docs/architecture.md draws it.
 import PackageDescription
 
 let package = Package(
@@ -37,29 +38,33 @@ let package = Package(
         .target(name: "StrataSpec", dependencies: ["StrataDiagnostics", "Yams"], exclude: ["README.md"]),
         // Stage 2: spec → graph IR (typed layers), shape inference, verifier. No I/O.
         .target(name: "StrataIR", dependencies: ["StrataDiagnostics", "StrataSpec"], exclude: ["README.md"]),
-        // Stage 3: training graph → execution plan (kernels, buffers placed by liveness), for every backend.
+        // Stage 3: derived graph → execution plan (kernels, buffers placed by liveness), for every backend.
         .target(name: "StrataPlan", dependencies: ["StrataIR"], exclude: ["README.md"]),
-        // Stage 4a: the CPU backend: OpenBLAS GEMMs and threaded kernels, float32 and float64.
+        // Stage 4a: the CPU backend: Strata's own GEMM per instruction set (or OpenBLAS) and threaded kernels, float32 and float64.
         .target(
             name: "StrataCPU", dependencies: ["StrataIR", "StrataPlan", "COpenBLAS", "CStrataSupport"], exclude: ["README.md"],
             // Swift 5 mode: the kernels share raw buffer pointers across threads by design (each thread
             // writes a disjoint range), which Swift 6's Sendable checking cannot express.
             swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        // Stage 4b: the OpenCL runtime (devices, programs, buffers, launches); the backend's kernels come next (issue 11).
-        .target(name: "StrataOpenCL", dependencies: ["COpenCL", "StrataIR", "StrataPlan", "StrataFormats"], exclude: ["README.md"]),
-        // File formats: safetensors (weights, gradients) and .npy (inputs, labels, features).
+        // Stage 4b: the OpenCL backend: devices, the program cache, GEMM tile tuning, kernels from kernels/*.cl.
+        .target(name: "StrataOpenCL", dependencies: ["COpenCL", "StrataIR", "StrataPlan", "StrataFormats"], exclude: ["README.md"],
+                plugins: ["EmbedKernels"]),
+        // kernels/*.cl into the binary at build time (EmbeddedKernels.swift in the build folder).
+        .plugin(name: "EmbedKernels", capability: .buildTool(), path: "Sources/EmbedKernels"),
+        // File formats: safetensors, .npy, PNG/JPEG, the one atomic writer, CSV and Markdown cells.
         .target(name: "StrataFormats", dependencies: ["CPNG", "CTurboJPEG"], exclude: ["README.md"]),
         // The job's ranks under mpirun (MPI_COMM_WORLD), or one rank without it: collectives for
         // data-parallel training and the commands that spread their work.
         .target(name: "StrataMPI", dependencies: ["CMPI"], exclude: ["README.md"]),
-        // Stage 5: training: data sets, preprocessing and augmentation, the training loop, checkpoints, evaluation.
+        // Stage 5: training: data sets, the input rule, preprocessing and augmentation, the training loop, checkpoints,
+        // evaluation, experiments.
         .target(
             name: "StrataTrain",
             dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataFormats", "StrataMPI", "CZlib"],
             exclude: ["README.md"]),
-        // Stage 6: the ZF paper's analyses (sweeps, projections, occlusion, correspondence, filters) on any backend.
+        // Stage 6: the ZF paper's analyses (sweeps, projections, occlusion, correspondence, probes, the report) on any backend.
         .target(name: "StrataAnalysis", dependencies: ["StrataIR", "StrataSpec", "StrataDiagnostics", "StrataPlan", "StrataFormats", "StrataTrain", "StrataMPI", "COpenBLAS"], exclude: ["README.md"]),
-        // The commands (check, compile), as a library so tests can drive them in-process.
+        // The 19 commands, as a library so tests can drive them in-process: parse flags, call the library, print.
         .target(
             name: "StrataCommands",
             dependencies: [
