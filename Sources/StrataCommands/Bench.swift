@@ -11,7 +11,7 @@ import Glibc
 /// `strata bench SPEC`: random data, warm-up, then per-layer forward (and backward) times like
 /// `caffe time`, and images/s for the whole step (median over the iterations). A training step
 /// is forward, backward and an SGD update with momentum and weight decay.
-struct Bench: ParsableCommand {
+struct Bench: StrataSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a network on random data: per-layer times and images/s (median over iterations).")
 

@@ -4,7 +4,7 @@ import StrataFormats
 import StrataIR
 
 /// `strata check SPEC`: parse, resolve and shape-check a spec, then print one row per layer.
-struct Check: ParsableCommand {
+struct Check: StrataSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a spec and print its layers: output shapes, neurons, parameters and multiply-adds.",
         discussion: "Exits 1 and prints located errors when the spec is wrong.")

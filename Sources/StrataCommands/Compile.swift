@@ -6,7 +6,7 @@ import StrataSpec
 import StrataOpenCL
 
 /// `strata compile SPEC --stop-after STAGE`: run the compiler up to a stage and print what it made.
-struct Compile: ParsableCommand {
+struct Compile: StrataSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the compiler up to a stage and print its result as stable text (or a Graphviz graph).",
         discussion: """

@@ -8,7 +8,7 @@ import StrataSpec
 import StrataTrain
 
 /// `strata correspond SPEC --weights W --input X --regions REGIONS.yaml --layers L5,L7 [--random R] --out DIR`.
-struct CorrespondCommand: ParsableCommand {
+struct CorrespondCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "correspond",
         abstract: "Correspondence (ZF Table 1): whether hiding the same part changes different images' features the same way.",

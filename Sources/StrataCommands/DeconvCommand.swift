@@ -9,7 +9,7 @@ import StrataTrain
 
 
 /// `strata deconv SPEC --weights W (--data DATA | --input X) --layer L [--maps ...] [--top K] [--rule R] --out DIR`.
-struct DeconvCommand: ParsableCommand {
+struct DeconvCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "deconv",
         abstract: "Deconvnet projections (ZF Fig. 2): the strongest activations of a layer's maps, projected back to the input.",

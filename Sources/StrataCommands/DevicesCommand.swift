@@ -3,7 +3,7 @@ import StrataFormats
 import StrataOpenCL
 
 /// `strata devices`: the OpenCL platforms and devices this machine has.
-struct DevicesCommand: ParsableCommand {
+struct DevicesCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
         abstract: "List the OpenCL platforms and devices (name, version, memory, compute units, a float32 peak estimate).",

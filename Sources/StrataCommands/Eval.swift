@@ -8,7 +8,7 @@ import StrataSpec
 import StrataTrain
 
 /// `strata eval SPEC --weights W [--weights W2 ...] --data DATA [--views 1|10] [--json]`.
-struct Eval: ParsableCommand {
+struct Eval: StrataSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Top-1 and top-5 error on the test (or validation) split; several --weights give their ensemble.",
         discussion: """

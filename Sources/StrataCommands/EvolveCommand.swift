@@ -6,7 +6,7 @@ import StrataIR
 import StrataTrain
 
 /// `strata evolve SPEC --run RUN --layer L [--maps ...] (--data DATA | --input X) --out DIR`.
-struct EvolveCommand: ParsableCommand {
+struct EvolveCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "evolve",
         abstract: "Feature evolution (ZF Fig. 4): the strongest projection of each map at every snapshot a run kept.",

@@ -9,7 +9,7 @@ import StrataSpec
 import StrataTrain
 
 /// `strata experiment EXP.yaml`: trains and evaluates every row of an experiment and tabulates them.
-struct ExperimentCommand: ParsableCommand {
+struct ExperimentCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Train and evaluate every row of an experiment (variants of a base spec) and write its table.",

@@ -8,7 +8,7 @@ import StrataTrain
 
 /// `strata features SPEC --weights W --input X --layers A,B --out DIR`: inference, keeping the
 /// named layers' outputs, one `.npy` per layer.
-struct Features: ParsableCommand {
+struct Features: StrataSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a network in inference mode and write the named layers' outputs as .npy arrays.",
         discussion: """

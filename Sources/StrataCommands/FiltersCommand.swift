@@ -5,7 +5,7 @@ import StrataFormats
 import StrataIR
 
 /// `strata filters SPEC --weights W --layer conv1 --out DIR`.
-struct FiltersCommand: ParsableCommand {
+struct FiltersCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "filters",
         abstract: "A conv layer's filters as a montage (ZF Fig. 6), and the RMS of every filter.",

@@ -5,7 +5,7 @@ import StrataPlan
 
 /// `strata grad SPEC --weights W --input X.npy --labels Y.npy --out G.safetensors`: the gradient of
 /// the mean cross-entropy loss over the batch (dropout off) for every parameter.
-struct Grad: ParsableCommand {
+struct Grad: StrataSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the gradient of the mean cross-entropy loss (dropout off) for every parameter.",
         discussion: "The spec must end in softmax (the loss is its cross-entropy). The gradients have the weights' names and layouts (safetensors); the loss goes to stdout.")

@@ -3,7 +3,7 @@ import StrataFormats
 import StrataIR
 
 /// `strata init SPEC --out W.safetensors`: initial weights from the spec's `training.init`.
-struct Init: ParsableCommand {
+struct Init: StrataSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Write initial weights for a spec (its training.init: Gaussian weights, constant biases, per-layer overrides).",
         discussion: "The file is safetensors with PyTorch's layouts and names LAYER.weight and LAYER.bias.")

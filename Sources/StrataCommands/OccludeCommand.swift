@@ -15,7 +15,7 @@ enum HeatmapScale: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// `strata occlude SPEC --weights W (--input X --labels Y | --data DATA --limit N) --out DIR`.
-struct OccludeCommand: ParsableCommand {
+struct OccludeCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "occlude",
         abstract: "Occlusion sensitivity (ZF Fig. 7): a grey square slid over each image.",

@@ -6,7 +6,7 @@ import StrataIR
 import StrataTrain
 
 /// `strata probe`: how linearly separable the classes are at each layer (ZF's Table 7).
-struct ProbeCommand: ParsableCommand {
+struct ProbeCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
         abstract: "Train a linear softmax or SVM on the frozen features of each layer and report its test accuracy (mean ± std over draws).",

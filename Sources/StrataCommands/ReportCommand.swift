@@ -4,7 +4,7 @@ import StrataAnalysis
 import StrataFormats
 
 /// `strata report DIR [--out report.html]`.
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "One self-contained HTML page for a run folder or analysis folders (opens offline).",

@@ -44,31 +44,11 @@ public enum StrataMain {
             return report(error, output: &output, errors: &errors)
         }
         do {
-            switch command {
-            case let c as Check: return try c.execute(output: &output, errors: &errors)
-            case let c as Compile: return try c.execute(output: &output, errors: &errors)
-            case let c as Init: return c.execute(output: &output, errors: &errors)
-            case let c as Features: return c.execute(output: &output, errors: &errors)
-            case let c as Grad: return c.execute(output: &output, errors: &errors)
-            case let c as Bench: return c.execute(output: &output, errors: &errors)
-            case let c as Train: return c.execute(output: &output, errors: &errors)
-            case let c as Eval: return c.execute(output: &output, errors: &errors)
-            case let c as SweepCommand: return c.execute(output: &output, errors: &errors)
-            case let c as OccludeCommand: return c.execute(output: &output, errors: &errors)
-            case let c as DeconvCommand: return c.execute(output: &output, errors: &errors)
-            case let c as FiltersCommand: return c.execute(output: &output, errors: &errors)
-            case let c as EvolveCommand: return c.execute(output: &output, errors: &errors)
-            case let c as CorrespondCommand: return c.execute(output: &output, errors: &errors)
-            case let c as ReportCommand: return c.execute(output: &output, errors: &errors)
-            case let c as DevicesCommand: return c.execute(output: &output, errors: &errors)
-            case let c as TuneCommand: return c.execute(output: &output, errors: &errors)
-            case let c as ExperimentCommand: return c.execute(output: &output, errors: &errors)
-            case let c as ProbeCommand: return c.execute(output: &output, errors: &errors)
-            default:
-                var c = command
-                try c.run()
-                return 0
-            }
+            // Every subcommand runs through its own `execute`; the root alone (help, version) runs as parsed.
+            if let c = command as? any StrataSubcommand { return try c.execute(output: &output, errors: &errors) }
+            var c = command
+            try c.run()
+            return 0
         } catch {
             return report(error, output: &output, errors: &errors)
         }
@@ -149,4 +129,11 @@ public struct StandardStream: TextOutputStream {
 func emit(_ error: DiagnosticError, sources: [String: String], errors: inout some TextOutputStream) -> Int32 {
     errors.write(DiagnosticRenderer(sources: sources).render(error.diagnostics))
     return 1
+}
+
+/// A `strata` subcommand: it parses its flags (ArgumentParser), then `execute` calls the library
+/// and writes to the streams it is given (the terminal, or a test's strings), returning the exit
+/// status. `StrataCommand.configuration.subcommands` is the one list of them.
+protocol StrataSubcommand: ParsableCommand {
+    func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) throws -> Int32
 }

@@ -9,7 +9,7 @@ import StrataSpec
 import StrataTrain
 
 /// `strata sweep SPEC --weights W (--input X --labels Y | --data DATA) --transform T --layers ... --out DIR`.
-struct SweepCommand: ParsableCommand {
+struct SweepCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Invariance sweep (ZF Fig. 5): how far each layer's output moves, and the true-class probability, as inputs are transformed.",

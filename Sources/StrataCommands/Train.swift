@@ -7,7 +7,7 @@ import StrataTrain
 
 /// `strata train SPEC --data DATA --out RUN`: trains on the CPU, writing RUN/metrics.csv,
 /// RUN/checkpoints/ and RUN/spec.yaml; `--resume` continues a killed run exactly.
-struct Train: ParsableCommand {
+struct Train: StrataSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a network on a data folder; checkpoints are atomic and --resume continues exactly.",
         discussion: """

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// `strata tune`: times the GEMM tile candidates on an OpenCL device and keeps the fastest for it.
-struct TuneCommand: ParsableCommand {
+struct TuneCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
         abstract: "Time the OpenCL GEMM tiles on a device and store the fastest for it (beside the program cache).",
