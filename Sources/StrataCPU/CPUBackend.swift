@@ -59,7 +59,7 @@ public struct CPUBackend: Backend {
         guard pages > 0, pageSize > 0 else { return nil }
         let available = Int(pages) * Int(pageSize)
         guard needed > available else { return nil }
-        return "'\(plan.graph.name)' at batch \(plan.batch) needs \(ExecutionPlan.size(needed)) but this machine has "
+        return "'\(plan.networkName)' at batch \(plan.batch) needs \(ExecutionPlan.size(needed)) but this machine has "
             + "\(ExecutionPlan.size(available)) of memory; use a smaller batch"
     }
 }

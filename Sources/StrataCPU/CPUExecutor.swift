@@ -18,7 +18,7 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
     /// than the machine has (checked before allocating).
     public init(plan: ExecutionPlan, settings: CPUSettings = CPUSettings()) throws {
         guard plan.traits.name == "cpu" else {
-            throw ExecutorError("the plan of '\(plan.graph.name)' was made for the \(plan.traits.name) backend, not the cpu")
+            throw ExecutorError("the plan of '\(plan.networkName)' was made for the \(plan.traits.name) backend, not the cpu")
         }
         if let problem = CPUBackend(settings).memoryProblem(plan) { throw ExecutorError(problem) }
         self.plan = plan
@@ -121,11 +121,7 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
 
     public func setLabels(_ labels: [Int32]) throws {
         let b = try checkCount(.labels, labels.count)
-        // The loss indexes its rows by label: one outside the classes would read and write out of bounds.
-        let classes = plan.graph.nodes.last?.shape?.elementCount ?? 0
-        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
-            throw ExecutorError("label \(labels[bad]) (image \(bad) of the batch) is outside 0..<\(classes), the classes of '\(plan.graph.name)'")
-        }
+        try plan.checkLabels(labels)
         switch impl {
         case .single(let e): e.int32(b.id).update(from: labels, count: b.elements)
         case .double(let e): e.int32(b.id).update(from: labels, count: b.elements)
@@ -136,7 +132,7 @@ public final class CPUExecutor: Executor, @unchecked Sendable {
     func floats(_ tensor: TensorID, count: Int?) throws -> ExecutionPlan.Buffer {
         let b = try count.map { try checkCount(tensor, $0) } ?? buffer(tensor)
         guard b.elementType == .float32 else {
-            throw ExecutorError("'\(tensor.name(in: plan.graph))' holds \(b.elementType.rawValue) values, not floats")
+            throw ExecutorError("'\(plan.name(of: tensor))' holds \(b.elementType.rawValue) values, not floats")
         }
         return b
     }
@@ -146,7 +142,7 @@ extension CPUExecutor {
     /// One element of a float tensor (as Double), for finite-difference checks.
     public func element(_ tensor: TensorID, _ index: Int) throws -> Double {
         let b = try floats(tensor, count: nil)
-        precondition(b.elements > index && index >= 0, "index \(index) outside '\(tensor.name(in: plan.graph))'")
+        precondition(b.elements > index && index >= 0, "index \(index) outside '\(plan.name(of: tensor))'")
         switch impl {
         case .single(let e): return Double(e.pointer(b.id)[index])
         case .double(let e): return e.pointer(b.id)[index]
@@ -156,7 +152,7 @@ extension CPUExecutor {
     /// Sets one element of a float tensor.
     public func setElement(_ tensor: TensorID, _ index: Int, _ value: Double) throws {
         let b = try floats(tensor, count: nil)
-        precondition(b.elements > index && index >= 0, "index \(index) outside '\(tensor.name(in: plan.graph))'")
+        precondition(b.elements > index && index >= 0, "index \(index) outside '\(plan.name(of: tensor))'")
         switch impl {
         case .single(let e): e.pointer(b.id)[index] = Float(value)
         case .double(let e): e.pointer(b.id)[index] = value

@@ -77,7 +77,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
 
     public init(plan: ExecutionPlan, context: OpenCLContext, tiles: GemmTiles? = nil, split forcedSplit: Int? = nil) throws {
         guard plan.traits.name == "opencl" else {
-            throw ExecutorError("the plan of '\(plan.graph.name)' was made for the \(plan.traits.name) backend, not opencl")
+            throw ExecutorError("the plan of '\(plan.networkName)' was made for the \(plan.traits.name) backend, not opencl")
         }
         let device = context.device
         let tiles = tiles ?? Tuning.tiles(for: device)
@@ -97,7 +97,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
             let what = UInt64(needed) > device.globalMemory
                 ? "needs \(ExecutionPlan.size(needed)) but \(device.name) has \(ExecutionPlan.size(Int(device.globalMemory)))"
                 : "needs an arena of \(ExecutionPlan.size(plan.arenaBytes)) but \(device.name) allocates at most \(ExecutionPlan.size(Int(device.maxAllocation))) at once"
-            throw ExecutorError("'\(plan.graph.name)' at batch \(plan.batch) \(what); try --batch \(fits)")
+            throw ExecutorError("'\(plan.networkName)' at batch \(plan.batch) \(what); try --batch \(fits)")
         }
         self.tiles = tiles
         scratch = scratchElements > 0 ? try context.buffer(floats: scratchElements, name: "the filter gradients' partial sums") : nil
@@ -374,7 +374,7 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
 
     func buffer(for tensor: TensorID) throws -> OpenCLBuffer {
         guard let id = plan.bufferOf[tensor], let b = buffers[id] else {
-            throw ExecutorError("the \(plan.mode) plan of '\(plan.graph.name)' has no tensor '\(tensor.name(in: plan.graph))'")
+            throw ExecutorError("the \(plan.mode) plan of '\(plan.networkName)' has no tensor '\(plan.name(of: tensor))'")
         }
         return b
     }
@@ -399,17 +399,14 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
     public func setLabels(_ labels: [Int32]) throws {
         let b = try buffer(for: .labels)
         guard labels.count == b.count else { throw ExecutorError("\(labels.count) labels for a batch of \(b.count)") }
-        let classes = plan.graph.nodes.last?.shape?.elementCount ?? 0
-        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
-            throw ExecutorError("label \(labels[bad]) (image \(bad) of the batch) is outside 0..<\(classes), the classes of '\(plan.graph.name)'")
-        }
+        try plan.checkLabels(labels)
         try context.write(int32: labels, to: b)
     }
 
     func floats(_ tensor: TensorID) throws -> OpenCLBuffer {
         guard let id = plan.bufferOf[tensor] else { return try buffer(for: tensor) }
         guard plan.buffers[id].elementType == .float32 else {
-            throw ExecutorError("'\(tensor.name(in: plan.graph))' holds \(plan.buffers[id].elementType.rawValue) values, not floats")
+            throw ExecutorError("'\(plan.name(of: tensor))' holds \(plan.buffers[id].elementType.rawValue) values, not floats")
         }
         return try buffer(for: tensor)
     }

@@ -54,7 +54,25 @@ public struct ExecutionPlan: Sendable {
         public var scratchElements: Int
     }
 
+    /// The network the plan was made from. Backends read the plan, not this: what they need of it
+    /// is below (`networkName`, `classes`, `name(of:)`, `checkLabels`).
     public var graph: Graph
+
+    /// The network's name, for messages.
+    public var networkName: String { graph.name }
+    /// The classes of the network's output (the loss's labels are 0..<classes).
+    public var classes: Int { graph.nodes.last?.shape?.elementCount ?? 0 }
+    /// A tensor's name as messages and `compile` print it.
+    public func name(of tensor: TensorID) -> String { tensor.name(in: graph) }
+
+    /// Labels for the loss: each in 0..<classes (the loss indexes its rows by label: one outside
+    /// would read and write out of bounds). The one check every backend's `setLabels` makes.
+    public func checkLabels(_ labels: [Int32]) throws {
+        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+            throw ExecutorError("label \(labels[bad]) (image \(bad) of the batch) is outside 0..<\(classes), the classes of '\(networkName)'")
+        }
+    }
+
     /// What the plan computes: `inference`, `training`, `backward from 'conv5' (deconvnet)`.
     public var mode: String
     public var training: Bool

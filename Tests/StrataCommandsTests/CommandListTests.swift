@@ -27,3 +27,21 @@ struct CommandListTests {
         }
     }
 }
+
+/// The plan is the contract: the backends read the plan (its steps, buffers, constants and what it
+/// says of the network), never the IR graph it was made from.
+@Suite("the plan as the contract")
+struct PlanContractTests {
+    @Test func backendsNeverReachIntoTheGraph() throws {
+        for folder in ["Sources/StrataCPU", "Sources/StrataOpenCL"] {
+            let files = try FileManager.default.contentsOfDirectory(atPath: packageRoot + "/" + folder).filter { $0.hasSuffix(".swift") }
+            for file in files {
+                let text = try String(contentsOfFile: "\(packageRoot)/\(folder)/\(file)", encoding: .utf8)
+                for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+                where line.contains("plan.graph") || line.contains(".graph.nodes") || line.contains("Graph(") {
+                    Issue.record("\(folder)/\(file):\(k + 1) reads the graph: \(line.trimmingCharacters(in: .whitespaces))")
+                }
+            }
+        }
+    }
+}
