@@ -61,7 +61,7 @@ public struct Checkpoint: Sendable {
             tensors.append(("data/pca_vectors", .init(shape: [3, 3], values: pcaVectors)))
         }
         var metadata: [String: String] = [
-            "format": Self.format, "network": executor.plan.graph.name, "epoch": "\(epoch)", "step_in_epoch": "\(stepInEpoch)",
+            "format": Self.format, "network": executor.plan.networkName, "epoch": "\(epoch)", "step_in_epoch": "\(stepInEpoch)",
             "global_step": "\(globalStep)", "learning_rate": "\(learningRate)", "best_val_error": "\(bestValidationError)",
             "epochs_without_improvement": "\(epochsWithoutImprovement)", "seed": "\(seed)", "spec": spec,
             "epoch_loss_sum": "\(epochLossSum)", "epoch_wrong": "\(epochWrong)", "epoch_seen": "\(epochSeen)",
