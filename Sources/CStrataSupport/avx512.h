@@ -3,11 +3,8 @@
 #define STRATA_AVX512_H
 #include <stdint.h>
 
-/// Whether the CPU has AVX-512F (checked once).
-int strata_cpu_has_avx512(void);
-
 /// strata_maxpool_plane_f32, up to sixteen outputs of a row at a time. Same results, same switches
-/// (the first maximum in row-major window order wins). Only where strata_cpu_has_avx512(); returns
+/// (the first maximum in row-major window order wins). Only on a CPU with AVX-512F (the GEMM path chosen for the executor decides); returns
 /// −1, having done nothing, for windows over 32 wide.
 int strata_maxpool_plane_avx512(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                                 int oh, int ow, float *y, int32_t *switches);

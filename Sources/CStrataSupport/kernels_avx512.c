@@ -4,18 +4,6 @@
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
-int strata_cpu_has_avx512(void) {
-    // Threads may race to fill this in; they all store the same value.
-    static int has = -1;
-    int known = __atomic_load_n(&has, __ATOMIC_RELAXED);
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") != 0;
-        __atomic_store_n(&has, known, __ATOMIC_RELAXED);
-    }
-    return known;
-}
-
 int STRATA_AVX512 strata_maxpool_plane_avx512(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                                 int oh, int ow, float *y, int32_t *switches) {
     // A chunk of outputs of one row reads input columns [x0, x0 + 32): two vectors, from which each
@@ -76,7 +64,6 @@ int STRATA_AVX512 strata_maxpool_plane_avx512(const float *x, int h, int w, int 
 
 #else
 
-int strata_cpu_has_avx512(void) { return 0; }
 int strata_maxpool_plane_avx512(const float *x, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
                                 int oh, int ow, float *y, int32_t *switches) {
     (void)x; (void)h; (void)w; (void)kh; (void)kw; (void)sh; (void)sw; (void)ph; (void)pw; (void)oh; (void)ow; (void)y; (void)switches;
