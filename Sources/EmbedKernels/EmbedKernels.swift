@@ -14,7 +14,7 @@ struct EmbedKernels: BuildToolPlugin {
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
         let script = root.appending(path: "tools/embed-kernels")
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedKernels.swift")
-        return [.buildCommand(displayName: "Embedding kernels/*.cl", executable: URL(fileURLWithPath: "/bin/bash"),
-                              arguments: [script.path, output.path], inputFiles: sources + [script], outputFiles: [output])]
+        return [.buildCommand(displayName: "Embedding kernels/*.cl", executable: URL(fileURLWithPath: "/usr/bin/env"),
+                              arguments: ["bash", script.path, output.path] + sources.map(\.path), inputFiles: sources + [script], outputFiles: [output])]
     }
 }

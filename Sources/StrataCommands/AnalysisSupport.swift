@@ -74,39 +74,40 @@ struct AnalysisArguments: ParsableArguments {
 /// holds one run: `files` lists what the run wrote, and the next run into the folder removes the
 /// files of that list it does not write again (pictures of an earlier sweep never outlive it).
 enum RunRecord {
-    /// When the current command began (set by `StrataMain.run`): files modified since are this run's.
-    nonisolated(unsafe) static var started = Date()
-
-    /// Regular files under `folder` (two levels deep), as paths relative to it, modified since `since`.
-    static func files(in folder: String, since: Date) -> [String] {
+    /// The files this command wrote under `folder` (as `AtomicFile` recorded them), as paths
+    /// relative to it, run.json aside.
+    static func written(in folder: String) -> [String] {
+        let root = URL(fileURLWithPath: folder).standardizedFileURL.path + "/"
         var out: [String] = []
-        func walk(_ relative: String, _ depth: Int) {
-            let path = relative.isEmpty ? folder : "\(folder)/\(relative)"
-            for name in ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() where !name.hasPrefix(".") {
-                let child = relative.isEmpty ? name : "\(relative)/\(name)"
-                var st = stat()
-                guard lstat("\(folder)/\(child)", &st) == 0 else { continue }
-                if st.st_mode & S_IFMT == S_IFDIR { if depth < 2 { walk(child, depth + 1) }; continue }
-                guard st.st_mode & S_IFMT == S_IFREG, child != "run.json" else { continue }
-                let modified = Date(timeIntervalSince1970: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
-                if modified >= since { out.append(child) }
-            }
+        for path in AtomicFile.recorder?.paths ?? [] {
+            let full = URL(fileURLWithPath: path).standardizedFileURL.path
+            guard full.hasPrefix(root) else { continue }
+            let relative = String(full.dropFirst(root.count))
+            if relative != "run.json" && !out.contains(relative) { out.append(relative) }
         }
-        walk("", 1)
-        return out
+        return out.sorted()
     }
 
-    /// Removes the files an earlier run of `folder` recorded that this run did not write again.
+    /// Removes the files an earlier run of `folder` recorded that this run did not write again:
+    /// only regular files at most two folders down, reached through real folders (never a link).
     static func removeStale(in folder: String, keeping written: [String]) -> [String] {
-        guard let text = FileManager.default.contents(atPath: "\(folder)/run.json"), case .object? = try? JSONValue.parse(Array(text)),
+        guard let text = FileManager.default.contents(atPath: "\(folder)/run.json"),
               case .array(let items)? = (try? JSONValue.parse(Array(text)))?["files"] else { return [] }
         var removed: [String] = []
         for name in items.compactMap(\.text) where !written.contains(name) {
-            // Only paths inside the folder, and only regular files.
             let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-            guard !name.hasPrefix("/"), parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }), AtomicFile.specialKind("\(folder)/\(name)") == nil,
-                  FileManager.default.fileExists(atPath: "\(folder)/\(name)") else { continue }
-            if unlink("\(folder)/\(name)") == 0 {
+            guard !name.hasPrefix("/"), (1...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else { continue }
+            // Every folder on the way is a folder, not a link to one elsewhere.
+            var inside = true
+            for k in 1..<parts.count {
+                var st = stat()
+                let prefix = "\(folder)/" + parts[0..<k].joined(separator: "/")
+                if lstat(prefix, &st) != 0 || st.st_mode & S_IFMT != S_IFDIR { inside = false; break }
+            }
+            let path = "\(folder)/\(name)"
+            var st = stat()
+            guard inside, lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+            if unlink(path) == 0 {
                 removed.append(name)
                 if parts.count > 1 { rmdir("\(folder)/\(parts.dropLast().joined(separator: "/"))") }   // a subfolder left empty
             }
@@ -129,7 +130,7 @@ enum RunRecord {
             "\"preprocessing\": " + (rule.map { JSON.string("raw pixels in [0, 1], centre-cropped to the input; subtracted: " + $0.description) } ?? "null"),
             "\"parameters\": {" + parameters.map { "\(JSON.string($0.0)): \(JSON.string($0.1))" }.joined(separator: ", ") + "}",
         ]
-        let written = files(in: folder, since: started)
+        let written = written(in: folder)
         _ = removeStale(in: folder, keeping: written)
         fields += ["\"files\": [" + written.map(JSON.string).joined(separator: ", ") + "]"]
         try AtomicFile.write(Data(("{\n  " + fields.joined(separator: ",\n  ") + "\n}\n").utf8), to: "\(folder)/run.json")

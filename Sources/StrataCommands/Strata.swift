@@ -1,4 +1,5 @@
 import Foundation
+import StrataFormats
 import ArgumentParser
 import StrataCPU
 import StrataDiagnostics
@@ -27,7 +28,6 @@ public struct StrataCommand: ParsableCommand {
 /// Output goes to the given streams so tests can capture it.
 public enum StrataMain {
     public static func run(_ arguments: [String], output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
-        RunRecord.started = Foundation.Date()
         if let repeated = repeatedOption(arguments) {
             errors.write("Error: \(repeated)\nSee 'strata \(arguments.first ?? "") --help'.\n")
             return 2
@@ -45,7 +45,10 @@ public enum StrataMain {
         }
         do {
             // Every subcommand runs through its own `execute`; the root alone (help, version) runs as parsed.
-            if let c = command as? any StrataSubcommand { return try c.execute(output: &output, errors: &errors) }
+            // What it writes is recorded for its run.json (AtomicFile's recorder, this command's own).
+            if let c = command as? any StrataSubcommand {
+                return try AtomicFile.$recorder.withValue(AtomicFile.Recorder()) { try c.execute(output: &output, errors: &errors) }
+            }
             var c = command
             try c.run()
             return 0

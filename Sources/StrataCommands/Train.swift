@@ -101,10 +101,7 @@ struct Train: StrataSubcommand {
             }
             if !world.isRoot { progress.prefix = "[rank \(world.rank)/\(world.size)] " }
             // One clear error, before any line that would assume the split.
-            guard options.batch % world.size == 0 else {
-                throw CommandError("the batch of \(options.batch) does not divide among \(world.size) ranks; the batch is the global batch: "
-                                   + "give one that is a multiple of \(world.size)")
-            }
+            try Trainer.checkBatch(options.batch, ranks: world.size)
             if world.isDistributed && world.isRoot { progress.write("data-parallel on \(world.size) ranks: \(options.batch / world.size) images each per step of \(options.batch)\n") }
             let started = Date()
             defer { progress.finish() }

@@ -53,6 +53,7 @@ public enum FileCheck {
     public static func prepareOutputFolder(_ path: String) throws(FormatError) {
         try makeDirectory(path)
         let probe = (path.isEmpty ? "." : path) + "/.strata-write-check-\(getpid())"
+        unlink(probe)   // one a killed run of the same process id left
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw FormatError(path: path, reason: "cannot write in this folder: \(String(cString: strerror(errno)))") }
         close(fd)

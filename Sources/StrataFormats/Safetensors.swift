@@ -194,6 +194,18 @@ public enum AtomicFile {
     nonisolated(unsafe) private static var counter = 0
     private static let lock = NSLock()
 
+    /// The paths written while a recorder is bound (`AtomicFile.$recorder.withValue(Recorder())`):
+    /// what one command wrote, for its run record. Task-local, so commands run side by side (tests)
+    /// each see their own.
+    public final class Recorder: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [String] = []
+        public init() {}
+        func add(_ path: String) { lock.withLock { list.append(path) } }
+        public var paths: [String] { lock.withLock { list } }
+    }
+    @TaskLocal public static var recorder: Recorder?
+
     /// What kind of thing `path` is when it exists and is not a regular file ("a FIFO", ...); nil
     /// when it is a regular file or does not exist.
     public static func specialKind(_ path: String) -> String? {
@@ -239,5 +251,6 @@ public enum AtomicFile {
         let folder = (path as NSString).deletingLastPathComponent
         let dfd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        recorder?.add(path)
     }
 }

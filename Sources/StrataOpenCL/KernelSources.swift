@@ -1,7 +1,7 @@
 import Foundation
 
-/// The kernel sources. The binary carries them (`EmbeddedKernels`, made from kernels/*.cl by
-/// `tools/embed-kernels`; a test keeps the two equal), so an installed strata needs no source tree.
+/// The kernel sources. The binary carries them (`EmbeddedKernels`, made from kernels/*.cl at build
+/// time by the EmbedKernels plugin), so an installed strata needs no source tree.
 /// `STRATA_KERNELS=DIR` reads them from DIR instead, for editing kernels without rebuilding.
 public enum KernelSources {
     /// The kernels/ folder of a source checkout (or STRATA_KERNELS).

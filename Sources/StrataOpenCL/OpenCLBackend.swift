@@ -366,10 +366,12 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
         return Double(try context.read(b)[0])
     }
 
-    /// A device fault, with the plan step and the kernel it happened at.
+    /// A device fault, with the plan step and kernel that reported it. Launches are asynchronous:
+    /// a fault is reported by the first call after it, so the kernel that caused it may be an earlier one.
     func atStep(_ error: OpenCLError, _ k: Int, _ kernel: String) -> OpenCLError {
         let step = plan.steps.indices.contains(k) ? "step \(k) of the plan (\(plan.steps[k].kernel))" : "the run"
-        return OpenCLError(error.call, error.status, detail: "at \(step), kernel \(kernel)" + (error.detail.isEmpty ? "" : "; " + error.detail))
+        return OpenCLError(error.call, error.status, detail: "reported at \(step), kernel \(kernel) (launches are asynchronous: "
+                           + "the fault may be an earlier step's)" + (error.detail.isEmpty ? "" : "; " + error.detail))
     }
 
     func buffer(for tensor: TensorID) throws -> OpenCLBuffer {

@@ -37,6 +37,8 @@ public struct Checkpoint: Sendable {
     public var bestValidationLoss: Double? = nil
     public var bestEpoch: Int? = nil
     public var epochsSinceBest = 0
+    /// The early-stopping patience the run trains with (nil: none): a resume must keep it.
+    public var earlyStop: Int? = nil
 
     public static let format = "strata-checkpoint"
 
@@ -68,6 +70,7 @@ public struct Checkpoint: Sendable {
         ]
         if let batch { metadata["batch"] = "\(batch)" }
         if let ranks { metadata["ranks"] = "\(ranks)" }
+        if let earlyStop { metadata["early_stop"] = "\(earlyStop)" }
         if let bestValidationLoss, let bestEpoch {
             metadata["best_val_loss"] = "\(bestValidationLoss)"
             metadata["best_epoch"] = "\(bestEpoch)"
@@ -109,7 +112,11 @@ public struct Checkpoint: Sendable {
                           epochLossSum: Double(m["epoch_loss_sum"] ?? "") ?? 0, epochWrong: Int(m["epoch_wrong"] ?? "") ?? 0,
                           epochSeen: Int(m["epoch_seen"] ?? "") ?? 0, batch: Int(m["batch"] ?? ""), dataFingerprint: m["data_fingerprint"],
                           classNames: try classNames(file, path: path), ranks: Int(m["ranks"] ?? ""),
-                          bestValidationLoss: bestLoss, bestEpoch: bestEpoch, epochsSinceBest: sinceBest)
+                          bestValidationLoss: bestLoss, bestEpoch: bestEpoch, epochsSinceBest: sinceBest,
+                          earlyStop: try m["early_stop"].map { text in
+                              guard let n = Int(text), n >= 1 else { throw corrupt("early_stop '\(text)'") }
+                              return n
+                          })
     }
 
     /// The class names a checkpoint stores (`"classes"` in the metadata, a JSON list of strings), or nil.

@@ -320,7 +320,7 @@ public struct SubsetDataset: Dataset {
         for (k, c) in classes.enumerated() {
             let pool = (0..<base.count).filter { base.label($0) == c }
             if perClass == nil && holdout == 0 {
-                chosen += pool
+                if part == .train { chosen += pool }   // no holdout: every image trains, none validates
                 continue
             }
             // A seeded order of the class's images; its first perClass equal a draw of perClass.

@@ -263,11 +263,14 @@ public struct ExperimentRunner {
     /// stopping and seed, and for `weights: row:NAME` that row's own configuration.
     public func configuration(_ row: Experiment.Row, seed: UInt64) -> String {
         var h = FNV1a()
-        let epochs = row.epochs ?? experiment.epochs ?? row.spec.training?.epochs ?? 10
-        let batch = row.batch ?? experiment.batch ?? row.spec.training?.batch ?? 32
+        let (epochs, batch) = settings(row)
+        // The spec as it resolves, not the path it was reached by (`./exp.yaml` or an absolute path
+        // is the same row); the data folder as the path it resolves to.
+        let spec = SpecPrinter.print(row.spec).split(separator: "\n").filter { !$0.hasPrefix("# resolved from") }.joined(separator: "\n")
+        let data = URL(fileURLWithPath: experiment.data).standardizedFileURL.resolvingSymlinksInPath().path
         let draw = "classes \(row.classes.map { "\($0)" } ?? "all") per_class \(row.perClass.map(String.init) ?? "all") "
             + "eval_per_class \(row.evaluationPerClass.map(String.init) ?? "all") early_stop \(row.earlyStop.map { "\($0.patience)/\($0.perClass)" } ?? "none")"
-        for part in [SpecPrinter.print(row.spec), experiment.data, draw, "epochs \(epochs) batch \(batch) seed \(seed)"] {
+        for part in [spec, data, draw, "epochs \(epochs) batch \(batch) seed \(seed)"] {
             h.add(part)
             h.add(0xFF)
         }
@@ -277,16 +280,28 @@ public struct ExperimentRunner {
         return h.hex
     }
 
+    /// A row's epochs and batch: its own, else the experiment's, else its spec's training block's.
+    func settings(_ row: Experiment.Row) -> (epochs: Int, batch: Int) {
+        (row.epochs ?? experiment.epochs ?? row.spec.training?.epochs ?? 10, row.batch ?? experiment.batch ?? row.spec.training?.batch ?? 32)
+    }
+
+    /// The data folder's splits at a row's input size, opened once per size.
+    func splits(for row: Experiment.Row, cache: inout [String: DataSplits]) throws -> DataSplits {
+        let input = row.graph.input, side = max(input.height, input.width)
+        let key = "\(input.channels)x\(side)"
+        if let open = cache[key] { return open }
+        let opened = try DataLoader.open(experiment.data, channels: input.channels, side: side)
+        cache[key] = opened
+        return opened
+    }
+
     /// What a run would otherwise find only when it reaches a row: the data folder opens at every
     /// input size, every class a row names has images in the training split, and every row's
     /// initial weights (its spec's, and a pretrained file's) can be made. `--dry-run` and `run` both check it.
     public func preflight() throws {
         var splits: [String: DataSplits] = [:]
         for row in experiment.rows where only == nil || row.name.value == only {
-            let input = row.graph.input
-            let key = "\(input.channels)x\(max(input.height, input.width))"
-            if splits[key] == nil { splits[key] = try DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width)) }
-            let train = splits[key]!.train
+            let train = try self.splits(for: row, cache: &splits).train
             if let classes = row.classes {
                 var present = Set<Int>()
                 for i in 0..<train.count { present.insert(train.label(i)) }
@@ -312,7 +327,7 @@ public struct ExperimentRunner {
                                   + experiment.rows.map(\.name.value).joined(separator: ", "))
         }
         try FileCheck.prepareOutputFolder(out)
-        let began = Date()
+        var reused: [String] = []   // "row\tseed" of the results this rank found made with the same configuration
         var splits: [String: DataSplits] = [:]
         // The runs, in waves: a row that starts from another row's weights runs in the wave after it.
         // Each wave's runs go round-robin to the ranks, and every rank finishes a wave before the next.
@@ -328,17 +343,21 @@ public struct ExperimentRunner {
                 let dir = folder(row: row.name.value, seed: seed)
                 let configuration = self.configuration(row, seed: seed)
                 if let done = try? load(dir) {
-                    if done.configuration == configuration { log(tag + "\(row.name.value), seed \(seed): finished earlier, reused"); continue }
-                    log(tag + "\(row.name.value), seed \(seed): the row changed since its result was made; training it again")
+                    if done.configuration == configuration {
+                        log(tag + "\(row.name.value), seed \(seed): finished earlier, reused")
+                        reused.append("\(row.name.value)\t\(seed)")
+                        continue
+                    }
+                    log(tag + "\(row.name.value), seed \(seed): "
+                        + (done.configuration == nil ? "its result was made before results were keyed by the row's configuration"
+                                                     : "the row changed since its result was made") + "; training it again")
                     try FileManager.default.removeItem(atPath: dir)
                 } else if let started = try? String(contentsOfFile: dir + "/configuration", encoding: .utf8), started != configuration {
                     log(tag + "\(row.name.value), seed \(seed): the row changed since this run began; starting it again")
                     try FileManager.default.removeItem(atPath: dir)
                 }
                 let input = row.graph.input
-                let key = "\(input.channels)x\(max(input.height, input.width))"
-                if splits[key] == nil { splits[key] = try DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width)) }
-                var data = splits[key]!, heldOut = data.validation
+                var data = try self.splits(for: row, cache: &splits), heldOut = data.validation
                 let parts = Self.splits(for: row, seed: seed, data: data)
                 for (c, have) in parts.shortfall {
                     log(tag + "\(row.name.value), seed \(seed): class \(c) has \(have) training images, fewer than the "
@@ -348,7 +367,9 @@ public struct ExperimentRunner {
                 var spec = row.spec
                 if let other = row.weightsRow {
                     let first = experiment.rows.first { $0.name.value == other }.flatMap { ($0.seeds ?? experiment.seeds).first } ?? 0
-                    var path = folder(row: other, seed: first) + "/checkpoints/latest.safetensors"
+                    // An early-stopped source gives the weights of its best epoch, the ones its table line reports.
+                    let source = experiment.rows.first { $0.name.value == other }
+                    var path = folder(row: other, seed: first) + (source?.earlyStop != nil ? "/checkpoints/best.safetensors" : "/checkpoints/latest.safetensors")
                     if !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
                     guard (try? load(folder(row: other, seed: first))) != nil else {
                         throw Trainer.Failure(description: "row '\(row.name.value)' starts from row '\(other)', which has not finished (run it first)")
@@ -357,8 +378,7 @@ public struct ExperimentRunner {
                     training.weights = Located(path, at: row.name.location)
                     spec.training = training
                 }
-                let epochs = row.epochs ?? experiment.epochs ?? row.spec.training?.epochs ?? 10
-                let batch = row.batch ?? experiment.batch ?? row.spec.training?.batch ?? 32
+                let (epochs, batch) = settings(row)
                 var options = Trainer.Options(epochs: epochs, batch: batch)
                 options.seed = seed
                 options.checkpointSteps = experiment.checkpointSteps
@@ -405,13 +425,15 @@ public struct ExperimentRunner {
                                               batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
                                               data: experiment.data, version: version, command: command, configuration: configuration)
                 }
-                try Self.writeAtomically(try Self.encoder.encode(result), to: dir + "/result.json")
+                try AtomicFile.write(try Self.encoder.encode(result), to: dir + "/result.json")
                 log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(result.trainTop1))"
                     + (result.valTop1.map { ", held-out top-1 \(Self.percent($0))" } ?? "")
                     + (result.bestEpoch.map { " (weights of epoch \($0) of \(result.trainedEpochs ?? $0), the lowest validation loss)" } ?? ""))
             }
         }
         communicator.barrier()
+        // Every rank's reused results, for the table (rank 0 writes it).
+        let reusedEverywhere = Set(communicator.allGather(reused.joined(separator: "\n")).flatMap { $0.split(separator: "\n").map(String.init) })
         let results = experiment.rows.flatMap { row in
             (row.seeds ?? experiment.seeds).compactMap { seed in
                 (try? load(folder(row: row.name.value, seed: seed))).flatMap { $0.configuration == configuration(row, seed: seed) ? $0 : nil }
@@ -419,11 +441,7 @@ public struct ExperimentRunner {
         }
         if communicator.isRoot {
             var table = ExperimentTable(experiment: experiment, results: results)
-            // Results this run did not make (finished by an earlier run with the same configuration).
-            for r in results {
-                let made = (try? FileManager.default.attributesOfItem(atPath: folder(row: r.row, seed: r.seed) + "/result.json"))?[.modificationDate] as? Date
-                if let made, made < began { table.reused.append((r.row, r.seed)) }
-            }
+            table.reused = results.filter { reusedEverywhere.contains("\($0.row)\t\($0.seed)") }.map { ($0.row, $0.seed) }
             // Name the held-out split the rows were evaluated on: a data set's test split is called test, not validation.
             if let row = experiment.rows.first {
                 let input = row.graph.input
@@ -431,8 +449,8 @@ public struct ExperimentRunner {
                 if let source = held?.source { table.heldOut = ExperimentTable.splitName(source) }
                 table.heldOutSource = held?.source
             }
-            try Self.writeAtomically(Data(table.csv().utf8), to: out + "/table.csv")
-            try Self.writeAtomically(Data(table.markdown().utf8), to: out + "/table.md")
+            try AtomicFile.write(Data(table.csv().utf8), to: out + "/table.csv")
+            try AtomicFile.write(Data(table.markdown().utf8), to: out + "/table.md")
         }
         return results
     }
@@ -492,9 +510,6 @@ public struct ExperimentRunner {
         return false
     }
 
-    static func writeAtomically(_ data: Data, to path: String) throws {
-        try AtomicFile.write(data, to: path)
-    }
 }
 
 /// The experiment's table: a line per row, mean ± standard deviation over its seeds.

@@ -128,9 +128,7 @@ public final class Trainer {
         let classes = try checkData()
         let batch = options.batch
         let ranks = communicator.size, rank = communicator.rank, isRoot = communicator.isRoot
-        guard batch % ranks == 0 else {
-            throw Failure(description: "the batch of \(batch) does not divide among \(ranks) ranks; the batch is the global batch: give one that is a multiple of \(ranks)")
-        }
+        try Self.checkBatch(batch, ranks: ranks)
         let local = batch / ranks
         // Rank 0 alone writes the run folder.
         var lock: RunLock?
@@ -260,6 +258,13 @@ public final class Trainer {
         }
     }
 
+    /// The batch is the global batch: it must divide among the ranks.
+    public static func checkBatch(_ batch: Int, ranks: Int) throws {
+        guard batch % ranks == 0 else {
+            throw Failure(description: "the batch of \(batch) does not divide among \(ranks) ranks; the batch is the global batch: give one that is a multiple of \(ranks)")
+        }
+    }
+
     /// The data fits the network (channels, size, labels), the validation split fits the training
     /// split, and early stopping has something to watch. Returns the network's class count.
     func checkData() throws -> Int {
@@ -325,6 +330,11 @@ public final class Trainer {
             throw Failure(description: "\(checkpointPath) was trained on the classes \(names.joined(separator: ", ")), but \(data.train.source) has "
                           + "\(now.joined(separator: ", ")); resume with the same --data")
         }
+        if state.earlyStop != options.earlyStop {
+            throw Failure(description: "\(checkpointPath) was trained with " + (state.earlyStop.map { "--early-stop \($0)" } ?? "no early stopping")
+                          + ", not " + (options.earlyStop.map { "--early-stop \($0)" } ?? "without it") + "; resume with the same "
+                          + "(another patience would stop at another epoch than the uninterrupted run)")
+        }
         if let patience = options.earlyStop, let best = state.bestEpoch, state.epochsSinceBest >= patience {
             throw Failure(description: "nothing to do: \(checkpointPath) stopped early after epoch \(state.epoch) (the validation loss was lowest "
                           + "at epoch \(best), its weights in \(bestPath)); pass a larger early-stop patience to train on")
@@ -366,7 +376,8 @@ public final class Trainer {
                           bestValidationError: .infinity, epochsWithoutImprovement: 0, seed: options.seed, spec: specText,
                           mean: stats.mean, meanShape: [stored.channels, stored.height, stored.width],
                           pcaValues: stats.values, pcaVectors: stats.vectors, epochLossSum: 0, epochWrong: 0, epochSeen: 0,
-                          batch: batch, dataFingerprint: fingerprint, classNames: classNames, ranks: ranks > 1 ? ranks : nil)
+                          batch: batch, dataFingerprint: fingerprint, classNames: classNames, ranks: ranks > 1 ? ranks : nil,
+                          earlyStop: options.earlyStop)
     }
 
     /// The executor of one training step at `local` images (this rank's share of the batch):
@@ -613,8 +624,13 @@ enum Metrics {
     static func append(_ m: Trainer.EpochMetrics, to path: String) throws {
         var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         if text.isEmpty { text = header + "\n" }
-        // A run begun before a column was added: the new header (its older lines lack the new columns).
-        if let end = text.firstIndex(of: "\n"), text[..<end] != header, header.hasPrefix(text[..<end]) { text = header + text[end...] }
+        // A run begun before a column was added: the new header, and its older lines padded with
+        // empty fields for the new columns (every line as wide as the header).
+        if let end = text.firstIndex(of: "\n"), text[..<end] != header, header.hasPrefix(text[..<end]) {
+            let missing = header.split(separator: ",").count - text[..<end].split(separator: ",").count
+            let older = text[text.index(after: end)...].split(separator: "\n").map { $0 + String(repeating: ",", count: missing) }
+            text = header + "\n" + older.map { $0 + "\n" }.joined()
+        }
         func f(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "" }
         text += "\(m.epoch),\(m.step),\(f(m.learningRate)),\(f(m.loss)),\(f(m.trainError)),\(f(m.validationTop1)),\(f(m.validationTop5)),"
             + "\(f(m.imagesPerSecond)),\(f(m.dataWaitFraction)),\(f(m.validationLoss))\n"

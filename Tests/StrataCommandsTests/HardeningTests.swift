@@ -133,6 +133,14 @@ struct HardeningTests {
         #expect(FileManager.default.fileExists(atPath: d + "/s/notes.txt"), "a file no run wrote was removed")
         let record = try String(contentsOfFile: d + "/s/run.json", encoding: .utf8)
         #expect(record.contains("\"files\": [") && record.contains("\"rotate.png\"") && !record.contains("blur.png"), "\(record)")
+        // A list naming a file behind a link to another folder removes nothing there.
+        try FileManager.default.createDirectory(atPath: d + "/elsewhere", withIntermediateDirectories: true)
+        try "precious".write(toFile: d + "/elsewhere/victim.txt", atomically: true, encoding: .utf8)
+        #expect(symlink(d + "/elsewhere", d + "/s/sub") == 0)
+        try record.replacingOccurrences(of: "\"files\": [", with: "\"files\": [\"sub/victim.txt\", \"../elsewhere/victim.txt\", ")
+            .write(toFile: d + "/s/run.json", atomically: true, encoding: .utf8)
+        #expect(sweep(d, "--transform", "rotate", "--amounts=0,90", "--out", d + "/s").status == 0)
+        #expect(try String(contentsOfFile: d + "/elsewhere/victim.txt", encoding: .utf8) == "precious")
     }
 
     // MARK: crashes and limits

@@ -114,7 +114,7 @@ struct OpenCLRuntimeTests {
 
 @Suite("Embedded kernels")
 struct EmbeddedKernelTests {
-    /// The binary's copy of kernels/*.cl is the files' text: rerun tools/embed-kernels after editing a kernel.
+    /// The binary's copy of kernels/*.cl is the files' text (the EmbedKernels plugin makes it at build time).
     @Test func theEmbeddedSourcesAreTheKernelFiles() throws {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)
@@ -124,7 +124,7 @@ struct EmbeddedKernelTests {
         for file in files {
             let text = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
             #expect(EmbeddedKernels.sources[String(file.dropLast(3))] == (text.hasSuffix("\n") ? String(text.dropLast()) : text),
-                    "kernels/\(file) differs from the embedded copy: run tools/embed-kernels")
+                    "kernels/\(file) differs from the embedded copy: the EmbedKernels build step did not run")
         }
     }
 }

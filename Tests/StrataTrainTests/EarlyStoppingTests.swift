@@ -72,9 +72,14 @@ struct EarlyStoppingTests {
         #expect(best.tensors["f1.weight"] == (try Safetensors.read(path: whole + "/checkpoints/epoch-1.safetensors")).tensors["f1.weight"])
         let csv = try String(contentsOfFile: whole + "/metrics.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.first?.hasSuffix(",val_loss") == true && csv.count == 5)
-        // Resuming a run that stopped early: nothing to do, said so.
+        // Resuming a run that stopped early: nothing to do, said so; with another patience: refused.
         options.resume = true
-        #expect(throws: Trainer.Failure.self) { try Trainer(graph: graph, spec: spec, data: data, run: whole, options: options, backend: CPUBackend()).train(initialWeights: initialWeights(graph)) }
+        let done = #expect(throws: Trainer.Failure.self) { try Trainer(graph: graph, spec: spec, data: data, run: whole, options: options, backend: CPUBackend()).train(initialWeights: initialWeights(graph)) }
+        #expect(done?.description.contains("stopped early after epoch 4") == true)
+        options.earlyStop = 5
+        let other = #expect(throws: Trainer.Failure.self) { try Trainer(graph: graph, spec: spec, data: data, run: whole, options: options, backend: CPUBackend()).train(initialWeights: initialWeights(graph)) }
+        #expect(other?.description.contains("was trained with --early-stop 3, not --early-stop 5") == true, "\(other?.description ?? "")")
+        options.earlyStop = 3
         // Killed after 13 steps (8 per epoch: inside epoch 2), then resumed: the same stop and best weights.
         options.resume = false
         options.checkpointSteps = 1
