@@ -4,6 +4,7 @@ import StrataFormats
 import StrataIR
 import StrataPlan
 import StrataSpec
+import StrataTrain
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -103,7 +104,7 @@ struct Bench: StrataSubcommand {
                                                optimizer: training ? OptimizerSteps(filterRMSClip: spec.training?.filterRMSClip) : nil)
         let plan = backend.plan(derived, batch: batch)
         let executor = try backend.makeExecutor(plan)
-        try executor.loadParameters(Weights.initialize(graph: graph, spec: spec, seed: 1).parameterTensors)
+        try executor.loadParameters(Initialization.weights(graph: graph, spec: spec, seed: 1).parameterTensors)
         var generator = SplitMix64(seed: 7)
         let inputCount = plan.buffer(.input)!.elements
         let input = (0..<inputCount).map { _ in Float(Double(generator.next() >> 11) * 0x1.0p-53 * 2 - 1) }

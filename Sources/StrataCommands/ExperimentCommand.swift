@@ -50,7 +50,7 @@ struct ExperimentCommand: StrataSubcommand {
         var collected = ""
         defer { if !live { errors.write(collected) } }
         var runner = ExperimentRunner(experiment: experiment, out: out ?? "runs/\(experiment.name)", backend: CPUBackend()) { graph, spec, seed in
-            var initial = Weights.initialize(graph: graph, spec: spec, seed: seed)
+            var initial = Initialization.weights(graph: graph, spec: spec, seed: seed)
             if let path = Pretrained.path(in: spec) {
                 initial = try Pretrained.merge(initial, with: try Safetensors.read(path: path), source: path, graph: graph, spec: spec).weights
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import StrataFormats
 import StrataIR
+import StrataTrain
 
 /// `strata init SPEC --out W.safetensors`: initial weights from the spec's `training.init`.
 struct Init: StrataSubcommand {
@@ -20,7 +21,7 @@ struct Init: StrataSubcommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(self.spec, errors: &errors) else { return 1 }
         return CommandSupport.run(errors: &errors) {
-            let file = Weights.initialize(graph: graph, spec: spec, seed: seed)
+            let file = Initialization.weights(graph: graph, spec: spec, seed: seed)
             try Safetensors.write(file, path: out)
             let count = file.tensors.values.reduce(0) { $0 + $1.values.count }
             output.write("wrote \(out): \(file.order.count) tensors, \(count) parameters\n")

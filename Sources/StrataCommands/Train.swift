@@ -105,7 +105,7 @@ struct Train: StrataSubcommand {
             if world.isDistributed && world.isRoot { progress.write("data-parallel on \(world.size) ranks: \(options.batch / world.size) images each per step of \(options.batch)\n") }
             let started = Date()
             defer { progress.finish() }
-            var initial = Weights.initialize(graph: graph, spec: spec, seed: seed)
+            var initial = Initialization.weights(graph: graph, spec: spec, seed: seed)
             if let path = initFrom ?? Pretrained.path(in: spec), !resume {
                 let pretrained = try Safetensors.read(path: path)
                 initial = try Pretrained.merge(initial, with: pretrained, source: path, graph: graph, spec: spec).weights
