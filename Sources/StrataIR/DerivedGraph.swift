@@ -59,27 +59,10 @@ public struct DerivedGraph: Sendable {
             seedNode = i
         case nil: break
         }
-        // reach[i]: the seed depends on node i (so a backward signal arrives there).
-        var reach = [Bool](repeating: backward == nil, count: count)
-        if backward != nil && count > 0 {
-            reach[seedNode] = true
-            for i in stride(from: seedNode, through: 0, by: -1) where reach[i] {
-                for case .node(let j) in graph.nodes[i].inputs { reach[j] = true }
-            }
-        }
-        // needs[i]: someone wants dL/d(value i): a layer at or below it trains, or it leads to the input.
         let pass = backward ?? BackwardPass()
+        let (reach, needs) = flow(graph, backward, pass, seedNode: seedNode)
         func trains(_ i: Int) -> Bool {
             pass.parameterGradients && !pass.frozen.contains(i) && !graph.parameterShapes(i).isEmpty
-        }
-        var needs = [Bool](repeating: false, count: count)
-        for i in graph.nodes.indices {
-            needs[i] = trains(i) || graph.nodes[i].inputs.contains { input in
-                switch input {
-                case .input: pass.inputGradient
-                case .node(let j): needs[j]
-                }
-            }
         }
         // differentiated[i]: node i gets backward steps (the loss's softmax is replaced by the loss's own gradient).
         let differentiated = graph.nodes.indices.map { i in
@@ -168,23 +151,53 @@ public struct DerivedGraph: Sendable {
             steps.append(Step(.add, node: nil, inputs: users.map { .partialInputGradient($0) }, outputs: [.inputGradient]))
         }
 
-        if let optimizer {
-            let updated = Set(steps.flatMap(\.outputs))
-            for p in graph.namedParameters() where updated.contains(.parameterGradient(p.node, p.parameter)) {
-                steps.append(Step(.sgd_update, node: p.node,
-                                  inputs: [p.tensor, .parameterGradient(p.node, p.parameter), .momentum(p.node, p.parameter), .hyperparameters],
-                                  outputs: [p.tensor, .momentum(p.node, p.parameter)]))
+        if let optimizer { steps += optimizerSteps(graph, optimizer, updating: Set(steps.flatMap(\.outputs))) }
+        return DerivedGraph(graph: graph, backward: backward, steps: steps, backwardStart: backwardStart, aliases: aliases, seed: seed)
+    }
+
+    /// The optimizer's steps after the backward pass: an SGD update of every parameter whose
+    /// gradient the pass made, then ZF's filter clip of each conv weight among them.
+    static func optimizerSteps(_ graph: Graph, _ optimizer: OptimizerSteps, updating updated: Set<TensorID>) -> [Step] {
+        var steps: [Step] = []
+        for p in graph.namedParameters() where updated.contains(.parameterGradient(p.node, p.parameter)) {
+            steps.append(Step(.sgd_update, node: p.node,
+                              inputs: [p.tensor, .parameterGradient(p.node, p.parameter), .momentum(p.node, p.parameter), .hyperparameters],
+                              outputs: [p.tensor, .momentum(p.node, p.parameter)]))
+        }
+        if let radius = optimizer.filterRMSClip {
+            for p in graph.namedParameters() where updated.contains(.parameterGradient(p.node, p.parameter))
+                && graph.nodes[p.node].layer.definition.filterParameters.contains(p.parameter) {
+                let filters = p.dims[0], size = p.dims.dropFirst().reduce(1, *)
+                steps.append(Step(.filter_rms_clip, node: p.node, inputs: [p.tensor], outputs: [p.tensor],
+                                  constants: .filterClip(filters: filters, size: size, radius: radius)))
             }
-            if let radius = optimizer.filterRMSClip {
-                for p in graph.namedParameters() where updated.contains(.parameterGradient(p.node, p.parameter))
-                    && graph.nodes[p.node].layer.definition.filterParameters.contains(p.parameter) {
-                    let filters = p.dims[0], size = p.dims.dropFirst().reduce(1, *)
-                    steps.append(Step(.filter_rms_clip, node: p.node, inputs: [p.tensor], outputs: [p.tensor],
-                                      constants: .filterClip(filters: filters, size: size, radius: radius)))
+        }
+        return steps
+    }
+
+    /// Which nodes the backward pass reaches and which need a gradient. reach[i]: the seed depends
+    /// on node i (a backward signal arrives there). needs[i]: someone wants dL/d(value i): a layer
+    /// at or below it trains, or it leads to the input and the input's gradient is wanted.
+    static func flow(_ graph: Graph, _ backward: BackwardPass?, _ pass: BackwardPass, seedNode: Int) -> (reach: [Bool], needs: [Bool]) {
+        let count = graph.nodes.count
+        var reach = [Bool](repeating: backward == nil, count: count)
+        if backward != nil && count > 0 {
+            reach[seedNode] = true
+            for i in stride(from: seedNode, through: 0, by: -1) where reach[i] {
+                for case .node(let j) in graph.nodes[i].inputs { reach[j] = true }
+            }
+        }
+        var needs = [Bool](repeating: false, count: count)
+        for i in graph.nodes.indices {
+            let trains = pass.parameterGradients && !pass.frozen.contains(i) && !graph.parameterShapes(i).isEmpty
+            needs[i] = trains || graph.nodes[i].inputs.contains { input in
+                switch input {
+                case .input: pass.inputGradient
+                case .node(let j): needs[j]
                 }
             }
         }
-        return DerivedGraph(graph: graph, backward: backward, steps: steps, backwardStart: backwardStart, aliases: aliases, seed: seed)
+        return (reach, needs)
     }
 
     static func tensor(_ value: ValueID) -> TensorID {
