@@ -1,10 +1,44 @@
 import StrataIR
 
-/// Lowers a training graph to an `ExecutionPlan` for one batch size:
+/// Lowers a derived graph to an `ExecutionPlan` for one batch size:
 /// 1. fuses each ReLU into the conv or fc step before it when nothing else reads the pre-ReLU value;
 /// 2. runs elementwise steps in place when their input is not read afterwards;
 /// 3. places arena buffers by liveness (largest first, lowest offset free for its lifetime).
 public enum Planner {
+    /// Fuses each forward ReLU into the conv or fc before it where the ReLU is that value's only
+    /// reader and nothing keeps the pre-ReLU value (pinned) or reads it backward: the ReLU's step
+    /// goes, its output becomes an alias of the conv's. Returns the steps, the indices of the
+    /// conv/fc steps that now apply the ReLU, and the backward start, shifted.
+    static func fuseReLUs(_ steps: [IRStep], backwardStart: Int, pinned: Set<TensorID>, alias: inout [TensorID: TensorID])
+        -> (steps: [IRStep], fused: Set<Int>, backwardStart: Int) {
+        func root(_ t: TensorID) -> TensorID {
+            var t = t
+            while let next = alias[t] { t = next }
+            return t
+        }
+        var fused = Set<Int>(), removed = Set<Int>()
+        for (k, step) in steps.enumerated() where k < backwardStart && (step.kernel == .conv_forward || step.kernel == .fc_forward) {
+            let value = step.outputs[0]
+            guard !pinned.contains(value),
+                  let r = steps.indices.first(where: { $0 < backwardStart && steps[$0].kernel == .relu_forward && root(steps[$0].inputs[0]) == value })
+            else { continue }
+            // Only if the ReLU is the sole reader and no backward step needs the pre-ReLU value.
+            let others = steps.enumerated().filter { $0.offset != r && $0.element.inputs.contains { root($0) == value } }
+            guard others.isEmpty else { continue }
+            fused.insert(k)
+            removed.insert(r)
+            alias[steps[r].outputs[0]] = value
+        }
+        // The fused ReLU steps removed, the indices of `fused` and the backward start kept right.
+        var kept: [IRStep] = []
+        var newFused = Set<Int>()
+        for (k, step) in steps.enumerated() where !removed.contains(k) {
+            if fused.contains(k) { newFused.insert(kept.count) }
+            kept.append(step)
+        }
+        return (kept, newFused, backwardStart - removed.count { $0 < backwardStart })
+    }
+
     /// - Parameters:
     ///   - traits: the backend's alignment, thread count and scratch needs.
     ///   - keep: tensors that must stay readable after the run (for `strata features`): never
@@ -28,31 +62,7 @@ public enum Planner {
             return t
         }
 
-        if fuse {
-            var removed = Set<Int>()
-            for (k, step) in steps.enumerated() where k < tg.backwardStart && (step.kernel == .conv_forward || step.kernel == .fc_forward) {
-                let value = step.outputs[0]
-                guard !pinned.contains(value),
-                      let r = steps.indices.first(where: { $0 < tg.backwardStart && steps[$0].kernel == .relu_forward && root(steps[$0].inputs[0]) == value })
-                else { continue }
-                // Only if the ReLU is the sole reader and no backward step needs the pre-ReLU value.
-                let others = steps.enumerated().filter { $0.offset != r && $0.element.inputs.contains { root($0) == value } }
-                guard others.isEmpty else { continue }
-                fused.insert(k)
-                removed.insert(r)
-                alias[steps[r].outputs[0]] = value
-            }
-            // Remove fused ReLU steps, keeping the indices of `fused` and the backward start right.
-            var kept: [IRStep] = []
-            var newFused = Set<Int>()
-            for (k, step) in steps.enumerated() where !removed.contains(k) {
-                if fused.contains(k) { newFused.insert(kept.count) }
-                kept.append(step)
-            }
-            backwardStart -= removed.count { $0 < tg.backwardStart }
-            steps = kept
-            fused = newFused
-        }
+        if fuse { (steps, fused, backwardStart) = fuseReLUs(steps, backwardStart: tg.backwardStart, pinned: pinned, alias: &alias) }
 
         // Where each tensor is stored; the seed and the optimizer's settings come from the caller.
         func storage(_ t: TensorID) -> ExecutionPlan.Storage {
