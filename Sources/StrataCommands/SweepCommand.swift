@@ -91,7 +91,7 @@ struct SweepCommand: StrataSubcommand {
     }
 
     /// The most amounts a strip shows across.
-    static let stripColumns = 24
+    static let stripColumns = 40
 
     /// `count` of `values`, evenly spaced, the first and the last included (all when there are no more).
     static func sample<T>(_ values: [T], count: Int) -> [T] {
@@ -174,7 +174,7 @@ struct SweepCommand: StrataSubcommand {
             let meanImage = fill == .mean ? input.rule.inputMean : nil
             var shown: [String] = []
             for (t, all) in plan where show > 0 {
-                // At most 24 amounts across (evenly spaced, the first and last included).
+                // At most 40 amounts across (every default list fits) (evenly spaced, the first and last included).
                 let list = Self.sample(all, count: Self.stripColumns)
                 if list.count < all.count { shown.append("\(t.rawValue).png shows \(list.count) of the \(all.count) amounts, evenly spaced") }
                 var cells: [Images.Image?] = []
