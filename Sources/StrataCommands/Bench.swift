@@ -41,7 +41,7 @@ struct Bench: StrataSubcommand {
         return CommandSupport.run(errors: &errors) {
             let backend = try network.backend
             let batch = self.batch ?? spec.training?.batch ?? 32
-            let executor = try Self.prepare(graph: graph, spec: spec, backend: backend, batch: batch, training: training)
+            let executor = try Benchmark.executor(graph: graph, spec: spec, backend: backend, batch: batch, training: training)
             let plan = executor.plan
 
             func step(_ seed: UInt64) throws { try executor.run(seed: seed) }
@@ -98,25 +98,6 @@ struct Bench: StrataSubcommand {
 
     /// An executor of `graph` at `batch` with the spec's initial weights, random input (and labels and
     /// a small learning rate for a training step): what `bench` and `tune` time.
-    static func prepare(graph: Graph, spec: NetworkSpec, backend: any Backend, batch: Int, training: Bool) throws -> any Executor {
-        // A training step is the trainer's: forward, loss, backward, the SGD update and any filter clip.
-        let derived = try DerivedGraph.derive(graph, backward: training ? .training(graph, freeze: spec.training?.freeze ?? []) : nil, dropout: training,
-                                               optimizer: training ? OptimizerSteps(filterRMSClip: spec.training?.filterRMSClip) : nil)
-        let plan = backend.plan(derived, batch: batch)
-        let executor = try backend.makeExecutor(plan)
-        try executor.loadParameters(Initialization.weights(graph: graph, spec: spec, seed: 1).parameterTensors)
-        var generator = SplitMix64(seed: 7)
-        let inputCount = plan.buffer(.input)!.elements
-        let input = (0..<inputCount).map { _ in Float(Double(generator.next() >> 11) * 0x1.0p-53 * 2 - 1) }
-        try executor.write(.input, input)
-        let classes = graph.nodes.last!.shape!.elementCount!
-        if training {
-            try executor.setLabels((0..<batch).map { _ in Int32(generator.next() % UInt64(classes)) })
-            let optimizer = spec.training?.optimizer ?? .init()
-            try executor.setOptimizer(learningRate: optimizer.learningRate * 1e-3, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay)
-        }
-        return executor
-    }
 
     func now() -> Double {
         var t = timespec()

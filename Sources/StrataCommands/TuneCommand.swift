@@ -3,6 +3,7 @@ import Foundation
 import StrataFormats
 import StrataOpenCL
 import StrataPlan
+import StrataTrain
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,7 +69,7 @@ struct TuneCommand: StrataSubcommand {
             if !json { output.write("tuning \(chosen.name) on a training step of \(graph.name) at batch \(batch), median of \(iterations)\n\n") }
             var lines = ""
             let results = try Tuning.time(candidates, iterations: iterations, executor: { tiles in
-                try Bench.prepare(graph: graph, spec: spec, backend: try OpenCLBackend(device, options: .init(tiles: tiles)), batch: batch, training: true)
+                try Benchmark.executor(graph: graph, spec: spec, backend: try OpenCLBackend(device, options: .init(tiles: tiles)), batch: batch, training: true)
             }, progress: { tiles, median in
                 lines += "  \(tiles.description.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(format: "%9.2f", median * 1000)) ms\n"
             })
