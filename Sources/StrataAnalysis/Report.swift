@@ -144,8 +144,8 @@ public enum Report {
                 }
                 body += chart(chartCount, title: "training loss", xLabel: "epoch", yLabel: "loss", series: [("loss", column("loss"))]); chartCount += 1
                 body += chart(chartCount, title: "error", xLabel: "epoch", yLabel: "error",
-                              series: [("train top-1", column("train_top1_error")), ("validation top-1", column("val_top1_error")),
-                                       ("validation top-5", column("val_top5_error"))]); chartCount += 1
+                              series: [("train top-1", column("train_top1_error")), ("held-out top-1", column("val_top1_error")),
+                                       ("held-out top-5", column("val_top5_error"))]); chartCount += 1
             }
             if let s = table("\(folder)/summary.csv", warnings: &warnings), s.header.starts(with: ["transform", "amount", "layer"]),
                let distance = s.header.firstIndex(of: "mean_relative_distance"), let probability = s.header.firstIndex(of: "mean_true_prob"),
@@ -172,7 +172,7 @@ public enum Report {
                let top5 = t.header.firstIndex(of: "val_top5_error") {
                 func percent(_ k: Int) -> [String] { t.rows.map { $0.count > k && !$0[k].isEmpty ? String(format: "%.3f", (Double($0[k]) ?? .nan) * 100) : "null" } }
                 body += barChart(chartCount, title: "error per row (mean over seeds)", yLabel: "error %", labels: t.rows.map { String($0[0]) },
-                                 series: [("train top-1", percent(train)), ("validation top-1", percent(top1)), ("validation top-5", percent(top5))])
+                                 series: [("train top-1", percent(train)), ("held-out top-1", percent(top1)), ("held-out top-5", percent(top5))])
                 chartCount += 1
             }
             for name in ["correspondence.md", "table.md"] {
