@@ -38,8 +38,9 @@ let package = Package(
         .target(name: "StrataSpec", dependencies: ["StrataDiagnostics", "Yams"], exclude: ["README.md"]),
         // Stage 2: spec → graph IR (typed layers), shape inference, verifier. No I/O.
         .target(name: "StrataIR", dependencies: ["StrataDiagnostics", "StrataSpec"], exclude: ["README.md"]),
-        // Stage 3: derived graph → execution plan (kernels, buffers placed by liveness), for every backend.
-        .target(name: "StrataPlan", dependencies: ["StrataIR"], exclude: ["README.md"]),
+        // Stage 3: graph → kernel steps (each layer's lowering; forward, backward, optimizer: DerivedGraph) → execution plan
+        // (buffers placed by liveness), for every backend.
+        .target(name: "StrataPlan", dependencies: ["StrataDiagnostics", "StrataIR"], exclude: ["README.md"]),
         // Stage 4a: the CPU backend: Strata's own GEMM per instruction set (or OpenBLAS) and threaded kernels, float32 and float64.
         .target(
             name: "StrataCPU", dependencies: ["StrataIR", "StrataPlan", "COpenBLAS", "CStrataSupport"], exclude: ["README.md"],
@@ -78,9 +79,9 @@ let package = Package(
         .testTarget(name: "StrataSpecTests", dependencies: ["StrataSpec"]),
         .testTarget(name: "StrataIRTests", dependencies: ["StrataIR", "StrataSpec"]),
         .testTarget(
-            name: "StrataCommandsTests", dependencies: ["StrataCommands", "StrataCPU", "StrataOpenCL", "StrataFormats", "StrataTrain", "StrataIR", "StrataSpec", "strata"],
+            name: "StrataCommandsTests", dependencies: ["StrataCommands", "StrataCPU", "StrataPlan", "StrataOpenCL", "StrataFormats", "StrataTrain", "StrataIR", "StrataSpec", "strata"],
             exclude: ["Golden"]),  // golden outputs, read from the source tree
-        .testTarget(name: "StrataPlanTests", dependencies: ["StrataPlan", "StrataIR", "StrataSpec"]),
+        .testTarget(name: "StrataPlanTests", dependencies: ["StrataPlan", "StrataIR", "StrataSpec", "StrataDiagnostics"]),
         .testTarget(name: "StrataCPUTests", dependencies: ["StrataCPU", "StrataPlan", "StrataIR", "StrataSpec", "CStrataSupport", "COpenBLAS"]),
         // The fuzz tests reach the readers of every module (sweep files, reports, the OpenCL caches).
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataCPU", "StrataFormats", "StrataIR", "StrataPlan", "StrataSpec",

@@ -3,6 +3,7 @@ import Foundation
 import StrataAnalysis
 import StrataFormats
 import StrataIR
+import StrataPlan
 import StrataTrain
 
 /// `strata evolve SPEC --run RUN --layer L [--maps ...] (--data DATA | --input X) --out DIR`.

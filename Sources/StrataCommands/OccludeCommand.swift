@@ -3,6 +3,7 @@ import Foundation
 import StrataAnalysis
 import StrataFormats
 import StrataIR
+import StrataPlan
 import StrataMPI
 import StrataTrain
 

@@ -3,13 +3,14 @@ import StrataSpec
 
 /// What every layer type declares, once, in its own file under `Layers/`: its `op:` name, its
 /// attributes (read with defaults and range checks), its output-shape rule with diagnostics, its
-/// parameters in PyTorch's layouts and its multiply-adds.
+/// parameters in PyTorch's layouts and its multiply-adds. This is what the network *is*; how it
+/// runs (its kernel steps, forward and backward) is the layer's `LayerLowering` in StrataPlan.
 ///
 /// Adding a layer type: write `Layers/NewOp.swift` conforming to this protocol, add a case to
-/// `Layer` and an entry to `Layer.registry`; a new kernel goes into `Kernel`, and the compiler
-/// then points at each backend's `switch` over `Kernel` that lacks it. docs/architecture.md lists
-/// every file, and the registry tests name the op that lacks a shape case, a gradient check or a
-/// documented example.
+/// `Layer` and an entry to `Layer.registry`, then `StrataPlan/Lowering/NewOp.swift`; a new kernel
+/// goes into `Kernel`, and the compiler then points at each backend's `switch` over `Kernel` that
+/// lacks it. docs/adding-a-layer.md walks through every file, and the registry tests name the op
+/// that lacks a shape case, a gradient check or a documented example.
 public protocol LayerDefinition: Sendable {
     /// The `op:` name in specs.
     static var op: String { get }
@@ -35,16 +36,6 @@ public protocol LayerDefinition: Sendable {
 
     /// This definition wrapped in the `Layer` enum.
     var layer: Layer { get }
-
-    /// The kernel step that computes the layer, with its lowered constants and what it saves for
-    /// its backward step (when `c.backward`); nil when the layer is the identity here (dropout in
-    /// inference), so its output is its input.
-    func forwardStep(_ c: StepContext) -> Step?
-
-    /// The backward rule, for each `BackwardRule` (`c.rule`): the steps that compute dL/d(input)
-    /// (where `c.inputGradients` asks for it) and dL/d(parameters) (where `c.parameterGradients`)
-    /// from dL/d(output), or `.passThrough`.
-    func backward(_ c: StepContext) -> BackwardSteps
 
     /// Parameters made of filters (one per leading index) that ZF's filter-RMS clip renormalises.
     var filterParameters: [String] { get }
@@ -175,10 +166,13 @@ public enum Window {
     }
 }
 
-/// Formats an attribute pair `[h, w]` compactly: `3` when square, `[3, 5]` otherwise.
-func pairText(_ p: (Int, Int)) -> String { p.0 == p.1 ? "\(p.0)" : "[\(p.0), \(p.1)]" }
+/// How attribute values are written in IR dumps and kernel constants.
+public enum AttributeText {
+    /// An attribute pair `[h, w]` compactly: `3` when square, `[3, 5]` otherwise.
+    public static func pair(_ p: (Int, Int)) -> String { p.0 == p.1 ? "\(p.0)" : "[\(p.0), \(p.1)]" }
 
-/// Formats a number attribute: `2` for whole numbers, `0.0001` otherwise.
-func numberText(_ x: Double) -> String {
-    x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+    /// A number: `2` for whole numbers, `0.0001` otherwise.
+    public static func number(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+    }
 }

@@ -1,6 +1,7 @@
 import COpenCL
 import StrataFormats
 import StrataIR
+import StrataPlan
 import Foundation
 
 /// A context and an in-order queue on one device.

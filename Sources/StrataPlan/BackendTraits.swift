@@ -10,9 +10,9 @@ public struct BackendTraits: Sendable {
     /// Workers that each hold a scratch area.
     public var threads: Int
     /// Scratch elements (4-byte) one thread needs to run a step: im2col columns, say.
-    public var scratchElements: @Sendable (StrataIR.Step) -> Int
+    public var scratchElements: @Sendable (StrataPlan.Step) -> Int
 
-    public init(name: String, alignment: Int, threads: Int, scratchElements: @escaping @Sendable (StrataIR.Step) -> Int = { _ in 0 }) {
+    public init(name: String, alignment: Int, threads: Int, scratchElements: @escaping @Sendable (StrataPlan.Step) -> Int = { _ in 0 }) {
         precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
         self.name = name
         self.alignment = alignment

@@ -5,7 +5,7 @@ import StrataIR
 /// constants, and buffers placed by liveness in one arena so that memory is reused. This is the
 /// one contract between the compiler and every backend: a backend reads the plan, never the IR.
 public struct ExecutionPlan: Sendable {
-    public typealias ElementType = StrataIR.ElementType
+    public typealias ElementType = StrataPlan.ElementType
 
     public enum Storage: String, Sendable {
         /// Given by the caller for each run: the input batch, labels, a backward seed, the optimizer's settings.

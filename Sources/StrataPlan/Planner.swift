@@ -172,4 +172,4 @@ public enum Planner {
     }
 }
 
-typealias IRStep = StrataIR.Step
+typealias IRStep = StrataPlan.Step

@@ -3,6 +3,7 @@ import Glibc
 import CStrataSupport
 import StrataCPU
 import StrataIR
+import StrataPlan
 import Testing
 
 /// Strata's own float32 GEMM (CStrataSupport/gemm.c) against a float64 reference: every

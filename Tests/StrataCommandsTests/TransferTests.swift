@@ -2,6 +2,7 @@ import Foundation
 import StrataDiagnostics
 import StrataFormats
 import StrataIR
+import StrataPlan
 import StrataSpec
 import StrataTrain
 import Testing

@@ -156,22 +156,4 @@ struct RegistryTests {
         for op in Self.shapeCases.keys where !names.contains(op) { Issue.record("shape case for '\(op)', which is not a registered op") }
     }
 
-    /// Every op derives forward and backward steps under every rule, each carrying its kernel's
-    /// constants where the kernel needs them.
-    @Test(arguments: BackwardRule.allCases)
-    func everyOpDerivesUnderEveryRule(_ rule: BackwardRule) throws {
-        for (op, c) in Self.shapeCases {
-            let g = try compileLayers(c.layers, input: c.input)
-            let derived = try DerivedGraph.derive(g, backward: BackwardPass(seed: .value(g.nodes.count - 1), rule: rule, inputGradient: true),
-                                                   dropout: true)
-            let produced = Set(derived.steps.flatMap(\.outputs))
-            #expect(produced.contains(.inputGradient) || derived.aliases[.inputGradient] != nil, "op '\(op)' under \(rule) does not reach the input")
-            for step in derived.steps {
-                let needs: [Kernel: String] = [.conv_forward: "conv", .conv_backward_data: "conv", .conv_backward_filter: "conv", .maxpool_forward: "pool",
-                                               .maxpool_backward: "pool", .avgpool_forward: "pool", .avgpool_backward: "pool", .lrn_forward: "lrn",
-                                               .lrn_backward: "lrn", .fc_forward: "fc", .fc_backward_data: "fc", .fc_backward_filter: "fc"]
-                if let kind = needs[step.kernel] { #expect("\(step.constants)".hasPrefix(kind), "op '\(op)': \(step.kernel) carries \(step.constants)") }
-            }
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import StrataIR
+import StrataPlan
 
 /// `concat_forward` / `concat_backward`: copies of per-image blocks. Each input contributes
 /// `sizes[k]` consecutive values (its C·H·W, or F) to each image of the output.

@@ -1,4 +1,5 @@
 import StrataIR
+import StrataPlan
 
 /// `relu_*` (with `relu_backward_guided`), `tanh_*`, `dropout_*` and `add`: elementwise passes over whole buffers, split
 /// across threads. Any of them may run in place (output == input).

@@ -1,4 +1,5 @@
 import StrataIR
+import StrataPlan
 
 /// `fc_forward`, `fc_backward_data`, `fc_backward_filter`: one GEMM each, its output columns (or
 /// rows) split across threads.

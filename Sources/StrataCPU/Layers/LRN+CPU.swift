@@ -1,4 +1,5 @@
 import StrataIR
+import StrataPlan
 
 /// `lrn_forward` / `lrn_backward`: the paper's formula, fused. Forward is one pass over the
 /// channels with a running window sum of squares (add the plane entering the window, subtract the

@@ -1,4 +1,5 @@
 import StrataIR
+import StrataPlan
 
 /// `maxpool_forward` / `maxpool_backward` and `avgpool_forward` / `avgpool_backward`, one
 /// (image, channel) plane at a time, planes split across threads.

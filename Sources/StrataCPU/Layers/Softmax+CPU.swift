@@ -1,4 +1,5 @@
 import StrataIR
+import StrataPlan
 
 /// `softmax_forward`, `softmax_backward`, and the loss: `softmax_cross_entropy` (the mean over
 /// the batch of log Σ exp(z) − z[label], computed from the logits so it never takes log 0) and

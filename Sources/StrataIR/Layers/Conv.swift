@@ -53,7 +53,7 @@ public struct Conv: LayerDefinition, Equatable {
         guard let h = Window.outputLength(input: x.height, kernel: kernel.h, stride: stride.h, pad: pad.h, ceil: false),
               let w = Window.outputLength(input: x.width, kernel: kernel.w, stride: stride.w, pad: pad.w, ceil: false) else {
             ctx.error("kernel \(kernel.h)×\(kernel.w) of '\(ctx.layerName)' is larger than its padded input "
-                      + "\(x.height + 2 * pad.h)×\(x.width + 2 * pad.w) (\(ctx.produces(0, x)), pad \(pairText(pad)))",
+                      + "\(x.height + 2 * pad.h)×\(x.width + 2 * pad.w) (\(ctx.produces(0, x)), pad \(AttributeText.pair(pad)))",
                       attribute: "kernel", inputs: [0])
             return nil
         }
@@ -70,43 +70,13 @@ public struct Conv: LayerDefinition, Equatable {
     }
 
     public var attributeList: [(String, String)] {
-        [("filters", "\(filters)"), ("kernel", pairText(kernel)), ("stride", pairText(stride)), ("pad", pairText(pad)),
+        [("filters", "\(filters)"), ("kernel", AttributeText.pair(kernel)), ("stride", AttributeText.pair(stride)), ("pad", AttributeText.pair(pad)),
          ("groups", "\(groups)"), ("bias", "\(bias)")]
     }
 
     public var layer: Layer { .conv(self) }
 
     public var filterParameters: [String] { ["weight"] }
-
-    /// The constants of this conv's kernels.
-    public func geometry(_ c: StepContext) -> ConvGeometry {
-        let x = c.inputShapes[0], y = c.outputShape
-        return ConvGeometry(channels: x.channels, height: x.height, width: x.width, filters: y.channels, outHeight: y.height,
-                            outWidth: y.width, kernel: kernel, stride: stride, pad: pad, groups: groups, bias: bias)
-    }
-
-    /// Inputs: x, weight, then bias when `bias`.
-    public func forwardStep(_ c: StepContext) -> Step? {
-        Step(.conv_forward, node: c.node, inputs: [c.inputs[0], c.parameter("weight")] + (bias ? [c.parameter("bias")] : []),
-             outputs: [c.output], constants: .conv(geometry(c)))
-    }
-
-    /// dW = Σ_n dY·colᵀ, db = Σ dY; dX = col2im(Wᵀ·dY). Every rule: the deconvnet's "transposed
-    /// filters" are this data gradient (the bias plays no part); a grouped conv reaches only its
-    /// group's channels.
-    public func backward(_ c: StepContext) -> BackwardSteps {
-        var steps: [Step] = []
-        if c.parameterGradients {
-            steps.append(Step(.conv_backward_filter, node: c.node, inputs: [c.outputGradient, c.inputs[0]],
-                              outputs: [c.parameterGradient("weight")] + (bias ? [c.parameterGradient("bias")] : []), constants: .conv(geometry(c))))
-        }
-        if let dx = c.inputGradients[0] {
-            steps.append(Step(.conv_backward_data, node: c.node, inputs: [c.outputGradient, c.parameter("weight")], outputs: [dx],
-                              constants: .conv(geometry(c))))
-        }
-        return .steps(steps)
-    }
-
 
     public static func == (a: Conv, b: Conv) -> Bool {
         a.filters == b.filters && a.kernel == b.kernel && a.stride == b.stride && a.pad == b.pad && a.groups == b.groups && a.bias == b.bias

@@ -20,12 +20,6 @@ public struct PoolWindow: Sendable, Equatable {
         self.ceil = ceil
     }
 
-    /// The constants of a pooling step of this window.
-    func geometry(_ c: StepContext) -> KernelConstants {
-        let x = c.inputShapes[0], y = c.outputShape
-        return .pool(PoolGeometry(channels: x.channels, height: x.height, width: x.width, outHeight: y.height, outWidth: y.width, window: self))
-    }
-
     init?(attributes r: inout AttributeReader, op: String) {
         let kernel = r.pair("kernel", in: 1...65_536)
         let stride = r.has("stride") ? r.pair("stride", in: 1...65_536) : { _ = r.node("stride"); return kernel }()
@@ -33,7 +27,7 @@ public struct PoolWindow: Sendable, Equatable {
         let ceil = r.bool("ceil", default: false)
         guard let kernel, let stride, let pad, let ceil else { return nil }
         if pad.0 * 2 > kernel.0 || pad.1 * 2 > kernel.1 {
-            r.report("'pad' (\(pairText(pad))) of \(op) must be at most half of 'kernel' (\(pairText(kernel)))", at: r.location(of: "pad"))
+            r.report("'pad' (\(AttributeText.pair(pad))) of \(op) must be at most half of 'kernel' (\(AttributeText.pair(kernel)))", at: r.location(of: "pad"))
             return nil
         }
         self.init(kernel: kernel, stride: stride, pad: pad, ceil: ceil)
@@ -45,7 +39,7 @@ public struct PoolWindow: Sendable, Equatable {
         guard let h = Window.outputLength(input: x.height, kernel: kernel.h, stride: stride.h, pad: pad.h, ceil: ceil),
               let w = Window.outputLength(input: x.width, kernel: kernel.w, stride: stride.w, pad: pad.w, ceil: ceil) else {
             ctx.error("window \(kernel.h)×\(kernel.w) of '\(ctx.layerName)' is larger than its padded input "
-                      + "\(x.height + 2 * pad.h)×\(x.width + 2 * pad.w) (\(ctx.produces(0, x)), pad \(pairText(pad)))",
+                      + "\(x.height + 2 * pad.h)×\(x.width + 2 * pad.w) (\(ctx.produces(0, x)), pad \(AttributeText.pair(pad)))",
                       attribute: "kernel", inputs: [0])
             return nil
         }
@@ -53,7 +47,7 @@ public struct PoolWindow: Sendable, Equatable {
     }
 
     var attributeList: [(String, String)] {
-        [("kernel", pairText(kernel)), ("stride", pairText(stride)), ("pad", pairText(pad)), ("ceil", "\(ceil)")]
+        [("kernel", AttributeText.pair(kernel)), ("stride", AttributeText.pair(stride)), ("pad", AttributeText.pair(pad)), ("ceil", "\(ceil)")]
     }
 
     public static func == (a: PoolWindow, b: PoolWindow) -> Bool {

@@ -1,4 +1,6 @@
-/// The typed constants a kernel needs, produced once by the layer's definition when it lowers
+import StrataIR
+
+/// The typed constants a kernel needs, produced once by the layer's lowering (`Lowering/`) when it lowers
 /// itself to steps (`forwardStep`, `backward`), so that no backend reads `Graph` or `Layer`.
 /// Every size is per image (the plan supplies the batch). `constants` lists them under the names
 /// an OpenCL kernel receives as `-D` build options; `strata compile --stop-after plan` prints them.
@@ -25,13 +27,13 @@ public enum KernelConstants: Sendable, Equatable {
         case .none: []
         case .conv(let g): g.constants
         case .pool(let g): g.constants
-        case .lrn(let l): [("C", "\(l.channels)"), ("HW", "\(l.planeSize)"), ("SIZE", "\(l.size)"), ("ALPHA", numberText(l.alpha)),
-                           ("BETA", numberText(l.beta)), ("K", numberText(l.k))]
+        case .lrn(let l): [("C", "\(l.channels)"), ("HW", "\(l.planeSize)"), ("SIZE", "\(l.size)"), ("ALPHA", AttributeText.number(l.alpha)),
+                           ("BETA", AttributeText.number(l.beta)), ("K", AttributeText.number(l.k))]
         case .fc(let g): [("F", "\(g.features)"), ("U", "\(g.units)"), ("BIAS", g.bias ? "1" : "0")]
-        case .dropout(let rate, let stream): [("RATE", numberText(rate)), ("STREAM", "\(stream)")]
+        case .dropout(let rate, let stream): [("RATE", AttributeText.number(rate)), ("STREAM", "\(stream)")]
         case .concat(let sizes, let part): [("SIZES", sizes.map(String.init).joined(separator: ":")), ("PART", "\(part)")]
         case .softmax(let classes): [("CLASSES", "\(classes)")]
-        case .filterClip(let filters, let size, let radius): [("FILTERS", "\(filters)"), ("SIZE", "\(size)"), ("RADIUS", numberText(radius))]
+        case .filterClip(let filters, let size, let radius): [("FILTERS", "\(filters)"), ("SIZE", "\(size)"), ("RADIUS", AttributeText.number(radius))]
         }
     }
 

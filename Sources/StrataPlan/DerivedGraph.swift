@@ -1,3 +1,4 @@
+import StrataIR
 import StrataDiagnostics
 
 /// A graph of kernel steps derived from the IR: the forward pass and, when asked for, a backward
@@ -108,7 +109,7 @@ public struct DerivedGraph: Sendable {
         if case .value? = backward?.seed { valueSeed = true }
         for i in graph.nodes.indices where !valueSeed || reach[i] {
             let c = context(i)
-            if let step = graph.nodes[i].layer.definition.forwardStep(c) {
+            if let step = graph.nodes[i].layer.lowering.forwardStep(c) {
                 steps.append(step)
             } else {
                 aliases[.value(i)] = aliases[c.inputs[0]] ?? c.inputs[0]
@@ -139,7 +140,7 @@ public struct DerivedGraph: Sendable {
                 steps.append(Step(.add, node: nil, inputs: users.map { .partialGradient(i, $0) }, outputs: [.gradient(i)]))
             }
             let c = context(i)
-            let rule: BackwardSteps = identities.contains(i) ? .passThrough : graph.nodes[i].layer.definition.backward(c)
+            let rule: BackwardSteps = identities.contains(i) ? .passThrough : graph.nodes[i].layer.lowering.backward(c)
             switch rule {
             case .steps(let s): steps.append(contentsOf: s)
             case .passThrough:

@@ -1,4 +1,5 @@
 import StrataIR
+import StrataPlan
 import Testing
 
 /// What `DerivedGraph.derive` asks each layer for: only the gradients somebody needs.

@@ -1,3 +1,5 @@
+import StrataIR
+
 /// A tensor of the training (or inference) graph. Shapes are per image unless noted; the plan
 /// multiplies by the batch.
 public enum TensorID: Hashable, Sendable, Comparable, CustomStringConvertible {
