@@ -124,78 +124,120 @@ public enum Report {
             """
     }
 
+    /// What the page holds so far: charts (each chart's id is its number) and pictures, and the
+    /// warnings about files left out.
+    struct Counts {
+        var charts = 0
+        var images = 0
+        var warnings: [String] = []
+
+        /// The next chart's id, counted.
+        mutating func nextChart() -> Int {
+            charts += 1
+            return charts - 1
+        }
+    }
+
     /// The page. `chartJS`: the library's source, inlined.
     public static func html(root: String, chartJS: String) -> (html: String, charts: Int, images: Int, warnings: [String]) {
-        var warnings: [String] = []
+        var counts = Counts()
         var sections: [Section] = []
-        var chartCount = 0, imageCount = 0
         for folder in folders(root) {
-            var body = ""
             let relative = folder == root ? "." : String(folder.dropFirst(root.count + 1))
             let title = folder == root ? (root as NSString).lastPathComponent : relative
-            if let record = try? String(contentsOfFile: "\(folder)/run.json", encoding: .utf8),
-               let command = record.range(of: "\"command\": \"").map({ record[$0.upperBound...].prefix { $0 != "\"" } }) {
-                body += "<p class=\"record\">strata \(escape(String(command))) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a></p>\n"
-            }
-            if let m = table("\(folder)/metrics.csv", warnings: &warnings), let epoch = m.header.firstIndex(of: "epoch") {
-                func column(_ name: String) -> [(String, String)] {
-                    guard let k = m.header.firstIndex(of: name) else { return [] }
-                    return m.rows.filter { $0.count > k }.map { (number($0[epoch]), number($0[k])) }
-                }
-                body += chart(chartCount, title: "training loss", xLabel: "epoch", yLabel: "loss", series: [("loss", column("loss"))]); chartCount += 1
-                body += chart(chartCount, title: "error", xLabel: "epoch", yLabel: "error",
-                              series: [("train top-1", column("train_top1_error")), ("held-out top-1", column("val_top1_error")),
-                                       ("held-out top-5", column("val_top5_error"))]); chartCount += 1
-            }
-            if let s = table("\(folder)/summary.csv", warnings: &warnings), s.header.starts(with: ["transform", "amount", "layer"]),
-               let distance = s.header.firstIndex(of: "mean_relative_distance"), let probability = s.header.firstIndex(of: "mean_true_prob"),
-               let accuracy = s.header.firstIndex(of: "top1_accuracy") {
-                var transforms: [Substring] = []
-                for r in s.rows where !transforms.contains(r[0]) { transforms.append(r[0]) }
-                for t in transforms {
-                    let rows = s.rows.filter { $0[0] == t }
-                    var layers: [Substring] = []
-                    for r in rows where !layers.contains(r[2]) { layers.append(r[2]) }
-                    body += chart(chartCount, title: "\(t): relative distance of each layer's output", xLabel: String(t), yLabel: "‖f(T(x)) − f(x)‖ / ‖f(x)‖",
-                                  series: layers.map { l in (String(l), rows.filter { $0[2] == l }.map { (number($0[1]), number($0[distance])) }) })
-                    chartCount += 1
-                    let first = rows.filter { $0[2] == layers[0] }
-                    body += chart(chartCount, title: "\(t): the classifier", xLabel: String(t), yLabel: "",
-                                  series: [("true-class probability", first.map { (number($0[1]), number($0[probability])) }),
-                                           ("top-1 accuracy", first.map { (number($0[1]), number($0[accuracy])) })])
-                    chartCount += 1
-                }
-            }
-            // An experiment's table (strata experiment): error per row as bars, and the table.
-            if let t = table("\(folder)/table.csv", warnings: &warnings), t.header.starts(with: ["row", "seeds", "parameters"]),
-               let train = t.header.firstIndex(of: "train_top1_error"), let top1 = t.header.firstIndex(of: "val_top1_error"),
-               let top5 = t.header.firstIndex(of: "val_top5_error") {
-                func percent(_ k: Int) -> [String] { t.rows.map { $0.count > k && !$0[k].isEmpty ? String(format: "%.3f", (Double($0[k]) ?? .nan) * 100) : "null" } }
-                body += barChart(chartCount, title: "error per row (mean over seeds)", yLabel: "error %", labels: t.rows.map { String($0[0]) },
-                                 series: [("train top-1", percent(train)), ("held-out top-1", percent(top1)), ("held-out top-5", percent(top5))])
-                chartCount += 1
-            }
-            for name in ["correspondence.md", "table.md"] {
-                guard let md = try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8) else { continue }
-                body += "<table>\n"
-                // The markdown table's lines (a title and prose above it are left out); its second line is the rule.
-                for (k, line) in md.split(separator: "\n").filter({ $0.hasPrefix("|") }).enumerated() where k != 1 {
-                    let cells = Self.cells(line)
-                    let tag = k == 0 ? "th" : "td"
-                    body += "<tr>" + cells.map { "<\(tag)>\(escape($0))</\(tag)>" }.joined() + "</tr>\n"
-                }
-                body += "</table>\n"
-            }
-            let pictures = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".png") }
-                .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-            for name in pictures {
-                guard let data = try? Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)")) else { continue }
-                body += "<figure><img alt=\"\(escape(name))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(relative))/\(escape(name))</figcaption></figure>\n"
-                imageCount += 1
-            }
+            let body = record(folder, relative) + metricsCharts(folder, &counts) + sweepCharts(folder, &counts) + experimentCharts(folder, &counts)
+                + markdownTables(folder) + pictures(folder, relative, &counts)
             if !body.isEmpty { sections.append(Section(title: title, html: body)) }
         }
-        let page = """
+        return (page(root: root, chartJS: chartJS, sections: sections, counts: counts), counts.charts, counts.images, counts.warnings)
+    }
+
+    /// The command that made the folder, from its `run.json`, and a link to it.
+    static func record(_ folder: String, _ relative: String) -> String {
+        guard let record = try? String(contentsOfFile: "\(folder)/run.json", encoding: .utf8),
+              let command = record.range(of: "\"command\": \"").map({ record[$0.upperBound...].prefix { $0 != "\"" } }) else { return "" }
+        return "<p class=\"record\">strata \(escape(String(command))) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a></p>\n"
+    }
+
+    /// A training run's `metrics.csv`: loss and error per epoch.
+    static func metricsCharts(_ folder: String, _ counts: inout Counts) -> String {
+        guard let m = table("\(folder)/metrics.csv", warnings: &counts.warnings), let epoch = m.header.firstIndex(of: "epoch") else { return "" }
+        func column(_ name: String) -> [(String, String)] {
+            guard let k = m.header.firstIndex(of: name) else { return [] }
+            return m.rows.filter { $0.count > k }.map { (number($0[epoch]), number($0[k])) }
+        }
+        return chart(counts.nextChart(), title: "training loss", xLabel: "epoch", yLabel: "loss", series: [("loss", column("loss"))])
+            + chart(counts.nextChart(), title: "error", xLabel: "epoch", yLabel: "error",
+                    series: [("train top-1", column("train_top1_error")), ("held-out top-1", column("val_top1_error")),
+                             ("held-out top-5", column("val_top5_error"))])
+    }
+
+    /// A sweep's `summary.csv`: per transform, each layer's relative distance and the classifier's
+    /// true-class probability and accuracy against the amount.
+    static func sweepCharts(_ folder: String, _ counts: inout Counts) -> String {
+        guard let s = table("\(folder)/summary.csv", warnings: &counts.warnings), s.header.starts(with: ["transform", "amount", "layer"]),
+              let distance = s.header.firstIndex(of: "mean_relative_distance"), let probability = s.header.firstIndex(of: "mean_true_prob"),
+              let accuracy = s.header.firstIndex(of: "top1_accuracy") else { return "" }
+        var body = ""
+        var transforms: [Substring] = []
+        for r in s.rows where !transforms.contains(r[0]) { transforms.append(r[0]) }
+        for t in transforms {
+            let rows = s.rows.filter { $0[0] == t }
+            var layers: [Substring] = []
+            for r in rows where !layers.contains(r[2]) { layers.append(r[2]) }
+            body += chart(counts.nextChart(), title: "\(t): relative distance of each layer's output", xLabel: String(t), yLabel: "‖f(T(x)) − f(x)‖ / ‖f(x)‖",
+                          series: layers.map { l in (String(l), rows.filter { $0[2] == l }.map { (number($0[1]), number($0[distance])) }) })
+            let first = rows.filter { $0[2] == layers[0] }
+            body += chart(counts.nextChart(), title: "\(t): the classifier", xLabel: String(t), yLabel: "",
+                          series: [("true-class probability", first.map { (number($0[1]), number($0[probability])) }),
+                                   ("top-1 accuracy", first.map { (number($0[1]), number($0[accuracy])) })])
+        }
+        return body
+    }
+
+    /// An experiment's `table.csv` (strata experiment): error per row as bars.
+    static func experimentCharts(_ folder: String, _ counts: inout Counts) -> String {
+        guard let t = table("\(folder)/table.csv", warnings: &counts.warnings), t.header.starts(with: ["row", "seeds", "parameters"]),
+              let train = t.header.firstIndex(of: "train_top1_error"), let top1 = t.header.firstIndex(of: "val_top1_error"),
+              let top5 = t.header.firstIndex(of: "val_top5_error") else { return "" }
+        func percent(_ k: Int) -> [String] { t.rows.map { $0.count > k && !$0[k].isEmpty ? String(format: "%.3f", (Double($0[k]) ?? .nan) * 100) : "null" } }
+        return barChart(counts.nextChart(), title: "error per row (mean over seeds)", yLabel: "error %", labels: t.rows.map { String($0[0]) },
+                        series: [("train top-1", percent(train)), ("held-out top-1", percent(top1)), ("held-out top-5", percent(top5))])
+    }
+
+    /// `correspondence.md` and `table.md` as HTML tables (a title and prose above the table are left out).
+    static func markdownTables(_ folder: String) -> String {
+        var body = ""
+        for name in ["correspondence.md", "table.md"] {
+            guard let md = try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8) else { continue }
+            body += "<table>\n"
+            // The markdown table's lines; its second line is the rule.
+            for (k, line) in md.split(separator: "\n").filter({ $0.hasPrefix("|") }).enumerated() where k != 1 {
+                let tag = k == 0 ? "th" : "td"
+                body += "<tr>" + Self.cells(line).map { "<\(tag)>\(escape($0))</\(tag)>" }.joined() + "</tr>\n"
+            }
+            body += "</table>\n"
+        }
+        return body
+    }
+
+    /// Every PNG of the folder, inlined, in numeric name order.
+    static func pictures(_ folder: String, _ relative: String, _ counts: inout Counts) -> String {
+        var body = ""
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".png") }
+            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+        for name in names {
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)")) else { continue }
+            body += "<figure><img alt=\"\(escape(name))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(relative))/\(escape(name))</figcaption></figure>\n"
+            counts.images += 1
+        }
+        return body
+    }
+
+    /// The whole document: styles, Chart.js inlined, the sections, and the script that draws the
+    /// charts and sets `data-charts`, `data-images` and `data-broken` on `<body>`.
+    static func page(root: String, chartJS: String, sections: [Section], counts: Counts) -> String {
+        """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>Strata report: \(escape(root))</title>
             <style>
@@ -210,7 +252,7 @@ public enum Report {
             <script>var charts = [];</script>
             </head><body>
             <h1>Strata report</h1>
-            <p>\(escape(root)): \(chartCount) chart(s), \(imageCount) picture(s). Made by <code>strata report</code>; it opens offline.</p>
+            <p>\(escape(root)): \(counts.charts) chart(s), \(counts.images) picture(s). Made by <code>strata report</code>; it opens offline.</p>
             \(sections.map { "<section><h2>\(escape($0.title))</h2>\n\($0.html)</section>" }.joined(separator: "\n"))
             <script>
             window.addEventListener("load", function () {
@@ -228,6 +270,5 @@ public enum Report {
             </body></html>
 
             """
-        return (page, chartCount, imageCount, warnings)
     }
 }

@@ -85,6 +85,9 @@ final class Engine<T: CPUScalar>: @unchecked Sendable {
         return plan.bufferOf[.loss].map { Double(pointer($0)[0]) }
     }
 
+    /// Runs one step. About 85 lines, by choice: one exhaustive `switch` over `Kernel` with no
+    /// default, a line or three per kernel (the kernels live in `Layers/`), so a new kernel is a
+    /// compile error here.
     // swiftlint:disable:next function_body_length cyclomatic_complexity
     private func execute(_ step: ExecutionPlan.Step, seed: UInt64) {
         let batch = plan.batch, threads = context.threads

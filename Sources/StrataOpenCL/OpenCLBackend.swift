@@ -153,6 +153,10 @@ public final class OpenCLExecutor: Executor, @unchecked Sendable {
     }
 
     /// The launches of one step, their arguments bound.
+    ///
+    /// About 130 lines, by choice: one exhaustive `switch` over `Kernel` with no default, a few
+    /// lines per kernel, so a new kernel is a compile error here and each case reads beside its
+    /// neighbours. The shared parts (GEMM launches, `-D` constants) are functions above.
     static func lower(_ step: ExecutionPlan.Step, plan: ExecutionPlan, buffers: [OpenCLBuffer?], tiles: GemmTiles, split: Int, scratch: OpenCLBuffer?,
                       kernel: (String, String, [(String, String)]) throws -> OpenCLKernel) throws -> [Launch] {
         let inputs = step.inputs.map { buffers[$0]! }, outputs = step.outputs.map { buffers[$0]! }

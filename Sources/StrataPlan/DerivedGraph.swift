@@ -41,25 +41,16 @@ public struct DerivedGraph: Sendable {
     /// update steps of every parameter that gets a gradient. A loss seed needs the network to end
     /// in `softmax` (the loss is the cross-entropy of its input logits). A value seed keeps only the
     /// forward steps the seed's layer depends on.
+    ///
+    /// One function of about 100 lines, by choice: the forward pass, the backward pass and the
+    /// per-layer contexts share the flow analysis (`reach`, `needs`, `senders`) through the local
+    /// `target` and `context`; split apart they would pass all of it around.
     public static func derive(_ graph: Graph, backward: BackwardPass?, dropout: Bool = false,
                               optimizer: OptimizerSteps? = nil) throws(DiagnosticError) -> DerivedGraph {
         precondition(graph.hasShapes, "derive needs a shaped graph")
         precondition(optimizer == nil || backward?.seed == .loss, "an optimizer needs a backward pass from the loss")
-        let count = graph.nodes.count
-        let last = count - 1
-        // The node the backward pass starts at.
-        var seedNode = last
-        switch backward?.seed {
-        case .loss?:
-            guard last >= 0, case .softmax = graph.nodes[last].layer else {
-                let at = graph.nodes.last.map { $0.attributeLocations["op"] ?? $0.location }
-                throw DiagnosticError(.error("training needs the network to end in a 'softmax' layer (the loss is its cross-entropy)", at: at))
-            }
-        case .value(let i)?:
-            precondition(graph.nodes.indices.contains(i), "seed node \(i) is not in '\(graph.name)'")
-            seedNode = i
-        case nil: break
-        }
+        let last = graph.nodes.count - 1
+        let seedNode = try self.seedNode(graph, backward)
         let pass = backward ?? BackwardPass()
         let (reach, needs) = flow(graph, backward, pass, seedNode: seedNode)
         func trains(_ i: Int) -> Bool {
@@ -154,6 +145,25 @@ public struct DerivedGraph: Sendable {
 
         if let optimizer { steps += optimizerSteps(graph, optimizer, updating: Set(steps.flatMap(\.outputs))) }
         return DerivedGraph(graph: graph, backward: backward, steps: steps, backwardStart: backwardStart, aliases: aliases, seed: seed)
+    }
+
+    /// The node the backward pass starts at: the last (the loss's softmax, which a loss seed
+    /// requires) or the seed's layer.
+    static func seedNode(_ graph: Graph, _ backward: BackwardPass?) throws(DiagnosticError) -> Int {
+        let last = graph.nodes.count - 1
+        switch backward?.seed {
+        case .loss?:
+            guard last >= 0, case .softmax = graph.nodes[last].layer else {
+                let at = graph.nodes.last.map { $0.attributeLocations["op"] ?? $0.location }
+                throw DiagnosticError(.error("training needs the network to end in a 'softmax' layer (the loss is its cross-entropy)", at: at))
+            }
+            return last
+        case .value(let i)?:
+            precondition(graph.nodes.indices.contains(i), "seed node \(i) is not in '\(graph.name)'")
+            return i
+        case nil:
+            return last
+        }
     }
 
     /// The optimizer's steps after the backward pass: an SGD update of every parameter whose

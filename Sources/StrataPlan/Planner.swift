@@ -11,11 +11,7 @@ public enum Planner {
     /// conv/fc steps that now apply the ReLU, and the backward start, shifted.
     static func fuseReLUs(_ steps: [IRStep], backwardStart: Int, pinned: Set<TensorID>, alias: inout [TensorID: TensorID])
         -> (steps: [IRStep], fused: Set<Int>, backwardStart: Int) {
-        func root(_ t: TensorID) -> TensorID {
-            var t = t
-            while let next = alias[t] { t = next }
-            return t
-        }
+        func root(_ t: TensorID) -> TensorID { Planner.root(t, alias) }
         var fused = Set<Int>(), removed = Set<Int>()
         for (k, step) in steps.enumerated() where k < backwardStart && (step.kernel == .conv_forward || step.kernel == .fc_forward) {
             let value = step.outputs[0]
@@ -56,11 +52,7 @@ public enum Planner {
         var fused = Set<Int>()            // indices (into steps) of conv/fc steps with a fused ReLU
         var backwardStart = tg.backwardStart
 
-        func root(_ t: TensorID) -> TensorID {
-            var t = t
-            while let next = alias[t] { t = next }
-            return t
-        }
+        func root(_ t: TensorID) -> TensorID { Planner.root(t, alias) }
 
         if fuse { (steps, fused, backwardStart) = fuseReLUs(steps, backwardStart: tg.backwardStart, pinned: pinned, alias: &alias) }
 
@@ -77,26 +69,7 @@ public enum Planner {
         }
         func isArena(_ t: TensorID) -> Bool { storage(t) == .arena }
 
-        // Last reader of each root tensor (in step order).
-        func lastReads() -> [TensorID: Int] {
-            var last: [TensorID: Int] = [:]
-            for (k, step) in steps.enumerated() { for input in step.inputs { last[root(input)] = k } }
-            return last
-        }
-        // In place: elementwise steps whose input is read by no later step.
-        let elementwise: Set<Kernel> = [.relu_forward, .tanh_forward, .relu_backward, .relu_backward_guided, .tanh_backward,
-                                        .dropout_backward, .dropout_forward]
-        var last = lastReads()
-        for (k, step) in steps.enumerated() where elementwise.contains(step.kernel) {
-            // The data input: the gradient for backward steps, the value for forward ones.
-            let source = root(step.inputs[0])
-            let target = step.outputs[0]
-            guard last[source] == k, !pinned.contains(source), !pinned.contains(target), isArena(source), isArena(target),
-                  tg.shape(of: source) == tg.shape(of: target), alias[target] == nil else { continue }
-            // relu_backward/tanh_backward read the forward value too; that must not be the buffer overwritten.
-            alias[target] = source
-            last = lastReads()
-        }
+        runInPlace(steps, pinned: pinned, alias: &alias, isArena: isArena, shape: tg.shape(of:))
 
         // Buffers: one per root tensor.
         var bufferOf: [TensorID: Int] = [:]
@@ -143,13 +116,55 @@ public enum Planner {
             buffers[id].tensors = bufferOf.filter { $0.value == id }.map(\.key).sorted()
         }
 
-        // Persistent storage, in order.
+        let (persistent, arena) = place(&buffers, traits: traits)
+
+        return ExecutionPlan(graph: graph, mode: tg.mode, training: tg.training, batch: batch, traits: traits, buffers: buffers, steps: planSteps,
+                             backwardStart: backwardStart, bufferOf: bufferOf, arenaBytes: arena, persistentBytes: persistent,
+                             workspaceElementsPerThread: workspace, seed: tg.seed,
+                             parameters: graph.namedParameters().filter { bufferOf[$0.tensor] != nil }, observed: observed)
+    }
+
+    /// The tensor whose buffer `t` uses: `t`, followed along its aliases.
+    static func root(_ t: TensorID, _ alias: [TensorID: TensorID]) -> TensorID {
+        var t = t
+        while let next = alias[t] { t = next }
+        return t
+    }
+
+    /// In place: an elementwise step whose data input (the gradient for backward steps, the value
+    /// for forward ones) is read by no later step writes over that input (`alias[output] = input`).
+    static func runInPlace(_ steps: [IRStep], pinned: Set<TensorID>, alias: inout [TensorID: TensorID], isArena: (TensorID) -> Bool,
+                           shape: (TensorID) -> [Int]) {
+        func root(_ t: TensorID) -> TensorID { Planner.root(t, alias) }
+        // Last reader of each root tensor (in step order).
+        func lastReads() -> [TensorID: Int] {
+            var last: [TensorID: Int] = [:]
+            for (k, step) in steps.enumerated() { for input in step.inputs { last[root(input)] = k } }
+            return last
+        }
+        let elementwise: Set<Kernel> = [.relu_forward, .tanh_forward, .relu_backward, .relu_backward_guided, .tanh_backward,
+                                        .dropout_backward, .dropout_forward]
+        var last = lastReads()
+        for (k, step) in steps.enumerated() where elementwise.contains(step.kernel) {
+            let source = root(step.inputs[0])
+            let target = step.outputs[0]
+            guard last[source] == k, !pinned.contains(source), !pinned.contains(target), isArena(source), isArena(target),
+                  shape(source) == shape(target), alias[target] == nil else { continue }
+            // relu_backward/tanh_backward read the forward value too; that must not be the buffer overwritten.
+            alias[target] = source
+            last = lastReads()
+        }
+    }
+
+    /// Offsets: persistent buffers (inputs, parameters, gradients, state) one after another; arena
+    /// buffers largest first, each at the lowest offset not in use during its lifetime. Returns the
+    /// bytes of each region.
+    static func place(_ buffers: inout [ExecutionPlan.Buffer], traits: BackendTraits) -> (persistent: Int, arena: Int) {
         var persistent = 0
         for id in buffers.indices where buffers[id].storage != .arena {
             buffers[id].offset = persistent
             persistent += traits.align(buffers[id].bytes)
         }
-        // Arena: largest first, lowest offset not in use during the buffer's lifetime.
         var placed: [(start: Int, end: Int, first: Int, last: Int)] = []
         var arena = 0
         for id in buffers.indices.filter({ buffers[$0].storage == .arena }).sorted(by: { (buffers[$0].bytes, $1) > (buffers[$1].bytes, $0) }) {
@@ -164,11 +179,7 @@ public enum Planner {
             placed.append((offset, offset + size, b.firstStep, b.lastStep))
             arena = max(arena, offset + size)
         }
-
-        return ExecutionPlan(graph: graph, mode: tg.mode, training: tg.training, batch: batch, traits: traits, buffers: buffers, steps: planSteps,
-                             backwardStart: backwardStart, bufferOf: bufferOf, arenaBytes: arena, persistentBytes: persistent,
-                             workspaceElementsPerThread: workspace, seed: tg.seed,
-                             parameters: graph.namedParameters().filter { bufferOf[$0.tensor] != nil }, observed: observed)
+        return (persistent, arena)
     }
 }
 

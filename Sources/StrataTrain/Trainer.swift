@@ -179,43 +179,14 @@ public final class Trainer {
             }
             defer { queue.stop() }
             // Running sums of the epoch, carried through a resume by the checkpoint.
-            var lossSum = state.epochLossSum, wrong = state.epochWrong, seen = state.epochSeen
+            var sums = EpochSums(loss: state.epochLossSum, wrong: state.epochWrong, seen: state.epochSeen)
             let epochStart = Date()
             let reduceStart = gradients.reduceSeconds, stepsStart = gradients.reduces
-            var computeImages = 0
-            var skippedImages = 0
-            for step in state.stepInEpoch..<stepsPerEpoch {
-                let b = try queue.next()
-                for path in b.skipped { report(.warning("skipped unreadable image \(path)")) }
-                skippedImages += b.skipped.count
-                try b.images.withUnsafeBufferPointer { try executor.setInput($0) }
-                try executor.setLabels(b.labels)
-                try executor.setOptimizer(learningRate: state.learningRate, momentum: settings.optimizer.momentum,
-                                          weightDecay: settings.optimizer.weightDecay)
-                let stepSeed = Self.mix(options.seed, UInt64(state.globalStep))
-                let (loss, wrongNow) = try self.step(executor, gradients, plan: plan, labels: b.labels, seed: stepSeed, classes: classes,
-                                                     at: "epoch \(epoch + 1), step \(step + 1)")
-                guard loss.isFinite else {
-                    throw Failure(description: "the loss became \(loss.isNaN ? "NaN" : "\(loss)") at epoch \(epoch + 1), step \(step + 1); training stopped. "
-                                  + "\(lastGood()) Try a smaller learning rate (training.optimizer.lr).")
-                }
-                lossSum += loss
-                wrong += wrongNow
-                seen += batch
-                computeImages += batch
-                state.globalStep += 1
-                state.stepInEpoch = step + 1
-                stepsThisRun += 1
-                let elapsed = Date().timeIntervalSince(epochStart)
-                report(.step(epoch: epoch, step: step + 1, of: stepsPerEpoch, loss: lossSum / Double(max(1, seen / batch)),
-                             imagesPerSecond: Double(computeImages) / max(elapsed, 1e-9)))
-                if isRoot && options.checkpointSteps > 0 && state.globalStep % options.checkpointSteps == 0 && state.stepInEpoch < stepsPerEpoch {
-                    (state.epochLossSum, state.epochWrong, state.epochSeen) = (lossSum, wrong, seen)
-                    try save(state, executor, to: checkpointPath, at: "epoch \(epoch + 1), step \(step + 1)")
-                }
-                if let limit = options.stopAfterSteps, stepsThisRun >= limit { return results }
-                Self.countStepForKillHook()
+            let run = StepLoop(executor: executor, gradients: gradients, plan: plan, classes: classes, batch: batch, stepsPerEpoch: stepsPerEpoch)
+            if try runSteps(run, epoch: epoch, queue: queue, state: &state, sums: &sums, started: epochStart, stepsThisRun: &stepsThisRun) {
+                return results
             }
+            let (lossSum, wrong, seen, computeImages, skippedImages) = (sums.loss, sums.wrong, sums.seen, sums.computeImages, sums.skippedImages)
             let elapsed = Date().timeIntervalSince(epochStart)
             if communicator.isDistributed && gradients.reduces > stepsStart {
                 let steps = Double(gradients.reduces - stepsStart)
@@ -242,6 +213,67 @@ public final class Trainer {
             }
         }
         return results
+    }
+
+    /// What the steps of an epoch share.
+    struct StepLoop {
+        let executor: any Executor
+        let gradients: GradientSum
+        let plan: ExecutionPlan
+        let classes: Int
+        let batch: Int
+        let stepsPerEpoch: Int
+    }
+
+    /// An epoch's running sums: the loss and errors over the images seen (carried through a
+    /// resume by the checkpoint), and this run's images computed and skipped.
+    struct EpochSums {
+        var loss: Double
+        var wrong: Int
+        var seen: Int
+        var computeImages = 0
+        var skippedImages = 0
+    }
+
+    /// The optimizer steps of one epoch, from `state.stepInEpoch` on: each batch from the queue,
+    /// one step, the progress report and the mid-epoch checkpoint. Returns true when
+    /// `--stop-after-steps` ends the run here.
+    func runSteps(_ run: StepLoop, epoch: Int, queue: BatchQueue, state: inout Checkpoint, sums: inout EpochSums, started: Date,
+                  stepsThisRun: inout Int) throws -> Bool {
+        let executor = run.executor, batch = run.batch
+        for step in state.stepInEpoch..<run.stepsPerEpoch {
+            let b = try queue.next()
+            for path in b.skipped { report(.warning("skipped unreadable image \(path)")) }
+            sums.skippedImages += b.skipped.count
+            try b.images.withUnsafeBufferPointer { try executor.setInput($0) }
+            try executor.setLabels(b.labels)
+            try executor.setOptimizer(learningRate: state.learningRate, momentum: settings.optimizer.momentum,
+                                      weightDecay: settings.optimizer.weightDecay)
+            let stepSeed = Self.mix(options.seed, UInt64(state.globalStep))
+            let (loss, wrongNow) = try self.step(executor, run.gradients, plan: run.plan, labels: b.labels, seed: stepSeed, classes: run.classes,
+                                                 at: "epoch \(epoch + 1), step \(step + 1)")
+            guard loss.isFinite else {
+                throw Failure(description: "the loss became \(loss.isNaN ? "NaN" : "\(loss)") at epoch \(epoch + 1), step \(step + 1); training stopped. "
+                              + "\(lastGood()) Try a smaller learning rate (training.optimizer.lr).")
+            }
+            sums.loss += loss
+            sums.wrong += wrongNow
+            sums.seen += batch
+            sums.computeImages += batch
+            state.globalStep += 1
+            state.stepInEpoch = step + 1
+            stepsThisRun += 1
+            let elapsed = Date().timeIntervalSince(started)
+            report(.step(epoch: epoch, step: step + 1, of: run.stepsPerEpoch, loss: sums.loss / Double(max(1, sums.seen / batch)),
+                         imagesPerSecond: Double(sums.computeImages) / max(elapsed, 1e-9)))
+            if communicator.isRoot && options.checkpointSteps > 0 && state.globalStep % options.checkpointSteps == 0 && state.stepInEpoch < run.stepsPerEpoch {
+                (state.epochLossSum, state.epochWrong, state.epochSeen) = (sums.loss, sums.wrong, sums.seen)
+                try save(state, executor, to: checkpointPath, at: "epoch \(epoch + 1), step \(step + 1)")
+            }
+            if let limit = options.stopAfterSteps, stepsThisRun >= limit { return true }
+            Self.countStepForKillHook()
+        }
+        return false
     }
 
     /// The files of a finished epoch, in an order a kill at any moment survives: the metrics line
