@@ -48,15 +48,19 @@ public final class BatchRunner {
         return e
     }
 
-    /// Runs `count` images of `perImage` values from `images` in chunks; `body(executor, first, n)`
-    /// after each chunk has run.
-    public func forEachChunk(_ images: UnsafeBufferPointer<Float>, count: Int, _ body: (any Executor, Int, Int) throws -> Void) throws {
+    /// Runs `count` images of `perImage` values from `images` in chunks (with their `labels`, one
+    /// per image, for a derived graph from the loss); `body(executor, first, n)` after each chunk
+    /// has run. Features, gradients and every analysis run through here.
+    public func forEachChunk(_ images: UnsafeBufferPointer<Float>, count: Int, labels: [Int32]? = nil,
+                             _ body: (any Executor, Int, Int) throws -> Void) throws {
+        precondition(labels == nil || labels!.count == count, "one label per image")
         let perImage = graph.input.elementCount!
         var start = 0
         while start < count {
             let n = min(batch, count - start)
             let e = try executor(n)
             try e.setInput(UnsafeBufferPointer(rebasing: images[(start * perImage)..<((start + n) * perImage)]))
+            if let labels { try e.setLabels(Array(labels[start..<(start + n)])) }
             try e.run()
             try body(e, start, n)
             start += n

@@ -78,25 +78,4 @@ enum CommandSupport {
         }
         return array
     }
-
-    /// Runs `images` through executors of at most `batch` images (one plan per chunk size, weights
-    /// loaded once per plan): `body(executor, first, count)` after the chunk's input is set.
-    static func inChunks(_ images: NumpyArray.Array32, batch: Int, graph: Graph, backend: any Backend, derived: DerivedGraph,
-                         keep: Set<TensorID> = [], weights: Safetensors.File, weightsPath: String,
-                         _ body: (any Executor, Int, Int) throws -> Void) throws {
-        let count = images.shape[0], perImage = graph.input.elementCount!
-        var executor: (any Executor)?
-        var start = 0
-        while start < count {
-            let n = min(batch, count - start)
-            if executor?.plan.batch != n {
-                let e = try backend.makeExecutor(backend.plan(derived, batch: n, keep: keep))
-                try Weights.load(weights, path: weightsPath, into: e)
-                executor = e
-            }
-            try images.values[(start * perImage)..<((start + n) * perImage)].withUnsafeBufferPointer { try executor!.setInput($0) }
-            try body(executor!, start, n)
-            start += n
-        }
-    }
 }

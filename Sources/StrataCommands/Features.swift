@@ -56,21 +56,11 @@ struct Features: StrataSubcommand {
             try Weights.check(weightsFile, path: weights, graph: graph)   // a misfit first: it names the layer
             let loaded = try AnalysisInput.load(.files(input, labels: nil), graph: graph, weights: weightsFile, weightsPath: weights,
                                                 mean: mean.map(MeanChoice.init(argument:)))
-            let images = NumpyArray.Array32(shape: [loaded.count] + graph.input.dims, values: loaded.images)
             let files: [String]? = input.lowercased().hasSuffix(".npy") ? nil : loaded.names
-            let count = images.shape[0]
-            let derived = try DerivedGraph.derive(graph, training: false)
-            var results = nodes.map { [Float](repeating: 0, count: count * graph.nodes[$0].shape!.elementCount!) }
-            let keep = Set(nodes.map { TensorID.value($0) })
-            try CommandSupport.inChunks(images, batch: batch, graph: graph, backend: backend, derived: derived, keep: keep,
-                                        weights: weightsFile, weightsPath: weights) { executor, start, n in
-                try executor.run()
-                for (k, node) in nodes.enumerated() {
-                    let values = try executor.read(.value(node))
-                    let size = graph.nodes[node].shape!.elementCount!
-                    results[k].replaceSubrange((start * size)..<((start + n) * size), with: values.prefix(n * size))
-                }
-            }
+            let count = loaded.count
+            let runner = try BatchRunner(graph: graph, backend: backend, batch: batch, keeping: nodes, weights: weightsFile.parameterTensors)
+            runner.weightsName = weights
+            let results = try runner.outputs(loaded.images, count: count, nodes: nodes)
             try makeDirectory(out)
             if let files {
                 try AtomicFile.write(Data((files.joined(separator: "\n") + "\n").utf8), to: "\(out)/images.txt")

@@ -2,6 +2,7 @@ import ArgumentParser
 import StrataFormats
 import StrataIR
 import StrataPlan
+import StrataAnalysis
 
 /// `strata grad SPEC --weights W --input X.npy --labels Y.npy --out G.safetensors`: the gradient of
 /// the mean cross-entropy loss over the batch (dropout off) for every parameter.
@@ -52,16 +53,18 @@ struct Grad: StrataSubcommand {
             var sums: [String: [Double]] = [:]
             let names = graph.namedParameters()
             var loss = 0.0
-            try CommandSupport.inChunks(images, batch: batch, graph: graph, backend: backend, derived: derived,
-                                        weights: weightsFile, weightsPath: weights) { executor, start, n in
-                try executor.setLabels(labelValues[start..<(start + n)].map { Int32($0) })
-                // Each chunk gives the mean over its n images; weight it by n / count.
-                let weight = Double(n) / Double(count)
-                loss += (try executor.run() ?? 0) * weight
-                for p in names {
-                    let g = try executor.readDoubles(.parameterGradient(p.node, p.parameter))
-                    if sums[p.name] == nil { sums[p.name] = [Double](repeating: 0, count: g.count) }
-                    for j in g.indices { sums[p.name]![j] += g[j] * weight }
+            let runner = BatchRunner(graph: graph, derived: derived, backend: backend, batch: batch, keep: [], weights: weightsFile.parameterTensors)
+            runner.weightsName = weights
+            try images.values.withUnsafeBufferPointer { pixels in
+                try runner.forEachChunk(pixels, count: count, labels: labelValues.map { Int32($0) }) { executor, start, n in
+                    // Each chunk gives the mean over its n images; weight it by n / count.
+                    let weight = Double(n) / Double(count)
+                    loss += Double(try executor.read(.loss)[0]) * weight
+                    for p in names {
+                        let g = try executor.readDoubles(.parameterGradient(p.node, p.parameter))
+                        if sums[p.name] == nil { sums[p.name] = [Double](repeating: 0, count: g.count) }
+                        for j in g.indices { sums[p.name]![j] += g[j] * weight }
+                    }
                 }
             }
             let file = Safetensors.File(
