@@ -27,7 +27,8 @@ public enum GraphPrinter {
         out += "  \"input\" [label=\(label(["input", graph.input.compactDescription])), shape=oval];\n"
         for node in graph.nodes {
             var op = node.op
-            let attributes = node.layer.definition.attributeList.filter { ["filters", "kernel", "stride", "units", "rate", "groups"].contains($0.0) }
+            let definition = node.layer.definition
+            let attributes = definition.attributeList.filter { definition.diagramAttributes?.contains($0.0) ?? true }
             if !attributes.isEmpty { op += " " + attributes.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
             var parts = [node.name, op]
             if let shape = node.shape { parts.append(shape.compactDescription) }

@@ -34,6 +34,10 @@ public protocol LayerDefinition: Sendable {
     /// The attributes with defaults filled in, in a fixed order, for IR dumps.
     var attributeList: [(String, String)] { get }
 
+    /// The names of the attributes a diagram (`--emit dot`) shows in the layer's box; all of
+    /// `attributeList` unless the layer picks (conv: filters, kernel, stride, groups).
+    var diagramAttributes: [String]? { get }
+
     /// This definition wrapped in the `Layer` enum.
     var layer: Layer { get }
 
@@ -46,6 +50,7 @@ extension LayerDefinition {
     public func parameters(inputs: [TensorShape]) -> [ParameterShape] { [] }
     public func multiplyAdds(inputs: [TensorShape], output: TensorShape) -> Int { 0 }
     public var attributeList: [(String, String)] { [] }
+    public var diagramAttributes: [String]? { nil }
     public var filterParameters: [String] { [] }
 }
 

@@ -152,6 +152,11 @@ struct RegistryTests {
             #expect(g.nodes.last?.op == definition.op)
             #expect(g.nodes.last?.layer.op == definition.op)
             #expect(g.nodes.last?.shape?.dims == c.output, "op '\(definition.op)'")
+            // A diagram names only attributes the layer has (a misspelt name would hide silently).
+            if let layer = g.nodes.last?.layer.definition {
+                let names = layer.attributeList.map(\.0)
+                for a in layer.diagramAttributes ?? [] { #expect(names.contains(a), "op '\(definition.op)': diagram attribute '\(a)' is not one of \(names)") }
+            }
         }
         for op in Self.shapeCases.keys where !names.contains(op) { Issue.record("shape case for '\(op)', which is not a registered op") }
     }

@@ -20,4 +20,5 @@ public struct AvgPool: LayerDefinition, Equatable {
 
     public var attributeList: [(String, String)] { window.attributeList }
     public var layer: Layer { .avgpool(self) }
+    public var diagramAttributes: [String]? { ["kernel", "stride"] }
 }

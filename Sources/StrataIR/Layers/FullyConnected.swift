@@ -34,4 +34,5 @@ public struct FullyConnected: LayerDefinition, Equatable {
 
     public var attributeList: [(String, String)] { [("units", "\(units)"), ("bias", "\(bias)")] }
     public var layer: Layer { .fc(self) }
+    public var diagramAttributes: [String]? { ["units"] }
 }

@@ -44,4 +44,5 @@ public struct LRN: LayerDefinition, Equatable {
     }
 
     public var layer: Layer { .lrn(self) }
+    public var diagramAttributes: [String]? { ["size"] }
 }

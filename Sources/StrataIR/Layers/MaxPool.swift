@@ -20,4 +20,5 @@ public struct MaxPool: LayerDefinition, Equatable {
 
     public var attributeList: [(String, String)] { window.attributeList }
     public var layer: Layer { .maxpool(self) }
+    public var diagramAttributes: [String]? { ["kernel", "stride"] }
 }
