@@ -50,7 +50,7 @@ struct DeconvCommand: StrataSubcommand {
             guard !list.isEmpty, list.allSatisfy({ Int($0).map { $0 >= 0 } ?? false }) else {
                 throw ValidationError("--maps takes map numbers (0,5,9) or random:N")
             }
-            if let twice = SweepCommand.repeated(list.compactMap { Int($0) }) { throw ValidationError("--maps names map \(twice) twice; each map once") }
+            if let twice = Sweep.repeated(list.compactMap { Int($0) }) { throw ValidationError("--maps names map \(twice) twice; each map once") }
         }
     }
 
