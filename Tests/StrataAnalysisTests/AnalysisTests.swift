@@ -104,4 +104,36 @@ struct AnalysisTests {
         #expect(abs(s.std - (6.0 / 108).squareRoot()) < 1e-12)   // population std of 0.5, 0.5, 1
         #expect(Correspondence.score([[1, 2], [1, 2]]).mean == 0)
     }
+
+    /// correspondence.csv: a header and a line per row, parts quoted by RFC 4180.
+    @Test func correspondenceCSV() {
+        let rows = [Correspondence.Row(part: "eye, left", layer: "c1", score: .init(mean: 0.25, std: 0.5, pairs: 3),
+                                       control: .init(mean: 0.5, std: 0, pairs: 6), controlFallbacks: 1)]
+        #expect(Correspondence.csv(rows) == "part,layer,delta_mean,delta_std,pairs,control_mean,control_std,control_pairs,control_fallback_images\n"
+                + "\"eye, left\",c1,0.25,0.5,3,0.5,0.0,6,1\n")
+    }
+
+    /// correspondence.md: the table, what Δ is, and a note (once, not per layer) for a control that fell back.
+    @Test func correspondenceMarkdown() {
+        func row(_ part: String, _ layer: String, fallbacks: Int) -> Correspondence.Row {
+            Correspondence.Row(part: part, layer: layer, score: .init(mean: 0.125, std: 0.25, pairs: 3), control: .init(mean: 0.5, std: 0.0625, pairs: 6),
+                               controlFallbacks: fallbacks)
+        }
+        let rows = [row("eye", "c1", fallbacks: 0), row("eye", "f1", fallbacks: 0), row("nose", "c1", fallbacks: 2), row("nose", "f1", fallbacks: 2)]
+        let md = Correspondence.markdown(rows, parts: ["eye", "nose"], layers: ["c1", "f1"], draws: 1, images: 3, fill: .grey)
+        #expect(md == """
+            | | Δ c1 | Δ f1 |
+            |---|---|---|
+            | eye | 0.1250 ± 0.2500 | 0.1250 ± 0.2500 |
+            | random (eye's size, 1 draw) | 0.5000 ± 0.0625 | 0.5000 ± 0.0625 |
+            | nose | 0.1250 ± 0.2500 | 0.1250 ± 0.2500 |
+            | random (nose's size, 1 draw) | 0.5000 ± 0.0625 | 0.5000 ± 0.0625 |
+
+            Δ: the mean over the 3 image pairs of the fraction of features where the two images' changes differ in sign, ± std over pairs; \
+            the part covered with grey (0.5) on the raw image; the controls' pairs pooled over the draws.
+
+            note: 2 image(s) had no place where a patch of nose's size is half on the object; their control took the place with the most object pixels.
+
+            """)
+    }
 }
