@@ -136,4 +136,31 @@ struct AnalysisTests {
 
             """)
     }
+
+    /// The montage: 16 filters across at most, each group starting a row; the RMS table marks the
+    /// filters at the clip radius only when there is one.
+    @Test func filterMontageAndRMSTable() throws {
+        let weight = (0..<(20 * 1 * 3 * 3)).map { Float($0 % 7) - 3 }
+        let one = try Filters.montage(weight, filters: 20, channels: 1, height: 3, width: 3, groups: 1)   // 48-pixel cells, 16 + 4
+        #expect(one.width == 16 * 48 + 17 * 2 && one.height == 2 * 48 + 3 * 2)
+        let two = try Filters.montage(Array(weight.prefix(6 * 9)), filters: 6, channels: 1, height: 3, width: 3, groups: 2)
+        #expect(two.width == 3 * 48 + 4 * 2 && two.height == 2 * 48 + 3 * 2)
+        #expect(Filters.rmsCSV([0.5, 1, 2, 0.995], groups: 2, radius: 1) == "filter,group,rms,at_clip_radius\n0,0,0.5,0\n1,0,1.0,1\n2,1,2.0,1\n3,1,0.995,1\n")
+        #expect(Filters.rmsCSV([0.5], groups: 1, radius: nil) == "filter,group,rms,at_clip_radius\n0,0,0.5,\n")
+    }
+
+    /// occlusion.png: a row per shown image, four cells each (the input, three maps), none for no image.
+    @Test func occlusionPicture() throws {
+        let graph = try compile(smallNet)
+        let input = AnalysisInput(images: randomImages(3, 128), count: 3, labels: [2, 0, 1], names: ["a", "b", "c"], perImage: 128)
+        let runner = try BatchRunner(graph: graph, backend: CPUBackend(), batch: 5, keeping: [4, 6], weights: randomWeights(graph))
+        let r = try Occlusion.run(input, runner: runner, layer: 4, patch: 3, stride: 2)
+        // 8×8 input enlarged 12 times (96); the 3×3 maps at 2 pixels a position, 72.
+        for scale in HeatmapScale.allCases {
+            let picture = try #require(try r.picture(input, shape: graph.input, classes: 3, show: 2, scale: scale))
+            #expect(picture.width == 4 * 96 + 5 * 2 && picture.height == 2 * 96 + 3 * 2)
+        }
+        #expect(try r.picture(input, shape: graph.input, classes: 3, show: 9, scale: .image)?.height == 3 * 96 + 4 * 2)
+        #expect(try r.picture(input, shape: graph.input, classes: 3, show: 0, scale: .image) == nil)
+    }
 }
