@@ -5,7 +5,6 @@ import StrataDiagnostics
 import StrataFormats
 import StrataIR
 import StrataMPI
-import StrataSpec
 import StrataTrain
 
 /// `strata sweep SPEC --weights W (--input X --labels Y | --data DATA) --transform T --layers ... --out DIR`.
