@@ -24,6 +24,10 @@ public enum Correspondence {
         /// Standard deviation over image pairs (population).
         public var std: Double
         public var pairs: Int
+
+        public init(mean: Double, std: Double, pairs: Int) {
+            (self.mean, self.std, self.pairs) = (mean, std, pairs)
+        }
     }
 
     public struct Row: Sendable {
@@ -34,6 +38,10 @@ public enum Correspondence {
         /// Images whose object was too small for a patch of this size to be half on it: their
         /// control took the place with the most object pixels.
         public var controlFallbacks: Int
+
+        public init(part: String, layer: String, score: Statistic, control: Statistic, controlFallbacks: Int) {
+            (self.part, self.layer, self.score, self.control, self.controlFallbacks) = (part, layer, score, control, controlFallbacks)
+        }
     }
 
     /// The sign disagreement of each image pair i < j of the difference vectors.
@@ -150,8 +158,11 @@ public enum Correspondence {
         return rows
     }
 
-    /// The paper's layout: a row per part and one per its control, a column per layer, cells Δ mean ± std.
-    public static func markdown(_ rows: [Row], parts: [String], layers: [String], draws: Int) -> String {
+    /// correspondence.md: the paper's layout, a row per part and one per its control, a column per
+    /// layer, cells Δ mean ± std; then, given the `images` and the `fill`, what Δ is over them (their
+    /// pairs, the part covered with the fill); and a note for each part whose control fell back
+    /// for some images.
+    public static func markdown(_ rows: [Row], parts: [String], layers: [String], draws: Int, images: Int? = nil, fill: OccluderFill? = nil) -> String {
         var md = "| | " + layers.map { "Δ \($0)" }.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: layers.count) + "\n"
         for part in parts {
             for control in [false, true] {
@@ -163,7 +174,26 @@ public enum Correspondence {
                 md += "| \(control ? "random (\(Markdown.cell(part))'s size, \(draws) draw\(draws == 1 ? "" : "s"))" : Markdown.cell(part)) | " + cells.joined(separator: " | ") + " |\n"
             }
         }
+        if let images, let fill {
+            md += "\nΔ: the mean over the \(images * (images - 1) / 2) image pairs of the fraction of features where the two images' changes differ in sign, "
+                + "± std over pairs; the part covered with \(fill) on the raw image; the controls' pairs pooled over the draws.\n"
+        }
+        for r in rows where r.controlFallbacks > 0 && r.layer == layers.first {
+            md += "\nnote: \(r.controlFallbacks) image(s) had no place where a patch of \(r.part)'s size is half on the object; their control took the place with the most object pixels.\n"
+        }
         return md
+    }
+
+    /// correspondence.csv: a line per part and layer, with Δ and its control (mean, std, pairs)
+    /// and the images whose control fell back.
+    public static func csv(_ rows: [Row]) -> String {
+        func number(_ x: Double) -> String { StrataAnalysis.csv(x) }
+        var table = "part,layer,delta_mean,delta_std,pairs,control_mean,control_std,control_pairs,control_fallback_images\n"
+        for r in rows {
+            table += "\(CSV.field(r.part)),\(r.layer),\(number(r.score.mean)),\(number(r.score.std)),\(r.score.pairs),\(number(r.control.mean)),"
+                + "\(number(r.control.std)),\(r.control.pairs),\(r.controlFallbacks)\n"
+        }
+        return table
     }
 
     /// A regions file (`parts: {NAME: [[row, column, height, width], ...]}`, one rectangle per

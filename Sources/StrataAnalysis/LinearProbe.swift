@@ -117,3 +117,78 @@ public struct LinearProbe: Sendable {
     }
 }
 
+
+/// ZF's Table 7 over layers and draws: a probe per layer and draw, and the tables that report them.
+extension LinearProbe {
+    /// One layer's features: its name, the values per image (row-major, `dimensions` each) of the
+    /// training images drawn from and of the test images.
+    public struct Features: Sendable {
+        public var layer: String
+        public var dimensions: Int
+        public var train: [Float]
+        public var test: [Float]
+
+        public init(layer: String, dimensions: Int, train: [Float], test: [Float]) {
+            (self.layer, self.dimensions, self.train, self.test) = (layer, dimensions, train, test)
+        }
+    }
+
+    /// One layer's test accuracy in each draw.
+    public struct LayerAccuracy: Sendable {
+        public var layer: String
+        public var dimensions: Int
+        public var accuracies: [Double]
+
+        public init(layer: String, dimensions: Int, accuracies: [Double]) {
+            (self.layer, self.dimensions, self.accuracies) = (layer, dimensions, accuracies)
+        }
+
+        /// The mean over draws, and the sample standard deviation (0 for one draw).
+        public var mean: Double { accuracies.reduce(0, +) / Double(accuracies.count) }
+        public var std: Double {
+            let m = mean
+            return accuracies.count > 1 ? (accuracies.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(accuracies.count - 1)).squareRoot() : 0
+        }
+    }
+
+    /// Trains a probe per layer and draw and tests it: `draws` lists, per draw, the rows of the
+    /// training features it takes (labels `trainLabels`, per row); every probe is tested on all
+    /// the test images (`testLabels`).
+    public static func evaluate(_ classifier: Classifier, layers: [Features], trainLabels: [Int], draws: [[Int]], testLabels: [Int], classes: Int,
+                                lambda: Float) -> [LayerAccuracy] {
+        layers.map { f in
+            let d = f.dimensions
+            let accuracies = draws.map { rows -> Double in
+                var x = [Float](), labels = [Int]()
+                x.reserveCapacity(rows.count * d)
+                for p in rows {
+                    x += f.train[(p * d)..<((p + 1) * d)]
+                    labels.append(trainLabels[p])
+                }
+                let probe = train(classifier, features: x, count: rows.count, dimensions: d, labels: labels, classes: classes, lambda: lambda)
+                return probe.accuracy(f.test, count: testLabels.count, labels: testLabels)
+            }
+            return LayerAccuracy(layer: f.layer, dimensions: d, accuracies: accuracies)
+        }
+    }
+
+    /// probe.csv: a line per layer and draw (`perClass` training images per class, `testImages`).
+    public static func csv(_ results: [LayerAccuracy], classifier: Classifier, perClass: Int, testImages: Int) -> String {
+        var text = "layer,classifier,per_class,draw,test_images,accuracy\n"
+        for r in results {
+            for (t, accuracy) in r.accuracies.enumerated() {
+                text += "\(r.layer),\(classifier.rawValue),\(perClass),\(t),\(testImages),\(String(format: "%.6f", accuracy))\n"
+            }
+        }
+        return text
+    }
+
+    /// probe.md: a row per layer, its features and the accuracy in percent, mean ± std over draws.
+    public static func markdown(_ results: [LayerAccuracy], classifier: Classifier) -> String {
+        var md = "| layer | features | \(classifier.rawValue) test accuracy (%), mean ± std over draws | draws |\n|---|---|---|---|\n"
+        for r in results {
+            md += "| \(r.layer) | \(r.dimensions) | \(String(format: "%.2f ± %.2f", r.mean * 100, r.std * 100)) | \(r.accuracies.count) |\n"
+        }
+        return md
+    }
+}

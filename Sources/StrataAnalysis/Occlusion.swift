@@ -1,3 +1,4 @@
+import StrataFormats
 import StrataIR
 import StrataMPI
 import StrataPlan
@@ -51,6 +52,14 @@ public enum OccluderFill: Sendable, Equatable, CustomStringConvertible {
             for y in rows { for x in columns { let k = (ch * height + y) * width + x; image[k] = value(at: k, meanImage: meanImage) } }
         }
     }
+}
+
+/// How the heatmaps of several images are coloured.
+public enum HeatmapScale: String, CaseIterable, Sendable {
+    /// Each image's map over its own range.
+    case image
+    /// One absolute range over all images, so maps compare.
+    case shared
 }
 
 /// Fig. 7 of the ZF paper: a square (grey, as in the paper: `OccluderFill`) slid over each raw
@@ -165,5 +174,33 @@ public struct Occlusion: Sendable {
             result.topClass = classes.map { Int32($0) }
         }
         return result
+    }
+}
+
+extension Occlusion {
+    /// occlusion.png: a row per image (the first `show` of `input`): its raw pixels, then the maps
+    /// of the label's probability, of the tracked activation and of the top class (of `classes`),
+    /// each at the input's scale (`shape`: C × H × W) and enlarged to about 96 pixels. With
+    /// `.shared`, probabilities span [0, 1] and activations one range over the shown images.
+    /// Nil when no image is shown.
+    public func picture(_ input: AnalysisInput, shape: TensorShape, classes: Int, show: Int, scale: HeatmapScale) throws -> Images.Image? {
+        let (c, h, w) = (shape.channels, shape.height, shape.width)
+        let positions = rows * columns
+        let shownCount = min(show, input.count)
+        let sharedActivation = Picture.range(activation[0..<(shownCount * positions)])
+        let cell = max(1, min(h / max(rows, 1), w / max(columns, 1)))
+        let factor = max(1, 96 / max(h, w))
+        func map(_ values: ArraySlice<Float>, _ range: (Float, Float)) -> Images.Image {
+            Picture.enlarge(Picture.heatmap(values, rows: rows, columns: columns, range: range, cell: cell), factor)
+        }
+        var cells: [Images.Image?] = []
+        for i in 0..<shownCount {
+            let maps = (i * positions)..<((i + 1) * positions)
+            cells.append(Picture.enlarge(Picture.display(input.rawImage(i), channels: c, height: h, width: w, range: Picture.rawRange(input.rawImage(i))), factor))
+            cells.append(map(probability[maps], scale == .shared ? (0, 1) : Picture.range(probability[maps])))
+            cells.append(map(activation[maps], scale == .shared ? sharedActivation : Picture.range(activation[maps])))
+            cells.append(map(topClass[maps].map(Float.init)[...], (0, Float(max(1, classes - 1)))))
+        }
+        return cells.isEmpty ? nil : try Picture.grid(cells, columns: 4)
     }
 }

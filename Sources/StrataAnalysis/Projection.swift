@@ -1,3 +1,4 @@
+import StrataFormats
 import StrataIR
 import StrataPlan
 
@@ -72,6 +73,59 @@ public enum Projection {
                               weights: [String: (shape: [Int], values: [Float])]) throws -> BatchRunner {
         BatchRunner(graph: graph, derived: try DerivedGraph.derive(graph, backward: .projection(from: layer, rule: rule)), backend: backend,
                     batch: batch, keep: [], weights: weights)
+    }
+}
+
+/// What deconv and evolve draw and write of projections.
+extension Projection {
+    /// `n` of a layer's `count` maps drawn at random (all when n ≥ count), distinct and sorted: a
+    /// function of the seed (a Fisher–Yates shuffle by `SplitMix64`, then the first n).
+    public static func randomMaps(_ n: Int, of count: Int, seed: UInt64) -> [Int] {
+        var order = Array(0..<count)
+        var g = SplitMix64(seed: seed)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
+        return order.prefix(n).sorted()
+    }
+
+    /// `x` (C × H × W: `shape`) cropped to `field` (an activation's receptive field, `ReceptiveField.of`).
+    public static func crop(_ x: ArraySlice<Float>, shape: TensorShape, field f: (top: Int, left: Int, height: Int, width: Int)) -> [Float] {
+        let (c, h, w) = (shape.channels, shape.height, shape.width)
+        var out: [Float] = []
+        out.reserveCapacity(c * f.height * f.width)
+        for ch in 0..<c { for y in f.top..<(f.top + f.height) { for xx in f.left..<(f.left + f.width) {
+            out.append(x[x.startIndex + (ch * h + y) * w + xx])
+        } } }
+        return out
+    }
+
+    /// map-M.png: the projections cropped to each activation's receptive field (left half, in a
+    /// square grid) beside the input patches they come from (right half), as in ZF Fig. 2.
+    public static func picture(graph: Graph, node: Int, activations: [Activation], projections: [[Float]], input: AnalysisInput) throws -> Images.Image {
+        let shape = graph.input
+        let side = Int(Double(activations.count).squareRoot().rounded(.up))
+        var left: [Images.Image?] = [], right: [Images.Image?] = []
+        var largest = 1
+        for (a, p) in zip(activations, projections) {
+            let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)
+            largest = max(largest, f.height, f.width)
+            left.append(Picture.signed(crop(p[...], shape: shape, field: f)[...], channels: shape.channels, height: f.height, width: f.width))
+            right.append(Picture.display(crop(input.rawImage(a.image), shape: shape, field: f)[...], channels: shape.channels, height: f.height, width: f.width,
+                                         range: Picture.rawRange(input.rawImage(a.image))))
+        }
+        let factor = max(1, (96 + largest - 1) / largest)
+        var cells: [Images.Image?] = []
+        for row in 0..<side {
+            for half in [left, right] {
+                for k in (row * side)..<((row + 1) * side) { cells.append(k < half.count ? half[k].map { Picture.enlarge($0, factor) } : nil) }
+            }
+        }
+        return try Picture.grid(cells, columns: 2 * side)
+    }
+
+    /// map-M.json: the activations in order, each `{image, row, column, activation}`.
+    public static func json(_ activations: [Activation]) -> String {
+        "[" + activations.map { "{\"image\": \($0.image), \"row\": \($0.row), \"column\": \($0.column), \"activation\": \($0.value)}" }
+            .joined(separator: ",\n ") + "]\n"
     }
 }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import StrataFormats
 import StrataIR
 import StrataMPI
 import StrataPlan
@@ -256,6 +257,82 @@ public enum Sweep {
                 + "\(three(s.trueProbability)),\(three(s.accuracy))\n"
         }
         return out
+    }
+}
+
+/// What a sweep takes and writes beside its rows: the default layers, the checks of a plan, the
+/// sweep.csv text and the pictures.
+extension Sweep {
+    /// The layers a sweep compares by default: each conv and fc layer's rectified output (the ReLU
+    /// right after it, else the layer itself).
+    public static func defaultLayers(_ graph: Graph) -> [Int] {
+        graph.nodes.indices.filter { ["conv", "fc"].contains(graph.nodes[$0].op) }.map { i in
+            graph.nodes.firstIndex { $0.op == "relu" && $0.inputs == [.node(i)] } ?? i
+        }
+    }
+
+    /// Refuses amounts that cost much and show nothing: a blur's cost grows with σ (a kernel of
+    /// 6σ + 1 taps), and past the image's side (`height`, `width`) it shows nothing more.
+    public static func check(_ transforms: [(Transform, [Double])], height: Int, width: Int) throws {
+        let side = max(height, width)
+        for (t, list) in transforms where t == .blur {
+            if let wide = list.first(where: { $0 > Double(side) }) {
+                throw SweepError("blur σ \(csv(wide)) is wider than the image (\(side) pixels), where a blur shows nothing more; give σ between 0 and \(side)")
+            }
+        }
+    }
+
+    /// The first value given twice (a sweep takes each transform, and each amount of one, once).
+    public static func repeated<T: Hashable>(_ values: [T]) -> T? {
+        var seen = Set<T>()
+        return values.first { !seen.insert($0).inserted }
+    }
+
+    /// sweep.csv: a line per row (image, transform, amount, layer), in the rows' order.
+    public static func rowsCSV(_ rows: [SweepRow]) -> String {
+        var text = "image,transform,amount,layer,distance,relative_distance,true_prob,top_label\n"
+        for r in rows {
+            text += "\(r.image),\(r.transform.rawValue),\(csv(r.amount)),\(r.layer),\(csv(r.distance)),\(csv(r.relativeDistance)),"
+                + "\(csv(r.trueProbability)),\(r.topLabel)\n"
+        }
+        return text
+    }
+
+    /// The most amounts a strip shows across: every default list (rotate: 36) fits.
+    public static let stripColumns = 40
+
+    /// `count` of `values`, evenly spaced, the first and the last included (all when there are no more).
+    public static func sample<T>(_ values: [T], count: Int) -> [T] {
+        guard values.count > count, count >= 2 else { return values }
+        return (0..<count).map { values[$0 * (values.count - 1) / (count - 1)] }
+    }
+
+    /// A strip of `transform`: the first `images` images of `input` (rows, at most its count) at each
+    /// amount (columns) as raw pixels, transformed as `run` transforms them, enlarged to about 64
+    /// pixels a side. Of more than `stripColumns` amounts it draws a sample (`sample`); `amounts`
+    /// are the amounts drawn. `shape`: the network's input (C × H × W).
+    public static func strip(_ input: AnalysisInput, shape: TensorShape, transform: Transform, amounts all: [Double], images: Int,
+                             noiseSeed seed: UInt64 = 0, fill: Fill = .black,
+                             interpolation: Interpolation = .bilinear) throws -> (picture: Images.Image, amounts: [Double]) {
+        let (c, h, w) = (shape.channels, shape.height, shape.width)
+        let factor = max(1, 64 / max(h, w))
+        let meanImage = fill == .mean ? input.rule.inputMean : nil
+        let list = sample(all, count: stripColumns)
+        var cells: [Images.Image?] = []
+        for i in 0..<min(images, input.count) {
+            let original = Array(input.rawImage(i))
+            var moved = [Float](repeating: 0, count: input.perImage)
+            for a in list {
+                original.withUnsafeBufferPointer { x in
+                    moved.withUnsafeMutableBufferPointer {
+                        transform.apply(x.baseAddress!, $0.baseAddress!, channels: c, height: h, width: w, amount: a, seed: noiseSeed(seed, image: i),
+                                        fill: fill, interpolation: interpolation, meanImage: meanImage)
+                    }
+                }
+                cells.append(Picture.enlarge(Picture.display(moved[...], channels: c, height: h, width: w, range: Picture.rawRange(original)), factor))
+            }
+        }
+        return (try Picture.grid(cells, columns: list.count), list)
     }
 }
 

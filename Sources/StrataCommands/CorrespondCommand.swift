@@ -87,18 +87,9 @@ struct CorrespondCommand: StrataSubcommand {
             let rows = try Correspondence.run(images, parts: parts, runner: runner, layers: nodes, fill: occluder, draws: random, seed: seed,
                                               progress: progress.update)
             try makeDirectory(out)
-            var table = "part,layer,delta_mean,delta_std,pairs,control_mean,control_std,control_pairs,control_fallback_images\n"
-            for r in rows {
-                table += "\(CSV.field(r.part)),\(r.layer),\(csv(r.score.mean)),\(csv(r.score.std)),\(r.score.pairs),\(csv(r.control.mean)),\(csv(r.control.std)),"
-                    + "\(r.control.pairs),\(r.controlFallbacks)\n"
-            }
-            try AtomicFile.write(Data(table.utf8), to: "\(out)/correspondence.csv")
-            var md = Correspondence.markdown(rows, parts: parts.map(\.0), layers: nodes.map { graph.nodes[$0].name }, draws: random)
-            md += "\nΔ: the mean over the \(images.count * (images.count - 1) / 2) image pairs of the fraction of features where the two images' changes differ in sign, "
-                + "± std over pairs; the part covered with \(occluder) on the raw image; the controls' pairs pooled over the draws.\n"
-            for r in rows where r.controlFallbacks > 0 && r.layer == graph.nodes[nodes[0]].name {
-                md += "\nnote: \(r.controlFallbacks) image(s) had no place where a patch of \(r.part)'s size is half on the object; their control took the place with the most object pixels.\n"
-            }
+            try AtomicFile.write(Data(Correspondence.csv(rows).utf8), to: "\(out)/correspondence.csv")
+            let md = Correspondence.markdown(rows, parts: parts.map(\.0), layers: nodes.map { graph.nodes[$0].name }, draws: random, images: images.count,
+                                             fill: occluder)
             try AtomicFile.write(Data(md.utf8), to: "\(out)/correspondence.md")
             try RunRecord.write(to: out, command: "correspond", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: weights,
                                 rule: images.rule, parameters: [("fill", "\(occluder), drawn on the raw image"), ("layers", nodes.map { graph.nodes[$0].name }.joined(separator: ",")), ("random", "\(random)"),

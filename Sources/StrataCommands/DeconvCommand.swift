@@ -50,7 +50,7 @@ struct DeconvCommand: StrataSubcommand {
             guard !list.isEmpty, list.allSatisfy({ Int($0).map { $0 >= 0 } ?? false }) else {
                 throw ValidationError("--maps takes map numbers (0,5,9) or random:N")
             }
-            if let twice = SweepCommand.repeated(list.compactMap { Int($0) }) { throw ValidationError("--maps names map \(twice) twice; each map once") }
+            if let twice = Sweep.repeated(list.compactMap { Int($0) }) { throw ValidationError("--maps names map \(twice) twice; each map once") }
         }
     }
 
@@ -81,10 +81,7 @@ struct DeconvCommand: StrataSubcommand {
         guard let text else { return Array(0..<min(9, count)) }
         if text.hasPrefix("random:") {
             guard let n = Int(text.dropFirst(7)), n >= 1 else { throw CommandError("--maps random:N takes a count, e.g. random:9") }
-            var order = Array(0..<count)
-            var g = SplitMix64(seed: seed)
-            for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
-            return order.prefix(n).sorted()
+            return Projection.randomMaps(n, of: count, seed: seed)
         }
         let list = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         if let bad = list.first(where: { $0 >= count }) { throw CommandError("--maps: the layer has maps 0..<\(count), not \(bad)") }
@@ -110,45 +107,12 @@ struct DeconvCommand: StrataSubcommand {
             projectionSeconds += Date().timeIntervalSince(started)
             projected += activations.count
             try NumpyArray.write(.init(shape: [activations.count] + graph.input.dims, values: projections.flatMap { $0 }), path: "\(folder)/map-\(map).npy")
-            let json = "[" + activations.map { "{\"image\": \($0.image), \"row\": \($0.row), \"column\": \($0.column), \"activation\": \($0.value)}" }
-                .joined(separator: ",\n ") + "]\n"
-            try AtomicFile.write(Data(json.utf8), to: "\(folder)/map-\(map).json")
-            try Picture.write(picture(graph: graph, node: node, activations: activations, projections: projections, input: input), to: "\(folder)/map-\(map).png")
+            try AtomicFile.write(Data(Projection.json(activations).utf8), to: "\(folder)/map-\(map).json")
+            try Picture.write(Projection.picture(graph: graph, node: node, activations: activations, projections: projections, input: input),
+                              to: "\(folder)/map-\(map).png")
             files += 3
             progress(files / 3, maps.count)
         }
         return (files, Double(projected) / max(projectionSeconds, 1e-9))
-    }
-
-    /// The projections cropped to each activation's receptive field (left half, in a square grid)
-    /// beside the input patches (right half), as in ZF Fig. 2.
-    static func picture(graph: Graph, node: Int, activations: [Activation], projections: [[Float]], input: AnalysisInput) throws -> Images.Image {
-        let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
-        let side = Int(Double(activations.count).squareRoot().rounded(.up))
-        var left: [Images.Image?] = [], right: [Images.Image?] = []
-        var largest = 1
-        for (a, p) in zip(activations, projections) {
-            let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)
-            largest = max(largest, f.height, f.width)
-            left.append(Picture.signed(crop(p[...], c, h, w, f)[...], channels: c, height: f.height, width: f.width))
-            right.append(Picture.display(crop(input.rawImage(a.image), c, h, w, f)[...], channels: c, height: f.height, width: f.width, range: Picture.rawRange(input.rawImage(a.image))))
-        }
-        let factor = max(1, (96 + largest - 1) / largest)
-        var cells: [Images.Image?] = []
-        for row in 0..<side {
-            for half in [left, right] {
-                for k in (row * side)..<((row + 1) * side) { cells.append(k < half.count ? half[k].map { Picture.enlarge($0, factor) } : nil) }
-            }
-        }
-        return try Picture.grid(cells, columns: 2 * side)
-    }
-
-    static func crop(_ x: ArraySlice<Float>, _ c: Int, _ h: Int, _ w: Int, _ f: (top: Int, left: Int, height: Int, width: Int)) -> [Float] {
-        var out: [Float] = []
-        out.reserveCapacity(c * f.height * f.width)
-        for ch in 0..<c { for y in f.top..<(f.top + f.height) { for xx in f.left..<(f.left + f.width) {
-            out.append(x[x.startIndex + (ch * h + y) * w + xx])
-        } } }
-        return out
     }
 }

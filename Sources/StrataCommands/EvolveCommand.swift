@@ -52,14 +52,7 @@ struct EvolveCommand: StrataSubcommand {
         return CommandSupport.run(errors: &errors) {
             let node = try CommandSupport.layers(layer, in: graph)[0]
             let folder = "\(run)/checkpoints"
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            let snapshots = names.compactMap { name -> (Int, String)? in
-                // epoch-N.safetensors as train --snapshot-epochs writes them: N a plain positive number.
-                let digits = name.dropFirst(6).dropLast(12)
-                guard name.hasPrefix("epoch-"), name.hasSuffix(".safetensors"), (1...9).contains(digits.count), digits.first != "0",
-                      digits.allSatisfy({ ("0"..."9").contains($0) }), let e = Int(digits) else { return nil }
-                return (e, "\(folder)/\(name)")
-            }.sorted { $0.0 < $1.0 }
+            let snapshots = Evolution.snapshots(in: folder)
             guard !snapshots.isEmpty else {
                 throw CommandError("\(folder) has no snapshots (epoch-N.safetensors); train with --snapshot-epochs 1,2,5,... to keep them")
             }
@@ -81,11 +74,9 @@ struct EvolveCommand: StrataSubcommand {
                 let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: backend, batch: batch, weights: file.parameterTensors)
                 let projections = try Projection.project(best, input: images, runner: runner, layer: node)
                 for (row, (a, p)) in zip(best, projections).enumerated() {
-                    let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)
                     grid[row * snapshots.count + column] = p
-                    cells[row * snapshots.count + column] = Picture.enlarge(
-                        Picture.signed(DeconvCommand.crop(p[...], c, h, w, f)[...], channels: c, height: f.height, width: f.width), max(1, (96 + max(f.height, f.width) - 1) / max(f.height, f.width)))
-                    records.append("{\"epoch\": \(epoch), \"map\": \(a.map), \"image\": \(a.image), \"row\": \(a.row), \"column\": \(a.column), \"activation\": \(a.value)}")
+                    cells[row * snapshots.count + column] = Evolution.cell(p, activation: a, graph: graph, node: node)
+                    records.append(Evolution.record(epoch: epoch, a))
                 }
                 progress.update(column + 1, snapshots.count)
             }

@@ -47,22 +47,10 @@ struct FiltersCommand: StrataSubcommand {
             let (f, c, kh, kw) = (dims[0], dims[1], dims[2], dims[3])
             let rms = Filters.rms(tensor.values, filters: f)
             let radius = spec.training?.filterRMSClip
-            let perGroup = f / conv.groups
-            let columns = min(perGroup, 16)
-            var cells: [Images.Image?] = []
-            let factor = max(1, 48 / max(kh, kw))
-            for g in 0..<conv.groups {
-                let filters = (g * perGroup)..<((g + 1) * perGroup)
-                for k in filters { cells.append(Picture.enlarge(Filters.picture(tensor.values, filter: k, channels: c, height: kh, width: kw), factor)) }
-                while cells.count % columns != 0 { cells.append(nil) }
-            }
+            let montage = try Filters.montage(tensor.values, filters: f, channels: c, height: kh, width: kw, groups: conv.groups)
             try makeDirectory(out)
-            try Picture.write(Picture.grid(cells, columns: columns), to: "\(out)/\(graph.nodes[node].name).png")
-            var text = "filter,group,rms,at_clip_radius\n"
-            for (k, r) in rms.enumerated() {
-                text += "\(k),\(k / perGroup),\(csv(r)),\(radius.map { r >= 0.99 * $0 ? "1" : "0" } ?? "")\n"
-            }
-            try AtomicFile.write(Data(text.utf8), to: "\(out)/\(graph.nodes[node].name)-rms.csv")
+            try Picture.write(montage, to: "\(out)/\(graph.nodes[node].name).png")
+            try AtomicFile.write(Data(Filters.rmsCSV(rms, groups: conv.groups, radius: radius).utf8), to: "\(out)/\(graph.nodes[node].name)-rms.csv")
             try RunRecord.write(to: out, command: "filters", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: weights,
                                 parameters: [("layer", graph.nodes[node].name)])
             let mean = rms.reduce(0, +) / Double(max(rms.count, 1))

@@ -7,14 +7,6 @@ import StrataPlan
 import StrataMPI
 import StrataTrain
 
-/// How heatmaps of several images are coloured.
-enum HeatmapScale: String, ExpressibleByArgument, CaseIterable {
-    /// Each image's map over its own range.
-    case image
-    /// One absolute range over all images, so maps compare.
-    case shared
-}
-
 /// `strata occlude SPEC --weights W (--input X --labels Y | --data DATA --limit N) --out DIR`.
 struct OccludeCommand: StrataSubcommand {
     static let configuration = CommandConfiguration(
@@ -68,7 +60,7 @@ struct OccludeCommand: StrataSubcommand {
         let progress = AnalysisProgress("occlude", live: errors is StandardStream)
         defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
         return CommandSupport.run(errors: &errors) {
-            let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+            let (h, w) = (graph.input.height, graph.input.width)
             let p = patch ?? max(1, (h + 2) / 5), s = stride ?? max(1, p / 3)
             guard p <= min(h, w) else { throw CommandError("--patch \(p) is larger than the input (\(h)×\(w))") }
             let node = try layer.map { try CommandSupport.layers($0, in: graph)[0] } ?? Occlusion.defaultLayer(graph)
@@ -91,24 +83,9 @@ struct OccludeCommand: StrataSubcommand {
             try NumpyArray.write(int32: r.topClass, shape: shape, path: "\(out)/top_class.npy")
             try NumpyArray.write(.init(shape: shape, values: r.activation), path: "\(out)/activation.npy")
             try NumpyArray.write(int32: r.strongestMap, shape: [input.count], path: "\(out)/strongest_map.npy")
-            // Pictures: per image the input, then the probability, activation and top-class maps at the input's scale.
-            let positions = r.rows * r.columns
-            let shownCount = min(show, input.count)
-            let sharedActivation = Picture.range(r.activation[0..<(shownCount * positions)])
-            let cell = max(1, min(h / max(r.rows, 1), w / max(r.columns, 1)))
-            let factor = max(1, 96 / max(h, w))
-            var cells: [Images.Image?] = []
-            for i in 0..<shownCount {
-                let maps = (i * positions)..<((i + 1) * positions)
-                cells.append(Picture.enlarge(Picture.display(input.rawImage(i), channels: c, height: h, width: w, range: Picture.rawRange(input.rawImage(i))), factor))
-                let probabilityRange: (Float, Float) = scale == .shared ? (0, 1) : Picture.range(r.probability[maps])
-                cells.append(Picture.enlarge(Picture.heatmap(r.probability[maps], rows: r.rows, columns: r.columns, range: probabilityRange, cell: cell), factor))
-                let activationRange = scale == .shared ? sharedActivation : Picture.range(r.activation[maps])
-                cells.append(Picture.enlarge(Picture.heatmap(r.activation[maps], rows: r.rows, columns: r.columns, range: activationRange, cell: cell), factor))
-                cells.append(Picture.enlarge(Picture.heatmap(r.topClass[maps].map(Float.init)[...], rows: r.rows, columns: r.columns,
-                                                             range: (0, Float(max(1, graph.classes - 1))), cell: cell), factor))
+            if let picture = try r.picture(input, shape: graph.input, classes: graph.classes, show: show, scale: scale) {
+                try Picture.write(picture, to: "\(out)/occlusion.png")
             }
-            if !cells.isEmpty { try Picture.write(Picture.grid(cells, columns: 4), to: "\(out)/occlusion.png") }
             try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
                                 rule: input.rule, parameters: [("fill", "\(occluder), drawn on the raw image"), ("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
                                              ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", scale.rawValue), ("batch", "\(runner.batch)")])
@@ -118,3 +95,5 @@ struct OccludeCommand: StrataSubcommand {
         }
     }
 }
+
+extension HeatmapScale: ExpressibleByArgument {}

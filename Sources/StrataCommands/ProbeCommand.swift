@@ -98,28 +98,13 @@ struct ProbeCommand: StrataSubcommand {
             // Every layer's features, computed once for all drawn images and for the test images.
             let trainFeatures = try runner.outputs(train.images, count: train.count, nodes: nodes)
             let testFeatures = try runner.outputs(test.images, count: test.count, nodes: nodes)
-            var csv = "layer,classifier,per_class,draw,test_images,accuracy\n"
-            var md = "| layer | features | \(classifier.rawValue) test accuracy (%), mean ± std over draws | draws |\n|---|---|---|---|\n"
-            for (k, node) in nodes.enumerated() {
-                let d = graph.nodes[node].shape!.elementCount!
-                var accuracies: [Double] = []
-                for (t, rows) in drawn.enumerated() {
-                    var x = [Float](), labels = [Int]()
-                    x.reserveCapacity(rows.count * d)
-                    for r in rows {
-                        let p = position[r]!
-                        x += trainFeatures[k][(p * d)..<((p + 1) * d)]
-                        labels.append(train.labels![p])
-                    }
-                    let probe = LinearProbe.train(classifier, features: x, count: rows.count, dimensions: d, labels: labels, classes: classes, lambda: lambda)
-                    let accuracy = probe.accuracy(testFeatures[k], count: test.count, labels: test.labels!)
-                    accuracies.append(accuracy)
-                    csv += "\(graph.nodes[node].name),\(classifier.rawValue),\(perClass),\(t),\(test.count),\(String(format: "%.6f", accuracy))\n"
-                }
-                let mean = accuracies.reduce(0, +) / Double(accuracies.count)
-                let std = accuracies.count > 1 ? (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(accuracies.count - 1)).squareRoot() : 0
-                md += "| \(graph.nodes[node].name) | \(d) | \(String(format: "%.2f ± %.2f", mean * 100, std * 100)) | \(draws) |\n"
+            let features = nodes.enumerated().map { k, node in
+                LinearProbe.Features(layer: graph.nodes[node].name, dimensions: graph.nodes[node].shape!.elementCount!, train: trainFeatures[k], test: testFeatures[k])
             }
+            let results = LinearProbe.evaluate(classifier, layers: features, trainLabels: train.labels!, draws: drawn.map { $0.map { position[$0]! } },
+                                               testLabels: test.labels!, classes: classes, lambda: lambda)
+            let csv = LinearProbe.csv(results, classifier: classifier, perClass: perClass, testImages: test.count)
+            var md = LinearProbe.markdown(results, classifier: classifier)
             let folder = out ?? "runs/probe-\(graph.name)"
             try FileCheck.makeDirectory(folder)
             try AtomicFile.write(Data(csv.utf8), to: folder + "/probe.csv")

@@ -104,4 +104,63 @@ struct AnalysisTests {
         #expect(abs(s.std - (6.0 / 108).squareRoot()) < 1e-12)   // population std of 0.5, 0.5, 1
         #expect(Correspondence.score([[1, 2], [1, 2]]).mean == 0)
     }
+
+    /// correspondence.csv: a header and a line per row, parts quoted by RFC 4180.
+    @Test func correspondenceCSV() {
+        let rows = [Correspondence.Row(part: "eye, left", layer: "c1", score: .init(mean: 0.25, std: 0.5, pairs: 3),
+                                       control: .init(mean: 0.5, std: 0, pairs: 6), controlFallbacks: 1)]
+        #expect(Correspondence.csv(rows) == "part,layer,delta_mean,delta_std,pairs,control_mean,control_std,control_pairs,control_fallback_images\n"
+                + "\"eye, left\",c1,0.25,0.5,3,0.5,0.0,6,1\n")
+    }
+
+    /// correspondence.md: the table, what Δ is, and a note (once, not per layer) for a control that fell back.
+    @Test func correspondenceMarkdown() {
+        func row(_ part: String, _ layer: String, fallbacks: Int) -> Correspondence.Row {
+            Correspondence.Row(part: part, layer: layer, score: .init(mean: 0.125, std: 0.25, pairs: 3), control: .init(mean: 0.5, std: 0.0625, pairs: 6),
+                               controlFallbacks: fallbacks)
+        }
+        let rows = [row("eye", "c1", fallbacks: 0), row("eye", "f1", fallbacks: 0), row("nose", "c1", fallbacks: 2), row("nose", "f1", fallbacks: 2)]
+        let md = Correspondence.markdown(rows, parts: ["eye", "nose"], layers: ["c1", "f1"], draws: 1, images: 3, fill: .grey)
+        #expect(md == """
+            | | Δ c1 | Δ f1 |
+            |---|---|---|
+            | eye | 0.1250 ± 0.2500 | 0.1250 ± 0.2500 |
+            | random (eye's size, 1 draw) | 0.5000 ± 0.0625 | 0.5000 ± 0.0625 |
+            | nose | 0.1250 ± 0.2500 | 0.1250 ± 0.2500 |
+            | random (nose's size, 1 draw) | 0.5000 ± 0.0625 | 0.5000 ± 0.0625 |
+
+            Δ: the mean over the 3 image pairs of the fraction of features where the two images' changes differ in sign, ± std over pairs; \
+            the part covered with grey (0.5) on the raw image; the controls' pairs pooled over the draws.
+
+            note: 2 image(s) had no place where a patch of nose's size is half on the object; their control took the place with the most object pixels.
+
+            """)
+    }
+
+    /// The montage: 16 filters across at most, each group starting a row; the RMS table marks the
+    /// filters at the clip radius only when there is one.
+    @Test func filterMontageAndRMSTable() throws {
+        let weight = (0..<(20 * 1 * 3 * 3)).map { Float($0 % 7) - 3 }
+        let one = try Filters.montage(weight, filters: 20, channels: 1, height: 3, width: 3, groups: 1)   // 48-pixel cells, 16 + 4
+        #expect(one.width == 16 * 48 + 17 * 2 && one.height == 2 * 48 + 3 * 2)
+        let two = try Filters.montage(Array(weight.prefix(6 * 9)), filters: 6, channels: 1, height: 3, width: 3, groups: 2)
+        #expect(two.width == 3 * 48 + 4 * 2 && two.height == 2 * 48 + 3 * 2)
+        #expect(Filters.rmsCSV([0.5, 1, 2, 0.995], groups: 2, radius: 1) == "filter,group,rms,at_clip_radius\n0,0,0.5,0\n1,0,1.0,1\n2,1,2.0,1\n3,1,0.995,1\n")
+        #expect(Filters.rmsCSV([0.5], groups: 1, radius: nil) == "filter,group,rms,at_clip_radius\n0,0,0.5,\n")
+    }
+
+    /// occlusion.png: a row per shown image, four cells each (the input, three maps), none for no image.
+    @Test func occlusionPicture() throws {
+        let graph = try compile(smallNet)
+        let input = AnalysisInput(images: randomImages(3, 128), count: 3, labels: [2, 0, 1], names: ["a", "b", "c"], perImage: 128)
+        let runner = try BatchRunner(graph: graph, backend: CPUBackend(), batch: 5, keeping: [4, 6], weights: randomWeights(graph))
+        let r = try Occlusion.run(input, runner: runner, layer: 4, patch: 3, stride: 2)
+        // 8×8 input enlarged 12 times (96); the 3×3 maps at 2 pixels a position, 72.
+        for scale in HeatmapScale.allCases {
+            let picture = try #require(try r.picture(input, shape: graph.input, classes: 3, show: 2, scale: scale))
+            #expect(picture.width == 4 * 96 + 5 * 2 && picture.height == 2 * 96 + 3 * 2)
+        }
+        #expect(try r.picture(input, shape: graph.input, classes: 3, show: 9, scale: .image)?.height == 3 * 96 + 4 * 2)
+        #expect(try r.picture(input, shape: graph.input, classes: 3, show: 0, scale: .image) == nil)
+    }
 }

@@ -53,4 +53,32 @@ struct LinearProbeTests {
         #expect(a == LinearProbe.draw(labels: labels, classes: 4, perClass: 5, seed: 3, draw: 1))
         #expect(a != LinearProbe.draw(labels: labels, classes: 4, perClass: 5, seed: 3, draw: 2))
     }
+
+    /// A probe per layer and draw: a layer whose feature is the label is read perfectly, one that
+    /// holds the wrong sign of it never; the tables have a line per draw and a row per layer.
+    @Test func aProbePerLayerAndDrawAndItsTables() {
+        let trainLabels = [0, 1, 0, 1, 0, 1], testLabels = [1, 0, 1, 0]
+        let signal = LinearProbe.Features(layer: "good", dimensions: 1, train: trainLabels.map { $0 == 1 ? 1 : -1 }, test: testLabels.map { $0 == 1 ? 1 : -1 })
+        let flipped = LinearProbe.Features(layer: "flipped", dimensions: 1, train: trainLabels.map { $0 == 1 ? 1 : -1 }, test: testLabels.map { $0 == 1 ? -1 : 1 })
+        let results = LinearProbe.evaluate(.softmax, layers: [signal, flipped], trainLabels: trainLabels, draws: [[0, 1, 2, 3], [2, 3, 4, 5]],
+                                           testLabels: testLabels, classes: 2, lambda: 1e-4)
+        #expect(results.map(\.layer) == ["good", "flipped"] && results[0].accuracies == [1, 1] && results[1].accuracies == [0, 0])
+        #expect(results[0].mean == 1 && results[0].std == 0)
+        #expect(LinearProbe.LayerAccuracy(layer: "x", dimensions: 1, accuracies: [0.5, 1]).std == (0.125).squareRoot())
+        #expect(LinearProbe.csv(results, classifier: .softmax, perClass: 2, testImages: 4) == """
+            layer,classifier,per_class,draw,test_images,accuracy
+            good,softmax,2,0,4,1.000000
+            good,softmax,2,1,4,1.000000
+            flipped,softmax,2,0,4,0.000000
+            flipped,softmax,2,1,4,0.000000
+
+            """)
+        #expect(LinearProbe.markdown(results, classifier: .softmax) == """
+            | layer | features | softmax test accuracy (%), mean ± std over draws | draws |
+            |---|---|---|---|
+            | good | 1 | 100.00 ± 0.00 | 2 |
+            | flipped | 1 | 0.00 ± 0.00 | 2 |
+
+            """)
+    }
 }

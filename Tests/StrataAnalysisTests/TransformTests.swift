@@ -1,5 +1,6 @@
 import StrataAnalysis
 import StrataCPU
+import StrataFormats
 import StrataIR
 import Testing
 
@@ -143,5 +144,46 @@ struct SweepTests {
         #expect(observed.map(\.distance) == rows.map(\.distance) && observed.map(\.trueProbability) == rows.map(\.trueProbability))
         let summary = Sweep.summary(rows, labels: input.labels!)
         #expect(summary.count == 6 * 3 && summary.allSatisfy { $0.images == 5 && $0.relativeDistance.low <= $0.relativeDistance.mean && $0.relativeDistance.mean <= $0.relativeDistance.high })
+    }
+}
+
+@Suite("What a sweep writes")
+struct SweepOutputTests {
+    @Test func theDefaultLayersAreEachConvAndFcRectified() throws {
+        let graph = try compile(smallNet)
+        // c1 → r1, c2 → r2, f1 (no ReLU after it) itself.
+        #expect(Sweep.defaultLayers(graph) == [1, 4, 5])
+    }
+
+    @Test func aBlurWiderThanTheImageIsRefused() {
+        #expect(throws: Never.self) { try Sweep.check([(.blur, [0, 8]), (.rotate, [90])], height: 8, width: 6) }
+        let error = #expect(throws: SweepError.self) { try Sweep.check([(.blur, [1, 9])], height: 8, width: 6) }
+        #expect(error?.description == "blur σ 9.0 is wider than the image (8 pixels), where a blur shows nothing more; give σ between 0 and 8")
+        #expect(Sweep.repeated([1, 2, 3, 2, 1]) == 2 && Sweep.repeated(["a", "b"]) == nil)
+    }
+
+    @Test func sweepCSVHasAHeaderAndALinePerRow() {
+        let rows = [SweepRow(image: 0, transform: .rotate, amount: 90, layer: "c1", distance: 1.5, relativeDistance: 0.25, trueProbability: 0.5, topLabel: 2),
+                    SweepRow(image: 1, transform: .blur, amount: 0.5, layer: "f1", distance: 0, relativeDistance: .infinity, trueProbability: 1, topLabel: 0)]
+        let lines = Sweep.rowsCSV(rows).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines == ["image,transform,amount,layer,distance,relative_distance,true_prob,top_label",
+                          "0,rotate,90.0,c1,1.5,0.25,0.5,2", "1,blur,0.5,f1,0.0,inf,1.0,0", ""])
+        #expect(Sweep.rowsCSV([]) == "image,transform,amount,layer,distance,relative_distance,true_prob,top_label\n")
+    }
+
+    @Test func aStripHasARowPerImageAndAColumnPerAmountSampledEvenly() throws {
+        #expect(Sweep.sample(Array(0..<100), count: 5) == [0, 24, 49, 74, 99])
+        #expect(Sweep.sample([1, 2, 3], count: 5) == [1, 2, 3])
+        let input = AnalysisInput(images: randomImages(5, 128), count: 5, labels: [0, 1, 2, 0, 1], names: (0..<5).map { "\($0)" }, perImage: 128)
+        let shape = try compile(smallNet).input   // 2×8×8: each cell enlarged 8 times, 64×64
+        let many = (0..<50).map(Double.init)
+        let strip = try Sweep.strip(input, shape: shape, transform: .translateX, amounts: many, images: 3)
+        #expect(strip.amounts.count == Sweep.stripColumns && strip.amounts.first == 0 && strip.amounts.last == 49)
+        #expect(strip.picture.width == 40 * 64 + 41 * 2 && strip.picture.height == 3 * 64 + 4 * 2)
+        // The identity column is the raw image, enlarged.
+        let few = try Sweep.strip(input, shape: shape, transform: .rotate, amounts: [0, 90], images: 9)
+        #expect(few.amounts == [0, 90] && few.picture.width == 2 * 64 + 3 * 2 && few.picture.height == 5 * 64 + 6 * 2)
+        let first = Picture.enlarge(Picture.display(input.rawImage(0), channels: 2, height: 8, width: 8, range: Picture.rawRange(input.rawImage(0))), 8)
+        #expect((0..<64).allSatisfy { y in (0..<64).allSatisfy { x in few.picture.pixels[(2 + y) * few.picture.width + 2 + x] == first.pixels[y * 64 + x] } })
     }
 }

@@ -43,7 +43,7 @@ struct FuzzNewReadersTests {
             """.utf8)
         _ = fuzz.fuzz("sweep file", seed: seed, salt: 11) { bytes in
             try Data(bytes).write(to: URL(fileURLWithPath: d + "/sweep.yaml"))
-            let file = try SweepFile.load(d + "/sweep.yaml")
+            let file = try SweepFile.load(d + "/sweep.yaml", maximumBatch: CommandSupport.maximumBatch)
             #expect(!file.transforms.isEmpty && file.spec.hasPrefix(d))
         }
     }
