@@ -86,9 +86,8 @@ public struct Occlusion: Sendable {
 
     /// The default layer: the output of the ReLU right after the last conv (else the last conv, else the last layer before the classifier).
     public static func defaultLayer(_ graph: Graph) -> Int {
-        guard let conv = graph.nodes.lastIndex(where: { $0.op == "conv" }) else { return max(0, graph.nodes.count - 2) }
-        if let next = graph.nodes.firstIndex(where: { $0.op == "relu" && $0.inputs == [.node(conv)] }) { return next }
-        return conv
+        guard let conv = graph.nodes.lastIndex(where: { if case .conv = $0.layer { true } else { false } }) else { return max(0, graph.nodes.count - 2) }
+        return graph.rectified(conv)
     }
 
     /// Writes raw image `x` with the square at position (i, j) filled into `out`.

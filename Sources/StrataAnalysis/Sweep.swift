@@ -266,9 +266,9 @@ extension Sweep {
     /// The layers a sweep compares by default: each conv and fc layer's rectified output (the ReLU
     /// right after it, else the layer itself).
     public static func defaultLayers(_ graph: Graph) -> [Int] {
-        graph.nodes.indices.filter { ["conv", "fc"].contains(graph.nodes[$0].op) }.map { i in
-            graph.nodes.firstIndex { $0.op == "relu" && $0.inputs == [.node(i)] } ?? i
-        }
+        // Layers with learnable parameters (the typed `Layer`, not op names, so a new layer type
+        // with weights is swept too), each through the ReLU that reads it where there is one.
+        graph.nodes.indices.filter { !graph.parameterShapes($0).isEmpty }.map(graph.rectified)
     }
 
     /// Refuses amounts that cost much and show nothing: a blur's cost grows with σ (a kernel of
@@ -349,3 +349,13 @@ public struct SweepError: Error, CustomStringConvertible {
 
 /// A float written for CSV: shortest round-trip text, `nan`, `inf` or `-inf`.
 public func csv(_ x: Double) -> String { x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf")) }
+
+extension Graph {
+    /// Node `i`'s rectified output: the ReLU that reads it, where there is one, else `i`.
+    func rectified(_ i: Int) -> Int {
+        nodes.firstIndex { node in
+            if case .relu = node.layer { return node.inputs == [.node(i)] }
+            return false
+        } ?? i
+    }
+}
