@@ -81,26 +81,9 @@ public enum Sweep {
             let e = try runner.executor(n)
             let originals = Array(input.images[(start * perImage)..<((start + n) * perImage)])
             try originals.withUnsafeBufferPointer { try e.setInput($0) }
-            var reference = sizes.map { [Float](repeating: 0, count: n * $0) }
             let slot = Dictionary(uniqueKeysWithValues: layers.enumerated().map { (TensorID.value($0.element), $0.offset) })
-            let observed = e.plan.observed.values.reduce(0) { $0 + $1.count }
-            if observed == layers.count {
-                try e.run(seed: 0) { t, values in
-                    if let k = slot[t] { reference[k].withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: values.prefix(n * sizes[k])) } }
-                }
-            } else {
-                try e.run()
-                for (k, node) in layers.enumerated() { reference[k] = try e.read(.value(node)) }
-            }
-            var norms = [[Double]](repeating: [Double](repeating: 0, count: n), count: layers.count)
-            for k in 0..<layers.count {
-                let zero = [Float](repeating: 0, count: sizes[k])
-                for i in 0..<n {
-                    norms[k][i] = zero.withUnsafeBufferPointer { z in
-                        reference[k].withUnsafeBufferPointer { r in Self.distance(r.baseAddress! + i * sizes[k], z.baseAddress!, count: sizes[k]) }
-                    }
-                }
-            }
+            let observed = e.plan.observed.values.reduce(0) { $0 + $1.count } == layers.count
+            let (reference, norms) = try referenceOutputs(e, n: n, layers: layers, sizes: sizes, slot: slot, observed: observed)
             for k in 0..<layers.count {
                 if let i = norms[k].firstIndex(where: { !$0.isFinite }) {
                     throw SweepError.nonFinite(layer: graph.nodes[layers[k]].name, image: start + i, what: "the untransformed image")
@@ -111,45 +94,10 @@ public enum Sweep {
             let meanImage = fill == .mean ? input.rule.inputMean : nil
             for (transform, amounts) in transforms {
                 for amount in amounts {
-                    let sampler = transform.sampler(height: h, width: w, amount: amount, fill: fill, interpolation: interpolation)
-                    raw.withUnsafeBufferPointer { x in
-                        moved.withUnsafeMutableBufferPointer { out in
-                            for i in 0..<n {
-                                if let sampler {
-                                    sampler.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, meanImage: meanImage)
-                                } else {
-                                    transform.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, height: h, width: w,
-                                                    amount: amount, seed: Sweep.noiseSeed(noiseSeed, image: start + i), fill: fill, interpolation: interpolation,
-                                                    meanImage: meanImage)
-                                }
-                            }
-                            // T(x) − μ: the mean subtracted after the transform.
-                            batch.withUnsafeMutableBufferPointer { input.rule.prepare(out.baseAddress!, into: $0.baseAddress!, count: n) }
-                        }
-                    }
+                    transformed(raw, into: &moved, prepared: &batch, n: n, first: start, rule: input.rule, shape: (c, h, w), transform: transform,
+                                amount: amount, noiseSeed: noiseSeed, fill: fill, interpolation: interpolation, meanImage: meanImage)
                     try batch.withUnsafeBufferPointer { try e.setInput($0) }
-                    // Distances of every image and layer, from the executor's memory as each layer is
-                    // made (or after the run), the images split across the cores.
-                    var distances = [Double](repeating: 0, count: n * layers.count)
-                    try distances.withUnsafeMutableBufferPointer { out in
-                        nonisolated(unsafe) let target = out.baseAddress!   // each (image, layer) writes its own slot
-                        func measure(_ k: Int, _ values: UnsafeBufferPointer<Float>) {
-                            nonisolated(unsafe) let o = values.baseAddress!
-                            reference[k].withUnsafeBufferPointer { r in
-                                nonisolated(unsafe) let base = r.baseAddress!
-                                let (size, count) = (sizes[k], layers.count)
-                                DispatchQueue.concurrentPerform(iterations: n) { i in
-                                    target[i * count + k] = Self.distance(o + i * size, base + i * size, count: size)
-                                }
-                            }
-                        }
-                        if observed == layers.count {
-                            try e.run(seed: 0) { t, values in if let k = slot[t] { measure(k, values) } }
-                        } else {
-                            try e.run()
-                            for (k, node) in layers.enumerated() { try e.withValues(.value(node)) { measure(k, $0) } }
-                        }
-                    }
+                    let distances = try self.distances(e, to: reference, n: n, layers: layers, sizes: sizes, slot: slot, observed: observed)
                     let probabilities = try e.read(.value(last))
                     for i in 0..<n {
                         let row = probabilities[(i * classes)..<((i + 1) * classes)]
@@ -175,6 +123,83 @@ public enum Sweep {
         }
         guard communicator.isDistributed else { return rows }
         return try gather(rows, chunks: chunkOfRow, layers: layers.map { graph.nodes[$0].name }, communicator: communicator)
+    }
+
+    /// The untransformed images' outputs at each layer (read as the layer is made when the plan
+    /// observes them all, else after the run) and their norms, per layer and image.
+    static func referenceOutputs(_ e: any Executor, n: Int, layers: [Int], sizes: [Int], slot: [TensorID: Int],
+                                 observed: Bool) throws -> (reference: [[Float]], norms: [[Double]]) {
+        var reference = sizes.map { [Float](repeating: 0, count: n * $0) }
+        if observed {
+            try e.run(seed: 0) { t, values in
+                if let k = slot[t] { reference[k].withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: values.prefix(n * sizes[k])) } }
+            }
+        } else {
+            try e.run()
+            for (k, node) in layers.enumerated() { reference[k] = try e.read(.value(node)) }
+        }
+        var norms = [[Double]](repeating: [Double](repeating: 0, count: n), count: layers.count)
+        for k in 0..<layers.count {
+            let zero = [Float](repeating: 0, count: sizes[k])
+            for i in 0..<n {
+                norms[k][i] = zero.withUnsafeBufferPointer { z in
+                    reference[k].withUnsafeBufferPointer { r in Self.distance(r.baseAddress! + i * sizes[k], z.baseAddress!, count: sizes[k]) }
+                }
+            }
+        }
+        return (reference, norms)
+    }
+
+    /// `n` raw images transformed (`moved`), then prepared for the network (`prepared`): T(x) − μ,
+    /// the mean subtracted after the transform. `first` is the first image's index (the noise's draw).
+    static func transformed(_ raw: [Float], into moved: inout [Float], prepared: inout [Float], n: Int, first: Int, rule: InputRule,
+                            shape: (c: Int, h: Int, w: Int), transform: Transform, amount: Double, noiseSeed: UInt64, fill: Fill,
+                            interpolation: Interpolation, meanImage: [Float]?) {
+        let (c, h, w) = shape
+        let perImage = c * h * w
+        let sampler = transform.sampler(height: h, width: w, amount: amount, fill: fill, interpolation: interpolation)
+        raw.withUnsafeBufferPointer { x in
+            moved.withUnsafeMutableBufferPointer { out in
+                for i in 0..<n {
+                    if let sampler {
+                        sampler.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, meanImage: meanImage)
+                    } else {
+                        transform.apply(x.baseAddress! + i * perImage, out.baseAddress! + i * perImage, channels: c, height: h, width: w,
+                                        amount: amount, seed: Sweep.noiseSeed(noiseSeed, image: first + i), fill: fill, interpolation: interpolation,
+                                        meanImage: meanImage)
+                    }
+                }
+                prepared.withUnsafeMutableBufferPointer { rule.prepare(out.baseAddress!, into: $0.baseAddress!, count: n) }
+            }
+        }
+    }
+
+    /// Runs the executor's input and returns the distance of every image's output at every layer
+    /// from its reference, `[image * layers + layer]`: from the executor's memory as each layer is
+    /// made (or after the run), the images split across the cores.
+    static func distances(_ e: any Executor, to reference: [[Float]], n: Int, layers: [Int], sizes: [Int], slot: [TensorID: Int],
+                          observed: Bool) throws -> [Double] {
+        var distances = [Double](repeating: 0, count: n * layers.count)
+        try distances.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let target = out.baseAddress!   // each (image, layer) writes its own slot
+            func measure(_ k: Int, _ values: UnsafeBufferPointer<Float>) {
+                nonisolated(unsafe) let o = values.baseAddress!
+                reference[k].withUnsafeBufferPointer { r in
+                    nonisolated(unsafe) let base = r.baseAddress!
+                    let (size, count) = (sizes[k], layers.count)
+                    DispatchQueue.concurrentPerform(iterations: n) { i in
+                        target[i * count + k] = Self.distance(o + i * size, base + i * size, count: size)
+                    }
+                }
+            }
+            if observed {
+                try e.run(seed: 0) { t, values in if let k = slot[t] { measure(k, values) } }
+            } else {
+                try e.run()
+                for (k, node) in layers.enumerated() { try e.withValues(.value(node)) { measure(k, $0) } }
+            }
+        }
+        return distances
     }
 
     /// The noise transform's draw for an image: a function of the seed and the image's index only.
