@@ -380,18 +380,19 @@ extension JSONValue {
     }
 
     /// The members of a JSON object read from a file, with errors that name the file and the key:
-    /// `OUT/result.json: 'seed' is not a whole number ≥ 0 (it is "-3")`.
+    /// `OUT/result.json: 'seed' is not a whole number ≥ 0 (it is -3)`; for an object inside the
+    /// file, `within` names its key: `tuning.json: in 'GPU | 1', 'tm' is not a whole number (it is "x")`.
     public struct Fields: Sendable {
         public let path: String
+        public let within: String?
         public let members: [(String, JSONValue)]
 
-        /// `value`, which must be an object; `what` says what the file should be ("a tuning file").
-        public init(_ value: JSONValue, path: String, what: String) throws(FormatError) {
+        /// `value`, which must be an object; `what` says what it should be ("a tuning file").
+        public init(_ value: JSONValue, path: String, what: String, within: String? = nil) throws(FormatError) {
             guard case .object(let members) = value else {
-                throw FormatError(path: path, reason: "it is not \(what) (a JSON object)")
+                throw FormatError(path: path, reason: (within.map { "'\($0)'" } ?? "it") + " is not \(what) (a JSON object)")
             }
-            self.path = path
-            self.members = members
+            (self.path, self.within, self.members) = (path, within, members)
         }
 
         /// Reads and parses the file at `path`: missing, unreadable or not JSON is an error naming it.
@@ -404,7 +405,9 @@ extension JSONValue {
 
         /// The member `key`, which must be there.
         public func required<T>(_ key: String, _ kind: Kind<T>) throws(FormatError) -> T {
-            guard let value = members.first(where: { $0.0 == key })?.1 else { throw FormatError(path: path, reason: "it lacks '\(key)'") }
+            guard let value = members.first(where: { $0.0 == key })?.1 else {
+                throw failure((within.map { "'\($0)'" } ?? "it") + " lacks '\(key)'", located: false)
+            }
             return try read(key, value, kind)
         }
 
@@ -418,9 +421,13 @@ extension JSONValue {
             guard let v = kind.read(value) else {
                 var shown = value.text()
                 if shown.count > 60 { shown = String(shown.prefix(57)) + "..." }
-                throw FormatError(path: path, reason: "'\(key)' is not \(kind.name) (it is \(shown))")
+                throw failure("'\(key)' is not \(kind.name) (it is \(shown))", located: true)
             }
             return v
+        }
+
+        func failure(_ reason: String, located: Bool) -> FormatError {
+            FormatError(path: path, reason: (located ? within.map { "in '\($0)', " } ?? "" : "") + reason)
         }
     }
 }
