@@ -37,7 +37,7 @@ public enum Report {
     }
 
     /// A JavaScript string literal that is safe inside a `<script>` element.
-    static func js(_ s: String) -> String { JSON.string(s).replacingOccurrences(of: "<", with: "\\u003c") }
+    static func js(_ s: String) -> String { JSONValue.string(s).text().replacingOccurrences(of: "<", with: "\\u003c") }
 
     static func number(_ s: Substring) -> String {
         guard let v = Double(s), v.isFinite else { return "null" }
@@ -133,9 +133,8 @@ public enum Report {
             var body = ""
             let relative = folder == root ? "." : String(folder.dropFirst(root.count + 1))
             let title = folder == root ? (root as NSString).lastPathComponent : relative
-            if let record = try? String(contentsOfFile: "\(folder)/run.json", encoding: .utf8),
-               let command = record.range(of: "\"command\": \"").map({ record[$0.upperBound...].prefix { $0 != "\"" } }) {
-                body += "<p class=\"record\">strata \(escape(String(command))) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a></p>\n"
+            if let record = FileManager.default.contents(atPath: "\(folder)/run.json"), let command = (try? JSONValue.parse(record))?["command"]?.text {
+                body += "<p class=\"record\">strata \(escape(command)) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a></p>\n"
             }
             if let m = table("\(folder)/metrics.csv", warnings: &warnings), let epoch = m.header.firstIndex(of: "epoch") {
                 func column(_ name: String) -> [(String, String)] {

@@ -110,9 +110,8 @@ struct DeconvCommand: StrataSubcommand {
             projectionSeconds += Date().timeIntervalSince(started)
             projected += activations.count
             try NumpyArray.write(.init(shape: [activations.count] + graph.input.dims, values: projections.flatMap { $0 }), path: "\(folder)/map-\(map).npy")
-            let json = "[" + activations.map { "{\"image\": \($0.image), \"row\": \($0.row), \"column\": \($0.column), \"activation\": \($0.value)}" }
-                .joined(separator: ",\n ") + "]\n"
-            try AtomicFile.write(Data(json.utf8), to: "\(folder)/map-\(map).json")
+            let json = JSONValue.array(activations.map { ["image": .int($0.image), "row": .int($0.row), "column": .int($0.column), "activation": .float($0.value)] })
+            try AtomicFile.write(Data((json.text(.pretty) + "\n").utf8), to: "\(folder)/map-\(map).json")
             try Picture.write(picture(graph: graph, node: node, activations: activations, projections: projections, input: input), to: "\(folder)/map-\(map).png")
             files += 3
             progress(files / 3, maps.count)

@@ -68,7 +68,7 @@ struct EvolveCommand: StrataSubcommand {
             let backend = try network.backend   // one device context for every snapshot
             var grid = [[Float]](repeating: [], count: chosen.count * snapshots.count)
             var cells = [Images.Image?](repeating: nil, count: chosen.count * snapshots.count)
-            var records: [String] = []
+            var records: [JSONValue] = []
             for (column, (epoch, path)) in snapshots.enumerated() {
                 // Every snapshot prepares the images with its own mean image, as it was trained.
                 var snapshot = analysis
@@ -84,13 +84,14 @@ struct EvolveCommand: StrataSubcommand {
                     grid[row * snapshots.count + column] = p
                     cells[row * snapshots.count + column] = Picture.enlarge(
                         Picture.signed(DeconvCommand.crop(p[...], c, h, w, f)[...], channels: c, height: f.height, width: f.width), max(1, (96 + max(f.height, f.width) - 1) / max(f.height, f.width)))
-                    records.append("{\"epoch\": \(epoch), \"map\": \(a.map), \"image\": \(a.image), \"row\": \(a.row), \"column\": \(a.column), \"activation\": \(a.value)}")
+                    records.append(["epoch": .int(epoch), "map": .int(a.map), "image": .int(a.image), "row": .int(a.row), "column": .int(a.column),
+                                    "activation": .float(a.value)])
                 }
                 progress.update(column + 1, snapshots.count)
             }
             try makeDirectory(out)
             try NumpyArray.write(.init(shape: [chosen.count, snapshots.count, c, h, w], values: grid.flatMap { $0 }), path: "\(out)/evolution.npy")
-            try AtomicFile.write(Data(("[" + records.joined(separator: ",\n ") + "]\n").utf8), to: "\(out)/evolution.json")
+            try AtomicFile.write(Data((JSONValue.array(records).text(.pretty) + "\n").utf8), to: "\(out)/evolution.json")
             try Picture.write(Picture.grid(cells, columns: snapshots.count), to: "\(out)/evolution.png")
             try RunRecord.write(to: out, command: "evolve", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: snapshots.last!.1,
                                 parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
