@@ -453,12 +453,6 @@ extension JSONValue.Kind where T == Double {
     public static var double: Self { .init("a number") { $0.double } }
 }
 
-/// The old string helpers, until every caller builds a `JSONValue`.
-public enum JSON {
-    public static func string(_ s: String) -> String { JSONValue.string(s).text() }
-    public static func array(_ values: [Int]) -> String { JSONValue.ints(values).text() }
-}
-
 public struct JSONError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }

@@ -249,7 +249,7 @@ extension ExperimentResult {
     }
 
     /// Reads `result.json` as `json` writes it (and as earlier versions wrote it, with Foundation's
-    /// JSONEncoder: the same keys, sorted); other keys are ignored.
+    /// JSON encoder: the same keys, sorted); other keys are ignored.
     public init(json: JSONValue, path: String) throws(FormatError) {
         try self.init(try JSONValue.Fields(json, path: path, what: "an experiment result"))
     }
