@@ -29,7 +29,7 @@ public enum Evolution {
     }
 
     /// An entry of evolution.json: `{epoch, map, image, row, column, activation}`.
-    public static func record(epoch: Int, _ a: Activation) -> String {
-        "{\"epoch\": \(epoch), \"map\": \(a.map), \"image\": \(a.image), \"row\": \(a.row), \"column\": \(a.column), \"activation\": \(a.value)}"
+    public static func record(epoch: Int, _ a: Activation) -> JSONValue {
+        ["epoch": .int(epoch), "map": .int(a.map), "image": .int(a.image), "row": .int(a.row), "column": .int(a.column), "activation": .float(a.value)]
     }
 }

@@ -124,8 +124,8 @@ extension Projection {
 
     /// map-M.json: the activations in order, each `{image, row, column, activation}`.
     public static func json(_ activations: [Activation]) -> String {
-        "[" + activations.map { "{\"image\": \($0.image), \"row\": \($0.row), \"column\": \($0.column), \"activation\": \($0.value)}" }
-            .joined(separator: ",\n ") + "]\n"
+        JSONValue.array(activations.map { ["image": .int($0.image), "row": .int($0.row), "column": .int($0.column), "activation": .float($0.value)] })
+            .text(.pretty) + "\n"
     }
 }
 

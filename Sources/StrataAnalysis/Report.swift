@@ -37,7 +37,7 @@ public enum Report {
     }
 
     /// A JavaScript string literal that is safe inside a `<script>` element.
-    static func js(_ s: String) -> String { JSON.string(s).replacingOccurrences(of: "<", with: "\\u003c") }
+    static func js(_ s: String) -> String { JSONValue.string(s).text().replacingOccurrences(of: "<", with: "\\u003c") }
 
     static func number(_ s: Substring) -> String {
         guard let v = Double(s), v.isFinite else { return "null" }
@@ -154,9 +154,9 @@ public enum Report {
 
     /// The command that made the folder, from its `run.json`, and a link to it.
     static func record(_ folder: String, _ relative: String) -> String {
-        guard let record = try? String(contentsOfFile: "\(folder)/run.json", encoding: .utf8),
-              let command = record.range(of: "\"command\": \"").map({ record[$0.upperBound...].prefix { $0 != "\"" } }) else { return "" }
-        return "<p class=\"record\">strata \(escape(String(command))) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a></p>\n"
+        guard let record = FileManager.default.contents(atPath: "\(folder)/run.json"),
+              let command = (try? JSONValue.parse(record))?["command"]?.text else { return "" }
+        return "<p class=\"record\">strata \(escape(command)) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a></p>\n"
     }
 
     /// A training run's `metrics.csv`: loss and error per epoch.

@@ -120,20 +120,20 @@ enum RunRecord {
         let bytes = (try? Data(contentsOf: URL(fileURLWithPath: weightsPath), options: .alwaysMapped)) ?? Data()
         var hash = FNV1a()
         bytes.withUnsafeBytes { hash.add($0) }
-        var fields = [
-            "\"command\": \(JSON.string(command))",
-            "\"arguments\": [\(arguments.map(JSON.string).joined(separator: ", "))]",
-            "\"strata_version\": \(JSON.string(StrataCommand.configuration.version))",
-            "\"weights\": \(JSON.string(weightsPath))",
-            "\"weights_fnv1a64\": \(JSON.string(hash.hex))",
-            "\"spec\": \(JSON.string(SpecPrinter.print(spec)))",
-            "\"preprocessing\": " + (rule.map { JSON.string("raw pixels in [0, 1], centre-cropped to the input; subtracted: " + $0.description) } ?? "null"),
-            "\"parameters\": {" + parameters.map { "\(JSON.string($0.0)): \(JSON.string($0.1))" }.joined(separator: ", ") + "}",
-        ]
         let written = written(in: folder)
         _ = removeStale(in: folder, keeping: written)
-        fields += ["\"files\": [" + written.map(JSON.string).joined(separator: ", ") + "]"]
-        try AtomicFile.write(Data(("{\n  " + fields.joined(separator: ",\n  ") + "\n}\n").utf8), to: "\(folder)/run.json")
+        let json: JSONValue = [
+            "command": .string(command),
+            "arguments": .strings(arguments),
+            "strata_version": .string(StrataCommand.configuration.version),
+            "weights": .string(weightsPath),
+            "weights_fnv1a64": .string(hash.hex),
+            "spec": .string(SpecPrinter.print(spec)),
+            "preprocessing": rule.map { .string("raw pixels in [0, 1], centre-cropped to the input; subtracted: " + $0.description) } ?? .null,
+            "parameters": .object(parameters.map { ($0.0, .string($0.1)) }),
+            "files": .strings(written),
+        ]
+        try AtomicFile.write(Data((json.text(.pretty) + "\n").utf8), to: "\(folder)/run.json")
     }
 }
 

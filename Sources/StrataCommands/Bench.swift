@@ -70,13 +70,15 @@ struct Bench: StrataSubcommand {
             let rssMiB = Double(usage.ru_maxrss) / 1024
             let settings = executor.settingsSummary.filter { $0.name != "precision" }
             if json {
-                let layers = graph.nodes.enumerated().map { i, node in
-                    "{\"name\": \(JSON.string(node.name)), \"op\": \(JSON.string(node.op)), \"forward_ms\": \(ms(forward[i])), \"backward_ms\": \(ms(backward[i]))}"
+                func milliseconds(_ seconds: Double) -> JSONValue { .double(seconds * 1000, decimals: 2) }
+                let layers: [JSONValue] = graph.nodes.enumerated().map { i, node in
+                    ["name": .string(node.name), "op": .string(node.op), "forward_ms": milliseconds(forward[i]), "backward_ms": milliseconds(backward[i])]
                 }
-                let fields = settings.map { "\(JSON.string($0.name == "device" ? "device_name" : $0.name)): \(Int($0.value).map(String.init) ?? JSON.string($0.value))" }.joined(separator: ", ")
-                output.write("{\"name\": \(JSON.string(graph.name)), \"device\": \(JSON.string(plan.traits.name)), \(fields), \"batch\": \(batch), "
-                             + "\"training\": \(training), \"ms_per_batch\": \(ms(median)), \"images_per_s\": \(round1(imagesPerSecond)), "
-                             + "\"peak_rss_mib\": \(round1(rssMiB)), \"layers\": [\(layers.joined(separator: ", "))]}\n")
+                let fields = settings.map { ($0.name == "device" ? "device_name" : $0.name, Int($0.value).map { JSONValue.int($0) } ?? .string($0.value)) }
+                let json = JSONValue.object([("name", .string(graph.name)), ("device", .string(plan.traits.name))] + fields
+                    + [("batch", .int(batch)), ("training", .bool(training)), ("ms_per_batch", milliseconds(median)), ("images_per_s", .double(round1(imagesPerSecond))),
+                       ("peak_rss_mib", .double(round1(rssMiB))), ("layers", .array(layers))])
+                output.write(json.text() + "\n")
             } else {
                 var out = "\(graph.name): \(training ? "training" : "inference"), batch \(batch), \(plan.traits.name), "
                 out += settings.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + ", "

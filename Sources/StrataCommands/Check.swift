@@ -64,14 +64,13 @@ enum SummaryFormat {
     }
 
     static func json(_ s: NetworkSummary, batch: Int) -> String {
-        var out = "{\"name\": \(JSON.string(s.name)), \"input\": \(JSON.array(s.input.dims)), \"layers\": ["
-        out += s.rows.map { r in
-            "{\"name\": \(JSON.string(r.name)), \"op\": \(JSON.string(r.op)), \"output\": \(JSON.array(r.output.dims)), "
-                + "\"neurons\": \(r.neurons), \"params\": \(r.parameters), \"macs\": \(r.multiplyAdds)}"
-        }.joined(separator: ", ")
-        out += "], \"params\": \(s.totalParameters), \"macs\": \(s.totalMultiplyAdds), "
-        out += "\"batch\": \(batch), \"activation_bytes\": \(s.activationBytes(batch: batch))}\n"
-        return out
+        let layers: [JSONValue] = s.rows.map { r in
+            ["name": .string(r.name), "op": .string(r.op), "output": .ints(r.output.dims), "neurons": .int(r.neurons), "params": .int(r.parameters),
+             "macs": .int(r.multiplyAdds)]
+        }
+        let json: JSONValue = ["name": .string(s.name), "input": .ints(s.input.dims), "layers": .array(layers), "params": .int(s.totalParameters),
+                               "macs": .int(s.totalMultiplyAdds), "batch": .int(batch), "activation_bytes": .int(s.activationBytes(batch: batch))]
+        return json.text() + "\n"
     }
 
     /// 60965224 → "60,965,224".

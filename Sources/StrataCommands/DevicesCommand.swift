@@ -22,14 +22,14 @@ struct DevicesCommand: StrataSubcommand {
         do {
             let devices = try OpenCL.devices()
             if json {
-                let items = devices.map { d in
-                    "{\"selector\": \(JSON.string(d.selector)), \"platform\": \(JSON.string(d.platformName)), \"name\": \(JSON.string(d.name)), "
-                        + "\"kind\": \(JSON.string(d.kind)), \"vendor\": \(JSON.string(d.vendor)), \"version\": \(JSON.string(d.version)), "
-                        + "\"driver\": \(JSON.string(d.driver)), \"global_memory_bytes\": \(d.globalMemory), \"compute_units\": \(d.computeUnits), "
-                        + "\"clock_mhz\": \(d.clockMHz), \"peak_gflops_estimate\": \(Int(d.peakGFLOPS.rounded())), "
-                        + "\"tiles\": \(JSON.string(Tuning.tiles(for: d).description)), \"tiles_tuned\": \(Tuning.stored(for: d) != nil)}"
+                let items: [JSONValue] = devices.map { d in
+                    ["selector": .string(d.selector), "platform": .string(d.platformName), "name": .string(d.name), "kind": .string(d.kind),
+                     "vendor": .string(d.vendor), "version": .string(d.version), "driver": .string(d.driver),
+                     "global_memory_bytes": .int(d.globalMemory), "compute_units": .int(d.computeUnits), "clock_mhz": .int(d.clockMHz),
+                     "peak_gflops_estimate": d.peakGFLOPS.isFinite ? .int(Int(d.peakGFLOPS.rounded())) : .null,
+                     "tiles": .string(Tuning.tiles(for: d).description), "tiles_tuned": .bool(Tuning.stored(for: d) != nil)]
                 }
-                output.write("{\"devices\": [\(items.joined(separator: ", "))]}\n")
+                output.write(JSONValue.object([("devices", .array(items))]).text() + "\n")
             } else {
                 var platform = -1
                 for d in devices {

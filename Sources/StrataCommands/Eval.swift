@@ -115,9 +115,10 @@ struct Eval: StrataSubcommand {
             }
             let split = test.source
             if json {
-                output.write("{\"top1_error\": \(top1), \"top5_error\": \(top5.map { "\($0)" } ?? "null"), \"images\": \(counted), "
-                             + "\"unreadable\": \(predictions.unreadable.count), \"views\": \(views), \"distinct_views\": \(distinct), \"networks\": \(weights.count), "
-                             + "\"split\": \(JSON.string(split)), \"preprocessing\": [\(rules.map(JSON.string).joined(separator: ", "))]}\n")
+                let json: JSONValue = ["top1_error": .double(top1), "top5_error": top5.map(JSONValue.double) ?? .null, "images": .int(counted),
+                                       "unreadable": .int(predictions.unreadable.count), "views": .int(views), "distinct_views": .int(distinct),
+                                       "networks": .int(weights.count), "split": .string(split), "preprocessing": .strings(rules)]
+                output.write(json.text() + "\n")
             } else {
                 let ci = Interval(successes: Int((top1 * Double(counted)).rounded()), of: counted)
                 output.write("\(graph.name) on \(counted) images of \(split) (\(views) view\(views == 1 ? "" : "s"), \(weights.count) network\(weights.count == 1 ? "" : "s")): "

@@ -62,7 +62,7 @@ struct EvolveCommand: StrataSubcommand {
             let backend = try network.backend   // one device context for every snapshot
             var grid = [[Float]](repeating: [], count: chosen.count * snapshots.count)
             var cells = [Images.Image?](repeating: nil, count: chosen.count * snapshots.count)
-            var records: [String] = []
+            var records: [JSONValue] = []
             for (column, (epoch, path)) in snapshots.enumerated() {
                 // Every snapshot prepares the images with its own mean image, as it was trained.
                 var snapshot = analysis
@@ -82,7 +82,7 @@ struct EvolveCommand: StrataSubcommand {
             }
             try makeDirectory(out)
             try NumpyArray.write(.init(shape: [chosen.count, snapshots.count, c, h, w], values: grid.flatMap { $0 }), path: "\(out)/evolution.npy")
-            try AtomicFile.write(Data(("[" + records.joined(separator: ",\n ") + "]\n").utf8), to: "\(out)/evolution.json")
+            try AtomicFile.write(Data((JSONValue.array(records).text(.pretty) + "\n").utf8), to: "\(out)/evolution.json")
             try Picture.write(Picture.grid(cells, columns: snapshots.count), to: "\(out)/evolution.png")
             try RunRecord.write(to: out, command: "evolve", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: snapshots.last!.1,
                                 parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),

@@ -78,9 +78,10 @@ struct TuneCommand: StrataSubcommand {
             var stored: String? = nil
             if !dryRun { stored = try Tuning.store(best.0, for: chosen) }
             if json {
-                let rows = results.map { "{\"tiles\": \(JSON.string($0.0.description)), \"ms\": \(String(format: "%.3f", $0.1 * 1000))}" }
-                output.write("{\"device\": \(JSON.string(chosen.name)), \"spec\": \(JSON.string(graph.name)), \"batch\": \(batch), \"best\": \(JSON.string(best.0.description)), "
-                             + "\"stored\": \(stored.map(JSON.string) ?? "null"), \"candidates\": [\(rows.joined(separator: ", "))]}\n")
+                let rows: [JSONValue] = results.map { ["tiles": .string($0.0.description), "ms": .double($0.1 * 1000, decimals: 3)] }
+                let json: JSONValue = ["device": .string(chosen.name), "spec": .string(graph.name), "batch": .int(batch), "best": .string(best.0.description),
+                                       "stored": stored.map(JSONValue.string) ?? .null, "candidates": .array(rows)]
+                output.write(json.text() + "\n")
             } else {
                 output.write("\nfastest: \(best.0) (\(String(format: "%.2f", best.1 * 1000)) ms)" + (stored.map { "; stored in \($0)" } ?? "; not stored (--dry-run)") + "\n")
             }

@@ -66,10 +66,10 @@ public enum Safetensors {
             }
             let shape = shapeItems.compactMap(\.integer), offsets = offsetItems.compactMap(\.integer)
             guard shape.count == shapeItems.count, shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor '\(name)' has the shape \(Self.text(shapeItems)); a shape is a list of whole numbers ≥ 0")
+                throw fail("tensor '\(name)' has the shape \(JSONValue.array(shapeItems).text()); a shape is a list of whole numbers ≥ 0")
             }
             guard offsets.count == 2, offsetItems.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1] else {
-                throw fail("tensor '\(name)' has the data_offsets \(Self.text(offsetItems)); they are two whole numbers, begin ≤ end")
+                throw fail("tensor '\(name)' has the data_offsets \(JSONValue.array(offsetItems).text()); they are two whole numbers, begin ≤ end")
             }
             guard let size = ["F32": 4, "F64": 8, "F16": 2, "BF16": 2][dtype] else {
                 throw fail("tensor '\(name)' has dtype \(dtype); Strata reads F32, F64, F16 and BF16")
@@ -115,32 +115,20 @@ public enum Safetensors {
         return file
     }
 
-    static func text(_ items: [JSONValue]) -> String {
-        "[" + items.map { item -> String in
-            switch item {
-            case .number(let n): n
-            case .string(let s): JSON.string(s)
-            default: "…"
-            }
-        }.joined(separator: ", ") + "]"
-    }
-
     /// The file's bytes: F32 tensors in `order`, header padded with spaces to 8 bytes.
     public static func encode(_ file: File) -> Data {
-        var header = "{"
-        var offset = 0
-        var parts: [String] = []
+        var members: [(String, JSONValue)] = []
         if !file.metadata.isEmpty {
-            let meta = file.metadata.keys.sorted().map { "\(JSON.string($0)):\(JSON.string(file.metadata[$0]!))" }.joined(separator: ",")
-            parts.append("\"__metadata__\":{\(meta)}")
+            members.append(("__metadata__", .object(file.metadata.keys.sorted().map { ($0, .string(file.metadata[$0]!)) })))
         }
+        var offset = 0
         for name in file.order {
             let t = file.tensors[name]!
             let bytes = t.values.count * 4
-            parts.append("\(JSON.string(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            members.append((name, ["dtype": "F32", "shape": .ints(t.shape), "data_offsets": .ints([offset, offset + bytes])]))
             offset += bytes
         }
-        header += parts.joined(separator: ",") + "}"
+        var header = JSONValue.object(members).text(.minimal)
         while header.utf8.count % 8 != 0 { header += " " }
         var data = Data()
         let length = UInt64(header.utf8.count)

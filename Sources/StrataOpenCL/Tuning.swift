@@ -4,7 +4,7 @@ import StrataPlan
 
 /// The tile of the blocked GEMM in kernels/gemm.cl: a work-group computes a `tm` × `tn` block of the
 /// output, `tk` deep per step, each work item a `wm` × `wn` block in registers.
-public struct GemmTiles: Hashable, Sendable, CustomStringConvertible, Codable {
+public struct GemmTiles: Hashable, Sendable, CustomStringConvertible {
     public var tm: Int, tn: Int, tk: Int, wm: Int, wn: Int
 
     public init(tm: Int, tn: Int, tk: Int, wm: Int, wn: Int) {
@@ -32,6 +32,17 @@ public struct GemmTiles: Hashable, Sendable, CustomStringConvertible, Codable {
         let parts = fields.flatMap { $0.split(separator: "x", omittingEmptySubsequences: false) }.compactMap { Int($0) }
         guard parts.count == 5, parts.allSatisfy({ (0...Self.largest).contains($0) }) else { return nil }
         self.init(tm: parts[0], tn: parts[1], tk: parts[2], wm: parts[3], wn: parts[4])
+    }
+
+    /// `{"tm": 32, "tn": 64, "tk": 0, "wm": 8, "wn": 8}`: an entry of `tuning.json`.
+    public var json: JSONValue { ["tm": .int(tm), "tn": .int(tn), "tk": .int(tk), "wm": .int(wm), "wn": .int(wn)] }
+
+    /// An entry of `tuning.json` (the device key `key` of the file `path`): every number there,
+    /// other keys ignored; whether the device can run it is `problem(on:)`'s question.
+    public init(json: JSONValue, path: String, key: String) throws(FormatError) {
+        let fields = try JSONValue.Fields(json, path: path, what: "a tile {tm, tn, tk, wm, wn}", within: key)
+        self.init(tm: try fields.required("tm", .int), tn: try fields.required("tn", .int), tk: try fields.required("tk", .int),
+                  wm: try fields.required("wm", .int), wn: try fields.required("wn", .int))
     }
 
     /// Why the device cannot run this tile, or nil when it can.
@@ -138,13 +149,13 @@ public enum Tuning {
     /// `{"device key": {"tm", "tn", "tk", "wm", "wn"}}` is an error (so a store never overwrites it).
     static func read(_ file: String) throws -> [String: GemmTiles] {
         guard FileManager.default.fileExists(atPath: file) else { return [:] }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw OpenCLError("reading the tuning file", -30, detail: "cannot read \(file)")
-        }
         do {
-            return try JSONDecoder().decode([String: GemmTiles].self, from: data)
+            let fields = try JSONValue.Fields(path: file, what: "a tuning file")
+            var entries: [String: GemmTiles] = [:]
+            for (key, value) in fields.members { entries[key] = try GemmTiles(json: value, path: file, key: key) }
+            return entries
         } catch {
-            throw OpenCLError("reading the tuning file", -30, detail: "\(file) is not a tuning file (a JSON object of device → {tm, tn, tk, wm, wn}); "
+            throw OpenCLError("reading the tuning file", -30, detail: "\(error)\n\(file) is not a tuning file (a JSON object of device → {tm, tn, tk, wm, wn}); "
                               + "move it away or delete it, and tune again")
         }
     }
@@ -163,9 +174,8 @@ public enum Tuning {
         defer { flock(fd, LOCK_UN) }
         var entries = try read(file)
         entries[key(device)] = tiles
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(entries), to: file)
+        let json = JSONValue.object(entries.keys.sorted().map { ($0, entries[$0]!.json) })
+        try AtomicFile.write(Data((json.text(.pretty) + "\n").utf8), to: file)
         return file
     }
 }

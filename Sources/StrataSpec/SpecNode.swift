@@ -2,7 +2,7 @@ import StrataDiagnostics
 
 /// A YAML node with the place it was written: what the YAML stage hands to the spec decoder.
 ///
-/// Yams' `compose` gives nodes with marks; Codable decoding would lose them, so the spec stage walks
+/// Yams' `compose` gives nodes with marks; decoding into Decodable types would lose them, so the spec stage walks
 /// this tree instead and keeps a location on every value it decodes.
 public struct SpecNode: Sendable {
     public enum Kind: Sendable {

@@ -77,7 +77,7 @@ public struct Checkpoint: Sendable {
             metadata["epochs_since_best"] = "\(epochsSinceBest)"
         }
         if let dataFingerprint { metadata["data_fingerprint"] = dataFingerprint }
-        if let classNames { metadata["classes"] = "[" + classNames.map(JSON.string).joined(separator: ",") + "]" }
+        if let classNames { metadata["classes"] = JSONValue.strings(classNames).text(.minimal) }
         try Safetensors.write(Safetensors.File(tensors: tensors, metadata: metadata), path: path)
     }
 

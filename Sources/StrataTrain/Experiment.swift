@@ -204,7 +204,7 @@ public struct Experiment {
 
 /// One row and seed of an experiment, finished: what the table is made of, and what reruns it
 /// alone (`strata experiment EXP --only ROW`). Written as `OUT/rows/ROW/seed-S/result.json`.
-public struct ExperimentResult: Codable, Sendable, Equatable {
+public struct ExperimentResult: Sendable, Equatable {
     public var row: String
     public var seed: UInt64
     public var trainTop1: Double
@@ -229,6 +229,50 @@ public struct ExperimentResult: Codable, Sendable, Equatable {
     /// A hash of everything that decides this result (`ExperimentRunner.configuration`): a stored
     /// result whose hash differs from the row's now was made by an edited row, and is not reused.
     public var configuration: String? = nil
+}
+
+extension ExperimentResult {
+    /// `result.json`: the members in snake case, those that are nil left out. A number JSON cannot
+    /// hold (a NaN loss) is written null, and reads back as nil.
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [("row", .string(row)), ("seed", .int(seed)), ("train_top1", .double(trainTop1))]
+        if let valTop1 { members.append(("val_top1", .double(valTop1))) }
+        if let valTop5 { members.append(("val_top5", .double(valTop5))) }
+        if let bestEpoch { members.append(("best_epoch", .int(bestEpoch))) }
+        if let validationLoss { members.append(("validation_loss", .double(validationLoss))) }
+        if let trainedEpochs { members.append(("trained_epochs", .int(trainedEpochs))) }
+        members += [("parameters", .int(parameters)), ("multiply_adds", .int(multiplyAdds)), ("epochs", .int(epochs)), ("batch", .int(batch)),
+                    ("seconds", .double(seconds)), ("spec", .string(spec)), ("data", .string(data)), ("version", .string(version)),
+                    ("command", .string(command))]
+        if let configuration { members.append(("configuration", .string(configuration))) }
+        return .object(members)
+    }
+
+    /// Reads `result.json` as `json` writes it (and as earlier versions wrote it, with Foundation's
+    /// JSON encoder: the same keys, sorted); other keys are ignored.
+    public init(json: JSONValue, path: String) throws(FormatError) {
+        try self.init(try JSONValue.Fields(json, path: path, what: "an experiment result"))
+    }
+
+    /// Reads the file at `path`; the error names it, and the key that is missing or wrong.
+    public static func read(path: String) throws(FormatError) -> ExperimentResult {
+        try ExperimentResult(try JSONValue.Fields(path: path, what: "an experiment result"))
+    }
+
+    init(_ f: JSONValue.Fields) throws(FormatError) {
+        self.init(row: try f.required("row", .string), seed: try f.required("seed", .uint64), trainTop1: try f.required("train_top1", .double),
+                  valTop1: try f.optional("val_top1", .double), valTop5: try f.optional("val_top5", .double),
+                  bestEpoch: try f.optional("best_epoch", .int), validationLoss: try f.optional("validation_loss", .double),
+                  trainedEpochs: try f.optional("trained_epochs", .int), parameters: try f.required("parameters", .int),
+                  multiplyAdds: try f.required("multiply_adds", .int), epochs: try f.required("epochs", .int), batch: try f.required("batch", .int),
+                  seconds: try f.required("seconds", .double), spec: try f.required("spec", .string), data: try f.required("data", .string),
+                  version: try f.required("version", .string), command: try f.required("command", .string),
+                  configuration: try f.optional("configuration", .string))
+    }
+
+    public func write(path: String) throws(FormatError) {
+        try AtomicFile.write(Data((json.text(.pretty) + "\n").utf8), to: path)
+    }
 }
 
 /// Trains and evaluates an experiment's rows, skipping finished ones and resuming a cut-off one.
@@ -425,7 +469,7 @@ public struct ExperimentRunner {
                                               batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
                                               data: experiment.data, version: version, command: command, configuration: configuration)
                 }
-                try AtomicFile.write(try Self.encoder.encode(result), to: dir + "/result.json")
+                try result.write(path: dir + "/result.json")
                 log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(result.trainTop1))"
                     + (result.valTop1.map { ", held-out top-1 \(Self.percent($0))" } ?? "")
                     + (result.bestEpoch.map { " (weights of epoch \($0) of \(result.trainedEpochs ?? $0), the lowest validation loss)" } ?? ""))
@@ -475,17 +519,8 @@ public struct ExperimentRunner {
     }
 
     func load(_ dir: String) throws -> ExperimentResult {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(ExperimentResult.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/result.json")))
+        try ExperimentResult.read(path: dir + "/result.json")
     }
-
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        e.keyEncodingStrategy = .convertToSnakeCase
-        return e
-    }()
 
     static func percent(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
 

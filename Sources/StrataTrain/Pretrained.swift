@@ -69,8 +69,8 @@ public enum Pretrained {
     /// source, or freshly initialised; and whose preprocessing the run uses.
     public static func record(_ graph: Graph, loaded: [String], source: String, preprocessingInherited: Bool) -> String {
         let fresh = graph.namedParameters().map(\.name).filter { !loaded.contains($0) }
-        func list(_ xs: [String]) -> String { "[" + xs.map(JSON.string).joined(separator: ", ") + "]" }
-        return "{\n  \"source\": \(JSON.string(source)),\n  \"loaded\": \(list(loaded)),\n  \"initialised\": \(list(fresh)),\n  \"preprocessing\": "
-            + JSON.string(preprocessingInherited ? "the source's mean image (data/mean)" : "computed from the training images") + "\n}\n"
+        let json: JSONValue = ["source": .string(source), "loaded": .strings(loaded), "initialised": .strings(fresh),
+                               "preprocessing": preprocessingInherited ? "the source's mean image (data/mean)" : "computed from the training images"]
+        return json.text(.pretty) + "\n"
     }
 }

@@ -28,6 +28,12 @@ struct SafetensorsTests {
         let header = String(decoding: data[8..<(8 + length)], as: UTF8.self)
         #expect(header.hasPrefix(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#))
         #expect(Array(data[(8 + length)...]) == [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40])
+        // Metadata first, its keys sorted; the tensors in the file's order; no spaces but the padding.
+        let more = Safetensors.encode(Safetensors.File(tensors: [("z", .init(shape: [1, 1], values: [1])), ("b\"", .init(shape: [], values: [2]))],
+                                                       metadata: ["step": "3", "classes": #"["a","b"]"#]))
+        let moreLength = Int(more[0]) | Int(more[1]) << 8
+        #expect(String(decoding: more[8..<(8 + moreLength)], as: UTF8.self) == #"{"__metadata__":{"classes":"[\"a\",\"b\"]","step":"3"},"#
+                + #""z":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},"b\"":{"dtype":"F32","shape":[],"data_offsets":[4,8]}}"# + "    ")
     }
 
     @Test func readsHalfAndDoublePrecision() throws {

@@ -221,6 +221,30 @@ struct OpenCLGemmTileTests {
         #expect(FileManager.default.contents(atPath: file) == damaged)
         #expect(throws: OpenCLError.self) { try OpenCLBackend(options: .init(tiles: GemmTiles(tm: 4096, tn: 4096, tk: 16, wm: 1, wn: 1))) }
     }
+
+    /// tuning.json as Foundation's JSONEncoder wrote it (" : ", keys sorted, a number per line)
+    /// still reads; a store keeps its entry and writes one device per line, keys sorted.
+    @Test func tuningFilesOfEarlierVersionsReadAndStoreWritesTheSameShape() throws {
+        let device = try OpenCL.select("opencl")
+        let folder = NSTemporaryDirectory() + "strata-tuning-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let file = folder + "/tuning.json"
+        let old = "{\n  \"An old \\/ device | gpu | 1.0\" : {\n    \"tk\" : 0,\n    \"tm\" : 32,\n    \"tn\" : 64,\n    \"wm\" : 8,\n    \"wn\" : 8\n  }\n}"
+        try Data(old.utf8).write(to: URL(fileURLWithPath: file))
+        #expect(try Tuning.read(file) == ["An old / device | gpu | 1.0": GemmTiles("32x64x0/8x8")!])
+        try Tuning.store(GemmTiles("32x32x8/4x4")!, for: device, file: file)
+        let lines = [("An old / device | gpu | 1.0", "{\"tm\": 32, \"tn\": 64, \"tk\": 0, \"wm\": 8, \"wn\": 8}"),
+                     (Tuning.key(device), "{\"tm\": 32, \"tn\": 32, \"tk\": 8, \"wm\": 4, \"wn\": 4}")].sorted { $0.0 < $1.0 }
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "{\n" + lines.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n")
+        #expect(Tuning.stored(for: device, file: file) == GemmTiles("32x32x8/4x4"))
+        // A damaged entry is refused with the file, the entry and the key.
+        try Data(#"{"GPU | 1": {"tm": "x", "tn": 64, "tk": 0, "wm": 8, "wn": 8}}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let error = #expect(throws: OpenCLError.self) { try Tuning.read(file) }
+        #expect(error?.detail.hasPrefix(file + #": in 'GPU | 1', 'tm' is not a whole number (it is "x")"#) == true, "\(error?.detail ?? "")")
+        try Data(#"{"GPU | 1": {"tm": 32}}"#.utf8).write(to: URL(fileURLWithPath: file))
+        #expect((#expect(throws: OpenCLError.self) { try Tuning.read(file) })?.detail.hasPrefix(file + ": 'GPU | 1' lacks 'tn'") == true)
+    }
 }
 
 /// The paper networks at batch 2: the loss and every parameter gradient on OpenCL equal the CPU's,
