@@ -25,6 +25,7 @@ let package = Package(
             providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev", "fonts-dejavu-core"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
@@ -64,7 +65,9 @@ let package = Package(
             dependencies: ["StrataSpec", "StrataIR", "StrataPlan", "StrataFormats", "StrataMPI", "CZlib"],
             exclude: ["README.md"]),
         // Stage 6: the ZF paper's analyses (sweeps, projections, occlusion, correspondence, probes, the report) on any backend.
-        .target(name: "StrataAnalysis", dependencies: ["StrataIR", "StrataSpec", "StrataDiagnostics", "StrataPlan", "StrataFormats", "StrataTrain", "StrataMPI", "COpenBLAS"], exclude: ["README.md"]),
+        // Figures: PNG, PDF and SVG with real text (Cairo), colour maps and bars, plots, legends. The only target that imports Cairo.
+        .target(name: "StrataFigures", dependencies: ["CCairo", "StrataFormats"], exclude: ["README.md"]),
+        .target(name: "StrataAnalysis", dependencies: ["StrataFigures", "StrataIR", "StrataSpec", "StrataDiagnostics", "StrataPlan", "StrataFormats", "StrataTrain", "StrataMPI", "COpenBLAS"], exclude: ["README.md"]),
         // The 19 commands, as a library so tests can drive them in-process: parse flags, call the library, print.
         .target(
             name: "StrataCommands",
@@ -86,6 +89,7 @@ let package = Package(
         // The fuzz tests reach the readers of every module (sweep files, reports, the OpenCL caches).
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataCPU", "StrataFormats", "StrataIR", "StrataPlan", "StrataSpec",
                                                             "StrataCommands", "StrataAnalysis", "StrataOpenCL"]),
+        .testTarget(name: "StrataFiguresTests", dependencies: ["StrataFigures", "StrataFormats"]),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataAnalysisTests", dependencies: ["StrataAnalysis", "StrataCPU", "StrataIR", "StrataSpec", "StrataPlan", "StrataFormats", "StrataTrain"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),

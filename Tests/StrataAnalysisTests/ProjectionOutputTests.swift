@@ -29,13 +29,15 @@ struct ProjectionOutputTests {
         let picture = try Projection.picture(graph: graph, node: 1, activations: activations, projections: projections, input: input)
         #expect(picture.width == 4 * 96 + 5 * 2 && picture.height == 2 * 96 + 3 * 2)   // 2×2 projections, then 2×2 patches
         #expect(Projection.json(Array(activations.prefix(2))) == """
-            [{"image": 0, "row": 3, "column": 3, "activation": 2.0},
-             {"image": 2, "row": 4, "column": 4, "activation": 1.5}]
+            [
+              {"image": 0, "row": 3, "column": 3, "activation": 2.0},
+              {"image": 2, "row": 4, "column": 4, "activation": 1.5}
+            ]
 
             """)
         let cell = Evolution.cell(projections[0], activation: activations[0], graph: graph, node: 1)
         #expect(cell.width == 96 && cell.height == 96 && cell.channels == 2)
-        #expect(Evolution.record(epoch: 3, activations[1]) == "{\"epoch\": 3, \"map\": 1, \"image\": 2, \"row\": 4, \"column\": 4, \"activation\": 1.5}")
+        #expect(Evolution.record(epoch: 3, activations[1]).text() == "{\"epoch\": 3, \"map\": 1, \"image\": 2, \"row\": 4, \"column\": 4, \"activation\": 1.5}")
     }
 
     @Test func snapshotsArePlainEpochNumbersInOrder() throws {
