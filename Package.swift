@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "StrataCommands",
             dependencies: [
-                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "StrataTrain", "StrataAnalysis", "StrataOpenCL", "StrataMPI",
+                "StrataDiagnostics", "StrataSpec", "StrataIR", "StrataPlan", "StrataCPU", "StrataFormats", "StrataTrain", "StrataAnalysis", "StrataFigures", "StrataOpenCL", "StrataMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),

@@ -54,11 +54,11 @@ public enum OccluderFill: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// How the heatmaps of several images are coloured.
+/// How the heat maps and projections of several images are coloured; written on the figure.
 public enum HeatmapScale: String, CaseIterable, Sendable {
     /// Each image's map over its own range.
-    case image
-    /// One absolute range over all images, so maps compare.
+    case perImage = "per-image"
+    /// One range over all images, so maps compare.
     case shared
 }
 

@@ -37,8 +37,7 @@ struct OccludeCommand: StrataSubcommand {
     @Option(help: "The layer whose strongest map is tracked (default: the ReLU after the last conv).")
     var layer: String?
 
-    @Option(help: "Heatmap colours: image (each its own range) or shared (one range for all images).")
-    var scale: HeatmapScale = .image
+    @OptionGroup var figure: FigureArguments
 
     @Option(help: "Images drawn in DIR/occlusion.png.")
     var show = 8
@@ -83,12 +82,12 @@ struct OccludeCommand: StrataSubcommand {
             try NumpyArray.write(int32: r.topClass, shape: shape, path: "\(out)/top_class.npy")
             try NumpyArray.write(.init(shape: shape, values: r.activation), path: "\(out)/activation.npy")
             try NumpyArray.write(int32: r.strongestMap, shape: [input.count], path: "\(out)/strongest_map.npy")
-            if let picture = try r.picture(input, shape: graph.input, classes: graph.classes, show: show, scale: scale) {
+            if let picture = try r.picture(input, shape: graph.input, classes: graph.classes, show: show, scale: figure.scale) {
                 try Picture.write(picture, to: "\(out)/occlusion.png")
             }
             try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
                                 rule: input.rule, parameters: [("fill", "\(occluder), drawn on the raw image"), ("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
-                                             ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", scale.rawValue), ("batch", "\(runner.batch)")])
+                                             ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", figure.scale.rawValue), ("batch", "\(runner.batch)")])
             output.write("occluded \(input.count) images at \(r.rows)×\(r.columns) positions (patch \(p), stride \(s)), tracking \(graph.nodes[node].name) "
                          + "(\(Int(rate.rounded())) occluded images/s); wrote \(out)\n")
             return 0
@@ -96,4 +95,3 @@ struct OccludeCommand: StrataSubcommand {
     }
 }
 
-extension HeatmapScale: ExpressibleByArgument {}

@@ -160,7 +160,7 @@ struct AnalysisTests {
             let picture = try #require(try r.picture(input, shape: graph.input, classes: 3, show: 2, scale: scale))
             #expect(picture.width == 4 * 96 + 5 * 2 && picture.height == 2 * 96 + 3 * 2)
         }
-        #expect(try r.picture(input, shape: graph.input, classes: 3, show: 9, scale: .image)?.height == 3 * 96 + 4 * 2)
-        #expect(try r.picture(input, shape: graph.input, classes: 3, show: 0, scale: .image) == nil)
+        #expect(try r.picture(input, shape: graph.input, classes: 3, show: 9, scale: .perImage)?.height == 3 * 96 + 4 * 2)
+        #expect(try r.picture(input, shape: graph.input, classes: 3, show: 0, scale: .perImage) == nil)
     }
 }
