@@ -100,98 +100,13 @@ public struct Experiment {
         var rows: [Row] = []
         var seen: [String: SourceLocation] = [:]
         for item in rowsNode.map({ $0.sequence ?? [$0] }) ?? [] {
-            guard let rowEntries = item.mapping else {
-                bag.error("a row must be a mapping with a 'name' and edits of the base (remove, set, insert) or a 'spec', got \(item.shortDescription)", at: item.location)
+            guard let entry = readRow(item, bag: &bag) else { continue }
+            if let first = seen[entry.name.value] {
+                bag.error("two rows are named '\(entry.name.value)'; row names must be unique", at: entry.name.location, notes: [.note("first here", at: first)])
                 continue
             }
-            var rr = AttributeReader(rowEntries, at: item.location, owner: "a row", ignoring: ["remove", "set", "insert", "training"])
-            guard let rowName = rr.string("name") else { bag.append(contentsOf: rr.bag.diagnostics); continue }
-            if let problem = FileName.problem(rowName.value) {
-                bag.error("row name '\(rowName.value)' cannot be used: \(problem) (each row trains in OUT/rows/NAME)", at: rowName.location)
-                continue
-            }
-            let specFile = rr.has("spec") ? rr.string("spec") : { _ = rr.node("spec"); return nil }()
-            var classes: [Int]?, perClass: Int?, evaluationPerClass: Int?
-            if var dr = rr.mapping("data") {
-                classes = dr.intList("classes", in: 0...1_000_000)
-                perClass = dr.has("per_class") ? dr.int("per_class", in: 1...1_000_000) : { _ = dr.node("per_class"); return nil }()
-                evaluationPerClass = dr.has("eval_per_class") ? dr.int("eval_per_class", in: 1...1_000_000) : { _ = dr.node("eval_per_class"); return nil }()
-                if let c = classes, Set(c).count != c.count { dr.report("'classes' of a row's 'data' repeats a class: \(c)", at: dr.location(of: "classes")) }
-                dr.finish()
-                rr.merge(dr)
-            }
-            let rowEpochs = rr.has("epochs") ? rr.int("epochs", in: 1...1_000_000) : { _ = rr.node("epochs"); return nil }()
-            let rowSeeds = rr.has("seeds") ? rr.intList("seeds", in: 0...Int(Int32.max)).map { $0.map(UInt64.init) } : { _ = rr.node("seeds"); return nil }()
-            let rowFreeze = rr.layerNames("freeze")
-            let rowWeights = rr.has("weights") ? rr.string("weights") : { _ = rr.node("weights"); return nil }()
-            let rowLR = rr.has("lr") ? rr.double("lr", in: 0...1e6) : { _ = rr.node("lr"); return nil }()
-            let rowBatch = rr.has("batch") ? rr.int("batch", in: 1...1_048_576) : { _ = rr.node("batch"); return nil }()
-            var earlyStop: (patience: Int, perClass: Int)?
-            if var er = rr.mapping("early_stop") {
-                let patience = er.int("patience", in: 1...1_000_000), n = er.int("per_class", in: 1...1_000_000)
-                if let patience, let n { earlyStop = (patience, n) }
-                er.finish()
-                rr.merge(er)
-            }
-            rr.finish(extraCandidates: ["remove", "set", "insert", "training"])
-            bag.append(contentsOf: rr.bag.diagnostics)
-            if let first = seen[rowName.value] {
-                bag.error("two rows are named '\(rowName.value)'; row names must be unique", at: rowName.location, notes: [.note("first here", at: first)])
-                continue
-            }
-            seen[rowName.value] = rowName.location
-            let edits = rowEntries.filter { ["remove", "set", "insert", "training"].contains($0.key) }
-            if specFile != nil && !edits.isEmpty {
-                bag.error("row '\(rowName.value)' names a 'spec' and also edits the base; give one", at: edits[0].keyLocation)
-                continue
-            }
-            do {
-                let spec: NetworkSpec
-                if let specFile {
-                    spec = try loader.load(path: relative(specFile.value))
-                } else {
-                    guard let base else { continue }
-                    // The row as a variant of the base, written in this file: its errors point here.
-                    let node = SpecNode(.mapping([SpecEntry(key: "base", keyLocation: base.location, value: SpecNode(.scalar(base.value, plain: true), at: base.location))]
-                                                 + edits), at: item.location)
-                    spec = try loader.load(node: node, file: path)
-                }
-                var patched = spec
-                // Row-level freeze and weights patch the row's training section (the rest stays the base's).
-                if rowFreeze != nil || rowWeights != nil || rowLR != nil {
-                    var training = patched.training ?? TrainingSpec(location: item.location)
-                    if let rowFreeze { training.freeze = rowFreeze }
-                    // lr: a constant learning rate for this row (the base's schedule would decay it).
-                    if let rowLR { training.optimizer.learningRate = rowLR; training.schedule = .constant }
-                    if let rowWeights, !rowWeights.value.hasPrefix("row:") { training.weights = rowWeights }
-                    patched.training = training
-                }
-                var weightsRow: String?
-                if let rowWeights, rowWeights.value.hasPrefix("row:") {
-                    let other = String(rowWeights.value.dropFirst(4))
-                    guard rows.contains(where: { $0.name.value == other }) else {
-                        bag.error("'weights: \(rowWeights.value)' names no earlier row (a row's weights come from one trained before it)", at: rowWeights.location,
-                                  notes: Spelling.note(for: other, among: rows.map(\.name.value), at: rowWeights.location))
-                        continue
-                    }
-                    weightsRow = other
-                }
-                let graph = try ShapeInference.infer(GraphBuilder.build(patched))
-                if let freeze = patched.training?.freeze, !freeze.isEmpty { _ = try BackwardPass.training(graph, freeze: freeze) }
-                if let classes, classes.count != (graph.nodes.last?.shape?.elementCount ?? 0) {
-                    bag.error("row '\(rowName.value)' trains on \(classes.count) classes but its network has \(graph.nodes.last?.shape?.elementCount ?? 0) outputs; set the last layer's units",
-                              at: rowName.location)
-                    continue
-                }
-                if perClass != nil && classes == nil {
-                    bag.error("row '\(rowName.value)': 'per_class' needs 'classes' in its 'data'", at: rowName.location)
-                    continue
-                }
-                rows.append(Row(name: rowName, spec: patched, graph: graph, classes: classes, perClass: perClass, evaluationPerClass: evaluationPerClass,
-                                earlyStop: earlyStop, epochs: rowEpochs, batch: rowBatch, seeds: rowSeeds, weightsRow: weightsRow))
-            } catch {
-                bag.append(contentsOf: error.diagnostics)
-            }
+            seen[entry.name.value] = entry.name.location
+            if let row = resolve(entry, base: base, path: path, relative: relative, loader: loader, earlier: rows, bag: &bag) { rows.append(row) }
         }
         if rowsNode != nil && rows.isEmpty && bag.diagnostics.isEmpty {
             bag.error("'rows' of the experiment is empty", at: rowsNode!.location)
@@ -199,6 +114,113 @@ public struct Experiment {
         try bag.throwIfErrors()
         return Experiment(file: path, name: name!.value, data: relative(data!.value), epochs: epochs, batch: batch, seeds: seeds,
                           checkpointSteps: checkpointSteps, rows: rows, loader: loader)
+    }
+    /// What a row's entry says, read and range-checked; its network not yet resolved.
+    struct RowEntry {
+        var item: SpecNode
+        var name: Located<String>
+        var specFile: Located<String>?
+        /// The row's edits of the base: remove, set, insert, training.
+        var edits: [SpecEntry]
+        var classes: [Int]?, perClass: Int?, evaluationPerClass: Int?
+        var epochs: Int?, seeds: [UInt64]?, freeze: [Located<String>]?, weights: Located<String>?, lr: Double?, batch: Int?
+        var earlyStop: (patience: Int, perClass: Int)?
+    }
+
+    /// Reads one row's keys; errors go to `bag` (nil when the row cannot be read on).
+    static func readRow(_ item: SpecNode, bag: inout DiagnosticBag) -> RowEntry? {
+        guard let rowEntries = item.mapping else {
+            bag.error("a row must be a mapping with a 'name' and edits of the base (remove, set, insert) or a 'spec', got \(item.shortDescription)", at: item.location)
+            return nil
+        }
+        var rr = AttributeReader(rowEntries, at: item.location, owner: "a row", ignoring: ["remove", "set", "insert", "training"])
+        guard let rowName = rr.string("name") else { bag.append(contentsOf: rr.bag.diagnostics); return nil }
+        if let problem = FileName.problem(rowName.value) {
+            bag.error("row name '\(rowName.value)' cannot be used: \(problem) (each row trains in OUT/rows/NAME)", at: rowName.location)
+            return nil
+        }
+        var e = RowEntry(item: item, name: rowName, edits: rowEntries.filter { ["remove", "set", "insert", "training"].contains($0.key) })
+        e.specFile = rr.has("spec") ? rr.string("spec") : { _ = rr.node("spec"); return nil }()
+        if var dr = rr.mapping("data") {
+            e.classes = dr.intList("classes", in: 0...1_000_000)
+            e.perClass = dr.has("per_class") ? dr.int("per_class", in: 1...1_000_000) : { _ = dr.node("per_class"); return nil }()
+            e.evaluationPerClass = dr.has("eval_per_class") ? dr.int("eval_per_class", in: 1...1_000_000) : { _ = dr.node("eval_per_class"); return nil }()
+            if let c = e.classes, Set(c).count != c.count { dr.report("'classes' of a row's 'data' repeats a class: \(c)", at: dr.location(of: "classes")) }
+            dr.finish()
+            rr.merge(dr)
+        }
+        e.epochs = rr.has("epochs") ? rr.int("epochs", in: 1...1_000_000) : { _ = rr.node("epochs"); return nil }()
+        e.seeds = rr.has("seeds") ? rr.intList("seeds", in: 0...Int(Int32.max)).map { $0.map(UInt64.init) } : { _ = rr.node("seeds"); return nil }()
+        e.freeze = rr.layerNames("freeze")
+        e.weights = rr.has("weights") ? rr.string("weights") : { _ = rr.node("weights"); return nil }()
+        e.lr = rr.has("lr") ? rr.double("lr", in: 0...1e6) : { _ = rr.node("lr"); return nil }()
+        e.batch = rr.has("batch") ? rr.int("batch", in: 1...1_048_576) : { _ = rr.node("batch"); return nil }()
+        if var er = rr.mapping("early_stop") {
+            let patience = er.int("patience", in: 1...1_000_000), n = er.int("per_class", in: 1...1_000_000)
+            if let patience, let n { e.earlyStop = (patience, n) }
+            er.finish()
+            rr.merge(er)
+        }
+        rr.finish(extraCandidates: ["remove", "set", "insert", "training"])
+        bag.append(contentsOf: rr.bag.diagnostics)
+        return e
+    }
+
+    /// A row's network: its own spec or the base with its edits (errors located in this file),
+    /// patched by the row's freeze, weights and lr, shape-checked against its classes.
+    static func resolve(_ e: RowEntry, base: Located<String>?, path: String, relative: (String) -> String, loader: SpecLoader, earlier rows: [Row],
+                        bag: inout DiagnosticBag) -> Row? {
+        if e.specFile != nil && !e.edits.isEmpty {
+            bag.error("row '\(e.name.value)' names a 'spec' and also edits the base; give one", at: e.edits[0].keyLocation)
+            return nil
+        }
+        do {
+            var spec: NetworkSpec
+            if let specFile = e.specFile {
+                spec = try loader.load(path: relative(specFile.value))
+            } else {
+                guard let base else { return nil }
+                // The row as a variant of the base, written in this file: its errors point here.
+                let node = SpecNode(.mapping([SpecEntry(key: "base", keyLocation: base.location, value: SpecNode(.scalar(base.value, plain: true), at: base.location))]
+                                             + e.edits), at: e.item.location)
+                spec = try loader.load(node: node, file: path)
+            }
+            // Row-level freeze and weights patch the row's training section (the rest stays the base's).
+            if e.freeze != nil || e.weights != nil || e.lr != nil {
+                var training = spec.training ?? TrainingSpec(location: e.item.location)
+                if let freeze = e.freeze { training.freeze = freeze }
+                // lr: a constant learning rate for this row (the base's schedule would decay it).
+                if let lr = e.lr { training.optimizer.learningRate = lr; training.schedule = .constant }
+                if let weights = e.weights, !weights.value.hasPrefix("row:") { training.weights = weights }
+                spec.training = training
+            }
+            var weightsRow: String?
+            if let weights = e.weights, weights.value.hasPrefix("row:") {
+                let other = String(weights.value.dropFirst(4))
+                guard rows.contains(where: { $0.name.value == other }) else {
+                    bag.error("'weights: \(weights.value)' names no earlier row (a row's weights come from one trained before it)", at: weights.location,
+                              notes: Spelling.note(for: other, among: rows.map(\.name.value), at: weights.location))
+                    return nil
+                }
+                weightsRow = other
+            }
+            let graph = try ShapeInference.infer(GraphBuilder.build(spec))
+            if let freeze = spec.training?.freeze, !freeze.isEmpty { _ = try BackwardPass.training(graph, freeze: freeze) }
+            let outputs = graph.nodes.last?.shape?.elementCount ?? 0
+            if let classes = e.classes, classes.count != outputs {
+                bag.error("row '\(e.name.value)' trains on \(classes.count) classes but its network has \(outputs) outputs; set the last layer's units", at: e.name.location)
+                return nil
+            }
+            if e.perClass != nil && e.classes == nil {
+                bag.error("row '\(e.name.value)': 'per_class' needs 'classes' in its 'data'", at: e.name.location)
+                return nil
+            }
+            return Row(name: e.name, spec: spec, graph: graph, classes: e.classes, perClass: e.perClass, evaluationPerClass: e.evaluationPerClass,
+                       earlyStop: e.earlyStop, epochs: e.epochs, batch: e.batch, seeds: e.seeds, weightsRow: weightsRow)
+        } catch {
+            bag.append(contentsOf: error.diagnostics)
+            return nil
+        }
     }
 }
 
@@ -384,95 +406,7 @@ public struct ExperimentRunner {
             let these = runs.filter { wave[$0.0.name.value] == w }
             if ranks > 1 && w > 0 { communicator.barrier() }
             for (index, (row, seed)) in these.enumerated() where communicator.takes(index) {
-                let dir = folder(row: row.name.value, seed: seed)
-                let configuration = self.configuration(row, seed: seed)
-                if let done = try? load(dir) {
-                    if done.configuration == configuration {
-                        log(tag + "\(row.name.value), seed \(seed): finished earlier, reused")
-                        reused.append("\(row.name.value)\t\(seed)")
-                        continue
-                    }
-                    log(tag + "\(row.name.value), seed \(seed): "
-                        + (done.configuration == nil ? "its result was made before results were keyed by the row's configuration"
-                                                     : "the row changed since its result was made") + "; training it again")
-                    try FileManager.default.removeItem(atPath: dir)
-                } else if let started = try? String(contentsOfFile: dir + "/configuration", encoding: .utf8), started != configuration {
-                    log(tag + "\(row.name.value), seed \(seed): the row changed since this run began; starting it again")
-                    try FileManager.default.removeItem(atPath: dir)
-                }
-                let input = row.graph.input
-                var data = try self.splits(for: row, cache: &splits), heldOut = data.validation
-                let parts = Self.splits(for: row, seed: seed, data: data)
-                for (c, have) in parts.shortfall {
-                    log(tag + "\(row.name.value), seed \(seed): class \(c) has \(have) training images, fewer than the "
-                        + "\((row.perClass ?? 0) + (row.earlyStop?.perClass ?? 0)) asked for (per_class + early_stop's per_class); it gets fewer")
-                }
-                (data, heldOut) = (parts.data, parts.heldOut)
-                var spec = row.spec
-                if let other = row.weightsRow {
-                    let first = experiment.rows.first { $0.name.value == other }.flatMap { ($0.seeds ?? experiment.seeds).first } ?? 0
-                    // An early-stopped source gives the weights of its best epoch, the ones its table line reports.
-                    let source = experiment.rows.first { $0.name.value == other }
-                    var path = folder(row: other, seed: first) + (source?.earlyStop != nil ? "/checkpoints/best.safetensors" : "/checkpoints/latest.safetensors")
-                    if !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
-                    guard (try? load(folder(row: other, seed: first))) != nil else {
-                        throw Trainer.Failure(description: "row '\(row.name.value)' starts from row '\(other)', which has not finished (run it first)")
-                    }
-                    var training = spec.training ?? TrainingSpec(location: row.name.location)
-                    training.weights = Located(path, at: row.name.location)
-                    spec.training = training
-                }
-                let (epochs, batch) = settings(row)
-                var options = Trainer.Options(epochs: epochs, batch: batch)
-                options.seed = seed
-                options.checkpointSteps = experiment.checkpointSteps
-                options.earlyStop = row.earlyStop?.patience
-                let resume = FileManager.default.fileExists(atPath: dir + "/checkpoints/latest.safetensors")
-                options.resume = resume
-                options.overwrite = !resume
-                try FileCheck.makeDirectory(dir)
-                try AtomicFile.write(Data(configuration.utf8), to: dir + "/configuration")
-                log(tag + "\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s)"
-                    + (row.earlyStop.map { " at most, stopping after \($0.patience) without a lower loss on \($0.perClass) training images per class held out" } ?? "")
-                    + ", batch \(batch))")
-                let started = Date()
-                let trainer = Trainer(graph: row.graph, spec: spec, data: data, run: dir, options: options, backend: backend)
-                // A run killed after its last checkpoint but before its result: nothing left to train.
-                if !(resume && Self.finished(dir + "/checkpoints/latest.safetensors", epochs: epochs, patience: row.earlyStop?.patience)) {
-                    try trainer.train(initialWeights: initialWeights(row.graph, spec, seed))
-                }
-                let summary = NetworkSummary(row.graph)
-                var result: ExperimentResult
-                if row.earlyStop != nil {
-                    // The held-out error of the weights with the lowest validation loss.
-                    let best = try Safetensors.read(path: trainer.bestPath)
-                    let state = try Checkpoint.read(best, path: trainer.bestPath)
-                    let at = try Self.metrics(dir + "/metrics.csv", epoch: state.epoch)
-                    var top1: Double?, top5: Double?
-                    if let heldOut {
-                        let evaluator = Evaluator(graph: row.graph, preprocessing: try Preprocessing.inference(weights: best, path: trainer.bestPath,
-                                                                                                                   input: (input.channels, input.height, input.width)),
-                                                  batch: 256, backend: backend)
-                        evaluator.load(best)
-                        let e = try evaluator.errors(heldOut, views: 1)
-                        (top1, top5) = (e.top1, e.top5)
-                    }
-                    result = ExperimentResult(row: row.name.value, seed: seed, trainTop1: at.train, valTop1: top1, valTop5: top5, bestEpoch: state.epoch,
-                                              validationLoss: state.bestValidationLoss, trainedEpochs: try Self.metrics(dir + "/metrics.csv", epoch: nil).epoch,
-                                              parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
-                                              batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
-                                              data: experiment.data, version: version, command: command, configuration: configuration)
-                } else {
-                    let last = try Self.metrics(dir + "/metrics.csv", epoch: nil)
-                    result = ExperimentResult(row: row.name.value, seed: seed, trainTop1: last.train, valTop1: last.top1, valTop5: last.top5,
-                                              parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
-                                              batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
-                                              data: experiment.data, version: version, command: command, configuration: configuration)
-                }
-                try result.write(path: dir + "/result.json")
-                log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(result.trainTop1))"
-                    + (result.valTop1.map { ", held-out top-1 \(Self.percent($0))" } ?? "")
-                    + (result.bestEpoch.map { " (weights of epoch \($0) of \(result.trainedEpochs ?? $0), the lowest validation loss)" } ?? ""))
+                if try train(row, seed: seed, tag: tag, splits: &splits) { reused.append("\(row.name.value)\t\(seed)") }
             }
         }
         communicator.barrier()
@@ -483,20 +417,131 @@ public struct ExperimentRunner {
                 (try? load(folder(row: row.name.value, seed: seed))).flatMap { $0.configuration == configuration(row, seed: seed) ? $0 : nil }
             }
         }
-        if communicator.isRoot {
-            var table = ExperimentTable(experiment: experiment, results: results)
-            table.reused = results.filter { reusedEverywhere.contains("\($0.row)\t\($0.seed)") }.map { ($0.row, $0.seed) }
-            // Name the held-out split the rows were evaluated on: a data set's test split is called test, not validation.
-            if let row = experiment.rows.first {
-                let input = row.graph.input
-                let held = try? (splits.values.first ?? DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width))).validation
-                if let source = held?.source { table.heldOut = ExperimentTable.splitName(source) }
-                table.heldOutSource = held?.source
-            }
-            try AtomicFile.write(Data(table.csv().utf8), to: out + "/table.csv")
-            try AtomicFile.write(Data(table.markdown().utf8), to: out + "/table.md")
-        }
+        if communicator.isRoot { try writeTable(results, reused: reusedEverywhere, splits: splits) }
         return results
+    }
+
+    /// Trains one row and seed (or finds it finished with the same configuration: returns true,
+    /// reused) and writes its result.json.
+    func train(_ row: Experiment.Row, seed: UInt64, tag: String, splits: inout [String: DataSplits]) throws -> Bool {
+        let dir = folder(row: row.name.value, seed: seed)
+        let configuration = self.configuration(row, seed: seed)
+        if let done = try? load(dir) {
+            if done.configuration == configuration {
+                log(tag + "\(row.name.value), seed \(seed): finished earlier, reused")
+                return true
+            }
+            log(tag + "\(row.name.value), seed \(seed): "
+                + (done.configuration == nil ? "its result was made before results were keyed by the row's configuration"
+                                             : "the row changed since its result was made") + "; training it again")
+            try FileManager.default.removeItem(atPath: dir)
+        } else if let started = try? String(contentsOfFile: dir + "/configuration", encoding: .utf8), started != configuration {
+            log(tag + "\(row.name.value), seed \(seed): the row changed since this run began; starting it again")
+            try FileManager.default.removeItem(atPath: dir)
+        }
+        let input = row.graph.input
+        var data = try self.splits(for: row, cache: &splits), heldOut = data.validation
+        let parts = Self.splits(for: row, seed: seed, data: data)
+        for (c, have) in parts.shortfall {
+            log(tag + "\(row.name.value), seed \(seed): class \(c) has \(have) training images, fewer than the "
+                + "\((row.perClass ?? 0) + (row.earlyStop?.perClass ?? 0)) asked for (per_class + early_stop's per_class); it gets fewer")
+        }
+        (data, heldOut) = (parts.data, parts.heldOut)
+        let spec = try specWithSource(row)
+        let (epochs, batch) = settings(row)
+        var options = Trainer.Options(epochs: epochs, batch: batch)
+        options.seed = seed
+        options.checkpointSteps = experiment.checkpointSteps
+        options.earlyStop = row.earlyStop?.patience
+        let resume = FileManager.default.fileExists(atPath: dir + "/checkpoints/latest.safetensors")
+        options.resume = resume
+        options.overwrite = !resume
+        try FileCheck.makeDirectory(dir)
+        try AtomicFile.write(Data(configuration.utf8), to: dir + "/configuration")
+        log(tag + "\(row.name.value), seed \(seed): \(resume ? "resuming" : "training") (\(epochs) epoch(s)"
+            + (row.earlyStop.map { " at most, stopping after \($0.patience) without a lower loss on \($0.perClass) training images per class held out" } ?? "")
+            + ", batch \(batch))")
+        let started = Date()
+        let trainer = Trainer(graph: row.graph, spec: spec, data: data, run: dir, options: options, backend: backend)
+        // A run killed after its last checkpoint but before its result: nothing left to train.
+        if !(resume && Self.finished(dir + "/checkpoints/latest.safetensors", epochs: epochs, patience: row.earlyStop?.patience)) {
+            try trainer.train(initialWeights: initialWeights(row.graph, spec, seed))
+        }
+        let result = try self.result(row, seed: seed, dir: dir, trainer: trainer, heldOut: heldOut, epochs: epochs, batch: batch,
+                                     started: started, configuration: configuration)
+        try result.write(path: dir + "/result.json")
+        log(tag + "\(row.name.value), seed \(seed): train top-1 error \(Self.percent(result.trainTop1))"
+            + (result.valTop1.map { ", held-out top-1 \(Self.percent($0))" } ?? "")
+            + (result.bestEpoch.map { " (weights of epoch \($0) of \(result.trainedEpochs ?? $0), the lowest validation loss)" } ?? ""))
+        return false
+    }
+
+    /// The row's spec; a row that starts from another row's weights (`weights: row:NAME`) gets that
+    /// row's first seed's checkpoint (its best epoch's when it stopped early).
+    func specWithSource(_ row: Experiment.Row) throws -> NetworkSpec {
+        var spec = row.spec
+        if let other = row.weightsRow {
+            let first = experiment.rows.first { $0.name.value == other }.flatMap { ($0.seeds ?? experiment.seeds).first } ?? 0
+            // An early-stopped source gives the weights of its best epoch, the ones its table line reports.
+            let source = experiment.rows.first { $0.name.value == other }
+            var path = folder(row: other, seed: first) + (source?.earlyStop != nil ? "/checkpoints/best.safetensors" : "/checkpoints/latest.safetensors")
+            if !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
+            guard (try? load(folder(row: other, seed: first))) != nil else {
+                throw Trainer.Failure(description: "row '\(row.name.value)' starts from row '\(other)', which has not finished (run it first)")
+            }
+            var training = spec.training ?? TrainingSpec(location: row.name.location)
+            training.weights = Located(path, at: row.name.location)
+            spec.training = training
+        }
+        return spec
+    }
+
+    /// A finished run's result: the last epoch's errors, or with early stopping the held-out error
+    /// of the weights with the lowest validation loss.
+    func result(_ row: Experiment.Row, seed: UInt64, dir: String, trainer: Trainer, heldOut: (any Dataset)?, epochs: Int, batch: Int, started: Date,
+                configuration: String) throws -> ExperimentResult {
+        let summary = NetworkSummary(row.graph), input = row.graph.input
+        if row.earlyStop != nil {
+            // The held-out error of the weights with the lowest validation loss.
+            let best = try Safetensors.read(path: trainer.bestPath)
+            let state = try Checkpoint.read(best, path: trainer.bestPath)
+            let at = try Self.metrics(dir + "/metrics.csv", epoch: state.epoch)
+            var top1: Double?, top5: Double?
+            if let heldOut {
+                let evaluator = Evaluator(graph: row.graph, preprocessing: try Preprocessing.inference(weights: best, path: trainer.bestPath,
+                                                                                                           input: (input.channels, input.height, input.width)),
+                                          batch: 256, backend: backend)
+                evaluator.load(best)
+                let e = try evaluator.errors(heldOut, views: 1)
+                (top1, top5) = (e.top1, e.top5)
+            }
+            return ExperimentResult(row: row.name.value, seed: seed, trainTop1: at.train, valTop1: top1, valTop5: top5, bestEpoch: state.epoch,
+                                      validationLoss: state.bestValidationLoss, trainedEpochs: try Self.metrics(dir + "/metrics.csv", epoch: nil).epoch,
+                                      parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
+                                      batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
+                                      data: experiment.data, version: version, command: command, configuration: configuration)
+        } else {
+            let last = try Self.metrics(dir + "/metrics.csv", epoch: nil)
+            return ExperimentResult(row: row.name.value, seed: seed, trainTop1: last.train, valTop1: last.top1, valTop5: last.top5,
+                                      parameters: summary.totalParameters, multiplyAdds: summary.totalMultiplyAdds, epochs: epochs,
+                                      batch: batch, seconds: Date().timeIntervalSince(started), spec: SpecPrinter.print(row.spec),
+                                      data: experiment.data, version: version, command: command, configuration: configuration)
+        }
+    }
+
+    /// table.csv and table.md of every finished run (rank 0), naming the held-out split.
+    func writeTable(_ results: [ExperimentResult], reused: Set<String>, splits: [String: DataSplits]) throws {
+    var table = ExperimentTable(experiment: experiment, results: results)
+    table.reused = results.filter { reused.contains("\($0.row)\t\($0.seed)") }.map { ($0.row, $0.seed) }
+    // Name the held-out split the rows were evaluated on: a data set's test split is called test, not validation.
+    if let row = experiment.rows.first {
+        let input = row.graph.input
+        let held = try? (splits.values.first ?? DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width))).validation
+        if let source = held?.source { table.heldOut = ExperimentTable.splitName(source) }
+        table.heldOutSource = held?.source
+    }
+    try AtomicFile.write(Data(table.csv().utf8), to: out + "/table.csv")
+    try AtomicFile.write(Data(table.markdown().utf8), to: out + "/table.md")
     }
 
     /// What a row trains on, validates on and is reported on: with `classes`, their images
