@@ -173,8 +173,3 @@ public struct AnalysisInput: Sendable {
         }
     }
 }
-
-extension Graph {
-    /// The width of the last layer: the classes of a classifier.
-    public var classes: Int { nodes.last?.shape?.elementCount ?? 0 }
-}

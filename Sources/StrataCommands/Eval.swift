@@ -53,70 +53,23 @@ struct Eval: StrataSubcommand {
         var notes = "", failure = ""
         defer { errors.write(notes + failure) }
         return CommandSupport.run(errors: &failure) {
-            let backend = try network.backend
-            let classes = graph.nodes.last!.shape!.elementCount!
-            let files = try weights.map { path in (path, try Safetensors.read(path: path)) }
-            // An image tree's classes: as the checkpoints recorded them (all the same), else the folders.
-            var classNames: [String]?
-            for (path, file) in files {
-                guard let names = try Checkpoint.classNames(file, path: path) else { continue }
-                if let earlier = classNames, earlier != names {
-                    throw CommandError("\(path) was trained on the classes \(names.joined(separator: ", ")), another network of the ensemble on "
-                                       + "\(earlier.joined(separator: ", ")); an ensemble must share its classes")
-                }
-                classNames = names
-            }
-            let splits = try DataLoader.open(data, channels: graph.input.channels, side: max(graph.input.height, graph.input.width), classNames: classNames)
-            guard let test = splits.validation else { throw CommandError("\(data) has no test or validation split") }
-            guard test.count > 0 else { throw CommandError("the test split of \(data) (\(test.source)) has no images") }
-            if let tree = test as? ImageTree, tree.classNames.count != classes {
-                throw CommandError("\(data) has \(tree.classNames.count) class folders (\(tree.classNames.joined(separator: ", "))) but '\(graph.name)' "
-                                   + "has \(classes) outputs; with plain weights the classes are the sorted folder names of train/, so every class needs its folder")
-            }
-            try test.checkLabels(classes: classes, network: graph.name)
-            let stored = test.shape
-            guard stored.channels == graph.input.channels, stored.height >= graph.input.height, stored.width >= graph.input.width else {
-                throw CommandError("the data's images are \(stored.channels)×\(stored.height)×\(stored.width) but '\(graph.name)' takes \(graph.input.compactDescription)")
-            }
-            var all: [Evaluator.Predictions] = []
-            var rules: [String] = []
-            var plainRule: InputRule?   // the same for every plain weights file: --mean train reads the split once
-            let derived = try DerivedGraph.derive(graph, training: false)
-            for (path, file) in files {
-                // Checks the shapes with the same messages as everywhere else.
-                let probe = try backend.makeExecutor(backend.plan(derived, batch: 1))
-                try Weights.load(file, path: path, into: probe)
-                try Weights.check(file, path: path, graph: graph)
-                // The one input rule: the checkpoint's mean image, or what --mean says for plain weights.
-                let plain = !Preprocessing.subtractsMean(file)
-                let rule = try (plain ? plainRule : nil) ?? InputRule.resolve(weights: file, path: path, mean: mean.map(MeanChoice.init(argument:)),
-                                                                             input: (graph.input.channels, graph.input.height, graph.input.width),
-                                                                             stored: stored, trainingSplit: { splits.train })
-                if plain { plainRule = rule }
-                let preprocessing = rule.preprocessing
-                guard preprocessing.stored == stored else {
-                    throw CommandError("\(path) was trained on images of \(preprocessing.stored.channels)×\(preprocessing.stored.height)×\(preprocessing.stored.width) "
-                                       + "but \(data)'s are \(stored.channels)×\(stored.height)×\(stored.width); evaluate on data of the size it was trained on")
-                }
-                rules.append(rule.description)
-                let evaluator = Evaluator(graph: graph, preprocessing: preprocessing, batch: batch, backend: backend)
-                evaluator.load(file)
-                all.append(try evaluator.predictions(test, views: views, communicator: World.current))  // spread over the ranks under mpirun
-            }
-            let predictions = Evaluator.Predictions.mean(all)
-            for index in predictions.unreadable.keys.sorted() { notes += "warning: skipped unreadable image: \(predictions.unreadable[index]!)\n" }
-            let (top1, top5, counted) = Evaluator.errors(predictions, test)
-            guard counted > 0 else { throw CommandError("no image of the test split of \(data) could be read") }
+            let classes = graph.classes
+            let files = try weights.map { path in (path: path, file: try Safetensors.read(path: path)) }
+            // Spread over the ranks under mpirun.
+            let result = try Ensemble.evaluate(graph: graph, files: files, data: data, mean: mean.map(MeanChoice.init(argument:)), views: views,
+                                               batch: batch, backend: try network.backend, communicator: World.current)
+            let (top1, top5, counted, rules, stored) = (result.top1, result.top5, result.images, result.rules, result.stored)
+            for index in result.unreadable.keys.sorted() { notes += "warning: skipped unreadable image: \(result.unreadable[index]!)\n" }
             let distinct = views == 1 ? 1 : distinctViews(stored: stored, input: graph.input)
             if distinct < views {
                 notes += ("note: the images (\(stored.height)×\(stored.width)) are no larger than the input (\(graph.input.height)×\(graph.input.width)) "
                              + "along \(stored.height == graph.input.height && stored.width == graph.input.width ? "either side" : "one side"), so the 10 views are "
                              + "\(distinct / 2) distinct crop\(distinct == 2 ? "" : "s") and \(distinct == 2 ? "its mirror image" : "their mirror images"), repeated\n")
             }
-            let split = test.source
+            let split = result.split
             if json {
                 let json: JSONValue = ["top1_error": .double(top1), "top5_error": top5.map(JSONValue.double) ?? .null, "images": .int(counted),
-                                       "unreadable": .int(predictions.unreadable.count), "views": .int(views), "distinct_views": .int(distinct),
+                                       "unreadable": .int(result.unreadable.count), "views": .int(views), "distinct_views": .int(distinct),
                                        "networks": .int(weights.count), "split": .string(split), "preprocessing": .strings(rules)]
                 output.write(json.text() + "\n")
             } else {

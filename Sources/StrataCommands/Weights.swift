@@ -17,20 +17,10 @@ enum Weights {
         }
     }
 
-    /// Checks that `file` has every parameter of `graph` in its shape, before any plan is made.
+    /// Checks that `file` has every parameter of `graph` in its shape and finite values, before any plan is made.
     static func check(_ file: Safetensors.File, path: String, graph: Graph) throws {
-        do {
-            try ParameterMismatch.check(file.parameterTensors, against: graph.namedParameters(), network: graph.name)
-        } catch let mismatch as ParameterMismatch {
-            throw CommandError(mismatch.message(file: path))
-        }
-        // Weights that are not finite numbers give NaN or infinite outputs, never a result to report.
-        for p in graph.namedParameters() {
-            guard let t = file.tensors[p.name], let k = t.values.firstIndex(where: { !$0.isFinite }) else { continue }
-            throw CommandError("\(path): '\(p.name)' holds \(t.values[k]) at position \(k); weights must be finite numbers (a run that diverged?)")
-        }
+        do { try Ensemble.checkWeights(file, path: path, graph: graph) } catch { throw CommandError(error.description) }
     }
-
 }
 
 #if canImport(Glibc)

@@ -71,3 +71,8 @@ public struct Node: Sendable {
 
     public var op: String { layer.op }
 }
+
+extension Graph {
+    /// The width of the last layer: the classes of a classifier.
+    public var classes: Int { nodes.last?.shape?.elementCount ?? 0 }
+}

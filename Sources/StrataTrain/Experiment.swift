@@ -439,7 +439,6 @@ public struct ExperimentRunner {
             log(tag + "\(row.name.value), seed \(seed): the row changed since this run began; starting it again")
             try FileManager.default.removeItem(atPath: dir)
         }
-        let input = row.graph.input
         var data = try self.splits(for: row, cache: &splits), heldOut = data.validation
         let parts = Self.splits(for: row, seed: seed, data: data)
         for (c, have) in parts.shortfall {

@@ -32,7 +32,7 @@ func compileShipped(_ relativePath: String) throws -> Graph {
     do {
         return try compiler.shapedGraph(path: packageRoot + "/" + relativePath)
     } catch {
-        let diagnostics = (error as? DiagnosticError)?.diagnostics ?? []
+        let diagnostics = error.diagnostics
         Issue.record(Comment(rawValue: relativePath + ":\n" + DiagnosticRenderer(sources: compiler.sources).render(diagnostics)))
         throw error
     }
