@@ -23,7 +23,9 @@ struct DeconvCommand: StrataSubcommand {
             Writes DIR/LAYER/map-M.npy (top×C×H×W), map-M.json ([{image, row, column, activation}]), \
             map-M.png (or .pdf, .svg: --format; the projections cropped to each activation's receptive \
             field, beside the raw input patches they come from, labelled with image and activation; \
-            coloured by --scale and --clip-percentile, as the figure states) and DIR/run.json.
+            coloured by --scale and --clip-percentile, as the figure states); for several maps, \
+            maps.png (a block per map: its 9 strongest projections beside their patches, as ZF's Fig. 2) \
+            and DIR/run.json.
             """)
 
     @OptionGroup var network: NetworkArguments
@@ -103,9 +105,9 @@ struct DeconvCommand: StrataSubcommand {
         var format: FigureFormat
     }
 
-    /// Finds the strongest activations of `maps`, projects them, and writes map-M.npy/.json and
-    /// the figure (as `drawing` says) into `folder`; returns how many files it wrote and
-    /// projections per second.
+    /// Finds the strongest activations of `maps`, projects them, and writes map-M.npy/.json, each
+    /// map's figure and, for several maps, maps.png (as `drawing` says) into `folder`; returns how
+    /// many files it wrote and projections per second.
     @discardableResult
     static func projectAndWrite(graph: Graph, node: Int, maps: [Int], top: Int, rule: BackwardRule, input: AnalysisInput,
                                 weights: [String: (shape: [Int], values: [Float])], backend: any Backend, batch: Int, folder: String,
@@ -116,6 +118,7 @@ struct DeconvCommand: StrataSubcommand {
         let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: backend, batch: batch, weights: weights)
         try makeDirectory(folder)
         var files = 0, projectionSeconds = 0.0, projected = 0
+        var overview = ProjectionOverview(settings: drawing.settings)
         _ = try runner.executor(min(batch, top))   // the plan is made before the clock starts
         for (map, activations) in zip(maps, strongest) {
             let started = Date()
@@ -124,11 +127,16 @@ struct DeconvCommand: StrataSubcommand {
             projected += activations.count
             try NumpyArray.write(.init(shape: [activations.count] + graph.input.dims, values: projections.flatMap { $0 }), path: "\(folder)/map-\(map).npy")
             try AtomicFile.write(Data(Projection.json(activations).utf8), to: "\(folder)/map-\(map).json")
-            try ProjectionFigure(graph: graph, node: node, activations: activations, projections: projections, input: input,
-                                 classNames: drawing.classNames, settings: drawing.settings)
-                .write(to: "\(folder)/map-\(map).\(drawing.format.fileExtension)", format: drawing.format)
+            let figure = ProjectionFigure(graph: graph, node: node, activations: activations, projections: projections, input: input,
+                                          classNames: drawing.classNames, settings: drawing.settings)
+            try figure.write(to: "\(folder)/map-\(map).\(drawing.format.fileExtension)", format: drawing.format)
+            overview.add(figure)
             files += 3
             progress(files / 3, maps.count)
+        }
+        if maps.count > 1 {
+            try overview.write(to: "\(folder)/maps.\(drawing.format.fileExtension)", format: drawing.format)
+            files += 1
         }
         return (files, Double(projected) / max(projectionSeconds, 1e-9))
     }

@@ -70,6 +70,21 @@ struct AnalysisFigureTests {
         #expect(figure.size.width <= Figure.maximumSide && figure.size.height <= Figure.maximumSide)
     }
 
+    @Test func anOverviewHasABlockPerMapInBothPanels() throws {
+        var overview = ProjectionOverview(settings: settings(.shared, clip: 0))
+        var first = try mapFigure(.shared, clip: 0)
+        first.map = 4
+        overview.add(first)
+        overview.add(try mapFigure(.shared, clip: 0, count: 2))
+        #expect(overview.maps == 2)
+        let (texts, bars) = try drawn(overview.size, overview.draw)
+        #expect(texts.first == "small r1: the strongest activations of 2 maps projected to the input")
+        #expect(texts.filter { $0 == "map 4" }.count == 2 && texts.filter { $0 == "map 1" }.count == 2)
+        #expect(texts.contains("projections (deconvnet)") && texts.contains("input patches (raw pixels)"))
+        #expect(texts.joined(separator: " ").contains("scale shared: one range, ±1.5, for all 5 projections"))
+        #expect(bars.count == 1 && bars[0].range == (-1.5, 1.5))
+    }
+
     func evolution(maps: [Int], epochs: [Int]) throws -> EvolutionFigure {
         let graph = try compile(smallNet)
         let cells = maps.count * epochs.count

@@ -90,7 +90,7 @@ struct AnalysisCommandTests {
         #expect(evolve.status == 0, "\(evolve.errors)")
         #expect(evolve.output.contains("over epochs 1, 2"))
         #expect(try NumpyArray.readFloats(path: d + "/ev/evolution.npy").shape == [4, 2, 1, 6, 6])
-        for png in ["/dc/c1/map-0.png", "/dc/c1/map-3.png", "/fl/c1.png", "/ev/evolution.png"] {
+        for png in ["/dc/c1/map-0.png", "/dc/c1/map-3.png", "/dc/c1/maps.png", "/fl/c1.png", "/ev/evolution.png"] {
             #expect(try Images.decode(path: d + png, channels: 3).width > 400, "\(png)")
         }
     }
@@ -105,6 +105,7 @@ struct AnalysisCommandTests {
         #expect(deconv.status == 0, "\(deconv.errors)")
         let svg = try String(contentsOfFile: d + "/dc/c1/map-1.svg", encoding: .utf8)
         #expect(svg.contains("<svg") && !FileManager.default.fileExists(atPath: d + "/dc/c1/map-1.png"))
+        #expect(!FileManager.default.fileExists(atPath: d + "/dc/c1/maps.svg"), "one map: no overview")
         let record = try String(contentsOfFile: d + "/dc/run.json", encoding: .utf8)
         #expect(record.contains("\"scale\": \"shared\"") && record.contains("\"clip_percentile\": \"0.0\"") && record.contains("\"c1/map-1.svg\""), "\(record)")
         let filters = strata("filters", d + "/tiny.yaml", "--weights", d + checkpoint, "--layer", "c1", "--format", "pdf", "--out", d + "/fl")
