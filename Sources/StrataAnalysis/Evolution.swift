@@ -18,16 +18,6 @@ public enum Evolution {
         }.sorted { $0.0 < $1.0 }
     }
 
-    /// A cell of evolution.png: the projection (C × H × W, the graph's input) cropped to the
-    /// receptive field of `activation` in `node`'s output, centred on 0 (`Picture.signed`) and
-    /// enlarged to about 96 pixels.
-    public static func cell(_ projection: [Float], activation a: Activation, graph: Graph, node: Int) -> Images.Image {
-        let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)
-        let side = max(f.height, f.width)
-        let cropped = Projection.crop(projection[...], shape: graph.input, field: f)
-        return Picture.enlarge(Picture.signed(cropped[...], channels: graph.input.channels, height: f.height, width: f.width), max(1, (96 + side - 1) / side))
-    }
-
     /// An entry of evolution.json: `{epoch, map, image, row, column, activation}`.
     public static func record(epoch: Int, _ a: Activation) -> JSONValue {
         ["epoch": .int(epoch), "map": .int(a.map), "image": .int(a.image), "row": .int(a.row), "column": .int(a.column), "activation": .float(a.value)]

@@ -98,30 +98,6 @@ extension Projection {
         return out
     }
 
-    /// map-M.png: the projections cropped to each activation's receptive field (left half, in a
-    /// square grid) beside the input patches they come from (right half), as in ZF Fig. 2.
-    public static func picture(graph: Graph, node: Int, activations: [Activation], projections: [[Float]], input: AnalysisInput) throws -> Images.Image {
-        let shape = graph.input
-        let side = Int(Double(activations.count).squareRoot().rounded(.up))
-        var left: [Images.Image?] = [], right: [Images.Image?] = []
-        var largest = 1
-        for (a, p) in zip(activations, projections) {
-            let f = ReceptiveField.of(graph, node: node, row: a.row, column: a.column)
-            largest = max(largest, f.height, f.width)
-            left.append(Picture.signed(crop(p[...], shape: shape, field: f)[...], channels: shape.channels, height: f.height, width: f.width))
-            right.append(Picture.display(crop(input.rawImage(a.image), shape: shape, field: f)[...], channels: shape.channels, height: f.height, width: f.width,
-                                         range: Picture.rawRange(input.rawImage(a.image))))
-        }
-        let factor = max(1, (96 + largest - 1) / largest)
-        var cells: [Images.Image?] = []
-        for row in 0..<side {
-            for half in [left, right] {
-                for k in (row * side)..<((row + 1) * side) { cells.append(k < half.count ? half[k].map { Picture.enlarge($0, factor) } : nil) }
-            }
-        }
-        return try Picture.grid(cells, columns: 2 * side)
-    }
-
     /// map-M.json: the activations in order, each `{image, row, column, activation}`.
     public static func json(_ activations: [Activation]) -> String {
         JSONValue.array(activations.map { ["image": .int($0.image), "row": .int($0.row), "column": .int($0.column), "activation": .float($0.value)] })

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrataAnalysis
+import StrataFigures
 import StrataFormats
 import StrataIR
 import StrataPlan
@@ -20,8 +21,11 @@ struct DeconvCommand: StrataSubcommand {
             deconvnet (ZF's: unpool through the switches, rectify the signal at each ReLU, transposed \
             filters; LRN and dropout pass through), gradient (saliency) or guided (guided backprop). \
             Writes DIR/LAYER/map-M.npy (top×C×H×W), map-M.json ([{image, row, column, activation}]), \
-            map-M.png (the projections cropped to each activation's receptive field, beside the input \
-            patches they come from) and DIR/run.json.
+            map-M.png (or .pdf, .svg: --format; the projections cropped to each activation's receptive \
+            field, beside the raw input patches they come from, labelled with image and activation; \
+            coloured by --scale and --clip-percentile, as the figure states); for several maps, \
+            maps.png (a block per map: its 9 strongest projections beside their patches, as ZF's Fig. 2) \
+            and DIR/run.json.
             """)
 
     @OptionGroup var network: NetworkArguments
@@ -41,6 +45,8 @@ struct DeconvCommand: StrataSubcommand {
 
     @Option(help: "Seed of random:N.")
     var seed: UInt64 = 0
+
+    @OptionGroup var figure: FigureArguments
 
     func validate() throws {
         try analysis.require()
@@ -63,13 +69,17 @@ struct DeconvCommand: StrataSubcommand {
             let (file, input) = try analysis.load(graph)
             let chosen = try DeconvCommand.chooseMaps(maps, count: graph.nodes[node].shape!.dims[0], seed: seed)
             let batch = analysis.batchSize(spec)
+            let settings = ProjectionSettings(network: graph.name, layer: graph.nodes[node].name, rule: rule, weights: analysis.weightsPath,
+                                              images: analysis.imagesDescription(input.count), scale: figure.scale, clipPercent: figure.clipPercentile)
+            let drawing = Drawing(settings: settings, classNames: try Checkpoint.classNames(file, path: analysis.weightsPath), format: figure.format)
             let written = try DeconvCommand.projectAndWrite(graph: graph, node: node, maps: chosen, top: top, rule: rule, input: input,
                                                             weights: file.parameterTensors, backend: try network.backend, batch: batch,
-                                                            folder: "\(analysis.outPath)/\(graph.nodes[node].name)", progress: progress.update)
+                                                            folder: "\(analysis.outPath)/\(graph.nodes[node].name)", drawing: drawing, progress: progress.update)
             try RunRecord.write(to: analysis.outPath, command: "deconv", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec,
                                 weightsPath: analysis.weightsPath, rule: input.rule,
                                 parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
-                                             ("top", "\(top)"), ("rule", rule.rawValue), ("images", "\(input.count)"), ("seed", "\(seed)"), ("batch", "\(batch)")])
+                                             ("top", "\(top)"), ("rule", rule.rawValue), ("images", "\(input.count)"), ("seed", "\(seed)"), ("batch", "\(batch)"),
+                                             ("format", figure.format.rawValue), ("scale", figure.scale.rawValue), ("clip_percentile", "\(figure.clipPercentile)")])
             output.write("projected the top \(top) activations of \(chosen.count) maps of \(graph.nodes[node].name) (\(rule.rawValue)) over \(input.count) images "
                          + "(\(Int(written.rate.rounded())) projections/s); wrote \(written.files) files to \(analysis.outPath)/\(graph.nodes[node].name)\n")
             return 0
@@ -88,18 +98,27 @@ struct DeconvCommand: StrataSubcommand {
         return list
     }
 
-    /// Finds the strongest activations of `maps`, projects them, and writes map-M.npy/.json/.png
-    /// into `folder`; returns how many files it wrote and projections per second.
+    /// How map-M's figure is drawn: what it states, the class names, the format.
+    struct Drawing {
+        var settings: ProjectionSettings
+        var classNames: [String]?
+        var format: FigureFormat
+    }
+
+    /// Finds the strongest activations of `maps`, projects them, and writes map-M.npy/.json, each
+    /// map's figure and, for several maps, maps.png (as `drawing` says) into `folder`; returns how
+    /// many files it wrote and projections per second.
     @discardableResult
     static func projectAndWrite(graph: Graph, node: Int, maps: [Int], top: Int, rule: BackwardRule, input: AnalysisInput,
                                 weights: [String: (shape: [Int], values: [Float])], backend: any Backend, batch: Int, folder: String,
-                                progress: (Int, Int) -> Void = { _, _ in }) throws -> (files: Int, rate: Double) {
+                                drawing: Drawing, progress: (Int, Int) -> Void = { _, _ in }) throws -> (files: Int, rate: Double) {
         let forward = try BatchRunner(graph: graph, backend: backend, batch: batch, keeping: [node], weights: weights)
         let outputs = try forward.outputs(input.images, count: input.count, nodes: [node])[0]
         let strongest = Projection.strongest(outputs, count: input.count, shape: graph.nodes[node].shape!, maps: maps, top: top)
         let runner = try Projection.runner(graph: graph, layer: node, rule: rule, backend: backend, batch: batch, weights: weights)
         try makeDirectory(folder)
         var files = 0, projectionSeconds = 0.0, projected = 0
+        var overview = ProjectionOverview(settings: drawing.settings)
         _ = try runner.executor(min(batch, top))   // the plan is made before the clock starts
         for (map, activations) in zip(maps, strongest) {
             let started = Date()
@@ -108,10 +127,16 @@ struct DeconvCommand: StrataSubcommand {
             projected += activations.count
             try NumpyArray.write(.init(shape: [activations.count] + graph.input.dims, values: projections.flatMap { $0 }), path: "\(folder)/map-\(map).npy")
             try AtomicFile.write(Data(Projection.json(activations).utf8), to: "\(folder)/map-\(map).json")
-            try Picture.write(Projection.picture(graph: graph, node: node, activations: activations, projections: projections, input: input),
-                              to: "\(folder)/map-\(map).png")
+            let figure = ProjectionFigure(graph: graph, node: node, activations: activations, projections: projections, input: input,
+                                          classNames: drawing.classNames, settings: drawing.settings)
+            try figure.write(to: "\(folder)/map-\(map).\(drawing.format.fileExtension)", format: drawing.format)
+            overview.add(figure)
             files += 3
             progress(files / 3, maps.count)
+        }
+        if maps.count > 1 {
+            try overview.write(to: "\(folder)/maps.\(drawing.format.fileExtension)", format: drawing.format)
+            files += 1
         }
         return (files, Double(projected) / max(projectionSeconds, 1e-9))
     }

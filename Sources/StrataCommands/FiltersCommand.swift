@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrataAnalysis
+import StrataFigures
 import StrataFormats
 import StrataIR
 
@@ -10,8 +11,10 @@ struct FiltersCommand: StrataSubcommand {
         commandName: "filters",
         abstract: "A conv layer's filters as a montage (ZF Fig. 6), and the RMS of every filter.",
         discussion: """
-            Writes DIR/LAYER.png (each filter normalised to its own range; RGB for 3 input channels, \
-            grey for 1, else the RMS over input channels at each tap; one block of rows per group), \
+            Writes DIR/LAYER.png (or .pdf, .svg: --format): the filters, numbered, 16 across; RGB for 3 \
+            input channels, the diverging map for 1, else the RMS over input channels at each tap; each \
+            filter on its own range or one shared (--scale, --clip-percentile); one labelled block per \
+            group; filters at the clip radius outlined), \
             DIR/LAYER-rms.csv (filter,group,rms,at_clip_radius) and DIR/run.json. With the spec's \
             training.filter_rms_clip, also the fraction of filters at the radius (within 1%).
             """)
@@ -26,6 +29,8 @@ struct FiltersCommand: StrataSubcommand {
 
     @Option(help: "The output folder (created if missing).")
     var out: String
+
+    @OptionGroup var figure: FigureArguments
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
@@ -47,19 +52,22 @@ struct FiltersCommand: StrataSubcommand {
             let (f, c, kh, kw) = (dims[0], dims[1], dims[2], dims[3])
             let rms = Filters.rms(tensor.values, filters: f)
             let radius = spec.training?.filterRMSClip
-            let montage = try Filters.montage(tensor.values, filters: f, channels: c, height: kh, width: kw, groups: conv.groups)
+            let drawing = FiltersFigure(network: graph.name, layer: graph.nodes[node].name, weights: weights, weight: tensor.values, filters: f, channels: c,
+                                        kernel: (kh, kw), groups: conv.groups, radius: radius, scale: figure.scale, clipPercent: figure.clipPercentile)
+            let figurePath = "\(out)/\(graph.nodes[node].name).\(figure.format.fileExtension)"
             try makeDirectory(out)
-            try Picture.write(montage, to: "\(out)/\(graph.nodes[node].name).png")
+            try drawing.write(to: figurePath, format: figure.format)
             try AtomicFile.write(Data(Filters.rmsCSV(rms, groups: conv.groups, radius: radius).utf8), to: "\(out)/\(graph.nodes[node].name)-rms.csv")
             try RunRecord.write(to: out, command: "filters", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: weights,
-                                parameters: [("layer", graph.nodes[node].name)])
+                                parameters: [("layer", graph.nodes[node].name), ("format", figure.format.rawValue), ("scale", figure.scale.rawValue),
+                                             ("clip_percentile", "\(figure.clipPercentile)")])
             let mean = rms.reduce(0, +) / Double(max(rms.count, 1))
             var line = "\(graph.nodes[node].name): \(f) filters of \(c)×\(kh)×\(kw) in \(conv.groups) group(s); RMS mean \(String(format: "%.4g", mean)), max \(String(format: "%.4g", rms.max() ?? 0))"
             if let radius {
                 let at = rms.filter { $0 >= 0.99 * radius }.count
                 line += "; \(at) of \(f) (\(String(format: "%.1f", 100 * Double(at) / Double(f)))%) at the clip radius \(radius)"
             }
-            output.write(line + "; wrote \(out)/\(graph.nodes[node].name).png\n")
+            output.write(line + "; wrote \(figurePath)\n")
             return 0
         }
     }

@@ -137,14 +137,10 @@ struct AnalysisTests {
             """)
     }
 
-    /// The montage: 16 filters across at most, each group starting a row; the RMS table marks the
-    /// filters at the clip radius only when there is one.
-    @Test func filterMontageAndRMSTable() throws {
-        let weight = (0..<(20 * 1 * 3 * 3)).map { Float($0 % 7) - 3 }
-        let one = try Filters.montage(weight, filters: 20, channels: 1, height: 3, width: 3, groups: 1)   // 48-pixel cells, 16 + 4
-        #expect(one.width == 16 * 48 + 17 * 2 && one.height == 2 * 48 + 3 * 2)
-        let two = try Filters.montage(Array(weight.prefix(6 * 9)), filters: 6, channels: 1, height: 3, width: 3, groups: 2)
-        #expect(two.width == 3 * 48 + 4 * 2 && two.height == 2 * 48 + 3 * 2)
+    /// The RMS table marks the filters at the clip radius only when there is one (the figure:
+    /// `AnalysisFigureTests`).
+    @Test func filterRMSTable() throws {
+        #expect(Filters.rms([3, 4, 0, 0], filters: 2) == [(12.5 as Double).squareRoot(), 0])
         #expect(Filters.rmsCSV([0.5, 1, 2, 0.995], groups: 2, radius: 1) == "filter,group,rms,at_clip_radius\n0,0,0.5,0\n1,0,1.0,1\n2,1,2.0,1\n3,1,0.995,1\n")
         #expect(Filters.rmsCSV([0.5], groups: 1, radius: nil) == "filter,group,rms,at_clip_radius\n0,0,0.5,\n")
     }

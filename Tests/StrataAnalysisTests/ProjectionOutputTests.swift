@@ -4,8 +4,8 @@ import StrataFormats
 import StrataIR
 import Testing
 
-/// What deconv and evolve draw and write: crops, pictures, JSON, the maps drawn, the snapshots read.
-@Suite("Projection pictures and evolution")
+/// What deconv and evolve write: crops, JSON, the maps drawn, the snapshots read (`AnalysisFigureTests`: what they draw).
+@Suite("Projection and evolution records")
 struct ProjectionOutputTests {
     @Test func randomMapsAreDistinctSortedAndFollowTheSeed() {
         let maps = Projection.randomMaps(5, of: 64, seed: 3)
@@ -19,24 +19,15 @@ struct ProjectionOutputTests {
         #expect(Projection.crop(x[...], shape: TensorShape([2, 4, 4]), field: (1, 1, 2, 2)) == [5, 6, 9, 10, 21, 22, 25, 26])
     }
 
-    @Test func theMapPictureSetsProjectionsBesideTheirPatches() throws {
-        let graph = try compile(smallNet)
-        let input = AnalysisInput(images: randomImages(3, 128), count: 3, labels: nil, names: ["a", "b", "c"], perImage: 128)
-        // r1 (after a 3×3 conv, pad 1): each position away from the border sees 3×3, enlarged to 96.
-        let activations = [Activation(image: 0, map: 1, row: 3, column: 3, value: 2), Activation(image: 2, map: 1, row: 4, column: 4, value: 1.5),
-                           Activation(image: 1, map: 1, row: 2, column: 5, value: 1)]
-        let projections = (0..<3).map { k in (0..<128).map { Float(($0 + k) % 5) - 2 } }
-        let picture = try Projection.picture(graph: graph, node: 1, activations: activations, projections: projections, input: input)
-        #expect(picture.width == 4 * 96 + 5 * 2 && picture.height == 2 * 96 + 3 * 2)   // 2×2 projections, then 2×2 patches
-        #expect(Projection.json(Array(activations.prefix(2))) == """
+    @Test func theMapAndEvolutionRecordsListEveryActivation() throws {
+        let activations = [Activation(image: 0, map: 1, row: 3, column: 3, value: 2), Activation(image: 2, map: 1, row: 4, column: 4, value: 1.5)]
+        #expect(Projection.json(activations) == """
             [
               {"image": 0, "row": 3, "column": 3, "activation": 2.0},
               {"image": 2, "row": 4, "column": 4, "activation": 1.5}
             ]
 
             """)
-        let cell = Evolution.cell(projections[0], activation: activations[0], graph: graph, node: 1)
-        #expect(cell.width == 96 && cell.height == 96 && cell.channels == 2)
         #expect(Evolution.record(epoch: 3, activations[1]).text() == "{\"epoch\": 3, \"map\": 1, \"image\": 2, \"row\": 4, \"column\": 4, \"activation\": 1.5}")
     }
 

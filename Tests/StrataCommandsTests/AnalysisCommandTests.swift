@@ -90,6 +90,37 @@ struct AnalysisCommandTests {
         #expect(evolve.status == 0, "\(evolve.errors)")
         #expect(evolve.output.contains("over epochs 1, 2"))
         #expect(try NumpyArray.readFloats(path: d + "/ev/evolution.npy").shape == [4, 2, 1, 6, 6])
+        for png in ["/dc/c1/map-0.png", "/dc/c1/map-3.png", "/dc/c1/maps.png", "/fl/c1.png", "/ev/evolution.png"] {
+            #expect(try Images.decode(path: d + png, channels: 3).width > 400, "\(png)")
+        }
+    }
+
+    /// --format svg or pdf writes the figure in that format (the extension follows), and the
+    /// record has the figure's settings.
+    @Test func deconvFiltersAndEvolveDrawSVGAndPDF() throws {
+        let d = try trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let deconv = strata("deconv", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "8", "--layer", "c1", "--maps", "1",
+                            "--top", "4", "--format", "svg", "--scale", "shared", "--clip-percentile", "0", "--out", d + "/dc")
+        #expect(deconv.status == 0, "\(deconv.errors)")
+        let svg = try String(contentsOfFile: d + "/dc/c1/map-1.svg", encoding: .utf8)
+        #expect(svg.contains("<svg") && !FileManager.default.fileExists(atPath: d + "/dc/c1/map-1.png"))
+        #expect(!FileManager.default.fileExists(atPath: d + "/dc/c1/maps.svg"), "one map: no overview")
+        let record = try String(contentsOfFile: d + "/dc/run.json", encoding: .utf8)
+        #expect(record.contains("\"scale\": \"shared\"") && record.contains("\"clip_percentile\": \"0.0\"") && record.contains("\"c1/map-1.svg\""), "\(record)")
+        let filters = strata("filters", d + "/tiny.yaml", "--weights", d + checkpoint, "--layer", "c1", "--format", "pdf", "--out", d + "/fl")
+        #expect(filters.status == 0 && filters.output.contains("wrote \(d)/fl/c1.pdf"), "\(filters.errors)")
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: d + "/fl/c1.pdf")).prefix(5), as: UTF8.self) == "%PDF-")
+        let evolve = strata("evolve", d + "/tiny.yaml", "--run", d + "/run", "--layer", "c1", "--maps", "0,2", "--data", d + "/data", "--limit", "8",
+                            "--format", "pdf", "--out", d + "/ev")
+        #expect(evolve.status == 0 && evolve.output.contains("wrote \(d)/ev/evolution.pdf"), "\(evolve.errors)")
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: d + "/ev/evolution.pdf")).prefix(5), as: UTF8.self) == "%PDF-")
+        let svgEvolve = strata("evolve", d + "/tiny.yaml", "--run", d + "/run", "--layer", "c1", "--data", d + "/data", "--limit", "8", "--format", "svg",
+                               "--out", d + "/ev2")
+        #expect(svgEvolve.status == 0, "\(svgEvolve.errors)")
+        #expect(try String(contentsOfFile: d + "/ev2/evolution.svg", encoding: .utf8).contains("<svg"))
+        let bad = strata("filters", d + "/tiny.yaml", "--weights", d + checkpoint, "--layer", "c1", "--clip-percentile", "80", "--out", d + "/fl")
+        #expect(bad.status == 2 && bad.errors.contains("--clip-percentile must be between 0 and 50"), "\(bad.errors)")
     }
 
     @Test func correspondReadsRegionsAndWritesTheTable() throws {
