@@ -91,7 +91,7 @@ let package = Package(
                                                             "StrataCommands", "StrataAnalysis", "StrataOpenCL"]),
         .testTarget(name: "StrataFiguresTests", dependencies: ["StrataFigures", "StrataFormats"]),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"], exclude: ["Fixtures"]),
-        .testTarget(name: "StrataAnalysisTests", dependencies: ["StrataAnalysis", "StrataCPU", "StrataIR", "StrataSpec", "StrataPlan", "StrataFormats", "StrataTrain"]),
+        .testTarget(name: "StrataAnalysisTests", dependencies: ["StrataAnalysis", "StrataFigures", "StrataCPU", "StrataIR", "StrataSpec", "StrataPlan", "StrataFormats", "StrataTrain"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenBLAS", "COpenCL"]),
         .testTarget(name: "StrataOpenCLTests", dependencies: ["StrataOpenCL", "StrataCPU", "StrataIR", "StrataPlan", "StrataSpec"]),
     ],
