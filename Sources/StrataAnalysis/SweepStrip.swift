@@ -10,39 +10,39 @@ public struct SweepStrip {
     /// The amounts shown (columns), and how many the sweep had.
     public var amounts: [Double]
     public var total: Int
-    /// The images (rows) and their transformed raw pixels, `cells[row][column]` (C × H × W each).
+    /// The images (rows): the first of `input`.
     public var images: [Int]
-    public var cells: [[[Float]]]
     public var shape: TensorShape
-    /// Labels and class names for the row titles.
+    /// The raw images, their labels and class names.
     public var input: AnalysisInput
     public var fill: Fill
     public var interpolation: Interpolation
     public var noiseSeed: UInt64
 
     /// The first `images` images of `input` at each of `all` amounts (sampled to at most
-    /// `Sweep.stripColumns`), transformed on their raw pixels. `shape`: the network's input.
+    /// `Sweep.stripColumns`). `shape`: the network's input.
     public init(_ input: AnalysisInput, shape: TensorShape, transform: Transform, amounts all: [Double], images: Int, noiseSeed: UInt64 = 0,
                 fill: Fill = .black, interpolation: Interpolation = .bilinear) {
-        let (c, h, w) = (shape.channels, shape.height, shape.width)
-        let meanImage = fill == .mean ? input.rule.inputMean : nil
-        let list = Sweep.sample(all, count: Sweep.stripColumns)
         self.images = Array(0..<max(0, min(images, input.count)))
-        self.cells = self.images.map { i in
-            let original = Array(input.rawImage(i))
-            return list.map { a in
-                var moved = [Float](repeating: 0, count: input.perImage)
-                original.withUnsafeBufferPointer { x in
-                    moved.withUnsafeMutableBufferPointer {
-                        transform.apply(x.baseAddress!, $0.baseAddress!, channels: c, height: h, width: w, amount: a, seed: Sweep.noiseSeed(noiseSeed, image: i),
-                                        fill: fill, interpolation: interpolation, meanImage: meanImage)
-                    }
-                }
-                return moved
+        (self.transform, self.amounts, self.total, self.shape, self.input) = (transform, Sweep.sample(all, count: Sweep.stripColumns), all.count, shape, input)
+        (self.fill, self.interpolation, self.noiseSeed) = (fill, interpolation, noiseSeed)
+    }
+
+    /// The cell at `row`, `column`: that image's raw pixels (C × H × W, not mean-subtracted)
+    /// transformed by that amount as `Sweep.run` transforms them (made when drawn, not kept: 64
+    /// images × 40 amounts of a 224-pixel input would be 1.5 GB).
+    public func pixels(row: Int, column: Int) -> [Float] {
+        let (c, h, w) = (shape.channels, shape.height, shape.width)
+        let i = images[row]
+        var moved = [Float](repeating: 0, count: input.perImage)
+        Array(input.rawImage(i)).withUnsafeBufferPointer { x in
+            moved.withUnsafeMutableBufferPointer {
+                transform.apply(x.baseAddress!, $0.baseAddress!, channels: c, height: h, width: w, amount: amounts[column],
+                                seed: Sweep.noiseSeed(noiseSeed, image: i), fill: fill, interpolation: interpolation,
+                                meanImage: fill == .mean ? input.rule.inputMean : nil)
             }
         }
-        (self.transform, self.amounts, self.total, self.shape, self.input) = (transform, list, all.count, shape, input)
-        (self.fill, self.interpolation, self.noiseSeed) = (fill, interpolation, noiseSeed)
+        return moved
     }
 
     static let margin = 12.0, gap = 3.0, labelGap = 8.0
@@ -107,10 +107,10 @@ public struct SweepStrip {
             canvas.text(rowTitles[row].0, at: Point(Self.margin, y + cell / 2 - 1), size: 8, bold: true, baseline: .bottom)
             canvas.text(rowTitles[row].1, at: Point(Self.margin, y + cell / 2 + 1), size: 7.5, baseline: .top)
             let range = Picture.rawRange(input.rawImage(i))
-            for (k, pixels) in cells[row].enumerated() {
+            for k in amounts.indices {
                 let x = left + Double(k) * (cell + Self.gap)
                 let scale = cell / Double(max(h, w))
-                canvas.image(RGBImage(planar: pixels[...], channels: c, height: h, width: w, range: range),
+                canvas.image(RGBImage(planar: pixels(row: row, column: k)[...], channels: c, height: h, width: w, range: range),
                              in: Rect(x, y, Double(w) * scale, Double(h) * scale))
             }
         }

@@ -160,16 +160,16 @@ struct OcclusionSweepFigureTests {
         let shape = try compile(smallNet).input
         let many = SweepStrip(input, shape: shape, transform: .translateX, amounts: (0..<50).map(Double.init), images: 3)
         #expect(many.amounts.count == Sweep.stripColumns && many.amounts.first == 0 && many.amounts.last == 49 && many.total == 50)
-        #expect(many.cells.count == 3 && many.cells.allSatisfy { $0.count == 40 })
+        #expect(many.images == [0, 1, 2] && many.pixels(row: 2, column: 39).count == 128)
         let few = SweepStrip(input, shape: shape, transform: .rotate, amounts: [0, 90], images: 9, fill: .mean)
         #expect(few.images == [0, 1, 2, 3, 4])
         // The identity column is the raw image (not the network's mean-subtracted input); 90° is the raw image rotated.
-        #expect(few.cells[0][0] == Array(input.rawImage(0)) && few.cells[0][0] != Array(input.image(0)))
+        #expect(few.pixels(row: 0, column: 0) == Array(input.rawImage(0)) && few.pixels(row: 0, column: 0) != Array(input.image(0)))
         var turned = [Float](repeating: 0, count: 128)
         Array(input.rawImage(1)).withUnsafeBufferPointer { x in
             turned.withUnsafeMutableBufferPointer { Transform.rotate.apply(x.baseAddress!, $0.baseAddress!, channels: 2, height: 8, width: 8, amount: 90) }
         }
-        #expect(few.cells[1][1] == turned)
+        #expect(few.pixels(row: 1, column: 1) == turned)
         let (texts, bars) = try drawn(width: many.width, height: many.height, many.draw)
         #expect(texts[0] == "The sweep's inputs, translate-x: images 0–2 at each amount" && bars.isEmpty)
         #expect(texts.contains("image 2") && texts.contains("2: bird") && texts.contains("0 px") && texts.contains("49 px")
