@@ -27,6 +27,9 @@ public struct AnalysisInput: Sendable {
     /// What each image is, per image: C·H·W.
     public var perImage: Int
     public var rule: InputRule
+    /// The classes' names in the network's order, where known: a checkpoint's (`Checkpoint.classNames`)
+    /// or an image tree's folders; nil otherwise (IDX, CIFAR and .npy data carry none).
+    public var classNames: [String]?
 
     public init(raw: [Float], count: Int, labels: [Int]?, names: [String], rule: InputRule) {
         self.raw = raw
@@ -46,6 +49,12 @@ public struct AnalysisInput: Sendable {
 
     public func image(_ i: Int) -> ArraySlice<Float> { images[(i * perImage)..<((i + 1) * perImage)] }
     public func rawImage(_ i: Int) -> ArraySlice<Float> { raw[(i * perImage)..<((i + 1) * perImage)] }
+
+    /// Class `k` as a figure names it: `9: Ankle boot` with names, else `class 9`.
+    public func className(_ k: Int) -> String {
+        guard let classNames, classNames.indices.contains(k) else { return "class \(k)" }
+        return "\(k): \(classNames[k])"
+    }
 
     /// The first `limit` images (all when nil).
     public func prefix(_ limit: Int?) -> AnalysisInput {
@@ -67,7 +76,9 @@ public struct AnalysisInput: Sendable {
         switch source {
         case let .files(path, labels):
             let rule = try InputRule.resolve(weights: weights, path: weightsPath, mean: mean, input: input)
-            return try load(input: path, labels: labels, graph: graph, rule: rule).prefix(limit)
+            var loaded = try load(input: path, labels: labels, graph: graph, rule: rule).prefix(limit)
+            loaded.classNames = try Checkpoint.classNames(weights, path: weightsPath)
+            return loaded
         case let .data(folder, split, dataLimit, indices):
             return try load(data: folder, split: split, limit: dataLimit ?? limit, indices: indices, graph: graph, weights: weights, weightsPath: weightsPath, mean: mean)
         }
@@ -164,7 +175,9 @@ public struct AnalysisInput: Sendable {
         }
         try checkLabels(labels, classes: graph.classes, source: data.source, network: graph.name)
         let names = (data as? ImageTree).map { tree in chosen.map(tree.path) } ?? chosen.map { "\(split)[\($0)]" }
-        return AnalysisInput(raw: raw, count: count, labels: labels, names: names, rule: rule)
+        var loaded = AnalysisInput(raw: raw, count: count, labels: labels, names: names, rule: rule)
+        loaded.classNames = (data as? ImageTree)?.classNames ?? classNames
+        return loaded
     }
 
     static func checkLabels(_ labels: [Int], classes: Int, source: String, network: String) throws {

@@ -57,7 +57,7 @@ struct HeadingLayout {
     /// `sentences` wrapped to fit a figure `width` points wide (at least wide enough for the title).
     init(title: String, sentences: [String], width: Double) {
         self.title = title
-        caption = sentences.flatMap { Figure.wrap($0, width: width - 20, size: 8) }
+        caption = sentences.flatMap { TextLayout.wrap($0, width: width - 20, size: 8) }
     }
 
     var height: Double { Heading.height(captionLines: caption.count) }
@@ -66,6 +66,6 @@ struct HeadingLayout {
 
     /// The width a figure needs: `content`, widened for the title, at least `minimum`.
     static func width(content: Double, title: String, minimum: Double = 420) -> Double {
-        max(content, minimum, Figure.textWidth(title, size: 11, bold: true) + 30)
+        max(content, minimum, TextLayout.width(title, size: 11, bold: true) + 30)
     }
 }

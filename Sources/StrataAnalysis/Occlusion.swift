@@ -76,6 +76,9 @@ public struct Occlusion: Sendable {
     public var topClass: [Int32] = []
     public var activation: [Float] = []
     public var strongestMap: [Int32] = []
+    /// Per image, the largest single activation of the layer in the unoccluded image (its map is
+    /// `strongestMap`'s; the first position on ties): what `OcclusionFigure` projects.
+    public var strongest: [Activation] = []
 
     public init(height: Int, width: Int, patch: Int, stride: Int) {
         self.patch = patch
@@ -113,13 +116,16 @@ public struct Occlusion: Sendable {
         let last = graph.nodes.count - 1, classes = graph.classes
         let shape = graph.nodes[layer].shape!
         let maps = shape.dims[0], planeSize = shape.elementCount! / maps
+        let planeColumns = shape.dims.count > 2 ? shape.dims[2] : 1
         // The strongest map of each unoccluded image: the one holding its largest single activation.
         let clean = try runner.outputs(input.images, count: input.count, nodes: [layer])[0]
-        result.strongestMap = (0..<input.count).map { n in
+        result.strongest = (0..<input.count).map { n in
             let values = clean[(n * maps * planeSize)..<((n + 1) * maps * planeSize)]
             let best = values.indices.max { values[$0] < values[$1] }!
-            return Int32((best - n * maps * planeSize) / planeSize)
+            let offset = best - n * maps * planeSize, at = offset % planeSize
+            return Activation(image: n, map: offset / planeSize, row: at / planeColumns, column: at % planeColumns, value: clean[best])
         }
+        result.strongestMap = result.strongest.map { Int32($0.map) }
         let total = input.count * positions
         result.probability = [Float](repeating: 0, count: total)
         result.topClass = [Int32](repeating: 0, count: total)
@@ -173,33 +179,5 @@ public struct Occlusion: Sendable {
             result.topClass = classes.map { Int32($0) }
         }
         return result
-    }
-}
-
-extension Occlusion {
-    /// occlusion.png: a row per image (the first `show` of `input`): its raw pixels, then the maps
-    /// of the label's probability, of the tracked activation and of the top class (of `classes`),
-    /// each at the input's scale (`shape`: C × H × W) and enlarged to about 96 pixels. With
-    /// `.shared`, probabilities span [0, 1] and activations one range over the shown images.
-    /// Nil when no image is shown.
-    public func picture(_ input: AnalysisInput, shape: TensorShape, classes: Int, show: Int, scale: HeatmapScale) throws -> Images.Image? {
-        let (c, h, w) = (shape.channels, shape.height, shape.width)
-        let positions = rows * columns
-        let shownCount = min(show, input.count)
-        let sharedActivation = Picture.range(activation[0..<(shownCount * positions)])
-        let cell = max(1, min(h / max(rows, 1), w / max(columns, 1)))
-        let factor = max(1, 96 / max(h, w))
-        func map(_ values: ArraySlice<Float>, _ range: (Float, Float)) -> Images.Image {
-            Picture.enlarge(Picture.heatmap(values, rows: rows, columns: columns, range: range, cell: cell), factor)
-        }
-        var cells: [Images.Image?] = []
-        for i in 0..<shownCount {
-            let maps = (i * positions)..<((i + 1) * positions)
-            cells.append(Picture.enlarge(Picture.display(input.rawImage(i), channels: c, height: h, width: w, range: Picture.rawRange(input.rawImage(i))), factor))
-            cells.append(map(probability[maps], scale == .shared ? (0, 1) : Picture.range(probability[maps])))
-            cells.append(map(activation[maps], scale == .shared ? sharedActivation : Picture.range(activation[maps])))
-            cells.append(map(topClass[maps].map(Float.init)[...], (0, Float(max(1, classes - 1)))))
-        }
-        return cells.isEmpty ? nil : try Picture.grid(cells, columns: 4)
     }
 }

@@ -285,8 +285,8 @@ public enum Sweep {
     }
 }
 
-/// What a sweep takes and writes beside its rows: the default layers, the checks of a plan, the
-/// sweep.csv text and the pictures.
+/// What a sweep takes and writes beside its rows: the default layers, the checks of a plan and the
+/// sweep.csv text (the figures: `SweepFigure`, `SweepStrip`).
 extension Sweep {
     /// The layers a sweep compares by default: each conv and fc layer's rectified output (the ReLU
     /// right after it, else the layer itself).
@@ -323,41 +323,13 @@ extension Sweep {
         return text
     }
 
-    /// The most amounts a strip shows across: every default list (rotate: 36) fits.
+    /// The most amounts a strip (`SweepStrip`) shows across: every default list (rotate: 36) fits.
     public static let stripColumns = 40
 
     /// `count` of `values`, evenly spaced, the first and the last included (all when there are no more).
     public static func sample<T>(_ values: [T], count: Int) -> [T] {
         guard values.count > count, count >= 2 else { return values }
         return (0..<count).map { values[$0 * (values.count - 1) / (count - 1)] }
-    }
-
-    /// A strip of `transform`: the first `images` images of `input` (rows, at most its count) at each
-    /// amount (columns) as raw pixels, transformed as `run` transforms them, enlarged to about 64
-    /// pixels a side. Of more than `stripColumns` amounts it draws a sample (`sample`); `amounts`
-    /// are the amounts drawn. `shape`: the network's input (C × H × W).
-    public static func strip(_ input: AnalysisInput, shape: TensorShape, transform: Transform, amounts all: [Double], images: Int,
-                             noiseSeed seed: UInt64 = 0, fill: Fill = .black,
-                             interpolation: Interpolation = .bilinear) throws -> (picture: Images.Image, amounts: [Double]) {
-        let (c, h, w) = (shape.channels, shape.height, shape.width)
-        let factor = max(1, 64 / max(h, w))
-        let meanImage = fill == .mean ? input.rule.inputMean : nil
-        let list = sample(all, count: stripColumns)
-        var cells: [Images.Image?] = []
-        for i in 0..<min(images, input.count) {
-            let original = Array(input.rawImage(i))
-            var moved = [Float](repeating: 0, count: input.perImage)
-            for a in list {
-                original.withUnsafeBufferPointer { x in
-                    moved.withUnsafeMutableBufferPointer {
-                        transform.apply(x.baseAddress!, $0.baseAddress!, channels: c, height: h, width: w, amount: a, seed: noiseSeed(seed, image: i),
-                                        fill: fill, interpolation: interpolation, meanImage: meanImage)
-                    }
-                }
-                cells.append(Picture.enlarge(Picture.display(moved[...], channels: c, height: h, width: w, range: Picture.rawRange(original)), factor))
-            }
-        }
-        return (try Picture.grid(cells, columns: list.count), list)
     }
 }
 

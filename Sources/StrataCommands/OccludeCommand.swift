@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrataAnalysis
+import StrataFigures
 import StrataFormats
 import StrataIR
 import StrataPlan
@@ -20,9 +21,12 @@ struct OccludeCommand: StrataSubcommand {
             Hm = ⌊(H−P)/S⌋+1 positions down and Wm across. Writes, each N×Hm×Wm: probability.npy \
             (the label's softmax probability), top_class.npy (int32, the most probable class), \
             activation.npy (the summed activation of the map of --layer with the largest single \
-            activation in the unoccluded image), and strongest_map.npy (int32, N), plus \
-            DIR/occlusion.png (per image: the input, the probability map, the activation map, the \
-            top-class map) and DIR/run.json. Occluded copies are batched.
+            activation in the unoccluded image), and strongest_map.npy (int32, N); \
+            projection.npy (the first --show images' deconvnet projections of that activation, \
+            show×C×H×W); DIR/occlusion.FORMAT (ZF Fig. 7, a row per shown image: (a) the input with \
+            the occluder where p(true class) is lowest, (b) the strongest map's summed activation, \
+            (c) its projection, (d) p(true class), (e) the most probable class, with colour bars and \
+            a class legend) and DIR/run.json. Occluded copies are batched.
             """)
 
     @OptionGroup var network: NetworkArguments
@@ -39,7 +43,7 @@ struct OccludeCommand: StrataSubcommand {
 
     @OptionGroup var figure: FigureArguments
 
-    @Option(help: "Images drawn in DIR/occlusion.png.")
+    @Option(help: "Images drawn in DIR/occlusion.FORMAT (rows), 0 to 24.")
     var show = 8
 
     @Option(help: ArgumentHelp("The occluder, on the raw image: grey (0.5, the paper's), black, mean (the mean image: 0 after subtraction) or a value in [0, 1].",
@@ -50,7 +54,7 @@ struct OccludeCommand: StrataSubcommand {
         try analysis.require()
         if let patch, patch < 1 { throw ValidationError("--patch must be at least 1") }
         if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
-        guard show >= 0 else { throw ValidationError("--show must be 0 or more") }
+        guard (0...24).contains(show) else { throw ValidationError("--show must be between 0 and 24 (the rows of DIR/occlusion.\(figure.format.fileExtension))") }
         guard OccluderFill(argument: fill) != nil else { throw ValidationError("--fill is grey, black, mean or a value in [0, 1], not '\(fill)'") }
     }
 
@@ -82,12 +86,22 @@ struct OccludeCommand: StrataSubcommand {
             try NumpyArray.write(int32: r.topClass, shape: shape, path: "\(out)/top_class.npy")
             try NumpyArray.write(.init(shape: shape, values: r.activation), path: "\(out)/activation.npy")
             try NumpyArray.write(int32: r.strongestMap, shape: [input.count], path: "\(out)/strongest_map.npy")
-            if let picture = try r.picture(input, shape: graph.input, classes: graph.classes, show: show, scale: figure.scale) {
-                try Picture.write(picture, to: "\(out)/occlusion.png")
+            if show > 0 {
+                let shown = Array(r.strongest.prefix(show))
+                let projector = try Projection.runner(graph: graph, layer: node, rule: .deconvnet, backend: try network.backend, batch: runner.batch,
+                                                      weights: file.parameterTensors)
+                let projections = try Projection.project(shown, input: input, runner: projector, layer: node)
+                try NumpyArray.write(.init(shape: [shown.count] + graph.input.dims, values: projections.flatMap { $0 }), path: "\(out)/projection.npy")
+                let drawing = OcclusionFigure(occlusion: r, input: input, shape: graph.input, shown: show, projections: projections,
+                                             fields: shown.map { ReceptiveField.of(graph, node: node, row: $0.row, column: $0.column) },
+                                             network: graph.name, layer: graph.nodes[node].name, checkpoint: (analysis.weightsPath as NSString).lastPathComponent,
+                                             fill: occluder, scale: figure.scale, clipPercent: figure.clipPercentile)
+                try drawing.write(to: "\(out)/occlusion.\(figure.format.fileExtension)", format: figure.format)
             }
             try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
                                 rule: input.rule, parameters: [("fill", "\(occluder), drawn on the raw image"), ("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
-                                             ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", figure.scale.rawValue), ("batch", "\(runner.batch)")])
+                                             ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", figure.scale.rawValue),
+                                             ("clip_percentile", Ticks.short(figure.clipPercentile)), ("projection", "deconvnet"), ("batch", "\(runner.batch)")])
             output.write("occluded \(input.count) images at \(r.rows)×\(r.columns) positions (patch \(p), stride \(s)), tracking \(graph.nodes[node].name) "
                          + "(\(Int(rate.rounded())) occluded images/s); wrote \(out)\n")
             return 0

@@ -26,8 +26,13 @@ struct SweepCommand: StrataSubcommand {
             layer,distance,relative_distance,true_prob,top_label; distance = ‖f(T(x)) − f(x)‖, relative \
             = that over ‖f(x)‖), DIR/summary.csv (per transform, amount and layer: the mean absolute \
             and relative distance, true-class probability and top-1 accuracy over the images, each \
-            with its 95% interval), DIR/TRANSFORM.png (the first images at each amount, raw pixels) \
-            and DIR/run.json (with the preprocessing, fill and interpolation).
+            with its 95% interval), per transform DIR/sweep-TRANSFORM.FORMAT (ZF Fig. 5: the distance \
+            at the lowest swept layer and at the highest before the classifier, and p(true class), \
+            against the amount; a line per shown image and the mean over all images with its 95% \
+            interval) and DIR/TRANSFORM.FORMAT (the first --show images at each amount, raw pixels, \
+            before the mean is subtracted), and DIR/run.json (with the preprocessing, fill and \
+            interpolation). --scale and --clip-percentile change nothing here: these figures have \
+            no heat maps.
 
             strata sweep SWEEP.yaml runs a sweep file instead, naming the same things for several \
             transforms at once (paths relative to the file; --out on the command line overrides):
@@ -58,8 +63,10 @@ struct SweepCommand: StrataSubcommand {
     @Option(help: "Seed of the noise transform.")
     var seed: UInt64 = 0
 
-    @Option(help: "Images drawn in DIR/TRANSFORM.png.")
+    @Option(help: "Images drawn in DIR/TRANSFORM.FORMAT (rows) and as lines in DIR/sweep-TRANSFORM.FORMAT.")
     var show = 4
+
+    @OptionGroup var figure: FigureArguments
 
     @Option(help: "What a geometric transform puts where it uncovers the image: black (0), mean (the mean image: 0 after subtraction) or edge (the nearest pixel).")
     var fill: Fill = .black
@@ -145,12 +152,8 @@ struct SweepCommand: StrataSubcommand {
             try makeDirectory(analysis.outPath)
             try AtomicFile.write(Data(Sweep.rowsCSV(rows).utf8), to: "\(analysis.outPath)/sweep.csv")
             try AtomicFile.write(Data(Sweep.summaryCSV(Sweep.summary(rows, labels: labels)).utf8), to: "\(analysis.outPath)/summary.csv")
-            var shown: [String] = []
-            for (t, all) in plan where show > 0 {
-                let strip = try Sweep.strip(input, shape: graph.input, transform: t, amounts: all, images: show, noiseSeed: seed, fill: fill, interpolation: interpolation)
-                if strip.amounts.count < all.count { shown.append("\(t.rawValue).png shows \(strip.amounts.count) of the \(all.count) amounts, evenly spaced") }
-                try Picture.write(strip.picture, to: "\(analysis.outPath)/\(t.rawValue).png")
-            }
+            let shown = try writeFigures(plan, rows: rows, input: input, graph: graph, nodes: nodes, weightsPath: analysis.weightsPath, folder: analysis.outPath,
+                                         noiseSeed: seed, fill: fill, interpolation: interpolation)
             try RunRecord.write(to: analysis.outPath, command: "sweep", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
                                 rule: input.rule,
                                 parameters: [("order", "transform the raw image, then subtract the mean: T(x) − μ"), ("fill", fill.rawValue),
@@ -162,6 +165,28 @@ struct SweepCommand: StrataSubcommand {
                          + "(\(Int(rate.rounded())) transformed images/s); wrote \(analysis.outPath)/sweep.csv, summary.csv\n")
             return 0
         }
+    }
+}
+
+extension SweepCommand {
+    /// Per transform, sweep-TRANSFORM.FORMAT (Fig. 5) and, with --show, the strip TRANSFORM.FORMAT;
+    /// returns a note for each strip that shows a sample of the amounts.
+    func writeFigures(_ plan: [(Transform, [Double])], rows: [SweepRow], input: AnalysisInput, graph: Graph, nodes: [Int], weightsPath: String,
+                      folder: String, noiseSeed: UInt64, fill: Fill, interpolation: Interpolation) throws -> [String] {
+        let ext = figure.format.fileExtension
+        let panels = Sweep.figureLayers(graph, layers: nodes).map { graph.nodes[$0].name }
+        var notes: [String] = []
+        for (t, all) in plan {
+            let curves = SweepFigure(transform: t, amounts: all, rows: rows, input: input, shown: show, layers: panels, swept: nodes.map { graph.nodes[$0].name },
+                                     network: graph.name, checkpoint: (weightsPath as NSString).lastPathComponent, fill: fill, interpolation: interpolation,
+                                     noiseSeed: noiseSeed)
+            try curves.write(to: "\(folder)/sweep-\(t.rawValue).\(ext)", format: figure.format)
+            guard show > 0 else { continue }
+            let strip = SweepStrip(input, shape: graph.input, transform: t, amounts: all, images: show, noiseSeed: noiseSeed, fill: fill, interpolation: interpolation)
+            if strip.amounts.count < all.count { notes.append("\(t.rawValue).\(ext) shows \(strip.amounts.count) of the \(all.count) amounts, evenly spaced") }
+            try strip.write(to: "\(folder)/\(t.rawValue).\(ext)", format: figure.format)
+        }
+        return notes
     }
 }
 

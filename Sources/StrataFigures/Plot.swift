@@ -53,12 +53,16 @@ public enum ColourBar {
         let (lo, hi) = range
         let ticks = Ticks.nice(lo, hi, count: 4)
         let step = ticks.count > 1 ? ticks[1] - ticks[0] : max(abs(hi - lo), 1e-12)
+        var widest = 0.0
         for v in ticks {
             let y = bar.maxY - (hi > lo ? (v - lo) / (hi - lo) : 0.5) * bar.height
             canvas.line([Point(bar.maxX, y), Point(bar.maxX + 3, y)], .darkGrey, width: 0.5)
-            canvas.text(Ticks.label(v, step: step), at: Point(bar.maxX + 4, y), size: 7, baseline: .middle)
+            let text = Ticks.label(v, step: step)
+            widest = max(widest, canvas.textWidth(text, size: 7))
+            canvas.text(text, at: Point(bar.maxX + 4, y), size: 7, baseline: .middle)
         }
-        canvas.text(label, at: Point(r.x + width - 3, r.midY), size: 7.5, align: .centre, baseline: .bottom, rotated: true)
+        // The label right of the widest tick label: long ticks (0.99995) push it past `width`.
+        canvas.text(label, at: Point(max(r.x + width - 3, bar.maxX + 4 + widest + 9), r.midY), size: 7.5, align: .centre, baseline: .bottom, rotated: true)
         canvas.recordColourBar(label, range)
     }
 }

@@ -1,30 +1,55 @@
 import CCairo
 
-/// Measuring text before a figure is drawn, to size the figure around it.
-extension Figure {
-    /// The width of `s` in points at `size`, as `Canvas.text` draws it (DejaVu Sans).
-    public static func textWidth(_ s: String, size: Double, bold: Bool = false) -> Double {
-        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1) else { return Double(s.count) * size * 0.62 }
-        defer { cairo_surface_destroy(surface) }
-        guard let cr = cairo_create(surface) else { return Double(s.count) * size * 0.62 }
-        defer { cairo_destroy(cr) }
-        return Canvas(cr, width: 1, height: 1).textWidth(s, size: size, bold: bold)
+/// Text measured and wrapped before a figure is drawn, so its size can allow for the lines: the
+/// font and metrics of `Canvas.text`.
+public enum TextLayout {
+    /// The width of `s` in points at `size`.
+    public static func width(_ s: String, size: Double, bold: Bool = false) -> Double {
+        measuring(size: size, bold: bold) { $0(s) }
     }
 
-    /// `text` broken at spaces into lines at most `width` points wide at `size` (a word longer than
-    /// the width gets a line of its own).
-    public static func wrap(_ text: String, width: Double, size: Double, bold: Bool = false) -> [String] {
-        var lines: [String] = [], line = ""
-        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
-            let candidate = line.isEmpty ? String(word) : line + " " + word
-            if !line.isEmpty && textWidth(candidate, size: size, bold: bold) > width {
-                lines.append(line)
-                line = String(word)
-            } else {
-                line = candidate
+    /// `s` broken at spaces into lines at most `width` points wide (a word wider than that keeps a
+    /// line to itself).
+    public static func wrap(_ s: String, width: Double, size: Double, bold: Bool = false) -> [String] {
+        measuring(size: size, bold: bold) { measure in
+            var lines: [String] = [], line = ""
+            for word in s.split(separator: " ", omittingEmptySubsequences: false) {
+                let candidate = line.isEmpty ? String(word) : line + " " + word
+                if line.isEmpty || measure(candidate) <= width {
+                    line = candidate
+                } else {
+                    lines.append(line)
+                    line = String(word)
+                }
             }
+            return lines + (line.isEmpty && !lines.isEmpty ? [] : [line])
         }
-        if !line.isEmpty || lines.isEmpty { lines.append(line) }
-        return lines
+    }
+
+    /// Each of `lines` wrapped to `width` (`wrap`), in order.
+    public static func wrap(lines: [String], width: Double, size: Double, bold: Bool = false) -> [String] {
+        lines.flatMap { wrap($0, width: width, size: size, bold: bold) }
+    }
+
+    /// Runs `body` with a function measuring text in the figures' font at `size`.
+    static func measuring<T>(size: Double, bold: Bool, _ body: ((String) -> Double) -> T) -> T {
+        let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1)
+        let cr = cairo_create(surface)
+        defer {
+            cairo_destroy(cr)
+            cairo_surface_destroy(surface)
+        }
+        // Unhinted metrics, as PDF and SVG measure (a PNG, drawn at 2 pixels a point, is within a few tenths of a point).
+        let options = cairo_font_options_create()
+        defer { cairo_font_options_destroy(options) }
+        cairo_font_options_set_hint_metrics(options, CAIRO_HINT_METRICS_OFF)
+        cairo_set_font_options(cr, options)
+        cairo_select_font_face(cr, Canvas.fontFamily, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
+        cairo_set_font_size(cr, size)
+        return body { s in
+            var extents = cairo_text_extents_t()
+            cairo_text_extents(cr, s, &extents)
+            return extents.x_advance
+        }
     }
 }

@@ -170,20 +170,4 @@ struct SweepOutputTests {
                           "0,rotate,90.0,c1,1.5,0.25,0.5,2", "1,blur,0.5,f1,0.0,inf,1.0,0", ""])
         #expect(Sweep.rowsCSV([]) == "image,transform,amount,layer,distance,relative_distance,true_prob,top_label\n")
     }
-
-    @Test func aStripHasARowPerImageAndAColumnPerAmountSampledEvenly() throws {
-        #expect(Sweep.sample(Array(0..<100), count: 5) == [0, 24, 49, 74, 99])
-        #expect(Sweep.sample([1, 2, 3], count: 5) == [1, 2, 3])
-        let input = AnalysisInput(images: randomImages(5, 128), count: 5, labels: [0, 1, 2, 0, 1], names: (0..<5).map { "\($0)" }, perImage: 128)
-        let shape = try compile(smallNet).input   // 2×8×8: each cell enlarged 8 times, 64×64
-        let many = (0..<50).map(Double.init)
-        let strip = try Sweep.strip(input, shape: shape, transform: .translateX, amounts: many, images: 3)
-        #expect(strip.amounts.count == Sweep.stripColumns && strip.amounts.first == 0 && strip.amounts.last == 49)
-        #expect(strip.picture.width == 40 * 64 + 41 * 2 && strip.picture.height == 3 * 64 + 4 * 2)
-        // The identity column is the raw image, enlarged.
-        let few = try Sweep.strip(input, shape: shape, transform: .rotate, amounts: [0, 90], images: 9)
-        #expect(few.amounts == [0, 90] && few.picture.width == 2 * 64 + 3 * 2 && few.picture.height == 5 * 64 + 6 * 2)
-        let first = Picture.enlarge(Picture.display(input.rawImage(0), channels: 2, height: 8, width: 8, range: Picture.rawRange(input.rawImage(0))), 8)
-        #expect((0..<64).allSatisfy { y in (0..<64).allSatisfy { x in few.picture.pixels[(2 + y) * few.picture.width + 2 + x] == first.pixels[y * 64 + x] } })
-    }
 }

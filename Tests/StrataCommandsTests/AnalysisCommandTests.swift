@@ -30,7 +30,18 @@ struct AnalysisCommandTests {
         #expect(rows.filter { $0.contains(",0.0,") && $0.contains(",translate-x,") }.allSatisfy { $0.split(separator: ",")[4] == "0.0" })
         let summary = try String(contentsOfFile: d + "/sweep/summary.csv", encoding: .utf8).split(separator: "\n")
         #expect(summary.count == 1 + 3 * 2)
-        #expect(FileManager.default.fileExists(atPath: d + "/sweep/translate-x.png"))
+        #expect(FileManager.default.fileExists(atPath: d + "/sweep/translate-x.png") && FileManager.default.fileExists(atPath: d + "/sweep/sweep-translate-x.png"))
+        // --format pdf and svg: the same figures as vectors, named by the format.
+        for (format, magic) in [("pdf", "%PDF-"), ("svg", "<?xml")] {
+            let vectors = strata("sweep", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "6", "--transform", "rotate,blur",
+                                 "--layers", "c1,f1", "--show", "2", "--format", format, "--out", d + "/" + format)
+            #expect(vectors.status == 0, "\(vectors.errors)")
+            for name in ["rotate", "blur", "sweep-rotate", "sweep-blur"] {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(d)/\(format)/\(name).\(format)"))
+                #expect(String(decoding: bytes.prefix(5), as: UTF8.self) == magic, "\(name).\(format)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: "\(d)/\(format)/rotate.png"))
+        }
         let record = try String(contentsOfFile: d + "/sweep/run.json", encoding: .utf8)
         #expect(record.contains("\"command\": \"sweep\"") && record.contains("\"weights_fnv1a64\"") && record.contains("name: tiny"))
         // The record says what was applied, in which order.
@@ -70,6 +81,20 @@ struct AnalysisCommandTests {
         #expect(maps.shape == [5] && maps.values.allSatisfy { (0..<4).contains($0) })
         #expect(run.output.contains("tracking r1"))
         #expect(FileManager.default.fileExists(atPath: d + "/occ/occlusion.png"))
+        // The shown images' projections (the default --show 8, of 5 images): 5 × C × H × W.
+        #expect(try NumpyArray.readFloats(path: d + "/occ/projection.npy").shape == [5, 1, 6, 6])
+        let record = try String(contentsOfFile: d + "/occ/run.json", encoding: .utf8)
+        #expect(record.contains("\"clip_percentile\": \"1\"") && record.contains("\"projection\": \"deconvnet\""), "\(record)")
+        for (format, magic) in [("pdf", "%PDF-"), ("svg", "<?xml")] {
+            let vectors = strata("occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "3", "--patch", "2",
+                                 "--format", format, "--clip-percentile", "0", "--out", d + "/occ-" + format)
+            #expect(vectors.status == 0, "\(vectors.errors)")
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(d)/occ-\(format)/occlusion.\(format)"))
+            #expect(String(decoding: bytes.prefix(5), as: UTF8.self) == magic)
+            #expect(!FileManager.default.fileExists(atPath: "\(d)/occ-\(format)/occlusion.png"))
+        }
+        let tooMany = strata("occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--show", "25", "--out", d + "/x")
+        #expect(tooMany.status == 2 && tooMany.errors.contains("--show must be between 0 and 24"), "\(tooMany.errors)")
     }
 
     @Test func deconvFiltersAndEvolve() throws {
@@ -157,12 +182,13 @@ struct ReportCommandTests {
         #expect(strata("occlude", d + "/tiny.yaml", "--weights", checkpoint, "--data", d + "/data", "--limit", "3", "--out", d + "/run/occlude").status == 0)
         let run = strata("report", d + "/run")
         #expect(run.status == 0, "\(run.errors)")
-        #expect(run.output.contains("6 charts, 3 pictures"), "\(run.output)")
+        // Pictures: the two strips, the two Fig. 5 figures (sweep-TRANSFORM.png) and occlusion.png.
+        #expect(run.output.contains("6 charts, 5 pictures"), "\(run.output)")
         let page = try String(contentsOfFile: d + "/run/report.html", encoding: .utf8)
         #expect(!page.contains("src=\"http") && !page.contains("<script src"))   // nothing fetched
         guard let dom = try headlessDOM(d + "/run/report.html") else { return }
         #expect(dom.contains("data-charts=\"6/6\""), "\(dom.prefix(300))")
-        #expect(dom.contains("data-images=\"3/3\""))
+        #expect(dom.contains("data-images=\"5/5\""))
     }
 
     @Test func aFolderWithNothingToShowIsAnError() throws {

@@ -103,4 +103,21 @@ struct FigureTests {
         let empty = ColourRange.of([Float.nan], signed: true, clipPercent: 1, note: "")
         #expect(empty.low == -1 && empty.high == 1)
     }
+
+    @Test func textIsWrappedToAWidthAtSpaces() throws {
+        let text = "a caption long enough to need three or four lines at this width"
+        let lines = TextLayout.wrap(text, width: 120, size: 8)
+        #expect(lines.count >= 3 && lines.joined(separator: " ") == text)
+        #expect(lines.allSatisfy { TextLayout.width($0, size: 8) <= 120 })
+        #expect(TextLayout.wrap("unbreakable_word_wider_than_the_width", width: 10, size: 8) == ["unbreakable_word_wider_than_the_width"])
+        #expect(TextLayout.wrap(lines: ["one", "two"], width: 100, size: 8) == ["one", "two"])
+        // The canvas' metrics: a vector format's exactly, a PNG's within 2%.
+        let width = TextLayout.width(text, size: 8, bold: true)
+        for format in FigureFormat.allCases {
+            _ = try Figure.render(width: 10, height: 10, format: format) { canvas in
+                let drawn = canvas.textWidth(text, size: 8, bold: true)
+                #expect(abs(drawn - width) <= (format == .png ? 0.02 * width : 0.01), "\(format): \(drawn) against \(width)")
+            }
+        }
+    }
 }
