@@ -176,7 +176,7 @@ public struct AnalysisInput: Sendable {
         try checkLabels(labels, classes: graph.classes, source: data.source, network: graph.name)
         let names = (data as? ImageTree).map { tree in chosen.map(tree.path) } ?? chosen.map { "\(split)[\($0)]" }
         var loaded = AnalysisInput(raw: raw, count: count, labels: labels, names: names, rule: rule)
-        loaded.classNames = (data as? ImageTree)?.classNames ?? classNames
+        loaded.classNames = classNames ?? splits.classNames
         return loaded
     }
 

@@ -44,11 +44,14 @@ public struct DataSplits: Sendable {
     public var validation: (any Dataset)?
     /// What the folder held, for logs ("Fashion-MNIST IDX", "CIFAR-10 binary", ...).
     public var description: String
+    /// The classes' names in label order, where the folder says them (`DataLoader.classNames`).
+    public var classNames: [String]?
 
-    public init(train: any Dataset, validation: (any Dataset)?, description: String) {
+    public init(train: any Dataset, validation: (any Dataset)?, description: String, classNames: [String]? = nil) {
         self.train = train
         self.validation = validation
         self.description = description
+        self.classNames = classNames
     }
 }
 
@@ -141,13 +144,13 @@ public enum DataLoader {
             let classes = max(train.classes, validation?.classes ?? 0)
             return DataSplits(train: ByteImages(count: train.count, shape: train.shape, classes: classes, source: train.source, bytes: train.bytes, labels: train.labels),
                               validation: validation.map { ByteImages(count: $0.count, shape: $0.shape, classes: classes, source: $0.source, bytes: $0.bytes, labels: $0.labels) },
-                              description: "IDX (MNIST format)")
+                              description: "IDX (MNIST format)", classNames: try Self.classNames(folder, classes: classes, idx: true))
         }
         if fm.fileExists(atPath: "\(folder)/data_batch_1.bin") {
             let batches = (1...5).map { "\(folder)/data_batch_\($0).bin" }.filter { fm.fileExists(atPath: $0) }
             let train = try cifar(batches)
             let test = fm.fileExists(atPath: "\(folder)/test_batch.bin") ? try cifar(["\(folder)/test_batch.bin"]) : nil
-            return DataSplits(train: train, validation: test, description: "CIFAR-10 binary")
+            return DataSplits(train: train, validation: test, description: "CIFAR-10 binary", classNames: try Self.classNames(folder, classes: train.classes, idx: false))
         }
         if fm.fileExists(atPath: "\(folder)/images.npy") {
             let train = try arrays(images: "\(folder)/images.npy", labels: "\(folder)/labels.npy")
@@ -158,17 +161,39 @@ public enum DataLoader {
             let classes = max(train.classes, validation?.classes ?? 0)
             return DataSplits(train: ArrayImages(count: train.count, shape: train.shape, classes: classes, values: train.values, labels: train.labels, source: train.source),
                               validation: validation.map { ArrayImages(count: $0.count, shape: $0.shape, classes: classes, values: $0.values, labels: $0.labels, source: $0.source) },
-                              description: ".npy arrays")
+                              description: ".npy arrays", classNames: try Self.classNames(folder, classes: classes, idx: false))
         }
         if fm.fileExists(atPath: "\(folder)/train") || fm.fileExists(atPath: "\(folder)/val") && classNames != nil {
             let why = classNames == nil ? "each class folder of val/ must also be in train/" : "the weights were trained on those classes"
             let train = try tree("\(folder)/train", channels: channels, side: side, classNames: classNames, allowEmpty: classNames != nil, why: why)
             let validation = fm.fileExists(atPath: "\(folder)/val")
                 ? try tree("\(folder)/val", channels: channels, side: side, classNames: train.classNames, allowEmpty: true, why: why) : nil
-            return DataSplits(train: train, validation: validation, description: "image tree")
+            return DataSplits(train: train, validation: validation, description: "image tree", classNames: train.classNames)
         }
         throw FormatError(path: folder, reason: "no data found: expected IDX files (train-images-idx3-ubyte[.gz], ...), CIFAR-10 "
                           + "data_batch_N.bin, images.npy + labels.npy, or train/ and val/ folders with one subfolder per class")
+    }
+
+    /// Fashion-MNIST's classes in label order (its README), for Debian's `dataset-fashion-mnist`
+    /// (IDX files name no classes).
+    public static let fashionMNISTClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+    /// The classes' names of a folder of arrays: `classes.txt` (one name per line, as many as
+    /// the labels' classes), else CIFAR-10's `batches.meta.txt`, else, for IDX files in a folder
+    /// named `fashion-mnist` (Debian's dataset-fashion-mnist), Fashion-MNIST's names; nil when
+    /// nothing says them.
+    static func classNames(_ folder: String, classes: Int, idx: Bool) throws -> [String]? {
+        for file in ["classes.txt", "batches.meta.txt"] {
+            guard let text = try? String(contentsOfFile: "\(folder)/\(file)", encoding: .utf8) else { continue }
+            let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard names.count >= classes else {
+                throw FormatError(path: "\(folder)/\(file)", reason: "names \(names.count) classes but the labels have \(classes); give one name per line for each class")
+            }
+            return Array(names.prefix(max(classes, 1)))
+        }
+        let name = (folder as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? ""
+        if idx && name == "fashion-mnist" && classes == fashionMNISTClasses.count { return fashionMNISTClasses }
+        return nil
     }
 
     // MARK: IDX

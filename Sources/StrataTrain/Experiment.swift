@@ -530,14 +530,14 @@ public struct ExperimentRunner {
 
     /// table.csv and table.md of every finished run (rank 0), naming the held-out split.
     func writeTable(_ results: [ExperimentResult], reused: Set<String>, splits: [String: DataSplits]) throws {
-    var table = ExperimentTable(experiment: experiment, results: results)
-    table.reused = results.filter { reused.contains("\($0.row)\t\($0.seed)") }.map { ($0.row, $0.seed) }
-    // Name the held-out split the rows were evaluated on: a data set's test split is called test, not validation.
-    if let row = experiment.rows.first {
-        let input = row.graph.input
-        let held = try? (splits.values.first ?? DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width))).validation
-        if let source = held?.source { table.heldOut = ExperimentTable.splitName(source) }
-        table.heldOutSource = held?.source
+        var table = ExperimentTable(experiment: experiment, results: results)
+        table.reused = results.filter { reused.contains("\($0.row)\t\($0.seed)") }.map { ($0.row, $0.seed) }
+        // Name the held-out split the rows were evaluated on: a data set's test split is called test, not validation.
+        if let row = experiment.rows.first {
+            let input = row.graph.input
+            let held = try? (splits.values.first ?? DataLoader.open(experiment.data, channels: input.channels, side: max(input.height, input.width))).validation
+            if let source = held?.source { table.heldOut = ExperimentTable.splitName(source) }
+            table.heldOutSource = held?.source
     }
     try AtomicFile.write(Data(table.csv().utf8), to: out + "/table.csv")
     try AtomicFile.write(Data(table.markdown().utf8), to: out + "/table.md")
@@ -558,7 +558,8 @@ public struct ExperimentRunner {
         let heldOut: (any Dataset)? = data.validation.map { SubsetDataset($0, classes: classes, perClass: row.evaluationPerClass, seed: 0) }
         let validation: (any Dataset)? = row.earlyStop != nil
             ? SubsetDataset(data.train, classes: classes, perClass: row.perClass, seed: seed, holdout: holdout, part: .holdout) : heldOut
-        return (DataSplits(train: train, validation: validation, description: data.description), heldOut,
+        let names = data.classNames.map { names in classes.map { names.indices.contains($0) ? names[$0] : "class \($0)" } }
+        return (DataSplits(train: train, validation: validation, description: data.description, classNames: names), heldOut,
                 train.shortfall.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 

@@ -144,7 +144,7 @@ public final class Trainer {
         // State: fresh, or from the checkpoint.
         var state: Checkpoint
         let fingerprint = data.train.fingerprint
-        let classNames = (data.train as? ImageTree)?.classNames
+        let classNames = data.classNames
         if options.resume, FileManager.default.fileExists(atPath: checkpointPath) {
             let file = try Safetensors.read(path: checkpointPath)
             state = try resumedState(file, stored: stored, fingerprint: fingerprint, classNames: classNames)
