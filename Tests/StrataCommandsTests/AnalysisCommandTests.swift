@@ -185,6 +185,25 @@ struct ReportCommandTests {
                 "the report looks different from Golden/report-screenshot.pgm (largest cell difference \(differences.max() ?? 1), mean \(mean)); see \(kept), and rerun with STRATA_RECORD_GOLDEN=1 if the change is intended")
     }
 
+    /// SVG figures are inlined (and load), PDFs linked; each is captioned with the command and
+    /// parameters of the run.json above it.
+    @Test func svgFiguresAreInlinedAndPDFsLinked() throws {
+        let d = NSTemporaryDirectory() + "strata-report-svg-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try FileManager.default.createDirectory(atPath: d + "/occlude/maps", withIntermediateDirectories: true)
+        try "{\"command\": \"occlude\", \"parameters\": {\"patch\": \"6\", \"stride\": \"2\"}}\n".write(toFile: d + "/occlude/run.json", atomically: true, encoding: .utf8)
+        try "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" height=\"20\"><rect width=\"40\" height=\"20\" fill=\"teal\"/></svg>\n"
+            .write(toFile: d + "/occlude/maps/occlusion.svg", atomically: true, encoding: .utf8)
+        try "%PDF-1.4\n".write(toFile: d + "/occlude/maps/occlusion.pdf", atomically: true, encoding: .utf8)
+        let run = strata("report", d)
+        #expect(run.status == 0 && run.output.contains("0 charts, 1 pictures, 1 PDFs linked"), "\(run.output)\(run.errors)")
+        let page = try String(contentsOfFile: d + "/report.html", encoding: .utf8)
+        #expect(page.contains("src=\"data:image/svg+xml;base64,") && page.contains("href=\"./occlude/maps/occlusion.pdf\""))
+        #expect(page.components(separatedBy: "strata occlude: patch 6; stride 2").count == 3, "both figures are captioned from occlude/run.json")
+        guard let dom = try headlessDOM(d + "/report.html") else { return }
+        #expect(dom.contains("data-images=\"1/1\""), "\(dom.prefix(300))")
+    }
+
     @Test func aFolderWithNothingToShowIsAnError() throws {
         let d = NSTemporaryDirectory() + "strata-empty-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
