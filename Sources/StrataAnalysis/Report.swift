@@ -123,13 +123,19 @@ public enum Report {
         var sections: [Section] = []
         for folder in folders(root) {
             let relative = folder == root ? "." : String(folder.dropFirst(root.count + 1))
-            let title = folder == root ? (root as NSString).lastPathComponent : relative
+            let title = folder == root ? displayName(root) : relative
             let body = record(folder, relative) + metricsCharts(folder, &counts) + sweepCharts(folder, &counts) + experimentCharts(folder, &counts)
                 + markdownTables(folder) + pictures(folder, relative, root: root, &counts)
             if !body.isEmpty { sections.append(Section(title: title, html: body)) }
         }
         return Page(html: page(root: root, chartJS: chartJS, sections: sections, counts: counts), charts: counts.charts, images: counts.images,
                     documents: counts.documents, warnings: counts.warnings)
+    }
+
+    /// The folder's own name, also where `path` is "." or ends in "..".
+    static func displayName(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return ((absolute as NSString).standardizingPath as NSString).lastPathComponent
     }
 
     /// The command that made the folder and its parameters, from its `run.json`, and a link to it.
@@ -201,13 +207,14 @@ public enum Report {
             .record, figcaption { overflow-wrap: anywhere; }
             table { border-collapse: collapse; font-size: 0.9em; margin: 0.3em 0; } td, th { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
             table.settings td { max-width: 50em; overflow-wrap: anywhere; }
+            details.numbers { display: inline-block; vertical-align: top; margin: 0.5em; max-width: calc(100% - 1em); }
             details.numbers summary { cursor: pointer; color: #555; }
             nav ul { columns: 3; font-size: 0.9em; }
             </style>
             <script>\(chartJS)</script>
             </head><body>
             <h1>Strata report</h1>
-            <p>\(escape(root)): \(counts.charts) chart(s), \(counts.images) picture(s)\(counts.documents > 0 ? ", \(counts.documents) PDF(s)" : ""). \
+            <p>\(escape(["", ".", ".."].contains((root as NSString).lastPathComponent) ? "\(root) (\(displayName(root)))" : root)): \(counts.charts) chart(s), \(counts.images) picture(s)\(counts.documents > 0 ? ", \(counts.documents) PDF(s)" : ""). \
             Made by <code>strata report</code>; it opens offline.</p>
             <nav><ul>\(contents)</ul></nav>
             \(sections.enumerated().map { "<section id=\"s\($0.offset)\"><h2>\(escape($0.element.title))</h2>\n\($0.element.html)</section>" }.joined(separator: "\n"))
