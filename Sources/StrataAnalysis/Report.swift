@@ -1,12 +1,15 @@
 import Foundation
 import StrataFormats
 
-/// One self-contained HTML page from a run folder or analysis folders: training curves
-/// (`metrics.csv`), sweep curves (`summary.csv`), experiment tables (`table.csv` as bars, `table.md`),
-/// tables (`correspondence.md`) and every picture
-/// (PNG, inlined), with Chart.js inlined so the page opens offline. After loading, the page sets
-/// `data-charts` (charts drawn), `data-images` (images loaded) and `data-broken` on `<body>`, which
-/// the test reads through headless Chromium.
+/// One self-contained HTML page from a run folder or analysis folders, one section per folder:
+/// the training run (`spec.yaml`'s settings, the loss of every step from `steps.csv`, error and
+/// learning rate per epoch from `metrics.csv`, and its numbers as a table), sweep curves with their
+/// 95% bands (`summary.csv`, and its numbers as a table), experiment bars (`table.csv`), Markdown
+/// tables (`correspondence.md`, `table.md`) and every picture (PNG and SVG inlined, PDF linked),
+/// captioned from the folder's `run.json`. Chart.js is inlined so the page opens offline. After
+/// loading, each chart's canvas carries `data-drawn` (its title, axis titles, legend and series)
+/// and `<body>` carries `data-charts` (charts drawn), `data-images` (images loaded) and
+/// `data-broken`, which the tests read through headless Chromium.
 public enum Report {
     /// The places Debian's `libjs-chart.js` puts Chart.js (STRATA_CHARTJS overrides).
     public static let chartCandidates = ["/usr/share/javascript/chart.js/chart.min.js", "/usr/share/javascript/chart.js/chart.js"]
@@ -34,14 +37,6 @@ public enum Report {
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
             .replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    /// A JavaScript string literal that is safe inside a `<script>` element.
-    static func js(_ s: String) -> String { JSONValue.string(s).text().replacingOccurrences(of: "<", with: "\\u003c") }
-
-    static func number(_ s: Substring) -> String {
-        guard let v = Double(s), v.isFinite else { return "null" }
-        return "\(v)"
     }
 
     /// A CSV (RFC 4180) as its header and rows of fields. A row with another number of fields than
@@ -89,46 +84,12 @@ public enum Report {
         }
     }
 
-    /// A line chart: `series` of (label, [(x, y)]).
-    static func chart(_ id: Int, title: String, xLabel: String, yLabel: String, series: [(String, [(String, String)])]) -> String {
-        let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-        let datasets = series.enumerated().map { k, s in
-            "{label: \(js(s.0)), borderColor: \(js(palette[k % palette.count])), backgroundColor: \(js(palette[k % palette.count])), "
-                + "data: [\(s.1.map { "{x: \($0.0), y: \($0.1)}" }.joined(separator: ", "))]}"
-        }.joined(separator: ",\n    ")
-        return """
-            <figure class="chart"><canvas id="chart\(id)" width="560" height="320"></canvas></figure>
-            <script>charts.push(["chart\(id)", {type: "line", data: {datasets: [
-                \(datasets)]},
-              options: {animation: false, responsive: false, parsing: true,
-                plugins: {title: {display: true, text: \(js(title))}},
-                scales: {x: {type: "linear", title: {display: true, text: \(js(xLabel))}}, y: {title: {display: true, text: \(js(yLabel))}}}}}]);</script>
-
-            """
-    }
-
-    /// A bar chart: one group of bars per label, one bar per series.
-    static func barChart(_ id: Int, title: String, yLabel: String, labels: [String], series: [(String, [String])]) -> String {
-        let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
-        let datasets = series.enumerated().map { k, s in
-            "{label: \(js(s.0)), backgroundColor: \(js(palette[k % palette.count])), data: [\(s.1.joined(separator: ", "))]}"
-        }.joined(separator: ",\n    ")
-        return """
-            <figure class="chart"><canvas id="chart\(id)" width="\(max(560, 90 * labels.count))" height="340"></canvas></figure>
-            <script>charts.push(["chart\(id)", {type: "bar", data: {labels: [\(labels.map(js).joined(separator: ", "))], datasets: [
-                \(datasets)]},
-              options: {animation: false, responsive: false,
-                plugins: {title: {display: true, text: \(js(title))}},
-                scales: {y: {beginAtZero: true, title: {display: true, text: \(js(yLabel))}}}}}]);</script>
-
-            """
-    }
-
-    /// What the page holds so far: charts (each chart's id is its number) and pictures, and the
-    /// warnings about files left out.
+    /// What the page holds so far: charts (each chart's id is its number), pictures (PNG and SVG,
+    /// inlined), documents (PDF, linked), and the warnings about files left out.
     struct Counts {
         var charts = 0
         var images = 0
+        var documents = 0
         var warnings: [String] = []
 
         /// The next chart's id, counted.
@@ -136,73 +97,77 @@ public enum Report {
             charts += 1
             return charts - 1
         }
+
+        /// `chart`'s HTML, under the next id.
+        mutating func add(_ chart: ReportChart) -> String {
+            chart.html(nextChart())
+        }
     }
 
-    /// The page. `chartJS`: the library's source, inlined.
-    public static func html(root: String, chartJS: String) -> (html: String, charts: Int, images: Int, warnings: [String]) {
+    /// What `html` makes: the page, and what it holds.
+    public struct Page {
+        public var html: String
+        public var charts: Int
+        public var images: Int
+        /// PDFs, linked rather than inlined.
+        public var documents: Int
+        public var warnings: [String]
+    }
+
+    /// The page. `chartJS`: the library's source, inlined. One section per folder that holds
+    /// something to show, in this order: the command that made it, the training run (settings,
+    /// curves, the metrics table), the sweep (curves with their 95% bands, the summary table), the
+    /// experiment's bars, Markdown tables, and every picture.
+    public static func html(root: String, chartJS: String) -> Page {
         var counts = Counts()
         var sections: [Section] = []
         for folder in folders(root) {
             let relative = folder == root ? "." : String(folder.dropFirst(root.count + 1))
-            let title = folder == root ? (root as NSString).lastPathComponent : relative
+            let title = folder == root ? displayName(root) : relative
             let body = record(folder, relative) + metricsCharts(folder, &counts) + sweepCharts(folder, &counts) + experimentCharts(folder, &counts)
-                + markdownTables(folder) + pictures(folder, relative, &counts)
+                + markdownTables(folder) + pictures(folder, relative, root: root, &counts)
             if !body.isEmpty { sections.append(Section(title: title, html: body)) }
         }
-        return (page(root: root, chartJS: chartJS, sections: sections, counts: counts), counts.charts, counts.images, counts.warnings)
+        return Page(html: page(root: root, chartJS: chartJS, sections: sections, counts: counts), charts: counts.charts, images: counts.images,
+                    documents: counts.documents, warnings: counts.warnings)
     }
 
-    /// The command that made the folder, from its `run.json`, and a link to it.
+    /// The folder's own name, also where `path` is "." or ends in "..".
+    static func displayName(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return ((absolute as NSString).standardizingPath as NSString).lastPathComponent
+    }
+
+    /// The command that made the folder and its parameters, from its `run.json`, and a link to it.
     static func record(_ folder: String, _ relative: String) -> String {
-        guard let record = FileManager.default.contents(atPath: "\(folder)/run.json"),
-              let command = (try? JSONValue.parse(record))?["command"]?.text else { return "" }
-        return "<p class=\"record\">strata \(escape(command)) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a></p>\n"
+        guard let run = RunInfo(folder: folder) else { return "" }
+        let parameters = run.parameters.map { "<span class=\"parameter\">\(escape($0.0)): \(escape($0.1))</span>" }.joined(separator: " ")
+        return "<p class=\"record\">strata \(escape(run.command)) — <a href=\"\(escape(link(relative, "run.json")))\">run.json</a>"
+            + (parameters.isEmpty ? "" : "<br>\(parameters)") + "</p>\n"
     }
 
-    /// A training run's `metrics.csv`: loss and error per epoch.
-    static func metricsCharts(_ folder: String, _ counts: inout Counts) -> String {
-        guard let m = table("\(folder)/metrics.csv", warnings: &counts.warnings), let epoch = m.header.firstIndex(of: "epoch") else { return "" }
-        func column(_ name: String) -> [(String, String)] {
-            guard let k = m.header.firstIndex(of: name) else { return [] }
-            return m.rows.filter { $0.count > k }.map { (number($0[epoch]), number($0[k])) }
-        }
-        return chart(counts.nextChart(), title: "training loss", xLabel: "epoch", yLabel: "loss", series: [("loss", column("loss"))])
-            + chart(counts.nextChart(), title: "error", xLabel: "epoch", yLabel: "error",
-                    series: [("train top-1", column("train_top1_error")), ("held-out top-1", column("val_top1_error")),
-                             ("held-out top-5", column("val_top5_error"))])
+    /// A table of `header` and `rows` (text, escaped here); with more than `openRows` rows it is
+    /// folded under `summary`.
+    static func htmlTable(_ header: [String], _ rows: [[String]], summary: String, openRows: Int = 16) -> String {
+        var out = "<details class=\"numbers\"\(rows.count <= openRows ? " open" : "")><summary>\(escape(summary))</summary>\n<table>\n"
+        out += "<tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"
+        for row in rows { out += "<tr>" + row.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n" }
+        return out + "</table></details>\n"
     }
 
-    /// A sweep's `summary.csv`: per transform, each layer's relative distance and the classifier's
-    /// true-class probability and accuracy against the amount.
-    static func sweepCharts(_ folder: String, _ counts: inout Counts) -> String {
-        guard let s = table("\(folder)/summary.csv", warnings: &counts.warnings), s.header.starts(with: ["transform", "amount", "layer"]),
-              let distance = s.header.firstIndex(of: "mean_relative_distance"), let probability = s.header.firstIndex(of: "mean_true_prob"),
-              let accuracy = s.header.firstIndex(of: "top1_accuracy") else { return "" }
-        var body = ""
-        var transforms: [Substring] = []
-        for r in s.rows where !transforms.contains(r[0]) { transforms.append(r[0]) }
-        for t in transforms {
-            let rows = s.rows.filter { $0[0] == t }
-            var layers: [Substring] = []
-            for r in rows where !layers.contains(r[2]) { layers.append(r[2]) }
-            body += chart(counts.nextChart(), title: "\(t): relative distance of each layer's output", xLabel: String(t), yLabel: "‖f(T(x)) − f(x)‖ / ‖f(x)‖",
-                          series: layers.map { l in (String(l), rows.filter { $0[2] == l }.map { (number($0[1]), number($0[distance])) }) })
-            let first = rows.filter { $0[2] == layers[0] }
-            body += chart(counts.nextChart(), title: "\(t): the classifier", xLabel: String(t), yLabel: "",
-                          series: [("true-class probability", first.map { (number($0[1]), number($0[probability])) }),
-                                   ("top-1 accuracy", first.map { (number($0[1]), number($0[accuracy])) })])
-        }
-        return body
-    }
-
-    /// An experiment's `table.csv` (strata experiment): error per row as bars.
+    /// An experiment's `table.csv` (strata experiment): error per row (the mean over its seeds) as bars.
     static func experimentCharts(_ folder: String, _ counts: inout Counts) -> String {
         guard let t = table("\(folder)/table.csv", warnings: &counts.warnings), t.header.starts(with: ["row", "seeds", "parameters"]),
-              let train = t.header.firstIndex(of: "train_top1_error"), let top1 = t.header.firstIndex(of: "val_top1_error"),
-              let top5 = t.header.firstIndex(of: "val_top5_error") else { return "" }
-        func percent(_ k: Int) -> [String] { t.rows.map { $0.count > k && !$0[k].isEmpty ? String(format: "%.3f", (Double($0[k]) ?? .nan) * 100) : "null" } }
-        return barChart(counts.nextChart(), title: "error per row (mean over seeds)", yLabel: "error %", labels: t.rows.map { String($0[0]) },
-                        series: [("train top-1", percent(train)), ("held-out top-1", percent(top1)), ("held-out top-5", percent(top5))])
+              ["train_top1_error", "val_top1_error", "val_top5_error"].allSatisfy(t.header.contains) else { return "" }
+        var chart = ReportChart(title: "error per row (mean over seeds)", xLabel: "row of the experiment", yLabel: "error (% of images misclassified)")
+        chart.categories = t.rows.map { String($0[0]) }
+        chart.fromZero = true
+        chart.width = max(540, 90 * t.rows.count)
+        chart.height = 340
+        for (k, (name, label)) in [("train_top1_error", "training top-1"), ("val_top1_error", "held-out top-1"), ("val_top5_error", "held-out top-5")].enumerated() {
+            chart.bars(label, column(t, name).map { $0.map { $0 * 100 } }, colour: ReportChart.colour(k))
+        }
+        return counts.add(chart)
     }
 
     /// `correspondence.md` and `table.md` as HTML tables (a title and prose above the table are left out).
@@ -221,54 +186,73 @@ public enum Report {
         return body
     }
 
-    /// Every PNG of the folder, inlined, in numeric name order.
-    static func pictures(_ folder: String, _ relative: String, _ counts: inout Counts) -> String {
-        var body = ""
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".png") }
-            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-        for name in names {
-            guard let data = try? Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)")) else { continue }
-            body += "<figure><img alt=\"\(escape(name))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"><figcaption>\(escape(relative))/\(escape(name))</figcaption></figure>\n"
-            counts.images += 1
-        }
-        return body
-    }
-
-    /// The whole document: styles, Chart.js inlined, the sections, and the script that draws the
-    /// charts and sets `data-charts`, `data-images` and `data-broken` on `<body>`.
+    /// The whole document: styles (DejaVu Sans, fixed chart sizes), Chart.js inlined, a contents
+    /// list, the sections, and the script that draws each `<canvas data-config>`, writes what it
+    /// drew on the canvas (`data-drawn`: the title, the axis titles, whether the legend shows and
+    /// the series it lists) and sets `data-charts`, `data-images` and `data-broken` on `<body>`.
     static func page(root: String, chartJS: String, sections: [Section], counts: Counts) -> String {
-        """
+        let contents = sections.enumerated().map { "<li><a href=\"#s\($0.offset)\">\(escape($0.element.title))</a></li>" }.joined()
+        return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>Strata report: \(escape(root))</title>
             <style>
-            body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-            section { border-top: 1px solid #ccc; padding-top: 1em; margin-top: 1em; }
-            figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+            body { font-family: "DejaVu Sans", sans-serif; font-size: 14px; margin: 1em; color: #222; }
+            section { border-top: 1px solid #ccc; padding-top: 0.5em; margin-top: 1em; }
+            h3 { font-size: 1.05em; margin: 1em 0 0.2em; }
+            figure { display: inline-block; margin: 0.5em; vertical-align: top; max-width: calc(100% - 1em); }
             figure img { image-rendering: pixelated; max-width: 100%; }
-            figcaption, .record { color: #666; font-size: 0.9em; }
-            table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.3em 0.6em; }
+            figure img.vector { image-rendering: auto; }
+            figcaption, .record, .note { color: #555; font-size: 0.9em; max-width: 60em; }
+            .parameter { display: inline-block; margin-right: 1em; }
+            .record, figcaption { overflow-wrap: anywhere; }
+            table { border-collapse: collapse; font-size: 0.9em; margin: 0.3em 0; } td, th { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
+            table.settings td { max-width: 50em; overflow-wrap: anywhere; }
+            details.numbers { display: inline-block; vertical-align: top; margin: 0.5em; max-width: calc(100% - 1em); }
+            details.numbers summary { cursor: pointer; color: #555; }
+            nav ul { columns: 3; font-size: 0.9em; }
             </style>
             <script>\(chartJS)</script>
-            <script>var charts = [];</script>
             </head><body>
             <h1>Strata report</h1>
-            <p>\(escape(root)): \(counts.charts) chart(s), \(counts.images) picture(s). Made by <code>strata report</code>; it opens offline.</p>
-            \(sections.map { "<section><h2>\(escape($0.title))</h2>\n\($0.html)</section>" }.joined(separator: "\n"))
+            <p>\(escape(["", ".", ".."].contains((root as NSString).lastPathComponent) ? "\(root) (\(displayName(root)))" : root)): \(counts.charts) chart(s), \(counts.images) picture(s)\(counts.documents > 0 ? ", \(counts.documents) PDF(s)" : ""). \
+            Made by <code>strata report</code>; it opens offline.</p>
+            <nav><ul>\(contents)</ul></nav>
+            \(sections.enumerated().map { "<section id=\"s\($0.offset)\"><h2>\(escape($0.element.title))</h2>\n\($0.element.html)</section>" }.joined(separator: "\n"))
             <script>
-            window.addEventListener("load", function () {
-              var drawn = 0;
-              for (var i = 0; i < charts.length; i++) {
-                try { var c = new Chart(document.getElementById(charts[i][0]), charts[i][1]); if (c.data.datasets.length > 0 && c.chartArea) drawn++; } catch (e) { console.error(e); }
-              }
-              var images = document.images, loaded = 0, broken = [];
-              for (var k = 0; k < images.length; k++) { if (images[k].complete && images[k].naturalWidth > 0) loaded++; else broken.push(images[k].alt); }
-              document.body.dataset.charts = drawn + "/" + charts.length;
-              document.body.dataset.images = loaded + "/" + images.length;
-              document.body.dataset.broken = broken.join(",");
-            });
+            \(drawScript)
             </script>
             </body></html>
 
             """
     }
+
+    /// Draws every chart on load (see `page`).
+    static let drawScript = """
+        window.charts = [];
+        window.addEventListener("load", function () {
+          Chart.defaults.font.family = "'DejaVu Sans', sans-serif";
+          var notBand = function (item, data) { return !data.datasets[item.datasetIndex].band; };
+          var canvases = document.querySelectorAll("canvas[data-config]"), drawn = 0;
+          for (var i = 0; i < canvases.length; i++) {
+            try {
+              var config = JSON.parse(canvases[i].dataset.config);
+              config.options.plugins.legend.labels = { filter: notBand };
+              config.options.plugins.tooltip = { filter: function (item) { return !item.dataset.band; } };
+              var c = new Chart(canvases[i], config);
+              window.charts.push(c);
+              var o = c.options, shown = c.data.datasets.filter(function (d) { return !d.band; });
+              if (shown.length > 0 && c.chartArea) drawn++;
+              canvases[i].dataset.drawn = JSON.stringify({
+                title: o.plugins.title.display ? o.plugins.title.text : "",
+                x: o.scales.x.title.display ? o.scales.x.title.text : "", y: o.scales.y.title.display ? o.scales.y.title.text : "",
+                legend: o.plugins.legend.display !== false, series: shown.map(function (d) { return d.label; }) });
+            } catch (e) { console.error(e); }
+          }
+          var images = document.images, loaded = 0, broken = [];
+          for (var k = 0; k < images.length; k++) { if (images[k].complete && images[k].naturalWidth > 0) loaded++; else broken.push(images[k].alt); }
+          document.body.dataset.charts = drawn + "/" + canvases.length;
+          document.body.dataset.images = loaded + "/" + images.length;
+          document.body.dataset.broken = broken.join(",");
+        });
+        """
 }

@@ -9,11 +9,14 @@ struct ReportCommand: StrataSubcommand {
         commandName: "report",
         abstract: "One self-contained HTML page for a run folder or analysis folders (opens offline).",
         discussion: """
-            Walks DIR (4 levels deep) and draws: training curves from metrics.csv, sweep curves from \
-            summary.csv (each layer's relative distance, the true-class probability and the accuracy \
-            against the amount), correspondence tables, and every PNG (filters, deconv grids, \
-            occlusion maps, sweep strips), inlined. Chart.js comes from Debian's libjs-chart.js \
-            (tools/bootstrap installs it; STRATA_CHARTJS names another copy) and is inlined too.
+            Walks DIR (4 levels deep), a section per folder: a training run's settings (spec.yaml), \
+            the loss of every step (steps.csv) with its moving average, error and learning rate per \
+            epoch (metrics.csv) and their numbers as a table; sweep curves from summary.csv (each \
+            layer's distance and relative distance, the true-class probability and the accuracy \
+            against the amount, with 95% bands) and their table; experiment bars, correspondence \
+            tables, and every picture (PNG and SVG inlined, PDF linked), captioned from run.json. \
+            Chart.js comes from Debian's libjs-chart.js (tools/bootstrap installs it; STRATA_CHARTJS \
+            names another copy) and is inlined too.
             """)
 
     @Argument(help: "A run folder, an analysis folder, or a folder of them.")
@@ -37,12 +40,12 @@ struct ReportCommand: StrataSubcommand {
             }
             let page = Report.html(root: folder, chartJS: chart)
             warnings = page.warnings
-            guard page.charts + page.images > 0 else {
-                throw CommandError("\(folder) holds nothing to report: no metrics.csv, sweep summary.csv, correspondence.md or PNG pictures")
+            guard page.charts + page.images + page.documents > 0 else {
+                throw CommandError("\(folder) holds nothing to report: no metrics.csv, steps.csv, sweep summary.csv, table.csv or pictures (PNG, SVG, PDF)")
             }
             let target = out ?? "\(folder)/report.html"
             try AtomicFile.write(Data(page.html.utf8), to: target)
-            output.write("wrote \(target): \(page.charts) charts, \(page.images) pictures\n")
+            output.write("wrote \(target): \(page.charts) charts, \(page.images) pictures" + (page.documents > 0 ? ", \(page.documents) PDFs linked" : "") + "\n")
             return 0
         }
     }

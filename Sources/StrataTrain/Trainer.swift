@@ -157,7 +157,11 @@ public final class Trainer {
         if isRoot {
             try AtomicFile.write(Data(specText.utf8), to: "\(run)/spec.yaml")
             try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
+            try StepLog.truncate("\(run)/steps.csv", keepingSteps: state.globalStep)
         }
+        // Rank 0's per-step log; what is buffered is written however train returns.
+        let steps = isRoot ? StepLog(path: "\(run)/steps.csv") : nil
+        defer { try? steps?.flush() }
         let gradients = try GradientSum(executor: executor, communicator: communicator)
 
         let preprocessing = Preprocessing(stored: stored, input: (input.height, input.width), mean: state.mean,
@@ -182,7 +186,8 @@ public final class Trainer {
             var sums = EpochSums(loss: state.epochLossSum, wrong: state.epochWrong, seen: state.epochSeen)
             let epochStart = Date()
             let reduceStart = gradients.reduceSeconds, stepsStart = gradients.reduces
-            let run = StepLoop(executor: executor, gradients: gradients, plan: plan, classes: classes, batch: batch, stepsPerEpoch: stepsPerEpoch)
+            let run = StepLoop(executor: executor, gradients: gradients, plan: plan, classes: classes, batch: batch, stepsPerEpoch: stepsPerEpoch,
+                               steps: steps)
             if try runSteps(run, epoch: epoch, queue: queue, state: &state, sums: &sums, started: epochStart, stepsThisRun: &stepsThisRun) {
                 return results
             }
@@ -204,7 +209,7 @@ public final class Trainer {
             state.epoch = epoch + 1
             state.stepInEpoch = 0
             (state.epochLossSum, state.epochWrong, state.epochSeen) = (0, 0, 0)
-            if isRoot { try writeEpoch(metrics, state, executor, improved: improved) }
+            if isRoot { try writeEpoch(metrics, state, executor, improved: improved, steps: steps) }
             results.append(metrics)
             report(.epoch(metrics))
             if let patience = options.earlyStop, let best = state.bestEpoch, let loss = state.bestValidationLoss, state.epochsSinceBest >= patience {
@@ -223,6 +228,8 @@ public final class Trainer {
         let classes: Int
         let batch: Int
         let stepsPerEpoch: Int
+        /// steps.csv, on rank 0 (nil on the others).
+        let steps: StepLog?
     }
 
     /// An epoch's running sums: the loss and errors over the images seen (carried through a
@@ -256,6 +263,7 @@ public final class Trainer {
                 throw Failure(description: "the loss became \(loss.isNaN ? "NaN" : "\(loss)") at epoch \(epoch + 1), step \(step + 1); training stopped. "
                               + "\(lastGood()) Try a smaller learning rate (training.optimizer.lr).")
             }
+            run.steps?.append(epoch: epoch + 1, step: step + 1, globalStep: state.globalStep + 1, loss: loss, learningRate: state.learningRate)
             sums.loss += loss
             sums.wrong += wrongNow
             sums.seen += batch
@@ -268,6 +276,7 @@ public final class Trainer {
                          imagesPerSecond: Double(sums.computeImages) / max(elapsed, 1e-9)))
             if communicator.isRoot && options.checkpointSteps > 0 && state.globalStep % options.checkpointSteps == 0 && state.stepInEpoch < run.stepsPerEpoch {
                 (state.epochLossSum, state.epochWrong, state.epochSeen) = (sums.loss, sums.wrong, sums.seen)
+                try run.steps?.flush()
                 try save(state, executor, to: checkpointPath, at: "epoch \(epoch + 1), step \(step + 1)")
             }
             if let limit = options.stopAfterSteps, stepsThisRun >= limit { return true }
@@ -277,12 +286,13 @@ public final class Trainer {
     }
 
     /// The files of a finished epoch, in an order a kill at any moment survives: the metrics line
-    /// before the checkpoint (a run killed between the two redoes the epoch: its line is dropped on
-    /// resume and written again, never lost), the best weights before the state that names them,
-    /// then the snapshot.
-    func writeEpoch(_ metrics: EpochMetrics, _ state: Checkpoint, _ executor: any Executor, improved: Bool) throws {
+    /// and the buffered steps.csv lines before the checkpoint (a run killed between them redoes the
+    /// epoch: its lines are dropped on resume and written again, never lost), the best weights before
+    /// the state that names them, then the snapshot.
+    func writeEpoch(_ metrics: EpochMetrics, _ state: Checkpoint, _ executor: any Executor, improved: Bool, steps: StepLog?) throws {
         let moment = "the end of epoch \(metrics.epoch)"
         try Metrics.append(metrics, to: "\(run)/metrics.csv")
+        try steps?.flush()
         if improved { try save(state, executor, to: bestPath, at: moment) }
         try save(state, executor, to: checkpointPath, at: moment)
         if options.snapshotEpochs.contains(metrics.epoch) {
@@ -545,7 +555,7 @@ public final class Trainer {
             throw Failure(description: "\(run) already holds a run (\(existing.prefix(3).joined(separator: ", "))\(existing.count > 3 ? ", ..." : "")); "
                           + "pass --resume to continue it, --overwrite to delete it and start over, or choose another --out")
         }
-        for name in existing { try? fm.removeItem(atPath: "\(run)/\(name)") }
+        for name in existing + ["steps.csv"] { try? fm.removeItem(atPath: "\(run)/\(name)") }
     }
 
     /// Decodes every image of `data` once, stopping at the first that cannot be read.

@@ -170,7 +170,8 @@ struct AnalysisCommandTests {
 }
 
 /// `strata report` on a run with a sweep and an occlusion, opened in headless Chromium: every
-/// chart must draw and every image load (the page reports both on its `<body>`).
+/// chart must draw, name its axes and show a legend where it has several series, and every image
+/// must load (the page reports all of it on its canvases and `<body>`).
 @Suite("strata report")
 struct ReportCommandTests {
     @Test func thePageOpensOfflineWithEveryChartAndImage() throws {
@@ -182,13 +183,82 @@ struct ReportCommandTests {
         #expect(strata("occlude", d + "/tiny.yaml", "--weights", checkpoint, "--data", d + "/data", "--limit", "3", "--out", d + "/run/occlude").status == 0)
         let run = strata("report", d + "/run")
         #expect(run.status == 0, "\(run.errors)")
-        // Pictures: the two strips, the two Fig. 5 figures (sweep-TRANSFORM.png) and occlusion.png.
-        #expect(run.output.contains("6 charts, 5 pictures"), "\(run.output)")
+        // Training: loss per step, error and learning rate per epoch; each transform: distance,
+        // relative distance, the classifier. Pictures: the two strips, the two Fig. 5 figures
+        // (sweep-TRANSFORM.png) and occlusion.png.
+        #expect(run.output.contains("9 charts, 5 pictures"), "\(run.output)")
         let page = try String(contentsOfFile: d + "/run/report.html", encoding: .utf8)
         #expect(!page.contains("src=\"http") && !page.contains("<script src"))   // nothing fetched
+        #expect(page.contains("<td>optimizer</td>") && page.contains("steps.csv") && page.contains("mean [95% CI]"))
+        #expect(page.contains("strata occlude: ") && page.contains("patch "), "pictures are captioned from run.json")
         guard let dom = try headlessDOM(d + "/run/report.html") else { return }
-        #expect(dom.contains("data-charts=\"6/6\""), "\(dom.prefix(300))")
+        #expect(dom.contains("data-charts=\"9/9\""), "\(dom.prefix(300))")
         #expect(dom.contains("data-images=\"5/5\""))
+        let charts = try drawnCharts(dom)
+        #expect(charts.count == 9)
+        for chart in charts {
+            let title = chart["title"]?.text ?? ""
+            #expect(!title.isEmpty, "a chart without a title: \(chart.text())")
+            #expect(!(chart["x"]?.text ?? "").isEmpty && !(chart["y"]?.text ?? "").isEmpty, "'\(title)' lacks an axis title")
+            guard case .array(let series)? = chart["series"] else { Issue.record("'\(title)' lists no series"); continue }
+            #expect(!series.isEmpty, "'\(title)' draws nothing")
+            #expect(series.count < 2 || chart["legend"]?.bool == true, "'\(title)' has \(series.count) series but no legend")
+            #expect(!series.contains { ($0.text ?? "").contains("95% CI") }, "'\(title)' lists a band in its legend")
+        }
+        #expect(charts.contains { $0["x"]?.text == "rotation (degrees, counter-clockwise)" && $0["y"]?.text == "‖f(T(x)) − f(x)‖ (Euclidean)" })
+        #expect(charts.contains { $0["title"]?.text == "training loss per step" && $0["series"]?.text(.minimal).contains("exponential moving average") == true })
+    }
+
+    /// A report of a fixed folder (training files, a sweep summary, a picture), screenshotted by
+    /// headless Chromium at a fixed size and averaged down to 32 × 48 grey cells, matches the
+    /// recorded Golden/report-screenshot.pgm: a chart, table or picture that goes missing or moves
+    /// fails it. STRATA_RECORD_GOLDEN=1 records it again.
+    @Test(.enabled(if: chromiumPath != nil, "headless Chromium is not installed; tools/bootstrap installs Debian's chromium"))
+    func aFixedReportLooksAsRecorded() throws {
+        let d = NSTemporaryDirectory() + "strata-report-look-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try ReportFixture.write(d + "/run")
+        // Run from inside d so the page names the folder "run" wherever the test runs.
+        let run = try strataProcess(["report", "run"], currentDirectory: d, environment: [:])
+        #expect(run.status == 0, "\(run.errors)")
+        _ = try headlessChromium(["--hide-scrollbars", "--force-device-scale-factor=1", "--window-size=1280,1920",
+                                  "--screenshot=\(d)/shot.png", "file://\(d)/run/report.html"])
+        let actual = try Thumbnail(png: d + "/shot.png", columns: 32, rows: 48)
+        let golden = packageRoot + "/Tests/StrataCommandsTests/Golden/report-screenshot.pgm"
+        if ProcessInfo.processInfo.environment["STRATA_RECORD_GOLDEN"] == "1" {
+            try actual.pgm.write(toFile: golden, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try Thumbnail(pgm: String(contentsOfFile: golden, encoding: .utf8))
+        let differences = zip(actual.cells, expected.cells).map { abs($0 - $1) }
+        let kept = NSTemporaryDirectory() + "strata-report-screenshot.png"
+        try? FileManager.default.removeItem(atPath: kept)
+        try? FileManager.default.copyItem(atPath: d + "/shot.png", toPath: kept)
+        // Tolerances: text rendered by another FreeType or Chromium shifts a 40 × 40-pixel cell's
+        // mean by a few hundredths; a chart or picture missing or moved changes whole cells by 0.2 or more.
+        let mean = differences.reduce(0, +) / Double(differences.count)
+        #expect(actual.columns == expected.columns && actual.rows == expected.rows)
+        #expect(differences.max() ?? 1 < 0.15 && mean < 0.02,
+                "the report looks different from Golden/report-screenshot.pgm (largest cell difference \(differences.max() ?? 1), mean \(mean)); see \(kept), and rerun with STRATA_RECORD_GOLDEN=1 if the change is intended")
+    }
+
+    /// SVG figures are inlined (and load), PDFs linked; each is captioned with the command and
+    /// parameters of the run.json above it.
+    @Test func svgFiguresAreInlinedAndPDFsLinked() throws {
+        let d = NSTemporaryDirectory() + "strata-report-svg-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try FileManager.default.createDirectory(atPath: d + "/occlude/maps", withIntermediateDirectories: true)
+        try "{\"command\": \"occlude\", \"parameters\": {\"patch\": \"6\", \"stride\": \"2\"}}\n".write(toFile: d + "/occlude/run.json", atomically: true, encoding: .utf8)
+        try "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" height=\"20\"><rect width=\"40\" height=\"20\" fill=\"teal\"/></svg>\n"
+            .write(toFile: d + "/occlude/maps/occlusion.svg", atomically: true, encoding: .utf8)
+        try "%PDF-1.4\n".write(toFile: d + "/occlude/maps/occlusion.pdf", atomically: true, encoding: .utf8)
+        let run = strata("report", d)
+        #expect(run.status == 0 && run.output.contains("0 charts, 1 pictures, 1 PDFs linked"), "\(run.output)\(run.errors)")
+        let page = try String(contentsOfFile: d + "/report.html", encoding: .utf8)
+        #expect(page.contains("src=\"data:image/svg+xml;base64,") && page.contains("href=\"./occlude/maps/occlusion.pdf\""))
+        #expect(page.components(separatedBy: "strata occlude: patch 6; stride 2").count == 3, "both figures are captioned from occlude/run.json")
+        guard let dom = try headlessDOM(d + "/report.html") else { return }
+        #expect(dom.contains("data-images=\"1/1\""), "\(dom.prefix(300))")
     }
 
     @Test func aFolderWithNothingToShowIsAnError() throws {

@@ -82,12 +82,13 @@ struct ExperimentTests {
         #expect((result?["spec"] as? String)?.contains("filters: 8") == true, "\(result?["spec"] ?? "")")
         #expect(result?["seed"] as? Int == 3 && result?["version"] as? String == "0.1.0" && (result?["command"] as? String)?.contains("--only wide") == true)
         #expect(strata("experiment", d + "/exp.yaml", "--only", "nope").status == 1)
-        // The report draws the table as bars (and the row's training curves), and shows the table.
+        // The report draws the table as bars (and the row's training curves: loss per step, error
+        // and learning rate per epoch), and shows the table.
         let report = strata("report", d + "/out")
-        #expect(report.status == 0 && report.output.contains("3 charts"), "\(report.output) \(report.errors)")
+        #expect(report.status == 0 && report.output.contains("4 charts"), "\(report.output) \(report.errors)")
         let page = try String(contentsOfFile: d + "/out/report.html", encoding: .utf8)
-        #expect(page.contains("type: \"bar\"") && page.contains("labels: [\"wide\"]") && page.contains("<td>wide</td>"))
-        if let dom = try headlessDOM(d + "/out/report.html") { #expect(dom.contains("data-charts=\"3/3\""), "\(dom.prefix(300))") }
+        #expect(page.contains("&quot;type&quot;:&quot;bar&quot;") && page.contains("&quot;labels&quot;:[&quot;wide&quot;]") && page.contains("<td>wide</td>"))
+        if let dom = try headlessDOM(d + "/out/report.html") { #expect(dom.contains("data-charts=\"4/4\""), "\(dom.prefix(300))") }
     }
 
     /// Every error of every row at once, located, before anything trains.

@@ -84,26 +84,81 @@ func isLocatedError(_ line: Substring) -> Bool {
     return place.suffix(2).allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
 }
 
-/// The DOM of `page` after headless Chromium loaded it (scripts run), or nil, with an issue
-/// recorded, where there is no Chromium (tools/bootstrap installs Debian's).
-func headlessDOM(_ page: String) throws -> String? {
-    guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        Issue.record("headless Chromium is needed to check the page; tools/bootstrap installs Debian's chromium")
-        return nil
-    }
+/// Debian's Chromium (tools/bootstrap installs it), or nil where it is missing.
+let chromiumPath: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// Runs headless Chromium on `arguments` (a page last), killed after 120 s; returns its stdout.
+func headlessChromium(_ arguments: [String]) throws -> String {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: chromium)
-    process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom", "file://" + page]
+    process.executableURL = URL(fileURLWithPath: chromiumPath!)
+    process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = FileHandle.nullDevice
     try process.run()
     let timer = DispatchWorkItem { process.terminate() }
     DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: timer)
-    let dom = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     timer.cancel()
-    return dom
+    return out
+}
+
+/// The DOM of `page` after headless Chromium loaded it (scripts run), or nil, with an issue
+/// recorded, where there is no Chromium (tools/bootstrap installs Debian's).
+func headlessDOM(_ page: String) throws -> String? {
+    guard chromiumPath != nil else {
+        Issue.record("headless Chromium is needed to check the page; tools/bootstrap installs Debian's chromium")
+        return nil
+    }
+    return try headlessChromium(["--dump-dom", "file://" + page])
+}
+
+/// What the report's script wrote on each chart's canvas after drawing it (`data-drawn`): its
+/// title, axis titles, whether its legend shows, and the series the legend lists.
+func drawnCharts(_ dom: String) throws -> [JSONValue] {
+    try dom.components(separatedBy: "data-drawn=\"").dropFirst().map { part in
+        let attribute = part.prefix { $0 != "\"" }
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&lt;", with: "<")
+            .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&nbsp;", with: "\u{a0}").replacingOccurrences(of: "&amp;", with: "&")
+        return try JSONValue.parse(Array(attribute.utf8))
+    }
+}
+
+/// A grey image at low resolution: `columns` × `rows` cells, each the mean of its pixels in [0, 1].
+struct Thumbnail: Equatable {
+    var columns: Int
+    var rows: Int
+    var cells: [Double]
+
+    /// The PNG at `path` (grey), averaged over a grid of cells (edge pixels left over are dropped).
+    init(png path: String, columns: Int, rows: Int) throws {
+        let image = try Images.decode(path: path, channels: 1)
+        let (cw, ch) = (image.width / columns, image.height / rows)
+        (self.columns, self.rows) = (columns, rows)
+        cells = (0..<rows * columns).map { k in
+            let (r, c) = (k / columns, k % columns)
+            var sum = 0.0
+            for y in (r * ch)..<((r + 1) * ch) { for x in (c * cw)..<((c + 1) * cw) { sum += Double(image.pixels[y * image.width + x]) } }
+            return sum / Double(cw * ch) / 255
+        }
+    }
+
+    /// An ASCII PGM (P2, 0…255) as `pgm` writes it.
+    init(pgm text: String) throws {
+        let numbers = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).dropFirst().compactMap { Int($0) }
+        guard numbers.count >= 3, numbers.count == 3 + numbers[0] * numbers[1] else {
+            throw FormatError(path: "pgm", reason: "not an ASCII PGM of its size")
+        }
+        (columns, rows) = (numbers[0], numbers[1])
+        cells = numbers.dropFirst(3).map { Double($0) / 255 }
+    }
+
+    var pgm: String {
+        "P2\n\(columns) \(rows)\n255\n" + (0..<rows).map { r in
+            (0..<columns).map { String(Int((cells[r * columns + $0] * 255).rounded())) }.joined(separator: " ")
+        }.joined(separator: "\n") + "\n"
+    }
 }
 
 /// The first `count` Fashion-MNIST training images as DIR/images.npy and labels.npy, or nil (with

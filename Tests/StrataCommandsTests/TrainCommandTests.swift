@@ -114,6 +114,12 @@ struct TrainCommandTests {
         #expect(a.metadata["global_step"] == b.metadata["global_step"])
         let metrics = { (path: String) in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(7) } }
         #expect(try metrics(d + "/whole/metrics.csv") == (try metrics(d + "/killed/metrics.csv")))
+        // steps.csv: each of the 40 × 32 global steps once, in order, the same as the uninterrupted run's.
+        let steps = { (path: String) in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") }
+        let killedSteps = try steps(d + "/killed/steps.csv")
+        let globalSteps: [Int] = killedSteps.dropFirst().map { Int($0.split(separator: ",")[2]) ?? 0 }
+        #expect(globalSteps == Array(1...1280))
+        #expect(try steps(d + "/whole/steps.csv") == killedSteps)
     }
 
     @Test func resumingWithAnotherSpecIsRefused() throws {

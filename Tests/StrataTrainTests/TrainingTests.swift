@@ -130,6 +130,60 @@ struct TrainingTests {
                 == (try String(contentsOfFile: parts + "/metrics.csv", encoding: .utf8)).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(7) })
     }
 
+    /// steps.csv of a run stopped twice (each time past its last checkpoint, so lines written after
+    /// it are dropped on resume and written again) equals the uninterrupted run's: each global step once.
+    @Test func stepsCSVHasEachStepOnceAcrossStopsAndResumes() throws {
+        let (graph, spec) = try compileTiny()
+        let data = DataSplits(train: squares(64, seed: 1), validation: nil, description: "squares")
+        let whole = try scratch(), parts = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: whole); try? FileManager.default.removeItem(atPath: parts) }
+        try Trainer(graph: graph, spec: spec, data: data, run: whole, options: .init(epochs: 3, batch: 8), backend: CPUBackend()).train(initialWeights: initialWeights(graph))
+        let lines = { (run: String) in try String(contentsOfFile: run + "/steps.csv", encoding: .utf8).split(separator: "\n") }
+        let expected = try lines(whole)
+        #expect(expected.first == "epoch,step,global_step,loss,learning_rate")
+        #expect(expected.count == 1 + 24)   // 3 epochs of 64 / 8 steps
+        for (k, line) in expected.dropFirst().enumerated() {
+            let f = line.split(separator: ",")
+            #expect(f.count == 5 && f[0] == "\(k / 8 + 1)" && f[1] == "\(k % 8 + 1)" && f[2] == "\(k + 1)" && f[4] == "0.1", "\(line)")
+            #expect(Double(f[3]).map { $0.isFinite && $0 > 0 } == true, "\(line)")
+        }
+        // Checkpoints every 3 steps; stopped after step 5 (checkpoint at 3), then after 5 more: step 8,
+        // the last of epoch 1, before the epoch's end is written (checkpoint at 6).
+        var options = Trainer.Options(epochs: 3, batch: 8)
+        options.checkpointSteps = 3
+        options.stopAfterSteps = 5
+        try Trainer(graph: graph, spec: spec, data: data, run: parts, options: options, backend: CPUBackend()).train(initialWeights: initialWeights(graph))
+        #expect(try lines(parts).count == 1 + 5)
+        #expect(try Safetensors.read(path: parts + "/checkpoints/latest.safetensors").metadata["global_step"] == "3")
+        options.resume = true
+        try Trainer(graph: graph, spec: spec, data: data, run: parts, options: options, backend: CPUBackend()).train(initialWeights: initialWeights(graph))
+        #expect(try lines(parts).count == 1 + 8)
+        #expect(try Safetensors.read(path: parts + "/checkpoints/latest.safetensors").metadata["global_step"] == "6")
+        options.stopAfterSteps = nil
+        try Trainer(graph: graph, spec: spec, data: data, run: parts, options: options, backend: CPUBackend()).train(initialWeights: initialWeights(graph))
+        #expect(try lines(parts) == expected)
+    }
+
+    /// Resuming keeps the checkpoint's steps and drops later lines and one cut short by a kill.
+    @Test func stepLogTruncationDropsLinesPastTheCheckpoint() throws {
+        let d = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let path = d + "/steps.csv"
+        try "epoch,step,global_step,loss,learning_rate\n1,1,1,0.7,0.1\n1,2,2,0.6,0.1\n1,3,3,0.5,0.1\n1,4,4,0.4"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        try StepLog.truncate(path, keepingSteps: 9)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "epoch,step,global_step,loss,learning_rate\n1,1,1,0.7,0.1\n1,2,2,0.6,0.1\n1,3,3,0.5,0.1\n")
+        try StepLog.truncate(path, keepingSteps: 2)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "epoch,step,global_step,loss,learning_rate\n1,1,1,0.7,0.1\n1,2,2,0.6,0.1\n")
+        let log = StepLog(path: path)
+        log.append(epoch: 1, step: 3, globalStep: 3, loss: 0.25, learningRate: 0.1)
+        try log.flush()
+        try StepLog.truncate(path, keepingSteps: 0)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "epoch,step,global_step,loss,learning_rate\n")
+        try log.flush()   // nothing buffered: nothing written
+        #expect(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count == 1)
+    }
+
     @Test func resumingRefusesAnotherSpecAndSaysWhenThereIsNothingToDo() throws {
         let (graph, spec) = try compileTiny()
         let d = try scratch()
