@@ -141,24 +141,7 @@ public final class Trainer {
         guard stepsPerEpoch >= 1 else { throw Failure(description: "the training set has \(data.train.count) images, fewer than one batch of \(batch)") }
         let (plan, executor) = try trainingExecutor(local: local, rank: rank)
 
-        // State: fresh, or from the checkpoint.
-        var state: Checkpoint
-        let fingerprint = data.train.fingerprint
-        let classNames = data.classNames
-        if options.resume, FileManager.default.fileExists(atPath: checkpointPath) {
-            let file = try Safetensors.read(path: checkpointPath)
-            state = try resumedState(file, stored: stored, fingerprint: fingerprint, classNames: classNames)
-            try Checkpoint.restore(file, path: checkpointPath, into: executor)
-        } else {
-            state = try freshState(initialWeights, stored: stored, fingerprint: fingerprint, classNames: classNames)
-            try Checkpoint.restore(initialWeights, path: "the initial weights", into: executor)
-        }
-        try checkRanksAgree(state, executor, fingerprint: fingerprint)
-        if isRoot {
-            try AtomicFile.write(Data(specText.utf8), to: "\(run)/spec.yaml")
-            try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
-            try StepLog.truncate("\(run)/steps.csv", keepingSteps: state.globalStep)
-        }
+        var state = try startingState(initialWeights, executor, stored: stored)
         // Rank 0's per-step log; what is buffered is written however train returns.
         let steps = isRoot ? StepLog(path: "\(run)/steps.csv") : nil
         defer { try? steps?.flush() }
@@ -218,6 +201,31 @@ public final class Trainer {
             }
         }
         return results
+    }
+
+    /// The state training starts from: the checkpoint's when resuming (and it exists), else fresh
+    /// from `initialWeights`; loaded into the executor and checked against the other ranks. Rank 0
+    /// writes the spec and cuts metrics.csv and steps.csv back to it.
+    func startingState(_ initialWeights: Safetensors.File, _ executor: any Executor,
+                       stored: (channels: Int, height: Int, width: Int)) throws -> Checkpoint {
+        var state: Checkpoint
+        let fingerprint = data.train.fingerprint
+        let classNames = data.classNames
+        if options.resume, FileManager.default.fileExists(atPath: checkpointPath) {
+            let file = try Safetensors.read(path: checkpointPath)
+            state = try resumedState(file, stored: stored, fingerprint: fingerprint, classNames: classNames)
+            try Checkpoint.restore(file, path: checkpointPath, into: executor)
+        } else {
+            state = try freshState(initialWeights, stored: stored, fingerprint: fingerprint, classNames: classNames)
+            try Checkpoint.restore(initialWeights, path: "the initial weights", into: executor)
+        }
+        try checkRanksAgree(state, executor, fingerprint: fingerprint)
+        if communicator.isRoot {
+            try AtomicFile.write(Data(specText.utf8), to: "\(run)/spec.yaml")
+            try Metrics.truncate("\(run)/metrics.csv", keepingEpochs: state.epoch)
+            try StepLog.truncate("\(run)/steps.csv", keepingSteps: state.globalStep)
+        }
+        return state
     }
 
     /// What the steps of an epoch share.
