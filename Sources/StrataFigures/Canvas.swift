@@ -282,7 +282,11 @@ public enum Figure {
         guard status == CAIRO_STATUS_SUCCESS, finished == CAIRO_STATUS_SUCCESS else {
             throw FigureError("Cairo failed drawing the figure: \(String(cString: cairo_status_to_string(status == CAIRO_STATUS_SUCCESS ? finished : status)))")
         }
-        return sink.data
+        guard format == .svg else { return sink.data }
+        // Cairo 1.16 writes no rendering hint for a nearest-neighbour picture, and browsers smooth
+        // it: every picture in a figure is drawn pixel for pixel, so say so on each.
+        let text = String(decoding: sink.data, as: UTF8.self)
+        return Data(text.replacingOccurrences(of: "<image ", with: "<image style=\"image-rendering:pixelated\" ").utf8)
     }
 
     /// Where Cairo's stream writers put the bytes.

@@ -50,7 +50,7 @@ struct FigureTests {
         let svg = String(decoding: try Figure.render(width: 260, height: 200, format: .svg, sample), as: UTF8.self)
         #expect(svg.contains("<svg") && svg.contains("width=\"260\"") && svg.contains("height=\"200\""))
         #expect(svg.contains("<path"), "lines and glyphs as paths")
-        #expect(svg.contains("<image"), "pictures embedded")
+        #expect(svg.contains("<image style=\"image-rendering:pixelated\""), "pictures embedded, drawn pixel for pixel in a browser too")
     }
 
     @Test func theCanvasRecordsWhatTheFigureSays() throws {
