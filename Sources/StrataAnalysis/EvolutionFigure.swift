@@ -5,7 +5,7 @@ import StrataIR
 /// (epoch labels over the columns, map labels on the rows); each cell the projection of that
 /// epoch's strongest activation of the map over the images, cropped to its receptive field and
 /// labelled with its image index and activation; a colour bar; the settings in the caption.
-public struct EvolutionFigure {
+public struct EvolutionFigure: Drawing {
     /// `settings.weights` is the snapshots folder.
     public var settings: ProjectionSettings
     public var epochs: [Int]
@@ -86,14 +86,7 @@ public struct EvolutionFigure {
     }
 
     /// The figure's size in points.
-    public var size: (width: Double, height: Double) {
-        let l = layout
-        return (l.width, l.height)
-    }
+    public var width: Double { layout.width }
+    public var height: Double { layout.height }
 
-    /// Writes the figure to `path` as `format`.
-    public func write(to path: String, format: FigureFormat) throws {
-        let (width, height) = size
-        try Figure.write(to: path, width: width, height: height, format: format, draw)
-    }
 }

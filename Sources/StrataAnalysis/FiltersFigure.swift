@@ -5,7 +5,7 @@ import StrataFigures
 /// coloured as RGB (3 input channels), with the diverging map (1 input channel) or as the RMS over
 /// the input channels at each tap (any other count), per filter or on one shared range; a colour
 /// bar; the RMS range and the clip radius in the caption, filters at the radius outlined.
-public struct FiltersFigure {
+public struct FiltersFigure: Drawing {
     public var network: String
     public var layer: String
     public var weights: String
@@ -108,14 +108,7 @@ public struct FiltersFigure {
     }
 
     /// The figure's size in points.
-    public var size: (width: Double, height: Double) {
-        let l = layout
-        return (l.width, l.height)
-    }
+    public var width: Double { layout.width }
+    public var height: Double { layout.height }
 
-    /// Writes the figure to `path` as `format`.
-    public func write(to path: String, format: FigureFormat) throws {
-        let (width, height) = size
-        try Figure.write(to: path, width: width, height: height, format: format, draw)
-    }
 }

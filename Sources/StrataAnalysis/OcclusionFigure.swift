@@ -8,7 +8,7 @@ import StrataIR
 /// (c) that map's strongest activation projected to pixel space (`Projection.project`); (d) p(true
 /// class) at each position; (e) the most probable class at each position, with a legend of classes.
 /// Heat maps have colour bars; the title and caption say what made the figure.
-public struct OcclusionFigure {
+public struct OcclusionFigure: Drawing {
     public var occlusion: Occlusion
     /// The images (raw pixels are drawn), their labels and class names.
     public var input: AnalysisInput
@@ -78,10 +78,6 @@ public struct OcclusionFigure {
         Heading.height(captionLines: caption.count) + 4 + Self.titleHeight + Double(shown) * rowHeight + legendHeight
     }
 
-    /// Writes the figure to `path` as `format`.
-    public func write(to path: String, format: FigureFormat) throws {
-        try Figure.write(to: path, width: width, height: height, format: format, draw)
-    }
 
     /// Draws the figure on `canvas` (of `width` × `height`).
     public func draw(_ canvas: Canvas) {

@@ -35,7 +35,7 @@ public struct ProjectionSettings: Sendable {
 /// input, each cropped to the activation's receptive field (left, in a square grid), beside the
 /// raw input patches that caused them (right, same order), each labelled with its image index and
 /// activation; a colour bar for the projections' colours; the settings in the caption.
-public struct ProjectionFigure {
+public struct ProjectionFigure: Drawing {
     public var settings: ProjectionSettings
     public var map: Int
     /// The activations shown: the strongest `maximumShown` at most.
@@ -139,14 +139,7 @@ public struct ProjectionFigure {
     }
 
     /// The figure's size in points.
-    public var size: (width: Double, height: Double) {
-        let l = layout
-        return (l.width, l.height)
-    }
+    public var width: Double { layout.width }
+    public var height: Double { layout.height }
 
-    /// Writes the figure to `path` as `format`.
-    public func write(to path: String, format: FigureFormat) throws {
-        let (width, height) = size
-        try Figure.write(to: path, width: width, height: height, format: format, draw)
-    }
 }

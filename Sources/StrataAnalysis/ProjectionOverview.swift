@@ -4,7 +4,7 @@ import StrataFigures
 /// its strongest projections (left panel, at most 9 per map in a square, the map named over each
 /// block) beside the same blocks of raw input patches (right panel); a colour bar; the settings in
 /// the caption. Each map's own figure (`ProjectionFigure`) labels every projection.
-public struct ProjectionOverview {
+public struct ProjectionOverview: Drawing {
     /// One map's block: its strongest projections' crops and their patches.
     struct Block {
         var map: Int
@@ -93,14 +93,7 @@ public struct ProjectionOverview {
     }
 
     /// The figure's size in points.
-    public var size: (width: Double, height: Double) {
-        let l = layout
-        return (l.width, l.height)
-    }
+    public var width: Double { layout.width }
+    public var height: Double { layout.height }
 
-    /// Writes the figure to `path` as `format`.
-    public func write(to path: String, format: FigureFormat) throws {
-        let (width, height) = size
-        try Figure.write(to: path, width: width, height: height, format: format, draw)
-    }
 }

@@ -6,7 +6,7 @@ import StrataTrain
 /// Fig. 5 of the ZF paper as a figure (`sweep-TRANSFORM.png|pdf|svg`), one per transform: the
 /// distance ‖f(T(x)) − f(x)‖ at a low and at a high layer, and p(true class), against the amount;
 /// a thin line per shown image and the mean over all images with its 95% interval as a band.
-public struct SweepFigure {
+public struct SweepFigure: Drawing {
     public var transform: Transform
     /// The amounts, in the order swept.
     public var amounts: [Double]
@@ -54,10 +54,6 @@ public struct SweepFigure {
         Heading.height(captionLines: caption.count) + Self.plotHeight + 8 + Double(legendRows) * Self.legendRow + Self.margin
     }
 
-    /// Writes the figure to `path` as `format`.
-    public func write(to path: String, format: FigureFormat) throws {
-        try Figure.write(to: path, width: width, height: height, format: format, draw)
-    }
 
     /// The title: the transform, the network, the checkpoint and the layers, the less where it would not fit.
     var title: String {

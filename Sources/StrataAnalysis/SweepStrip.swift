@@ -5,7 +5,7 @@ import StrataIR
 /// The inputs of a sweep as a figure (`TRANSFORM.png|pdf|svg`): the first images (rows) at each
 /// amount (columns), as raw pixels transformed as `Sweep.run` transforms them, before the mean is
 /// subtracted. Of more than `Sweep.stripColumns` amounts it shows an even sample (`Sweep.sample`).
-public struct SweepStrip {
+public struct SweepStrip: Drawing {
     public var transform: Transform
     /// The amounts shown (columns), and how many the sweep had.
     public var amounts: [Double]
@@ -66,10 +66,6 @@ public struct SweepStrip {
         Heading.height(captionLines: caption.count) + 14 + titleHeight + Double(images.count) * (cell + Self.gap) + Self.margin
     }
 
-    /// Writes the figure to `path` as `format`.
-    public func write(to path: String, format: FigureFormat) throws {
-        try Figure.write(to: path, width: width, height: height, format: format, draw)
-    }
 
     /// The settings that made the figure, wrapped to its width.
     var caption: [String] { TextLayout.wrap(lines: captionText, width: width - 2 * Self.margin, size: 8) }

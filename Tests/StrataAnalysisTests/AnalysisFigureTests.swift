@@ -10,15 +10,6 @@ import Testing
 @Suite("Figures of projections, their evolution and filters")
 struct AnalysisFigureTests {
     /// Every text and colour bar a figure of `size` draws.
-    func drawn(_ size: (width: Double, height: Double), _ draw: (Canvas) -> Void) throws -> (texts: [String], bars: [(label: String, range: (Double, Double))]) {
-        var texts: [String] = [], bars: [(label: String, range: (Double, Double))] = []
-        _ = try Figure.render(width: size.width, height: size.height, format: .png) { canvas in
-            draw(canvas)
-            texts = canvas.texts
-            bars = canvas.colourBars
-        }
-        return (texts, bars)
-    }
 
     func settings(_ scale: HeatmapScale, clip: Double, weights: String = "w.safetensors") -> ProjectionSettings {
         ProjectionSettings(network: "small", layer: "r1", rule: .deconvnet, weights: weights, images: "3 images of x.npy", scale: scale, clipPercent: clip)
@@ -41,7 +32,7 @@ struct AnalysisFigureTests {
 
     @Test func aMapFigureNamesLayerMapRuleAndEveryProjectionAndPatch() throws {
         let figure = try mapFigure(.perImage, clip: 1)
-        let (texts, bars) = try drawn(figure.size, figure.draw)
+        let (texts, bars) = try figure.record()
         #expect(texts.first == "small r1, map 1: the 3 strongest activations projected to the input")
         #expect(texts.contains("projections (deconvnet)") && texts.contains("input patches (raw pixels)"))
         for label in ["#0 · 2", "#2 · 1.5", "#1 · 1", "#0 · zero", "#2 · one", "#1 · two"] { #expect(texts.contains(label), "\(label)") }
@@ -55,7 +46,7 @@ struct AnalysisFigureTests {
 
     @Test func aSharedScaleHasOneRangeOnItsColourBar() throws {
         let figure = try mapFigure(.shared, clip: 0)
-        let (texts, bars) = try drawn(figure.size, figure.draw)
+        let (texts, bars) = try figure.record()
         // Channel sums 0.5, 1 and 1.5: one range, ±1.5 with nothing clipped.
         #expect(bars.count == 1 && bars[0].label == "projection" && bars[0].range == (-1.5, 1.5))
         let caption = texts.joined(separator: " ")
@@ -65,9 +56,9 @@ struct AnalysisFigureTests {
     @Test func aMapFigureShowsAtMostAHundred() throws {
         let figure = try mapFigure(.perImage, clip: 1, count: 150)
         #expect(figure.activations.count == ProjectionFigure.maximumShown && figure.found == 150)
-        let (texts, _) = try drawn(figure.size, figure.draw)
+        let (texts, _) = try figure.record()
         #expect(texts.joined(separator: " ").contains("the 100 largest of the 150 kept are shown"))
-        #expect(figure.size.width <= Figure.maximumSide && figure.size.height <= Figure.maximumSide)
+        #expect(figure.width <= Figure.maximumSide && figure.height <= Figure.maximumSide)
     }
 
     @Test func anOverviewHasABlockPerMapInBothPanels() throws {
@@ -77,7 +68,7 @@ struct AnalysisFigureTests {
         overview.add(first)
         overview.add(try mapFigure(.shared, clip: 0, count: 2))
         #expect(overview.maps == 2)
-        let (texts, bars) = try drawn(overview.size, overview.draw)
+        let (texts, bars) = try overview.record()
         #expect(texts.first == "small r1: the strongest activations of 2 maps projected to the input")
         #expect(texts.filter { $0 == "map 4" }.count == 2 && texts.filter { $0 == "map 1" }.count == 2)
         #expect(texts.contains("projections (deconvnet)") && texts.contains("input patches (raw pixels)"))
@@ -96,7 +87,7 @@ struct AnalysisFigureTests {
 
     @Test func anEvolutionFigureLabelsEpochsAndMaps() throws {
         let figure = try evolution(maps: [0, 3], epochs: [1, 2, 5])
-        let (texts, bars) = try drawn(figure.size, figure.draw)
+        let (texts, bars) = try figure.record()
         #expect(texts.first == "small r1: each map's strongest projection at every snapshot (deconvnet)")
         for label in ["epoch 1", "epoch 2", "epoch 5", "map 0", "map 3", "#0 · 0", "#2 · 5"] { #expect(texts.contains(label), "\(label)") }
         let caption = texts.joined(separator: " ")
@@ -106,8 +97,8 @@ struct AnalysisFigureTests {
 
     @Test func manyMapsShrinkTheCellsAndDropTheirLabels() throws {
         let figure = try evolution(maps: Array(0..<120), epochs: [1, 2])
-        #expect(figure.size.height <= Figure.maximumSide)
-        let (texts, _) = try drawn(figure.size, figure.draw)
+        #expect(figure.height <= Figure.maximumSide)
+        let (texts, _) = try figure.record()
         #expect(texts.contains("map 119") && !texts.contains { $0.hasPrefix("#") })
     }
 
@@ -119,7 +110,7 @@ struct AnalysisFigureTests {
 
     @Test func aFiltersFigureNumbersEveryFilterAndStatesRMSAndRadius() throws {
         let figure = filters(20, channels: 1, radius: 2)
-        let (texts, bars) = try drawn(figure.size, figure.draw)
+        let (texts, bars) = try figure.record()
         #expect(texts.first == "small c1: 20 filters of 1×3×3")
         #expect((0..<20).allSatisfy { texts.contains(String($0)) })
         let caption = texts.joined(separator: " ")
@@ -130,21 +121,21 @@ struct AnalysisFigureTests {
         #expect(caption.contains("Clip radius (training.filter_rms_clip): 2; \(at) of 20 filters at it (within 1%), outlined."), "\(caption)")
         #expect(caption.contains("diverging colours") && caption.contains("scale per filter"))
         #expect(bars.count == 1 && bars[0].label == "weight ÷ own range" && bars[0].range == (-1, 1))
-        let none = try drawn(filters(4, channels: 1).size, filters(4, channels: 1).draw)
+        let none = try filters(4, channels: 1).record()
         #expect(none.texts.joined(separator: " ").contains("No clip radius"))
     }
 
     @Test func groupsAreLabelledAndColoursFollowTheChannels() throws {
         let grouped = filters(6, channels: 1, groups: 2)
-        let g = try drawn(grouped.size, grouped.draw)
+        let g = try grouped.record()
         #expect(g.texts.first == "small c1: 6 filters of 1×3×3 in 2 groups")
         #expect(g.texts.contains("group 1 of 2: filters 0–2, input channel 0") && g.texts.contains("group 2 of 2: filters 3–5, input channel 1"))
         let rgb = filters(4, channels: 3, scale: .shared)
-        let r = try drawn(rgb.size, rgb.draw)
+        let r = try rgb.record()
         #expect(r.bars.count == 1 && r.bars[0].label == "weight, each of R, G, B" && r.bars[0].range == (-3, 3))
         #expect(r.texts.joined(separator: " ").contains("RGB, each channel centred on mid-grey"))
         let deep = filters(4, channels: 5)
-        let d = try drawn(deep.size, deep.draw)
+        let d = try deep.record()
         #expect(d.bars.count == 1 && d.bars[0].label == "RMS weight ÷ own range" && d.bars[0].range == (0, 1))
         #expect(d.texts.joined(separator: " ").contains("RMS over its 5 input channels at each tap"))
     }

@@ -13,14 +13,6 @@ import Testing
 @Suite("Occlusion and sweep figures")
 struct OcclusionSweepFigureTests {
     /// The texts and colour bars a drawing records.
-    func drawn(width: Double, height: Double, _ draw: (Canvas) -> Void) throws -> (texts: [String], bars: [(label: String, range: (Double, Double))]) {
-        var texts: [String] = [], bars: [(label: String, range: (Double, Double))] = []
-        _ = try Figure.render(width: width, height: height, format: .svg) { canvas in
-            draw(canvas)
-            (texts, bars) = (canvas.texts, canvas.colourBars)
-        }
-        return (texts, bars)
-    }
 
     /// A rule subtracting `mean` from 2×8×8 images.
     func rule(mean: [Float]) -> InputRule {
@@ -47,7 +39,7 @@ struct OcclusionSweepFigureTests {
     @Test func theOcclusionFigureHasItsPanelsColourBarsAndLegend() throws {
         for scale in HeatmapScale.allCases {
             let figure = try occlusionFigure(scale: scale)
-            let (texts, bars) = try drawn(width: figure.width, height: figure.height, figure.draw)
+            let (texts, bars) = try figure.record()
             let title = try #require(texts.first)
             let maps = Set(figure.occlusion.strongestMap.prefix(2)).sorted().map(String.init).joined(separator: ", ")
             #expect(title.contains("small") && title.contains("layer r2") && title.contains("checkpoint w.safetensors") && title.contains("images 0–1")
@@ -78,7 +70,7 @@ struct OcclusionSweepFigureTests {
             #expect(texts.contains("(e) classes:") && classes.allSatisfy { texts.contains(["0: cat", "1: dog", "2: bird"][$0]) })
         }
         let missing = try occlusionFigure(scale: .perImage, projected: false)
-        let (texts, bars) = try drawn(width: missing.width, height: missing.height, missing.draw)
+        let (texts, bars) = try missing.record()
         #expect(texts.contains("not computed") && bars.count == 4)
     }
 
@@ -118,7 +110,7 @@ struct OcclusionSweepFigureTests {
         let (input, rows) = sweepRows()
         let figure = SweepFigure(transform: .translateX, amounts: [-2, 0, 2], rows: rows, input: input, shown: 2, layers: ["c1", "r2"],
                                  swept: ["c1", "r2", "f1"], network: "small", checkpoint: "w.safetensors", fill: .edge, interpolation: .nearest)
-        let (texts, bars) = try drawn(width: figure.width, height: figure.height, figure.draw)
+        let (texts, bars) = try figure.record()
         #expect(texts[0] == "Invariance to horizontal translation (translate-x, ZF Fig. 5): small, checkpoint w.safetensors, layers c1 and r2")
         for panel in ["(a) distance at c1", "(b) distance at r2", "(c) p(true class)", "‖f(T(x)) − f(x)‖ at c1", "‖f(T(x)) − f(x)‖ at r2",
                       "p(true class) (probability)", Transform.translateX.axisLabel] {
@@ -170,7 +162,7 @@ struct OcclusionSweepFigureTests {
             turned.withUnsafeMutableBufferPointer { Transform.rotate.apply(x.baseAddress!, $0.baseAddress!, channels: 2, height: 8, width: 8, amount: 90) }
         }
         #expect(few.pixels(row: 1, column: 1) == turned)
-        let (texts, bars) = try drawn(width: many.width, height: many.height, many.draw)
+        let (texts, bars) = try many.record()
         #expect(texts[0] == "The sweep's inputs, translate-x: images 0–2 at each amount" && bars.isEmpty)
         #expect(texts.contains("image 2") && texts.contains("2: bird") && texts.contains("0 px") && texts.contains("49 px")
                 && texts.contains(Transform.translateX.axisLabel))
