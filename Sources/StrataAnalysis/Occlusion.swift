@@ -87,6 +87,10 @@ public struct Occlusion: Sendable {
         columns = (width - patch) / stride + 1
     }
 
+    /// The input rows the occluder covers at row position i, and the columns at column position j.
+    public func rowRange(_ i: Int) -> ClosedRange<Int> { (i * stride)...(i * stride + patch - 1) }
+    public func columnRange(_ j: Int) -> ClosedRange<Int> { (j * stride)...(j * stride + patch - 1) }
+
     /// The default layer: the output of the ReLU right after the last conv (else the last conv, else the last layer before the classifier).
     public static func defaultLayer(_ graph: Graph) -> Int {
         guard let conv = graph.nodes.lastIndex(where: { if case .conv = $0.layer { true } else { false } }) else { return max(0, graph.nodes.count - 2) }
@@ -99,6 +103,19 @@ public struct Occlusion: Sendable {
         var k = 0
         for v in x { out[k] = v; k += 1 }
         fill.draw(out, channels: channels, height: height, width: width, rect: [i * stride, j * stride, patch, patch], meanImage: meanImage)
+    }
+
+    /// Each image's strongest map: the one holding its largest single activation in `clean`
+    /// (`count` images of a layer of `shape`).
+    public static func strongest(_ clean: [Float], count: Int, shape: TensorShape) -> [Activation] {
+        let maps = shape.dims[0], planeSize = shape.elementCount! / maps
+        let planeColumns = shape.dims.count > 2 ? shape.dims[2] : 1
+        return (0..<count).map { n in
+            let values = clean[(n * maps * planeSize)..<((n + 1) * maps * planeSize)]
+            let best = values.indices.max { values[$0] < values[$1] }!
+            let offset = best - n * maps * planeSize, at = offset % planeSize
+            return Activation(image: n, map: offset / planeSize, row: at / planeColumns, column: at % planeColumns, value: clean[best])
+        }
     }
 
     /// Runs every occluded copy of every image, in batches of the runner's size.
@@ -116,15 +133,9 @@ public struct Occlusion: Sendable {
         let last = graph.nodes.count - 1, classes = graph.classes
         let shape = graph.nodes[layer].shape!
         let maps = shape.dims[0], planeSize = shape.elementCount! / maps
-        let planeColumns = shape.dims.count > 2 ? shape.dims[2] : 1
         // The strongest map of each unoccluded image: the one holding its largest single activation.
         let clean = try runner.outputs(input.images, count: input.count, nodes: [layer])[0]
-        result.strongest = (0..<input.count).map { n in
-            let values = clean[(n * maps * planeSize)..<((n + 1) * maps * planeSize)]
-            let best = values.indices.max { values[$0] < values[$1] }!
-            let offset = best - n * maps * planeSize, at = offset % planeSize
-            return Activation(image: n, map: offset / planeSize, row: at / planeColumns, column: at % planeColumns, value: clean[best])
-        }
+        result.strongest = Self.strongest(clean, count: input.count, shape: shape)
         result.strongestMap = result.strongest.map { Int32($0.map) }
         let total = input.count * positions
         result.probability = [Float](repeating: 0, count: total)

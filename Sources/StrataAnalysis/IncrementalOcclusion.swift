@@ -1,0 +1,264 @@
+import StrataIR
+import StrataPlan
+import StrataSpec
+
+/// Occlusion by incremental inference (Krypton, Nakandala et al., SIGMOD 2019), exact: for each
+/// occluder position, each layer before the first fully connected one is recomputed only inside
+/// its projective field (`ProjectiveField`), on top of the unoccluded image's activations, batched
+/// over positions; from the first fully connected layer on, the network runs in full on the
+/// patched activations. The result equals the full forward pass of every occluded copy to float
+/// rounding (tested against `Occlusion.run`'s full path).
+///
+/// Each recomputed layer runs as a one-layer network (the same layer, padding made explicit) on a
+/// fixed-size crop of its patched input, so it runs on any backend through `BatchRunner`. Supported
+/// graphs: a chain of conv, max-pool, LRN, ReLU, tanh and dropout layers, then fully connected
+/// layers and softmax; others (concat, average pooling) take the full path.
+public final class IncrementalOcclusion {
+    /// One layer of the recomputed part.
+    struct Piece {
+        var node: Int
+        /// Nil for a layer that is the identity at inference (dropout): the patch passes through.
+        var runner: BatchRunner?
+        /// Kernel, stride and padding along rows and columns (1, 1, 0 for layers that keep positions).
+        var kernel: (Int, Int), stride: (Int, Int), pad: (Int, Int)
+        /// The value outside the layer's input: 0 for convolutions (zero padding), −∞ for max-pooling
+        /// (padding never wins).
+        var outside: Float
+        /// The fixed output window recomputed per position.
+        var window: (rows: Int, columns: Int)
+        /// The crop of the layer's input that window needs.
+        var crop: (rows: Int, columns: Int)
+    }
+
+    let graph: Graph
+    let occlusion: Occlusion
+    let pieces: [Piece]
+    /// Runs the graph from the first fully connected layer on, its input the last piece's output.
+    let tail: BatchRunner
+    let batch: Int
+
+    /// The first node that mixes every position (the first fc or softmax), when the nodes before it
+    /// form a chain of supported layers; nil otherwise.
+    static func cut(_ graph: Graph) -> Int? {
+        for (i, node) in graph.nodes.enumerated() {
+            guard node.inputs == [i == 0 ? .input : .node(i - 1)] else { return nil }
+            switch node.layer {
+            case .fc, .softmax: return i > 0 ? i : nil
+            case .conv, .maxpool, .lrn, .relu, .tanh, .dropout: continue
+            case .avgpool, .concat: return nil
+            }
+        }
+        return nil
+    }
+
+    /// Whether `graph` can be occluded incrementally while tracking `layer`.
+    public static func supports(_ graph: Graph, layer: Int) -> Bool { cut(graph).map { layer < $0 } ?? false }
+
+    /// A spec line for `node` as a one-layer network's layer, with `overrides` of its attributes.
+    static func layerLine(_ node: Node, overrides: [String: String] = [:]) -> String {
+        let attributes = node.layer.definition.attributeList.map { "\($0.0): \(overrides[$0.0] ?? $0.1)" }
+        return "  - {name: \(node.name), op: \(node.op)" + attributes.map { ", " + $0 }.joined() + "}\n"
+    }
+
+    static func network(_ name: String, input: TensorShape, lines: String) throws -> Graph {
+        let dims = input.dims
+        let shape = dims.count == 3 ? "{channels: \(dims[0]), height: \(dims[1]), width: \(dims[2])}" : "{channels: \(dims[0]), height: 1, width: 1}"
+        let text = "name: \(name)\ninput: \(shape)\nlayers:\n" + lines
+        return try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: text, file: "\(name).yaml")))
+    }
+
+    /// - Parameters:
+    ///   - patch: the occluder's side and `stride` its step, in input pixels (the windows are sized for them).
+    public init?(graph: Graph, backend: any Backend, batch: Int, weights: [String: (shape: [Int], values: [Float])], patch: Int, stride: Int) throws {
+        guard let cut = Self.cut(graph) else { return nil }
+        self.graph = graph
+        self.batch = batch
+        // The largest field of each layer over the occluder's positions.
+        let grid = Occlusion(height: graph.input.height, width: graph.input.width, patch: patch, stride: stride)
+        var largest = [(rows: Int, columns: Int)](repeating: (0, 0), count: cut)
+        for i in 0..<grid.rows {
+            for j in 0..<grid.columns {
+                for (k, f) in ProjectiveField.of(graph, rows: grid.rowRange(i), columns: grid.columnRange(j)).prefix(cut).enumerated() {
+                    if case .window(let r, let c) = f { largest[k] = (max(largest[k].rows, r.count), max(largest[k].columns, c.count)) }
+                }
+            }
+        }
+        self.occlusion = grid
+        var pieces: [Piece] = []
+        for i in 0..<cut {
+            let node = graph.nodes[i]
+            let input = i == 0 ? graph.input : graph.nodes[i - 1].shape!
+            let output = node.shape!
+            guard largest[i].rows > 0 else { return nil }
+            var kernel = (1, 1), step = (1, 1), pad = (0, 0), outside: Float = 0
+            var overrides: [String: String] = [:]
+            switch node.layer {
+            case .conv(let l):
+                (kernel, step, pad) = ((l.kernel.h, l.kernel.w), (l.stride.h, l.stride.w), (l.pad.h, l.pad.w))
+                overrides = ["pad": "0"]
+            case .maxpool(let l):
+                (kernel, step, pad) = ((l.window.kernel.h, l.window.kernel.w), (l.window.stride.h, l.window.stride.w), (l.window.pad.h, l.window.pad.w))
+                overrides = ["pad": "0", "ceil": "false"]
+                outside = -Float.greatestFiniteMagnitude
+            default: break
+            }
+            let window = (min(largest[i].rows, output.height), min(largest[i].columns, output.width))
+            let crop = ((window.0 - 1) * step.0 + kernel.0, (window.1 - 1) * step.1 + kernel.1)
+            var runner: BatchRunner?
+            if case .dropout = node.layer {} else {
+                let piece = try Self.network("\(graph.name)-\(node.name)", input: .chw(input.channels, crop.0, crop.1),
+                                             lines: Self.layerLine(node, overrides: overrides))
+                let names = Set(piece.namedParameters().map(\.name))
+                runner = try BatchRunner(graph: piece, backend: backend, batch: batch, keeping: [0], weights: weights.filter { names.contains($0.key) })
+            }
+            pieces.append(Piece(node: i, runner: runner, kernel: kernel, stride: step, pad: pad, outside: outside, window: window, crop: crop))
+        }
+        self.pieces = pieces
+        let tailGraph = try Self.network("\(graph.name)-tail", input: graph.nodes[cut - 1].shape!,
+                                         lines: graph.nodes[cut...].map { Self.layerLine($0) }.joined())
+        let names = Set(tailGraph.namedParameters().map(\.name))
+        tail = try BatchRunner(graph: tailGraph, backend: backend, batch: batch, keeping: [tailGraph.nodes.count - 1],
+                               weights: weights.filter { names.contains($0.key) })
+    }
+
+    /// A recomputed window of one layer for one position: where it sits and its values (C × rows × columns).
+    struct Patch {
+        var top: Int, left: Int, rows: Int, columns: Int
+        var values: [Float]
+    }
+
+    /// Every occluded copy of every image: p(true class), the most probable class and `layer`'s
+    /// strongest map's total, as `Occlusion.run` computes them with full forward passes.
+    /// `base` keeps every node before the first fully connected one (`keeping: 0..<cut`).
+    public func run(_ input: AnalysisInput, base: BatchRunner, layer: Int, fill: OccluderFill = .grey,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> Occlusion {
+        guard let labels = input.labels else { throw SweepError("occlusion needs the images' labels") }
+        let cut = pieces.count
+        precondition(layer < cut, "the tracked layer is recomputed incrementally")
+        var result = occlusion
+        let positions = result.rows * result.columns, total = input.count * positions
+        let activations = try base.outputs(input.images, count: input.count, nodes: Array(0..<cut))
+        result.strongest = Occlusion.strongest(activations[layer], count: input.count, shape: graph.nodes[layer].shape!)
+        result.strongestMap = result.strongest.map { Int32($0.map) }
+        result.probability = [Float](repeating: 0, count: total)
+        result.topClass = [Int32](repeating: 0, count: total)
+        result.activation = [Float](repeating: 0, count: total)
+        let classes = graph.classes
+        for n in 0..<input.count {
+            let bases = (0..<cut).map { k -> ArraySlice<Float> in
+                let size = graph.nodes[k].shape!.elementCount!
+                return activations[k][(n * size)..<((n + 1) * size)]
+            }
+            let image = input.images[(n * input.perImage)..<((n + 1) * input.perImage)]
+            var start = 0
+            while start < positions {
+                let count = min(batch, positions - start)
+                let batchPositions = Array(start..<(start + count))
+                var patches = try occludedInput(input, image: n, positions: batchPositions, fill: fill)
+                var tracked: [Patch] = []
+                for piece in pieces {
+                    patches = try recompute(piece, from: patches, base: piece.node == 0 ? image : bases[piece.node - 1])
+                    if piece.node == layer { tracked = patches }
+                }
+                let probabilities = try tailProbabilities(patches, base: bases[cut - 1], shape: graph.nodes[cut - 1].shape!)
+                let shape = graph.nodes[layer].shape!
+                for (k, p) in batchPositions.enumerated() {
+                    let q = n * positions + p
+                    let row = probabilities[(k * classes)..<((k + 1) * classes)]
+                    result.probability[q] = row[k * classes + labels[n]]
+                    result.topClass[q] = Int32(row.indices.max { row[$0] < row[$1] }! - k * classes)
+                    result.activation[q] = Self.planeTotal(bases[layer], patched: tracked[k], map: Int(result.strongestMap[n]), shape: shape)
+                }
+                start += count
+                progress(n * positions + start, total)
+            }
+        }
+        return result
+    }
+
+    /// The occluded inputs' changed squares, prepared (the mean subtracted) as the network sees them.
+    func occludedInput(_ input: AnalysisInput, image n: Int, positions: [Int], fill: OccluderFill) throws -> [Patch] {
+        let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
+        var raw = [Float](repeating: 0, count: c * h * w)
+        return positions.map { p in
+            let (i, j) = (p / occlusion.columns, p % occlusion.columns)
+            raw.withUnsafeMutableBufferPointer {
+                occlusion.occlude(input.rawImage(n), into: $0.baseAddress!, channels: c, height: h, width: w, at: i, j, fill: fill, meanImage: input.rule.inputMean)
+            }
+            let prepared = input.rule.prepared(raw)
+            let (top, left, side) = (i * occlusion.stride, j * occlusion.stride, occlusion.patch)
+            var values = [Float](repeating: 0, count: c * side * side)
+            for ch in 0..<c { for y in 0..<side { for x in 0..<side {
+                values[(ch * side + y) * side + x] = prepared[(ch * h + top + y) * w + left + x]
+            } } }
+            return Patch(top: top, left: left, rows: side, columns: side, values: values)
+        }
+    }
+
+    /// One layer's fixed-size output window per position, from a crop of its input: the base
+    /// activations (or the image) with the previous layer's patch over them.
+    func recompute(_ piece: Piece, from previous: [Patch], base: ArraySlice<Float>) throws -> [Patch] {
+        guard let runner = piece.runner else { return previous }
+        let node = graph.nodes[piece.node]
+        let input = piece.node == 0 ? graph.input : graph.nodes[piece.node - 1].shape!
+        let (c, h, w) = (input.channels, input.height, input.width)
+        let output = node.shape!
+        let (cr, cc) = piece.crop
+        var crops = [Float](repeating: 0, count: previous.count * c * cr * cc)
+        var windows: [(top: Int, left: Int)] = []
+        for (k, before) in previous.enumerated() {
+            // The window holding what this patch can change, kept inside the output.
+            let reach = ProjectiveField.through(node, .window(rows: before.top...(before.top + before.rows - 1),
+                                                              columns: before.left...(before.left + before.columns - 1)))
+            var (top, left) = (0, 0)
+            if case .window(let r, let cl) = reach {
+                (top, left) = (max(0, min(r.lowerBound, output.height - piece.window.rows)), max(0, min(cl.lowerBound, output.width - piece.window.columns)))
+            }
+            windows.append((top, left))
+            let (y0, x0) = (top * piece.stride.0 - piece.pad.0, left * piece.stride.1 - piece.pad.1)
+            for ch in 0..<c { for y in 0..<cr { for x in 0..<cc {
+                let (sy, sx) = (y0 + y, x0 + x)
+                var v = piece.outside
+                if sy >= 0, sy < h, sx >= 0, sx < w {
+                    let (py, px) = (sy - before.top, sx - before.left)
+                    if py >= 0, py < before.rows, px >= 0, px < before.columns {
+                        v = before.values[(ch * before.rows + py) * before.columns + px]
+                    } else {
+                        v = base[base.startIndex + (ch * h + sy) * w + sx]
+                    }
+                }
+                crops[((k * c + ch) * cr + y) * cc + x] = v
+            } } }
+        }
+        let values = try runner.outputs(crops, count: previous.count, nodes: [0])[0]
+        let size = output.channels * piece.window.rows * piece.window.columns
+        return windows.enumerated().map { k, o in
+            Patch(top: o.top, left: o.left, rows: piece.window.rows, columns: piece.window.columns, values: Array(values[(k * size)..<((k + 1) * size)]))
+        }
+    }
+
+    /// The full patched activations of the last recomputed layer, run through the rest of the network.
+    func tailProbabilities(_ patches: [Patch], base: ArraySlice<Float>, shape: TensorShape) throws -> [Float] {
+        let (c, h, w) = (shape.channels, shape.height, shape.width)
+        var full = [Float](); full.reserveCapacity(patches.count * base.count)
+        for p in patches {
+            var copy = Array(base)
+            for ch in 0..<c { for y in 0..<p.rows { for x in 0..<p.columns {
+                copy[(ch * h + p.top + y) * w + p.left + x] = p.values[(ch * p.rows + y) * p.columns + x]
+            } } }
+            full += copy
+        }
+        return try tail.outputs(full, count: patches.count, nodes: [tail.graph.nodes.count - 1])[0]
+    }
+
+    /// Map `m`'s total over the layer: the base plane's, with the patched window's values in place of the base's.
+    static func planeTotal(_ base: ArraySlice<Float>, patched p: Patch, map m: Int, shape: TensorShape) -> Float {
+        let (h, w) = (shape.height, shape.width)
+        let plane = base[(base.startIndex + m * h * w)..<(base.startIndex + (m + 1) * h * w)]
+        var total = plane.reduce(Float(0), +)
+        for y in 0..<p.rows { for x in 0..<p.columns {
+            total += p.values[(m * p.rows + y) * p.columns + x] - plane[plane.startIndex + (p.top + y) * w + p.left + x]
+        } }
+        return total
+    }
+}
