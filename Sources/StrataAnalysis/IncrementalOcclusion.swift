@@ -35,6 +35,8 @@ public final class IncrementalOcclusion {
     let pieces: [Piece]
     /// Runs the graph from the first fully connected layer on, its input the last piece's output.
     let tail: BatchRunner
+    /// The unoccluded images through the whole graph, keeping every recomputed layer.
+    let base: BatchRunner
     let batch: Int
 
     /// The first node that mixes every position (the first fc or softmax), when the nodes before it
@@ -67,6 +69,7 @@ public final class IncrementalOcclusion {
         return try ShapeInference.infer(GraphBuilder.build(SpecLoader().load(text: text, file: "\(name).yaml")))
     }
 
+    /// Nil when the graph is not a chain this engine recomputes (`supports`).
     /// - Parameters:
     ///   - patch: the occluder's side and `stride` its step, in input pixels (the windows are sized for them).
     public init?(graph: Graph, backend: any Backend, batch: Int, weights: [String: (shape: [Int], values: [Float])], patch: Int, stride: Int) throws {
@@ -119,6 +122,7 @@ public final class IncrementalOcclusion {
         let names = Set(tailGraph.namedParameters().map(\.name))
         tail = try BatchRunner(graph: tailGraph, backend: backend, batch: batch, keeping: [tailGraph.nodes.count - 1],
                                weights: weights.filter { names.contains($0.key) })
+        base = try BatchRunner(graph: graph, backend: backend, batch: batch, keeping: Array(0..<cut), weights: weights)
     }
 
     /// A recomputed window of one layer for one position: where it sits and its values (C × rows × columns).
@@ -129,8 +133,7 @@ public final class IncrementalOcclusion {
 
     /// Every occluded copy of every image: p(true class), the most probable class and `layer`'s
     /// strongest map's total, as `Occlusion.run` computes them with full forward passes.
-    /// `base` keeps every node before the first fully connected one (`keeping: 0..<cut`).
-    public func run(_ input: AnalysisInput, base: BatchRunner, layer: Int, fill: OccluderFill = .grey,
+    public func run(_ input: AnalysisInput, layer: Int, fill: OccluderFill = .grey,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Occlusion {
         guard let labels = input.labels else { throw SweepError("occlusion needs the images' labels") }
         let cut = pieces.count

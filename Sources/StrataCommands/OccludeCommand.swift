@@ -41,6 +41,9 @@ struct OccludeCommand: StrataSubcommand {
     @Option(help: "The layer whose strongest map is tracked (default: the ReLU after the last conv).")
     var layer: String?
 
+    @Flag(help: "Run every occluded copy through the whole network. By default the layers before the first fully connected one are recomputed only where the occluder reaches (exact, faster), where the network allows it.")
+    var full = false
+
     @OptionGroup var figure: FigureArguments
 
     @Option(help: "Images drawn in DIR/occlusion.FORMAT (rows), 0 to 24.")
@@ -76,7 +79,8 @@ struct OccludeCommand: StrataSubcommand {
             // Under mpirun the occluded copies are spread over the ranks; rank 0 writes the results.
             let world = World.current
             let occluder = OccluderFill(argument: fill)!
-            let r = try Occlusion.run(input, runner: runner, layer: node, patch: p, stride: s, fill: occluder, communicator: world, progress: progress.update)
+            let (r, method) = try occlude(graph, input, runner: runner, layer: node, patch: p, stride: s, fill: occluder, world: world,
+                                          weights: file.parameterTensors, progress: progress.update)
             guard world.isRoot else { return 0 }
             let rate = Double(input.count * r.rows * r.columns) / max(Date().timeIntervalSince(started), 1e-9)
             let out = analysis.outPath
@@ -101,11 +105,25 @@ struct OccludeCommand: StrataSubcommand {
             try RunRecord.write(to: out, command: "occlude", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec, weightsPath: analysis.weightsPath,
                                 rule: input.rule, parameters: [("fill", "\(occluder), drawn on the raw image"), ("patch", "\(p)"), ("stride", "\(s)"), ("rows", "\(r.rows)"), ("columns", "\(r.columns)"),
                                              ("layer", graph.nodes[node].name), ("images", "\(input.count)"), ("scale", figure.scale.rawValue),
-                                             ("clip_percentile", Ticks.short(figure.clipPercentile)), ("projection", "deconvnet"), ("batch", "\(runner.batch)")])
+                                             ("clip_percentile", Ticks.short(figure.clipPercentile)), ("projection", "deconvnet"), ("batch", "\(runner.batch)"),
+                                             ("method", method)])
             output.write("occluded \(input.count) images at \(r.rows)×\(r.columns) positions (patch \(p), stride \(s)), tracking \(graph.nodes[node].name) "
-                         + "(\(Int(rate.rounded())) occluded images/s); wrote \(out)\n")
+                         + "(\(Int(rate.rounded())) occluded images/s, \(method.prefix { $0 != ":" })); wrote \(out)\n")
             return 0
         }
     }
-}
 
+    /// The occlusion maps: incrementally (exact) where the graph allows it, else (or with --full, or
+    /// over several ranks) by full forward passes. Returns the maps and how they were made.
+    func occlude(_ graph: Graph, _ input: AnalysisInput, runner: BatchRunner, layer: Int, patch: Int, stride: Int, fill: OccluderFill, world: any Communicator,
+                 weights: [String: (shape: [Int], values: [Float])], progress: @escaping (Int, Int) -> Void) throws -> (Occlusion, String) {
+        if !full, !world.isDistributed, IncrementalOcclusion.supports(graph, layer: layer),
+           let engine = try IncrementalOcclusion(graph: graph, backend: try network.backend, batch: runner.batch, weights: weights, patch: patch, stride: stride) {
+            return (try engine.run(input, layer: layer, fill: fill, progress: progress),
+                    "incremental: each layer before the first fully connected one recomputed only inside the occluder's projective field (exact)")
+        }
+        let why = full ? "--full" : world.isDistributed ? "spread over \(world.size) ranks" : "a network the incremental path does not recompute (branches or average pooling)"
+        return (try Occlusion.run(input, runner: runner, layer: layer, patch: patch, stride: stride, fill: fill, communicator: world, progress: progress),
+                "full: every occluded copy through the whole network (\(why))")
+    }
+}

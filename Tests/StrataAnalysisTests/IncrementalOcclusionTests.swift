@@ -48,8 +48,7 @@ struct IncrementalOcclusionTests {
         let cut = try #require(IncrementalOcclusion.cut(graph))
         #expect(cut == 7, "f1 is the first layer that mixes every position")
         let engine = try #require(try IncrementalOcclusion(graph: graph, backend: CPUBackend(), batch: 16, weights: weights, patch: patch, stride: stride))
-        let base = try BatchRunner(graph: graph, backend: CPUBackend(), batch: 16, keeping: Array(0..<cut), weights: weights)
-        let fast = try engine.run(images, base: base, layer: tracked, fill: .grey)
+        let fast = try engine.run(images, layer: tracked, fill: .grey)
         #expect(fast.strongestMap == full.strongestMap)
         #expect(fast.probability.count == full.probability.count)
         // Float32 sums in another order (a crop's GEMM against the whole image's): agreement to

@@ -221,7 +221,8 @@ struct MPITests {
         #expect(strata("train", d + "/tiny.yaml", "--data", d + "/data", "--out", d + "/run", "--epochs", "1").status == 0)
         let w = d + "/run/checkpoints/latest.safetensors"
         let sweep = ["sweep", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "50", "--batch", "8", "--transform", "translate-x,noise"]
-        let occlude = ["occlude", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "7", "--batch", "8", "--patch", "2", "--stride", "1"]
+        // Over ranks occlude takes the full path; --full makes one rank take it too, so the files match bit for bit.
+        let occlude = ["occlude", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "7", "--batch", "8", "--patch", "2", "--stride", "1", "--full"]
         for (args, files) in [(sweep, ["sweep.csv", "summary.csv", "translate-x.png"]), (occlude, ["probability.npy", "top_class.npy", "activation.npy", "strongest_map.npy", "occlusion.png"])] {
             let one = strata(args + ["--out", d + "/one-" + args[0]])
             #expect(one.status == 0, "\(one.errors)")
