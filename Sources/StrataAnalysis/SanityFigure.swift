@@ -14,6 +14,8 @@ public struct SanityFigure {
     public var maps: [Int]
     public var top: Int
     public var seed: UInt64
+    /// The example unit's image's class (e.g. `class 2: Pullover`), where labels are known.
+    public var exampleClass: String?
     let colours: CropColours
     let field: (top: Int, left: Int, height: Int, width: Int)
     let inputChannels: Int
@@ -21,8 +23,9 @@ public struct SanityFigure {
     let above: [String]
 
     /// `settings.rule` is ignored (every rule of `result` is drawn).
-    public init(graph: Graph, node: Int, result: Sanity.Result, settings: ProjectionSettings, maps: [Int], top: Int, seed: UInt64) {
-        (self.result, self.settings, self.maps, self.top, self.seed) = (result, settings, maps, top, seed)
+    public init(graph: Graph, node: Int, result: Sanity.Result, settings: ProjectionSettings, maps: [Int], top: Int, seed: UInt64,
+                exampleClass: String? = nil) {
+        (self.result, self.settings, self.maps, self.top, self.seed, self.exampleClass) = (result, settings, maps, top, seed, exampleClass)
         let e = result.example
         let f = ReceptiveField.of(graph, node: node, row: e.row, column: e.column)
         field = f
@@ -53,7 +56,7 @@ public struct SanityFigure {
                     + "their steps are identical to the trained network's by construction."),
             "(a) Similarity of each projection to the trained network's projection of the same unit: Spearman rank correlation of |projection|; "
                 + "SSIM (7×7 uniform window, each projection scaled to [0, 1] by its min and max). Lines: means; bands: 95% intervals (± 1.96 s/√n).",
-            "(b) The projections of map \(e.map)'s strongest unit (image \(e.image), row \(e.row), column \(e.column)), cropped to its receptive field: "
+            "(b) The projections of map \(e.map)'s strongest unit (image \(e.image)\(exampleClass.map { ", \($0)" } ?? ""), row \(e.row), column \(e.column)), cropped to its receptive field: "
                 + "a row per rule, a column per step. " + colours.description(noun: "projection", count: colours.crops.count) + summed,
         ]
     }

@@ -181,7 +181,11 @@ struct DeconvCommand: StrataSubcommand {
         let steps = result.projections.count
         try NumpyArray.write(.init(shape: [steps, result.rules.count, units.count] + graph.input.dims,
                                    values: result.projections.flatMap { $0.flatMap { $0.flatMap { $0 } } }), path: "\(folder)/sanity-projections.npy")
-        try SanityFigure(graph: graph, node: node, result: result, settings: settings, maps: maps, top: top, seed: seed)
+        let exampleClass = input.labels.map { labels in
+            let name = input.className(labels[units[0].image])
+            return name.hasPrefix("class ") ? name : "class " + name
+        }
+        try SanityFigure(graph: graph, node: node, result: result, settings: settings, maps: maps, top: top, seed: seed, exampleClass: exampleClass)
             .write(to: "\(folder)/sanity.\(format.fileExtension)", format: format)
         let last = result.rows.filter { $0.step == steps - 1 }
         let mean = { (v: [Double]) in v.reduce(0, +) / Double(max(v.count, 1)) }

@@ -95,7 +95,7 @@ struct SanityTests {
                                     random: randomWeights(graph, seed: 7), backend: CPUBackend(), batch: 2)
         let settings = ProjectionSettings(network: "small", layer: "c2", rule: .deconvnet, weights: "w.safetensors", images: "2 images",
                                           scale: .perImage, clipPercent: 1)
-        let figure = SanityFigure(graph: graph, node: layer, result: result, settings: settings, maps: [0], top: 1, seed: 0)
+        let figure = SanityFigure(graph: graph, node: layer, result: result, settings: settings, maps: [0], top: 1, seed: 0, exampleClass: "class 1: b")
         var texts: [String] = [], bars: [String] = []
         _ = try Figure.render(width: figure.size.width, height: figure.size.height, format: .png) { canvas in
             figure.draw(canvas)
@@ -110,5 +110,6 @@ struct SanityTests {
         }
         #expect(texts.joined(separator: " ").contains("f1 lie above c2 and do not enter"), "the caption says which steps cannot change")
         #expect(bars == ["projection ÷ own range"])
+        #expect(texts.joined(separator: " ").contains("strongest unit (image 1, class 1: b, row 2, column 2)"))
     }
 }
