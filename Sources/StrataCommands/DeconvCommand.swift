@@ -25,7 +25,14 @@ struct DeconvCommand: StrataSubcommand {
             field, beside the raw input patches they come from, labelled with image and activation; \
             coloured by --scale and --clip-percentile, as the figure states); for several maps, \
             maps.png (a block per map: its 9 strongest projections beside their patches, as ZF's Fig. 2) \
-            and DIR/run.json.
+            and DIR/run.json. With --sanity, instead: the sanity check of Adebayo et al. (2018) as a cascade: \
+            the top layer with parameters re-initialised from the spec's initialisation (seeded by --seed), \
+            then also the next one down, and so on to the first; at each step the same units (the trained \
+            network's --top strongest activations of each map, seeded with 1) projected under every rule and \
+            compared with the trained network's projections (Spearman rank correlation of |projection|; SSIM, \
+            7×7 uniform window, on projections scaled to [0, 1]). Writes DIR/sanity.csv (step, layers \
+            randomised, rule, map, image, spearman, ssim), DIR/sanity.md (mean ± sd per step and rule), \
+            DIR/sanity.png (or .pdf, .svg), DIR/sanity-projections.npy (steps × rules × units × C×H×W) and DIR/run.json.
             """)
 
     @OptionGroup var network: NetworkArguments
@@ -43,8 +50,11 @@ struct DeconvCommand: StrataSubcommand {
     @Option(help: "The projection rule: deconvnet, gradient or guided.")
     var rule: BackwardRule = .deconvnet
 
-    @Option(help: "Seed of random:N.")
+    @Option(help: "Seed of random:N and of --sanity's re-initialisation.")
     var seed: UInt64 = 0
+
+    @Flag(help: "Run the model-parameter randomisation cascade (every rule; --rule is ignored) instead of drawing the projections.")
+    var sanity = false
 
     @OptionGroup var figure: FigureArguments
 
@@ -62,7 +72,7 @@ struct DeconvCommand: StrataSubcommand {
 
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) -> Int32 {
         guard let (graph, spec) = CommandSupport.graph(network.spec, errors: &errors) else { return 1 }
-        let progress = AnalysisProgress("deconv: maps", live: errors is StandardStream)
+        let progress = AnalysisProgress(sanity ? "deconv --sanity: steps" : "deconv: maps", live: errors is StandardStream)
         defer { if !(errors is StandardStream) { errors.write(progress.collected) } }
         return CommandSupport.run(errors: &errors) {
             let node = try CommandSupport.layers(layer, in: graph)[0]
@@ -71,6 +81,19 @@ struct DeconvCommand: StrataSubcommand {
             let batch = analysis.batchSize(spec)
             let settings = ProjectionSettings(network: graph.name, layer: graph.nodes[node].name, rule: rule, weights: analysis.weightsPath,
                                               images: analysis.imagesDescription(input.count), scale: figure.scale, clipPercent: figure.clipPercentile)
+            if sanity {
+                let random = Initialization.weights(graph: graph, spec: spec, seed: seed).parameterTensors
+                let summary = try DeconvCommand.sanityCheck(graph: graph, node: node, maps: chosen, top: top, input: input, trained: file.parameterTensors,
+                                                            random: random, backend: try network.backend, batch: batch, settings: settings,
+                                                            seed: seed, folder: analysis.outPath, format: figure.format, progress: progress.update)
+                try RunRecord.write(to: analysis.outPath, command: "deconv", arguments: Array(CommandLine.arguments.dropFirst()), spec: spec,
+                                    weightsPath: analysis.weightsPath, rule: input.rule,
+                                    parameters: [("layer", graph.nodes[node].name), ("maps", chosen.map(String.init).joined(separator: ",")),
+                                                 ("top", "\(top)"), ("sanity", "true"), ("images", "\(input.count)"), ("seed", "\(seed)"), ("batch", "\(batch)"),
+                                                 ("format", figure.format.rawValue), ("scale", figure.scale.rawValue), ("clip_percentile", "\(figure.clipPercentile)")])
+                output.write(summary)
+                return 0
+            }
             let drawing = Drawing(settings: settings, classNames: try Checkpoint.classNames(file, path: analysis.weightsPath), format: figure.format)
             let written = try DeconvCommand.projectAndWrite(graph: graph, node: node, maps: chosen, top: top, rule: rule, input: input,
                                                             weights: file.parameterTensors, backend: try network.backend, batch: batch,
@@ -139,5 +162,35 @@ struct DeconvCommand: StrataSubcommand {
             files += 1
         }
         return (files, Double(projected) / max(projectionSeconds, 1e-9))
+    }
+
+    /// The randomisation cascade of `maps`' `top` strongest units (`Sanity.run`), written to
+    /// `folder` as sanity.csv, sanity.md, sanity-projections.npy and the figure; returns a summary line.
+    static func sanityCheck(graph: Graph, node: Int, maps: [Int], top: Int, input: AnalysisInput, trained: [String: (shape: [Int], values: [Float])],
+                            random: [String: (shape: [Int], values: [Float])], backend: any Backend, batch: Int, settings: ProjectionSettings,
+                            seed: UInt64, folder: String, format: FigureFormat, progress: (Int, Int) -> Void = { _, _ in }) throws -> String {
+        let forward = try BatchRunner(graph: graph, backend: backend, batch: batch, keeping: [node], weights: trained)
+        let outputs = try forward.outputs(input.images, count: input.count, nodes: [node])[0]
+        let units = Projection.strongest(outputs, count: input.count, shape: graph.nodes[node].shape!, maps: maps, top: top).flatMap { $0 }
+        let result = try Sanity.run(graph: graph, layer: node, units: units, rules: [.deconvnet, .gradient, .guided], input: input, trained: trained, random: random,
+                                    backend: backend, batch: batch, progress: progress)
+        try makeDirectory(folder)
+        try AtomicFile.write(Data(result.csv.utf8), to: "\(folder)/sanity.csv")
+        let heading = "Sanity check: \(settings.network) \(settings.layer), \(settings.weights)"
+        try AtomicFile.write(Data(result.markdown(heading: heading).utf8), to: "\(folder)/sanity.md")
+        let steps = result.projections.count
+        try NumpyArray.write(.init(shape: [steps, result.rules.count, units.count] + graph.input.dims,
+                                   values: result.projections.flatMap { $0.flatMap { $0.flatMap { $0 } } }), path: "\(folder)/sanity-projections.npy")
+        let exampleClass = input.labels.map { labels in
+            let name = input.className(labels[units[0].image])
+            return name.hasPrefix("class ") ? name : "class " + name
+        }
+        try SanityFigure(graph: graph, node: node, result: result, settings: settings, maps: maps, top: top, seed: seed, exampleClass: exampleClass)
+            .write(to: "\(folder)/sanity.\(format.fileExtension)", format: format)
+        let last = result.rows.filter { $0.step == steps - 1 }
+        let mean = { (v: [Double]) in v.reduce(0, +) / Double(max(v.count, 1)) }
+        return "sanity check of \(units.count) units of \(graph.nodes[node].name) over \(steps - 1) re-initialised layers: "
+            + "all randomised, mean Spearman \(Ticks.short(mean(last.map(\.spearman)))), SSIM \(Ticks.short(mean(last.map(\.ssim)))); "
+            + "wrote \(folder)/sanity.csv, sanity.md, sanity.\(format.fileExtension), sanity-projections.npy\n"
     }
 }

@@ -101,7 +101,9 @@ public struct Plot {
     public let y: (Double, Double)
 
     /// Draws the frame, ticks and titles. `bounds` includes room for tick labels and axis titles.
-    public init(_ canvas: Canvas, in bounds: Rect, x: (Double, Double), y: (Double, Double), xLabel: String, yLabel: String, title: String) {
+    /// `categories`, when given, label x = 0, 1, … instead of numeric ticks (x a category axis).
+    public init(_ canvas: Canvas, in bounds: Rect, x: (Double, Double), y: (Double, Double), xLabel: String, yLabel: String, title: String,
+                categories: [String]? = nil) {
         self.canvas = canvas
         let area = Rect(bounds.x + 44, bounds.y + 18, bounds.width - 52, bounds.height - 18 - 30)
         self.area = area
@@ -109,7 +111,7 @@ public struct Plot {
         self.x = pad(x)
         self.y = pad(y)
         canvas.text(title, at: Point(area.midX, bounds.y + 2), size: 9, bold: true, align: .centre, baseline: .top)
-        let xTicks = Ticks.nice(self.x.0, self.x.1, count: 5), yTicks = Ticks.nice(self.y.0, self.y.1, count: 4)
+        let xTicks = categories.map { $0.indices.map(Double.init) } ?? Ticks.nice(self.x.0, self.x.1, count: 5), yTicks = Ticks.nice(self.y.0, self.y.1, count: 4)
         let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1, yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
         for v in yTicks {
             let p = self.point(self.x.0, v)
@@ -119,7 +121,8 @@ public struct Plot {
         for v in xTicks {
             let p = self.point(v, self.y.0)
             canvas.line([Point(p.x, area.maxY), Point(p.x, area.maxY + 3)], .darkGrey, width: 0.5)
-            canvas.text(Ticks.label(v, step: xStep), at: Point(p.x, area.maxY + 4), size: 7, align: .centre, baseline: .top)
+            let label = categories.map { $0[Int(v)] } ?? Ticks.label(v, step: xStep)
+            canvas.text(label, at: Point(p.x, area.maxY + 4), size: 7, align: .centre, baseline: .top)
         }
         canvas.stroke(area, .darkGrey, width: 0.6)
         canvas.text(xLabel, at: Point(area.midX, bounds.maxY - 2), size: 8, align: .centre, baseline: .bottom)

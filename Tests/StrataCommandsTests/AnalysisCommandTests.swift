@@ -128,6 +128,29 @@ struct AnalysisCommandTests {
         }
     }
 
+    /// --sanity writes sanity.csv (a line per step, rule and unit: the trained network, then f1
+    /// and c1 re-initialised), sanity.md, the figure (in --format) and the projections.
+    @Test func deconvSanityWritesTheCascade() throws {
+        let d = try trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let run = strata("deconv", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "20", "--layer", "c1", "--maps", "0,1",
+                         "--top", "3", "--sanity", "--out", d + "/sn")
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("sanity check of 6 units of c1 over 2 re-initialised layers"), "\(run.output)")
+        let csv = try String(contentsOfFile: d + "/sn/sanity.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 1 + 3 * 3 * 6 && csv[0] == "step,layers_randomised,rule,map,image,spearman,ssim")
+        #expect(csv.contains { $0.hasPrefix("2,f1;c1,guided,1,") } && csv.filter { $0.hasPrefix("1,f1,") }.allSatisfy { $0.hasSuffix(",1.0,1.0") })
+        let md = try String(contentsOfFile: d + "/sn/sanity.md", encoding: .utf8)
+        #expect(md.contains("| 2 | c1 | deconvnet | 6 |"), "\(md)")
+        #expect(try NumpyArray.readFloats(path: d + "/sn/sanity-projections.npy").shape == [3, 3, 6, 1, 6, 6])
+        #expect(try Images.decode(path: d + "/sn/sanity.png", channels: 3).width > 400)
+        #expect(try String(contentsOfFile: d + "/sn/run.json", encoding: .utf8).contains("\"sanity\": \"true\""))
+        let svg = strata("deconv", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "8", "--layer", "c1", "--maps", "0",
+                         "--top", "2", "--sanity", "--format", "svg", "--out", d + "/sv")
+        #expect(svg.status == 0, "\(svg.errors)")
+        #expect(try String(contentsOfFile: d + "/sv/sanity.svg", encoding: .utf8).contains("<svg"))
+    }
+
     /// --format svg or pdf writes the figure in that format (the extension follows), and the
     /// record has the figure's settings.
     @Test func deconvFiltersAndEvolveDrawSVGAndPDF() throws {

@@ -37,6 +37,35 @@ struct OpenCLCommandTests {
         let wc = try Safetensors.read(path: d + "/run-cpu/checkpoints/latest.safetensors"), wo = try Safetensors.read(path: d + "/run-opencl/checkpoints/latest.safetensors")
         for name in wc.order where !name.hasPrefix("data/") { close(wc.tensors[name]!.values, wo.tensors[name]!.values, "trained \(name)", tolerance: 1e-3) }
     }
+
+    /// deconv --sanity on OpenCL: the same projections as the CPU to float32 rounding (1e-4 of the
+    /// largest magnitude) and the same measures within 1e-3 (a rank can swap between two values
+    /// that differ by rounding).
+    @Test func sanityAgreesWithTheCPU() throws {
+        let d = NSTemporaryDirectory() + "strata-opencl-sanity-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try TrainCommandTests.spec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try TrainCommandTests.makeData(d + "/data", count: 32)
+        #expect(strata("init", d + "/tiny.yaml", "--out", d + "/w.safetensors", "--seed", "3").status == 0)
+        for device in ["cpu", "opencl"] {
+            let s = strata("deconv", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--mean", "none", "--data", d + "/data", "--limit", "16", "--layer", "c1",
+                           "--maps", "0,2", "--top", "4", "--sanity", "--seed", "5", "--out", d + "/s-" + device, "--device", device)
+            #expect(s.status == 0, "\(s.errors)")
+        }
+        let pc = try NumpyArray.readFloats(path: d + "/s-cpu/sanity-projections.npy").values
+        let po = try NumpyArray.readFloats(path: d + "/s-opencl/sanity-projections.npy").values
+        let scale = max(pc.map(abs).max() ?? 0, 1e-12)
+        #expect(pc.count == po.count && zip(pc, po).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+        let rc = try String(contentsOfFile: d + "/s-cpu/sanity.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let ro = try String(contentsOfFile: d + "/s-opencl/sanity.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(rc.count == ro.count && rc.count == 3 * 3 * 8)
+        for (a, b) in zip(rc, ro) {
+            let (x, y) = (a.split(separator: ","), b.split(separator: ","))
+            #expect(x.prefix(5) == y.prefix(5), "\(a) / \(b)")
+            for k in 5...6 { #expect(abs(Double(x[k])! - Double(y[k])!) <= 1e-3, "\(a) / \(b)") }
+        }
+    }
 }
 
 import StrataIR

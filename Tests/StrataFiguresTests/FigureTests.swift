@@ -20,6 +20,18 @@ struct FigureTests {
         Legend.draw(canvas, at: Point(200, 90), entries: [("mean", Colour.series(0)), ("image 1", Colour.series(1))])
     }
 
+    /// A plot with categories labels x = 0, 1, … with them instead of numbers.
+    @Test func aPlotLabelsCategories() throws {
+        var texts: [String] = []
+        _ = try Figure.render(width: 260, height: 200, format: .png) { canvas in
+            _ = Plot(canvas, in: Rect(10, 10, 240, 180), x: (0, 2), y: (0, 1), xLabel: "step", yLabel: "SSIM", title: "t",
+                     categories: ["trained", "fc8", "fc7"])
+            texts = canvas.texts
+        }
+        #expect(texts.contains("trained") && texts.contains("fc8") && texts.contains("fc7"))
+        #expect(!texts.contains("1.5") && !texts.contains("2"), "no numeric x ticks (y runs 0…1): \(texts)")
+    }
+
     @Test func aPNGHasTheSizeAndThePixelsDrawn() throws {
         let data = try Figure.render(width: 260, height: 200, format: .png, sample)
         // STRATA_FIGURE_OUT=folder keeps the sample, to look at.
