@@ -53,6 +53,26 @@ public final class IncrementalOcclusion {
         return nil
     }
 
+    /// The multiply-adds per occluder position of the full forward pass over those of the
+    /// incremental one (each recomputed layer's over its window's share of the output, then the
+    /// rest in full): the speed-up the work predicts, before the cost of cropping and pasting.
+    public var predictedSpeedUp: Double {
+        let rows = NetworkSummary(graph).rows
+        var incremental = 0.0
+        for piece in pieces where piece.runner != nil {
+            let shape = graph.nodes[piece.node].shape!
+            incremental += Double(rows[piece.node].multiplyAdds) * Double(piece.window.rows * piece.window.columns) / Double(shape.height * shape.width)
+        }
+        incremental += rows[pieces.count...].reduce(0.0) { $0 + Double($1.multiplyAdds) }
+        let full = rows.reduce(0.0) { $0 + Double($1.multiplyAdds) }
+        return incremental > 0 ? full / incremental : 1
+    }
+
+    /// The predicted speed-up below which `strata occlude` takes the full path: cropping, pasting
+    /// and the small per-layer runs cost about a third of the work saved (measured on zfnet-mini
+    /// and ZFNet, docs/performance.md).
+    public static let worthwhile = 1.5
+
     /// Whether `graph` can be occluded incrementally while tracking `layer`.
     public static func supports(_ graph: Graph, layer: Int) -> Bool { cut(graph).map { layer < $0 } ?? false }
 

@@ -41,8 +41,11 @@ struct OccludeCommand: StrataSubcommand {
     @Option(help: "The layer whose strongest map is tracked (default: the ReLU after the last conv).")
     var layer: String?
 
-    @Flag(help: "Run every occluded copy through the whole network. By default the layers before the first fully connected one are recomputed only where the occluder reaches (exact, faster), where the network allows it.")
+    @Flag(help: "Run every occluded copy through the whole network. By default the layers before the first fully connected one are recomputed only where the occluder reaches (exact), where the network allows it and that saves enough work.")
     var full = false
+
+    @Flag(help: "Take the incremental path even where it would save little work (where the network allows it).")
+    var incremental = false
 
     @OptionGroup var figure: FigureArguments
 
@@ -57,6 +60,7 @@ struct OccludeCommand: StrataSubcommand {
         try analysis.require()
         if let patch, patch < 1 { throw ValidationError("--patch must be at least 1") }
         if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
+        if full && incremental { throw ValidationError("--full and --incremental choose opposite paths; give one") }
         guard (0...24).contains(show) else { throw ValidationError("--show must be between 0 and 24 (the rows of DIR/occlusion.\(figure.format.fileExtension))") }
         guard OccluderFill(argument: fill) != nil else { throw ValidationError("--fill is grey, black, mean or a value in [0, 1], not '\(fill)'") }
     }
@@ -117,12 +121,18 @@ struct OccludeCommand: StrataSubcommand {
     /// over several ranks) by full forward passes. Returns the maps and how they were made.
     func occlude(_ graph: Graph, _ input: AnalysisInput, runner: BatchRunner, layer: Int, patch: Int, stride: Int, fill: OccluderFill, world: any Communicator,
                  weights: [String: (shape: [Int], values: [Float])], progress: @escaping (Int, Int) -> Void) throws -> (Occlusion, String) {
+        var why = full ? "--full" : world.isDistributed ? "spread over \(world.size) ranks" : "a network the incremental path does not recompute (branches or average pooling)"
         if !full, !world.isDistributed, IncrementalOcclusion.supports(graph, layer: layer),
            let engine = try IncrementalOcclusion(graph: graph, backend: try network.backend, batch: runner.batch, weights: weights, patch: patch, stride: stride) {
-            return (try engine.run(input, layer: layer, fill: fill, progress: progress),
-                    "incremental: each layer before the first fully connected one recomputed only inside the occluder's projective field (exact)")
+            let predicted = engine.predictedSpeedUp
+            if predicted >= IncrementalOcclusion.worthwhile || incremental {
+                return (try engine.run(input, layer: layer, fill: fill, progress: progress),
+                        "incremental: each layer before the first fully connected one recomputed only inside the occluder's projective field "
+                        + "(exact; \(String(format: "%.1f", predicted))× fewer multiply-adds)")
+            }
+            why = "the occluder reaches most of each layer: the incremental path would save \(String(format: "%.1f", predicted))× the multiply-adds, "
+                + "under the \(IncrementalOcclusion.worthwhile)× it needs to be faster; --incremental takes it anyway"
         }
-        let why = full ? "--full" : world.isDistributed ? "spread over \(world.size) ranks" : "a network the incremental path does not recompute (branches or average pooling)"
         return (try Occlusion.run(input, runner: runner, layer: layer, patch: patch, stride: stride, fill: fill, communicator: world, progress: progress),
                 "full: every occluded copy through the whole network (\(why))")
     }

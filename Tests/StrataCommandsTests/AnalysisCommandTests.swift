@@ -93,13 +93,16 @@ struct AnalysisCommandTests {
             #expect(String(decoding: bytes.prefix(5), as: UTF8.self) == magic)
             #expect(!FileManager.default.fileExists(atPath: "\(d)/occ-\(format)/occlusion.png"))
         }
-        // The default path is incremental where the network allows it; --full runs every copy through the whole
-        // network, and the maps agree to float rounding (1e-5 of probabilities in [0, 1]).
-        #expect(record.contains("\"method\": \"incremental"), "\(record)")
+        // Which path made the maps is recorded (the default picks by the work it saves); --incremental
+        // and --full force each, and their maps agree to float rounding (1e-5 of probabilities in [0, 1]).
+        #expect(record.contains("\"method\": \"incremental: ") || record.contains("\"method\": \"full: "), "\(record)")
+        let fastRun = strata("occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "5", "--patch", "2", "--stride", "2",
+                             "--show", "0", "--incremental", "--out", d + "/occ-incremental")
+        #expect(fastRun.status == 0 && fastRun.output.contains("incremental"), "\(fastRun.errors)")
         let whole = strata("occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "5", "--patch", "2", "--stride", "2",
                            "--show", "0", "--full", "--out", d + "/occ-full")
         #expect(whole.status == 0 && whole.output.contains("full"), "\(whole.errors)")
-        let (fast, slow) = (try NumpyArray.readFloats(path: d + "/occ/probability.npy"), try NumpyArray.readFloats(path: d + "/occ-full/probability.npy"))
+        let (fast, slow) = (try NumpyArray.readFloats(path: d + "/occ-incremental/probability.npy"), try NumpyArray.readFloats(path: d + "/occ-full/probability.npy"))
         #expect(fast.shape == slow.shape && zip(fast.values, slow.values).allSatisfy { abs($0 - $1) < 1e-5 })
         let tooMany = strata("occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--show", "25", "--out", d + "/x")
         #expect(tooMany.status == 2 && tooMany.errors.contains("--show must be between 0 and 24"), "\(tooMany.errors)")
