@@ -239,24 +239,47 @@ public final class IncrementalOcclusion {
             }
             windows.append((top, left))
             let (y0, x0) = (top * piece.stride.0 - piece.pad.0, left * piece.stride.1 - piece.pad.1)
-            for ch in 0..<c { for y in 0..<cr { for x in 0..<cc {
-                let (sy, sx) = (y0 + y, x0 + x)
-                var v = piece.outside
-                if sy >= 0, sy < h, sx >= 0, sx < w {
-                    let (py, px) = (sy - before.top, sx - before.left)
-                    if py >= 0, py < before.rows, px >= 0, px < before.columns {
-                        v = before.values[(ch * before.rows + py) * before.columns + px]
-                    } else {
-                        v = base[base.startIndex + (ch * h + sy) * w + sx]
-                    }
-                }
-                crops[((k * c + ch) * cr + y) * cc + x] = v
-            } } }
+            Self.fillCrop(&crops, at: k * c * cr * cc, base: base, patch: before, input: (c, h, w), crop: (cr, cc), origin: (y0, x0), outside: piece.outside)
         }
         let values = try runner.outputs(crops, count: previous.count, nodes: [0])[0]
         let size = output.channels * piece.window.rows * piece.window.columns
         return windows.enumerated().map { k, o in
             Patch(top: o.top, left: o.left, rows: piece.window.rows, columns: piece.window.columns, values: Array(values[(k * size)..<((k + 1) * size)]))
+        }
+    }
+
+    /// Writes one crop (c × rows × columns, its top-left at `origin` of the layer's input) into
+    /// `crops` at `offset`: the base activations, the patch's values where it lies, `outside` beyond
+    /// the input; a row at a time, copying the contiguous runs.
+    static func fillCrop(_ crops: inout [Float], at offset: Int, base: ArraySlice<Float>, patch: Patch, input: (c: Int, h: Int, w: Int),
+                         crop: (rows: Int, columns: Int), origin: (y: Int, x: Int), outside: Float) {
+        let (c, h, w) = input
+        let (cr, cc) = crop
+        // The columns of the crop inside the input, and inside the patch.
+        let inLow = max(0, -origin.x), inHigh = min(cc, w - origin.x)
+        let pLow = max(inLow, patch.left - origin.x), pHigh = min(inHigh, patch.left + patch.columns - origin.x)
+        crops.withUnsafeMutableBufferPointer { out in
+            base.withUnsafeBufferPointer { b in
+                patch.values.withUnsafeBufferPointer { v in
+                    for ch in 0..<c {
+                        for y in 0..<cr {
+                            let row = out.baseAddress! + offset + (ch * cr + y) * cc
+                            let sy = origin.y + y
+                            guard sy >= 0, sy < h, inLow < inHigh else {
+                                row.update(repeating: outside, count: cc)
+                                continue
+                            }
+                            if inLow > 0 { row.update(repeating: outside, count: inLow) }
+                            if inHigh < cc { (row + inHigh).update(repeating: outside, count: cc - inHigh) }
+                            (row + inLow).update(from: b.baseAddress! + (ch * h + sy) * w + origin.x + inLow, count: inHigh - inLow)
+                            let py = sy - patch.top
+                            if py >= 0, py < patch.rows, pLow < pHigh {
+                                (row + pLow).update(from: v.baseAddress! + (ch * patch.rows + py) * patch.columns + (origin.x + pLow - patch.left), count: pHigh - pLow)
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
