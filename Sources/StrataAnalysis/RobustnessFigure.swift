@@ -26,7 +26,8 @@ public struct RobustnessFigure {
     static let plotWidth = 270.0, plotHeight = 230.0, margin = 12.0
 
     public var width: Double { 2 * Self.margin + 3 * Self.plotWidth }
-    public var height: Double { Heading.height(captionLines: caption.count) + Self.plotHeight + Self.margin }
+    /// Below the panels: panel (a)'s legend, a line per corruption.
+    public var height: Double { Heading.height(captionLines: caption.count) + Self.plotHeight + 4 + Double(corruptions.count) * 12 + Self.margin }
 
     public func write(to path: String, format: FigureFormat) throws {
         try Figure.write(to: path, width: width, height: height, format: format, draw)
@@ -78,9 +79,11 @@ public struct RobustnessFigure {
             plot.band(xs, low: mine.map(\.low), high: mine.map(\.high), Colour.series(k))
             plot.line(xs, mine.map(\.mean), Colour.series(k), width: 1.6)
             let mean = rows.first { $0.measure == "corruption_mean_error" && $0.setting.hasPrefix(t.rawValue) }
-            entries.append(("\(t.rawValue)" + (mean.map { String(format: " (mean %.3f)", $0.value.mean) } ?? ""), Colour.series(k)))
+            let relative = rows.first { $0.measure == "relative_corruption_error" && $0.setting.hasPrefix(t.rawValue + ":") }
+            let notes = [mean.map { String(format: "mean %.3f", $0.value.mean) }, relative.map { String(format: "CE %.2f of the baseline", $0.value.mean) }].compactMap { $0 }
+            entries.append(("\(t.rawValue)" + (notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))"), Colour.series(k)))
         }
-        Legend.draw(canvas, at: Point(plot.area.x + 4, plot.area.y + 4), entries: entries, mark: .line)
+        Legend.draw(canvas, at: Point(plot.area.x, r.maxY + 4), entries: entries, mark: .band)
     }
 
     func drawShift(_ canvas: Canvas, _ r: Rect) {

@@ -122,7 +122,19 @@ struct RobustnessTests {
             #expect(texts.contains(expected), "\(expected) missing")
         }
         #expect(texts.contains { $0.hasPrefix("Robustness of small, checkpoint w.safetensors") })
-        #expect(texts.contains { $0.hasPrefix("noise (mean ") } && texts.contains { $0.hasPrefix("contrast (mean ") })
+        #expect(texts.contains { $0.hasPrefix("noise (mean ") && $0.hasSuffix("CE 1.00 of the baseline)") } && texts.contains { $0.hasPrefix("contrast (mean ") })
         #expect(texts.joined(separator: " ").contains("mCE against baseline b.safetensors"))
+    }
+
+    /// The report shows robustness.md as one HTML table: its header, its rows, never its rule line.
+    @Test func theReportShowsRobustnessMarkdownAsATable() throws {
+        let d = NSTemporaryDirectory() + "strata-robustness-report-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try "# T\n\nprose\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nmore\n\n| c |\n|---|\n| 3 |\n".write(toFile: d + "/robustness.md", atomically: true, encoding: .utf8)
+        let html = Report.markdownTables(d)
+        #expect(html.components(separatedBy: "<table>").count == 3 && html.components(separatedBy: "</table>").count == 3)
+        #expect(html.contains("<th>a</th><th>b</th>") && html.contains("<td>1</td><td>2</td>") && html.contains("<th>c</th>") && html.contains("<td>3</td>"))
+        #expect(!html.contains("---") && !html.contains("prose"))
     }
 }
