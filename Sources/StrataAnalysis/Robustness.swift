@@ -39,6 +39,7 @@ public struct RobustnessSettings: Sendable {
         return (-n...n).map { Double($0) * step }
     }
 
+    /// The grid's translations (both axes) and rotations.
     public var gridTranslations: [Double] { Self.steps(translation, translationStep) }
     public var gridRotations: [Double] { Self.steps(rotation, rotationStep) }
     /// Every (dx, dy, θ) of the grid.
@@ -74,6 +75,8 @@ public struct RobustnessRow: Sendable, Equatable {
     }
 }
 
+/// Robustness beyond the ZF paper's sweeps, as the field measures it (`strata robustness`): every
+/// transform acts on the raw image and the mean is subtracted after it (T(x) − μ), as `Sweep` does.
 public enum Robustness {
     /// The rows of every measure: clean accuracy, shift consistency and its per-layer feature
     /// distance, worst-of-k and grid accuracy, and the corruption errors; with a `baseline` runner

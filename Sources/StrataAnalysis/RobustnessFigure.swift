@@ -17,6 +17,7 @@ public struct RobustnessFigure {
     public var settings: RobustnessSettings
     public var corruptions: [(Transform, [Double])]
 
+    /// `rows`: `Robustness.run`'s; `corruptions`: the severity table they were measured with.
     public init(rows: [RobustnessRow], network: String, checkpoint: String, baseline: String?, split: String, images: Int,
                 settings: RobustnessSettings, corruptions: [(Transform, [Double])]) {
         (self.rows, self.network, self.checkpoint, self.baseline) = (rows, network, checkpoint, baseline)
@@ -25,10 +26,12 @@ public struct RobustnessFigure {
 
     static let plotWidth = 270.0, plotHeight = 230.0, margin = 12.0
 
+    /// The figure's size in points.
     public var width: Double { 2 * Self.margin + 3 * Self.plotWidth }
     /// Below the panels: panel (a)'s legend, a line per corruption.
     public var height: Double { Heading.height(captionLines: caption.count) + Self.plotHeight + 4 + Double(corruptions.count) * 12 + Self.margin }
 
+    /// Writes the figure to `path` as `format`.
     public func write(to path: String, format: FigureFormat) throws {
         try Figure.write(to: path, width: width, height: height, format: format, draw)
     }
@@ -57,6 +60,7 @@ public struct RobustnessFigure {
         return TextLayout.wrap(lines: lines, width: width - 2 * Self.margin, size: 8)
     }
 
+    /// Draws the heading and the three panels on `canvas` (of `width` × `height`).
     public func draw(_ canvas: Canvas) {
         Heading.draw(canvas, title: title, caption: caption)
         let top = Heading.height(captionLines: caption.count)
