@@ -305,7 +305,7 @@ extension Robustness {
     }
 
     /// A CSV field: quoted when it holds a comma or a quote.
-    static func quoted(_ s: String) -> String {
+    public static func quoted(_ s: String) -> String {
         s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
