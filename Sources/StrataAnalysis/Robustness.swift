@@ -148,33 +148,49 @@ public enum Robustness {
 
     /// Shift consistency and, per layer, the relative distance ‖f(x₁) − f(x₂)‖ / (½(‖f(x₁)‖ + ‖f(x₂)‖)).
     static func shiftConsistency(_ input: AnalysisInput, runner: BatchRunner, layers: [Int], settings: RobustnessSettings) throws -> [RobustnessRow] {
-        let graph = runner.graph, n = input.count, (h, w) = (graph.input.height, graph.input.width)
-        let r = settings.shiftRange, last = graph.nodes.count - 1, classes = graph.classes
+        let graph = runner.graph, n = input.count, r = settings.shiftRange
+        var agree = 0, values = [[Double]](repeating: [], count: layers.count)
+        // In chunks of images, so every layer's outputs of two copies of the whole set are never held at once.
+        let chunk = 256, per = input.perImage
+        for first in stride(from: 0, to: n, by: chunk) {
+            let m = min(chunk, n - first)
+            let part = AnalysisInput(raw: Array(input.raw[(first * per)..<((first + m) * per)]), count: m, labels: nil, names: [], rule: input.rule)
+            let (same, distances) = try shiftChunk(part, first: first, runner: runner, layers: layers, settings: settings)
+            agree += same
+            for k in 0..<layers.count { values[k] += distances[k] }
+        }
+        let setting = "dx, dy uniform in ±\(r) px (whole pixels), fill black, seed \(settings.seed)"
+        var rows = [RobustnessRow(measure: "shift_consistency", setting: setting, value: Interval(successes: agree, of: n), images: n, interval: wilson)]
+        for (k, node) in layers.enumerated() {
+            rows.append(RobustnessRow(measure: "shift_feature_distance", setting: setting, layer: graph.nodes[node].name, value: Interval(values: values[k]),
+                                      images: n, interval: normal))
+        }
+        return rows
+    }
+
+    /// For images `first`… of `part`: how many two shifted copies agree on, and per layer each image's relative distance.
+    static func shiftChunk(_ part: AnalysisInput, first: Int, runner: BatchRunner, layers: [Int], settings: RobustnessSettings) throws -> (Int, [[Double]]) {
+        let graph = runner.graph, n = part.count, (h, w) = (graph.input.height, graph.input.width)
+        let last = graph.nodes.count - 1, classes = graph.classes
         var outputs: [[[Float]]] = []
         for copy in 0..<2 {
-            let images = prepared(input) { i, x, out in
-                let s = shifts(seed: settings.seed, image: i, range: r)
+            let images = prepared(part) { i, x, out in
+                let s = shifts(seed: settings.seed, image: first + i, range: settings.shiftRange)
                 let (dx, dy) = copy == 0 ? (s.0, s.1) : (s.2, s.3)
                 Transform.affine(height: h, width: w, (1, 0, 0, 1, -Double(dy), -Double(dx))).apply(x, out, channels: graph.input.channels)
             }
             outputs.append(try runner.outputs(images, count: n, nodes: layers + [last]))
         }
         let top = outputs.map { o in (0..<n).map { i in (0..<classes).max { o.last![i * classes + $0] < o.last![i * classes + $1] }! } }
-        let setting = "dx, dy uniform in ±\(r) px (whole pixels), fill black, seed \(settings.seed)"
-        var rows = [RobustnessRow(measure: "shift_consistency", setting: setting, value: Interval(successes: zip(top[0], top[1]).filter { $0 == $1 }.count, of: n),
-                                  images: n, interval: wilson)]
-        for (k, node) in layers.enumerated() {
-            let size = graph.nodes[node].shape!.elementCount!
-            let a = outputs[0][k], b = outputs[1][k]
-            let values: [Double] = (0..<n).map { i in
+        let distances = layers.indices.map { k in
+            let size = graph.nodes[layers[k]].shape!.elementCount!, a = outputs[0][k], b = outputs[1][k]
+            return (0..<n).map { i -> Double in
                 let d = Sweep.distance(a, b, from: i * size, count: size)
                 let na = norm(a, from: i * size, count: size), nb = norm(b, from: i * size, count: size)
                 return na + nb > 0 ? 2 * d / (na + nb) : 0
             }
-            rows.append(RobustnessRow(measure: "shift_feature_distance", setting: setting, layer: graph.nodes[node].name, value: Interval(values: values),
-                                      images: n, interval: normal))
         }
-        return rows
+        return (zip(top[0], top[1]).filter { $0 == $1 }.count, distances)
     }
 
     /// ‖a[from..<from + count]‖.

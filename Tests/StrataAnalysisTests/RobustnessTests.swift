@@ -126,6 +126,18 @@ struct RobustnessTests {
         #expect(texts.joined(separator: " ").contains("mCE against baseline b.safetensors"))
     }
 
+    /// Shift consistency runs in chunks of 256 images: over 300 images it equals one pass over all.
+    @Test func chunksGiveTheOnePassResult() throws {
+        let graph = try compile(smallNet)
+        let r = try runner(graph, weights: randomWeights(graph))
+        let x = input(300), settings = RobustnessSettings(side: h, shiftRange: 3)
+        let rows = try Robustness.shiftConsistency(x, runner: r, layers: layers, settings: settings)
+        let (agree, distances) = try Robustness.shiftChunk(x, first: 0, runner: r, layers: layers, settings: settings)
+        #expect(row(rows, "shift_consistency").value == Interval(successes: agree, of: 300))
+        #expect(row(rows, "shift_feature_distance", layer: "r2").value == Interval(values: distances[1]))
+        #expect(agree < 300, "random weights should disagree somewhere, else the test shows nothing")
+    }
+
     /// The report shows robustness.md as one HTML table: its header, its rows, never its rule line.
     @Test func theReportShowsRobustnessMarkdownAsATable() throws {
         let d = NSTemporaryDirectory() + "strata-robustness-report-\(UUID().uuidString)"
