@@ -5,7 +5,7 @@ import StrataFormats
 /// the training run (`spec.yaml`'s settings, the loss of every step from `steps.csv`, error and
 /// learning rate per epoch from `metrics.csv`, and its numbers as a table), sweep curves with their
 /// 95% bands (`summary.csv`, and its numbers as a table), experiment bars (`table.csv`), Markdown
-/// tables (`correspondence.md`, `table.md`) and every picture (PNG and SVG inlined, PDF linked),
+/// tables (`correspondence.md`, `table.md`, `robustness.md`) and every picture (PNG and SVG inlined, PDF linked),
 /// captioned from the folder's `run.json`. Chart.js is inlined so the page opens offline. After
 /// loading, each chart's canvas carries `data-drawn` (its title, axis titles, legend and series)
 /// and `<body>` carries `data-charts` (charts drawn), `data-images` (images loaded) and
@@ -170,18 +170,26 @@ public enum Report {
         return counts.add(chart)
     }
 
-    /// `correspondence.md` and `table.md` as HTML tables (a title and prose above the table are left out).
+    /// `correspondence.md`, `table.md` and `robustness.md` as HTML tables, one per run of table lines (a title and prose are left out).
     static func markdownTables(_ folder: String) -> String {
         var body = ""
-        for name in ["correspondence.md", "table.md"] {
+        for name in ["correspondence.md", "table.md", "robustness.md"] {
             guard let md = try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8) else { continue }
-            body += "<table>\n"
-            // The markdown table's lines; its second line is the rule.
-            for (k, line) in md.split(separator: "\n").filter({ $0.hasPrefix("|") }).enumerated() where k != 1 {
+            // Each run of table lines is a table; the line after its header is the rule.
+            var k = 0
+            for line in md.split(separator: "\n", omittingEmptySubsequences: false) {
+                guard line.hasPrefix("|") else {
+                    if k > 0 { body += "</table>\n" }
+                    k = 0
+                    continue
+                }
+                if k == 0 { body += "<table>\n" }
+                defer { k += 1 }
+                guard k != 1 else { continue }
                 let tag = k == 0 ? "th" : "td"
                 body += "<tr>" + Self.cells(line).map { "<\(tag)>\(escape($0))</\(tag)>" }.joined() + "</tr>\n"
             }
-            body += "</table>\n"
+            if k > 0 { body += "</table>\n" }
         }
         return body
     }

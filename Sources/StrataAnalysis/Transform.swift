@@ -134,7 +134,6 @@ public enum Transform: String, CaseIterable, Sendable {
     /// The sampler of a geometric transform at `amount` (nil for the photometric ones). With
     /// `.edge` a source outside the image reads the nearest pixel inside it.
     public func sampler(height h: Int, width w: Int, amount: Double, fill: Fill = .black, interpolation: Interpolation = .bilinear) -> Sampler? {
-        let cy = Double(h - 1) / 2, cx = Double(w - 1) / 2
         // The source offset is (a·y + b·x + e, c·y + d·x + f) for the output offset (y, x).
         var (a, b, c, d, e, f) = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
         switch self {
@@ -146,6 +145,15 @@ public enum Transform: String, CaseIterable, Sendable {
             (a, b, c, d) = (co, s, -s, co)
         default: return nil
         }
+        return Self.affine(height: h, width: w, (a, b, c, d, e, f), fill: fill, interpolation: interpolation)
+    }
+
+    /// The sampler of the inverse map (source offset from the centre (a·y + b·x + e, c·y + d·x + f)
+    /// for the output offset (y, x)): what every geometric transform, and a composition of them, reads.
+    static func affine(height h: Int, width w: Int, _ m: (Double, Double, Double, Double, Double, Double), fill: Fill = .black,
+                       interpolation: Interpolation = .bilinear) -> Sampler {
+        let (a, b, c, d, e, f) = m
+        let cy = Double(h - 1) / 2, cx = Double(w - 1) / 2
         var sources = [Int32](repeating: -1, count: 4 * h * w), weights = [Float](repeating: 0, count: 4 * h * w)
         var outside = [Float](repeating: 0, count: h * w)
         for oy in 0..<h {

@@ -19,7 +19,9 @@ struct ExperimentCommand: StrataSubcommand {
             Every row is resolved and checked before anything trains, its errors located. Each row and \
             seed trains in OUT/rows/ROW/seed-S; a finished one (result.json) is skipped, a cut-off one \
             resumes exactly. OUT/table.csv and OUT/table.md give train top-1 and the held-out split's top-1 and top-5 (named test or val after the split) \
-            error per row (mean ± std over seeds), parameters, multiply-adds and training minutes.
+            error per row (mean ± std over seeds), parameters, multiply-adds and training minutes. With a \
+            robustness: {limit: N, seed: S} block, strata robustness's measures (defaults) on every \
+            row's checkpoints, the first row the others' mCE baseline: OUT/robustness.csv and .md.
             """)
 
     @Argument(help: "The experiment file (YAML).")
@@ -78,8 +80,10 @@ struct ExperimentCommand: StrataSubcommand {
             runner.communicator = World.current
             try runner.run()
             guard runner.communicator.isRoot else { return 0 }   // rank 0 wrote the table
+            try ExperimentRobustness.run(experiment, runner: runner, only: only, backend: runner.backend, log: runner.log)
             output.write(try String(contentsOfFile: runner.out + "/table.md", encoding: .utf8))
-            output.write("\nwrote \(runner.out)/table.csv and \(runner.out)/table.md\n")
+            if experiment.robustness != nil { output.write("\n" + (try String(contentsOfFile: runner.out + "/robustness.md", encoding: .utf8))) }
+            output.write("\nwrote \(runner.out)/table.csv and \(runner.out)/table.md\(experiment.robustness == nil ? "" : ", robustness.csv and robustness.md")\n")
             return 0
         }
     }

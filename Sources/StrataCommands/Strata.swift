@@ -19,7 +19,8 @@ public struct StrataCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [Check.self, Compile.self, Init.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self,
                       SweepCommand.self, OccludeCommand.self, DeconvCommand.self, FiltersCommand.self, EvolveCommand.self,
-                      CorrespondCommand.self, ReportCommand.self, DevicesCommand.self, TuneCommand.self, ExperimentCommand.self, ProbeCommand.self])
+                      CorrespondCommand.self, ReportCommand.self, DevicesCommand.self, TuneCommand.self, ExperimentCommand.self, ProbeCommand.self,
+                      RobustnessCommand.self])
 
     public init() {}
 }

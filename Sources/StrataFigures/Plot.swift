@@ -101,28 +101,32 @@ public struct Plot {
     public let y: (Double, Double)
 
     /// Draws the frame, ticks and titles. `bounds` includes room for tick labels and axis titles.
-    /// `categories`, when given, label x = 0, 1, … instead of numeric ticks (x a category axis).
+    /// `categories`: the x axis names these at 0, 1, … (the x range then −0.5 … count − 0.5) instead of numbers.
     public init(_ canvas: Canvas, in bounds: Rect, x: (Double, Double), y: (Double, Double), xLabel: String, yLabel: String, title: String,
                 categories: [String]? = nil) {
         self.canvas = canvas
         let area = Rect(bounds.x + 44, bounds.y + 18, bounds.width - 52, bounds.height - 18 - 30)
         self.area = area
         let pad = { (r: (Double, Double)) -> (Double, Double) in r.1 > r.0 ? r : (r.0 - 0.5, r.0 + 0.5) }
-        self.x = pad(x)
+        self.x = categories.map { (-0.5, Double($0.count) - 0.5) } ?? pad(x)
         self.y = pad(y)
         canvas.text(title, at: Point(area.midX, bounds.y + 2), size: 9, bold: true, align: .centre, baseline: .top)
-        let xTicks = categories.map { $0.indices.map(Double.init) } ?? Ticks.nice(self.x.0, self.x.1, count: 5), yTicks = Ticks.nice(self.y.0, self.y.1, count: 4)
+        let xTicks = Ticks.nice(self.x.0, self.x.1, count: 5), yTicks = Ticks.nice(self.y.0, self.y.1, count: 4)
         let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1, yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
         for v in yTicks {
             let p = self.point(self.x.0, v)
             canvas.line([Point(area.x, p.y), Point(area.maxX, p.y)], .lightGrey, width: 0.4)
             canvas.text(Ticks.label(v, step: yStep), at: Point(area.x - 3, p.y), size: 7, align: .right, baseline: .middle)
         }
-        for v in xTicks {
+        for (k, name) in (categories ?? []).enumerated() {
+            let p = self.point(Double(k), self.y.0)
+            canvas.line([Point(p.x, area.maxY), Point(p.x, area.maxY + 3)], .darkGrey, width: 0.5)
+            canvas.text(name, at: Point(p.x, area.maxY + 4), size: 7, align: .centre, baseline: .top)
+        }
+        for v in categories == nil ? xTicks : [] {
             let p = self.point(v, self.y.0)
             canvas.line([Point(p.x, area.maxY), Point(p.x, area.maxY + 3)], .darkGrey, width: 0.5)
-            let label = categories.map { $0[Int(v)] } ?? Ticks.label(v, step: xStep)
-            canvas.text(label, at: Point(p.x, area.maxY + 4), size: 7, align: .centre, baseline: .top)
+            canvas.text(Ticks.label(v, step: xStep), at: Point(p.x, area.maxY + 4), size: 7, align: .centre, baseline: .top)
         }
         canvas.stroke(area, .darkGrey, width: 0.6)
         canvas.text(xLabel, at: Point(area.midX, bounds.maxY - 2), size: 8, align: .centre, baseline: .bottom)
@@ -137,6 +141,18 @@ public struct Plot {
     /// A line through (xs[i], ys[i]); non-finite values break it.
     public func line(_ xs: [Double], _ ys: [Double], _ colour: Colour, width: Double = 1.2, dash: [Double] = []) {
         canvas.line(zip(xs, ys).map { $0.isFinite && $1.isFinite ? point($0, $1) : Point(.nan, .nan) }, colour, width: width, dash: dash)
+    }
+
+    /// A dot at (u, v) with a whisker from `low` to `high` (a value and its interval).
+    public func interval(_ u: Double, _ v: Double, low: Double, high: Double, _ colour: Colour) {
+        guard u.isFinite, v.isFinite else { return }
+        if low.isFinite && high.isFinite {
+            let a = point(u, low), b = point(u, high)
+            canvas.line([a, b], colour, width: 1.2)
+            canvas.line([Point(a.x - 3, a.y), Point(a.x + 3, a.y)], colour, width: 1)
+            canvas.line([Point(b.x - 3, b.y), Point(b.x + 3, b.y)], colour, width: 1)
+        }
+        canvas.dot(point(u, v), radius: 2.5, colour)
     }
 
     /// A band between `low` and `high` at each x (an interval around a mean).

@@ -53,8 +53,11 @@ public struct Experiment {
     public var rows: [Row]
     /// The loader that read every spec, for quoting lines in diagnostics.
     public var loader: SpecLoader
+    /// `robustness: {limit: N, seed: S}`: after training, `strata robustness` on every row's
+    /// checkpoints (the first N test images), tabulated in OUT/robustness.csv and .md; nil: none.
+    public var robustness: (limit: Int, seed: UInt64)? = nil
 
-    static let keys = ["name", "description", "base", "data", "training", "rows"]
+    static let keys = ["name", "description", "base", "data", "training", "rows", "robustness"]
     static let rowKeys = ["name", "spec", "remove", "set", "insert", "training", "data", "epochs", "seeds", "freeze", "weights", "lr", "batch", "early_stop"]
 
     /// Reads and checks `path`: every row resolved and shape-checked, every error of every row
@@ -90,6 +93,14 @@ public struct Experiment {
             t.finish()
             r.merge(t)
         }
+        var robustness: (limit: Int, seed: UInt64)?
+        if var t = r.mapping("robustness") {
+            let limit = t.int("limit", default: 500, in: 1...1_000_000) ?? 500
+            let seed = t.int("seed", default: 0, in: 0...Int(Int32.max)) ?? 0
+            robustness = (limit, UInt64(seed))
+            t.finish()
+            r.merge(t)
+        }
         let rowsNode = r.node("rows")
         if rowsNode == nil { r.report("the experiment needs 'rows' (a list of rows, each a 'name' and edits of the base)", at: root.location) }
         r.finish()
@@ -113,7 +124,7 @@ public struct Experiment {
         }
         try bag.throwIfErrors()
         return Experiment(file: path, name: name!.value, data: relative(data!.value), epochs: epochs, batch: batch, seeds: seeds,
-                          checkpointSteps: checkpointSteps, rows: rows, loader: loader)
+                          checkpointSteps: checkpointSteps, rows: rows, loader: loader, robustness: robustness)
     }
     /// What a row's entry says, read and range-checked; its network not yet resolved.
     struct RowEntry {

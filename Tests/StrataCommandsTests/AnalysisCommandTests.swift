@@ -68,6 +68,44 @@ struct AnalysisCommandTests {
         #expect(unknown.status == 2 && unknown.errors.contains("unknown transform 'shear'"))
     }
 
+    @Test func robustnessWritesTheTableTheMarkdownTheFigureAndTheRecord() throws {
+        let d = try trained()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let base = ["robustness", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "10", "--k", "2"]
+        let run = strata(base + ["--baseline", d + checkpoint, "--out", d + "/rob"])
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("shift_consistency") && run.output.contains("mCE 1.0000"), "\(run.output)")
+        let rows = try String(contentsOfFile: d + "/rob/robustness.csv", encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "measure,setting,layer,value,ci95_low,ci95_high,images")
+        for measure in ["clean_accuracy", "shift_consistency", "shift_feature_distance", "worst_of_k_accuracy", "grid_worst_accuracy", "corruption_error",
+                        "corruption_mean_error", "mean_corruption_error", "relative_corruption_error", "mCE"] {
+            #expect(rows.contains { $0.hasPrefix(measure + ",") }, "\(measure) missing")
+        }
+        #expect(rows.filter { $0.hasPrefix("shift_feature_distance,") }.count == 2)   // r1 and f1
+        #expect(rows.filter { $0.hasPrefix("corruption_error,") }.count == 3 * 6)     // severities 0…5 of three corruptions
+        #expect(rows.dropFirst().allSatisfy { $0.hasSuffix(",10") })
+        let md = try String(contentsOfFile: d + "/rob/robustness.md", encoding: .utf8)
+        #expect(md.contains("10 images of the test split") && md.contains("| shift_consistency |"))
+        #expect(FileManager.default.fileExists(atPath: d + "/rob/robustness.png"))
+        let record = try String(contentsOfFile: d + "/rob/run.json", encoding: .utf8)
+        #expect(record.contains("\"command\": \"robustness\"") && record.contains("\"k\": \"2\"") && record.contains("\"shift\": \"±1 px, whole pixels\""))
+        #expect(record.contains("robustness.csv") && record.contains("robustness.md") && record.contains("robustness.png"))
+        let svg = strata(base + ["--format", "svg", "--out", d + "/svg"])
+        #expect(svg.status == 0, "\(svg.errors)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: d + "/svg/robustness.svg"))
+        #expect(String(decoding: bytes.prefix(5), as: UTF8.self) == "<?xml")
+        // Bad flags: refused with the reason, usage errors with status 2.
+        for (flags, message) in [(["--k", "0"], "--k must be between 1 and 1000"), (["--rotation-step", "0"], "--rotation-step must be positive"),
+                                 (["--baseline-spec", d + "/tiny.yaml"], "--baseline-spec goes with --baseline"), (["--shift=-1"], "--shift must be 0 or more")] {
+            let bad = strata(Array(base.dropLast(2)) + flags + ["--out", d + "/x"])
+            #expect(bad.status == 2 && bad.errors.contains(message), "\(flags): \(bad.errors)")
+        }
+        let noOut = strata(base)
+        #expect(noOut.status == 2 && noOut.errors.contains("missing --out"))
+        let unlabelled = strata("robustness", d + "/tiny.yaml", "--weights", d + checkpoint, "--input", d + "/data/images.npy", "--out", d + "/x")
+        #expect(unlabelled.status == 1 && unlabelled.errors.contains("needs labels"), "\(unlabelled.errors)")
+    }
+
     @Test func occludeWritesTheDocumentedArrays() throws {
         let d = try trained()
         defer { try? FileManager.default.removeItem(atPath: d) }

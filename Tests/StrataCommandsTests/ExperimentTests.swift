@@ -38,6 +38,28 @@ struct ExperimentTests {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).dropLast().joined(separator: ",") }
     }
 
+    /// A robustness block measures every row's checkpoint after training: robustness.csv has every
+    /// measure of every row and seed, robustness.md a line per row; the first row is the mCE baseline
+    /// (its own mCE 1). A bad block is a located error before anything trains.
+    @Test func aRobustnessBlockMeasuresEveryRow() throws {
+        let d = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try Self.setUp(d, epochs: 1)
+        let text = try String(contentsOfFile: d + "/exp.yaml", encoding: .utf8)
+        try text.replacingOccurrences(of: "rows:\n", with: "robustness: {limit: 8, seed: 2}\nrows:\n").write(toFile: d + "/exp.yaml", atomically: true, encoding: .utf8)
+        let run = strata("experiment", d + "/exp.yaml", "--out", d + "/out")
+        #expect(run.status == 0, "\(run.errors)")
+        let md = try String(contentsOfFile: d + "/out/robustness.md", encoding: .utf8)
+        #expect(md.contains("| base | 1 | ") && md.contains("| no-dropout | 1 | ") && md.contains("| wide | 1 | ") && md.contains("first 8 test images"), "\(md)")
+        let rows = try String(contentsOfFile: d + "/out/robustness.csv", encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "row,seed,measure,setting,layer,value,ci95_low,ci95_high,images")
+        #expect(rows.contains { $0.hasPrefix("base,3,mCE,") && $0.contains(",1.0,") }, "the first row is its own baseline")
+        #expect(rows.contains { $0.hasPrefix("wide,3,shift_consistency,") } && rows.dropFirst().allSatisfy { $0.hasSuffix(",8") })
+        try text.replacingOccurrences(of: "rows:\n", with: "robustness: {limit: 0}\nrows:\n").write(toFile: d + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = strata("experiment", d + "/bad.yaml", "--out", d + "/bad")
+        #expect(bad.status == 1 && bad.errors.contains("limit") && bad.errors.contains("bad.yaml:"), "\(bad.errors)")
+    }
+
     @Test func aKilledExperimentFinishesOnlyTheRemainingRowsWithTheSameTable() throws {
         let d = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: d) }

@@ -66,6 +66,31 @@ struct OpenCLCommandTests {
             for k in 5...6 { #expect(abs(Double(x[k])! - Double(y[k])!) <= 1e-3, "\(a) / \(b)") }
         }
     }
+
+    /// strata robustness on OpenCL: the same table as on the CPU, the proportions to one image in
+    /// the 32 (a top-1 tie decided by float32 rounding) and the distances to 1e-3 relative.
+    @Test func robustnessAgreesWithTheCPU() throws {
+        let d = NSTemporaryDirectory() + "strata-opencl-robustness-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try TrainCommandTests.spec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try TrainCommandTests.makeData(d + "/data", count: 64)
+        #expect(strata("init", d + "/tiny.yaml", "--out", d + "/w.safetensors", "--seed", "3").status == 0)
+        var tables: [[[Substring]]] = []
+        for device in ["cpu", "opencl"] {
+            let run = strata("robustness", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--mean", "none", "--data", d + "/data", "--limit", "32",
+                             "--k", "2", "--out", d + "/r-" + device, "--device", device)
+            #expect(run.status == 0, "\(run.errors)")
+            // The value column counted from the end (a setting may hold commas).
+            tables.append(try String(contentsOfFile: d + "/r-\(device)/robustness.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") })
+        }
+        #expect(tables[0].count == tables[1].count && !tables[0].isEmpty)
+        for (a, b) in zip(tables[0], tables[1]) {
+            let (x, y) = (Double(a[a.count - 4])!, Double(b[b.count - 4])!)
+            let tolerance = a[0] == "shift_feature_distance" ? 1e-3 * max(abs(x), 1e-6) : 1.0 / 32 + 1e-12
+            #expect(a[0] == b[0] && abs(x - y) <= tolerance, "\(a.joined(separator: ",")) vs \(b.joined(separator: ","))")
+        }
+    }
 }
 
 import StrataIR

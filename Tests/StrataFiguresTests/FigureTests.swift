@@ -79,6 +79,20 @@ struct FigureTests {
         #expect(texts.contains("0") && texts.contains("10"), "x ticks at round numbers")
     }
 
+    /// A categorical x axis names its categories where numbers would be, at 0, 1, …; intervals draw.
+    @Test func categoriesReplaceTheNumbersOnTheXAxis() throws {
+        var texts: [String] = []
+        _ = try Figure.render(width: 200, height: 150, format: .svg) { canvas in
+            let plot = Plot(canvas, in: Rect(0, 0, 200, 150), x: (0, 1), y: (0, 1), xLabel: "layer", yLabel: "distance", title: "t",
+                            categories: ["relu1", "relu2", "fc8"])
+            plot.interval(1, 0.5, low: 0.4, high: 0.6, .black)
+            #expect(abs(plot.point(0, 0).x - (plot.area.x + plot.area.width / 6)) < 1e-9 && plot.x == (-0.5, 2.5))
+            texts = canvas.texts
+        }
+        #expect(texts.contains("relu1") && texts.contains("relu2") && texts.contains("fc8") && texts.contains("layer"))
+        #expect(!texts.contains("2") && !texts.contains("2.5") && !texts.contains("-0.5"), "\(texts)")   // no numeric x ticks
+    }
+
     @Test func aFigureTooLargeOrEmptyIsAnError() {
         #expect(throws: FigureError.self) { try Figure.render(width: 5000, height: 10, format: .png) { _ in } }
         #expect(throws: FigureError.self) { try Figure.render(width: 0, height: 10, format: .svg) { _ in } }
