@@ -67,6 +67,30 @@ struct OpenCLCommandTests {
         }
     }
 
+    /// Incremental occlusion on OpenCL: the same maps as the full path on OpenCL and as the CPU's,
+    /// to float32 rounding (1e-5 of probabilities in [0, 1]; the activations to 1e-4 relative).
+    @Test func incrementalOcclusionAgreesWithTheFullPathAndTheCPU() throws {
+        let d = NSTemporaryDirectory() + "strata-opencl-incremental-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try TrainCommandTests.spec.write(toFile: d + "/tiny.yaml", atomically: true, encoding: .utf8)
+        try TrainCommandTests.makeData(d + "/data", count: 16)
+        #expect(strata("init", d + "/tiny.yaml", "--out", d + "/w.safetensors", "--seed", "3").status == 0)
+        var maps: [String: ([Float], [Float])] = [:]
+        for (device, path) in [("opencl", "--incremental"), ("opencl", "--full"), ("cpu", "--incremental")] {
+            let out = "\(d)/\(device)\(path)"
+            let run = strata("occlude", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--mean", "none", "--data", d + "/data", "--limit", "4",
+                             "--patch", "2", "--stride", "1", "--show", "0", path, "--device", device, "--out", out)
+            #expect(run.status == 0 && run.output.contains(path == "--full" ? "full" : "incremental"), "\(run.errors)")
+            maps[out] = (try NumpyArray.readFloats(path: out + "/probability.npy").values, try NumpyArray.readFloats(path: out + "/activation.npy").values)
+        }
+        let reference = maps["\(d)/opencl--full"]!
+        for (name, (p, a)) in maps {
+            #expect(p.count == reference.0.count && zip(p, reference.0).allSatisfy { abs($0 - $1) < 1e-5 }, "\(name): p(true class)")
+            #expect(zip(a, reference.1).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) }, "\(name): the tracked map's total")
+        }
+    }
+
     /// strata robustness on OpenCL: the same table as on the CPU, the proportions to one image in
     /// the 32 (a top-1 tie decided by float32 rounding) and the distances to 1e-3 relative.
     @Test func robustnessAgreesWithTheCPU() throws {
