@@ -166,44 +166,50 @@ public final class IncrementalOcclusion {
         result.probability = [Float](repeating: 0, count: total)
         result.topClass = [Int32](repeating: 0, count: total)
         result.activation = [Float](repeating: 0, count: total)
-        let classes = graph.classes
-        for n in 0..<input.count {
-            let bases = (0..<cut).map { k -> ArraySlice<Float> in
-                let size = graph.nodes[k].shape!.elementCount!
-                return activations[k][(n * size)..<((n + 1) * size)]
+        let classes = graph.classes, shape = graph.nodes[layer].shape!
+        // The input of piece k and the output of node k for image n.
+        func slice(_ k: Int, _ n: Int) -> ArraySlice<Float> {
+            guard k >= 0 else { return input.images[(n * input.perImage)..<((n + 1) * input.perImage)] }
+            let size = graph.nodes[k].shape!.elementCount!
+            return activations[k][(n * size)..<((n + 1) * size)]
+        }
+        // Batches run across images, so every batch but the last is full (one plan per layer).
+        var start = 0
+        while start < total {
+            let chunk = Array(start..<min(start + batch, total))
+            let images = chunk.map { $0 / positions }
+            var patches = try occludedInput(input, chunk.map { ($0 / positions, $0 % positions) }, fill: fill)
+            var tracked: [Patch] = []
+            for piece in pieces {
+                patches = try recompute(piece, from: patches, bases: images.map { slice(piece.node - 1, $0) })
+                if piece.node == layer { tracked = patches }
             }
-            let image = input.images[(n * input.perImage)..<((n + 1) * input.perImage)]
-            var start = 0
-            while start < positions {
-                let count = min(batch, positions - start)
-                let batchPositions = Array(start..<(start + count))
-                var patches = try occludedInput(input, image: n, positions: batchPositions, fill: fill)
-                var tracked: [Patch] = []
-                for piece in pieces {
-                    patches = try recompute(piece, from: patches, base: piece.node == 0 ? image : bases[piece.node - 1])
-                    if piece.node == layer { tracked = patches }
-                }
-                let probabilities = try tailProbabilities(patches, base: bases[cut - 1], shape: graph.nodes[cut - 1].shape!)
-                let shape = graph.nodes[layer].shape!
-                for (k, p) in batchPositions.enumerated() {
-                    let q = n * positions + p
-                    let row = probabilities[(k * classes)..<((k + 1) * classes)]
-                    result.probability[q] = row[k * classes + labels[n]]
-                    result.topClass[q] = Int32(row.indices.max { row[$0] < row[$1] }! - k * classes)
-                    result.activation[q] = Self.planeTotal(bases[layer], patched: tracked[k], map: Int(result.strongestMap[n]), shape: shape)
-                }
-                start += count
-                progress(n * positions + start, total)
+            let probabilities = try tailProbabilities(patches, bases: images.map { slice(cut - 1, $0) }, shape: graph.nodes[cut - 1].shape!)
+            for (k, q) in chunk.enumerated() {
+                let n = images[k]
+                let row = probabilities[(k * classes)..<((k + 1) * classes)]
+                result.probability[q] = row[k * classes + labels[n]]
+                result.topClass[q] = Int32(row.indices.max { row[$0] < row[$1] }! - k * classes)
+                result.activation[q] = Self.planeTotal(slice(layer, n), patched: tracked[k], map: Int(result.strongestMap[n]), shape: shape)
             }
+            start += chunk.count
+            progress(start, total)
         }
         return result
     }
 
+    /// Makes every plan a full batch needs (so a timed run does not include them).
+    public func prepare() throws {
+        for piece in pieces { _ = try piece.runner?.executor(batch) }
+        _ = try tail.executor(batch)
+        _ = try base.executor(batch)
+    }
+
     /// The occluded inputs' changed squares, prepared (the mean subtracted) as the network sees them.
-    func occludedInput(_ input: AnalysisInput, image n: Int, positions: [Int], fill: OccluderFill) throws -> [Patch] {
+    func occludedInput(_ input: AnalysisInput, _ copies: [(image: Int, position: Int)], fill: OccluderFill) throws -> [Patch] {
         let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
         var raw = [Float](repeating: 0, count: c * h * w)
-        return positions.map { p in
+        return copies.map { n, p in
             let (i, j) = (p / occlusion.columns, p % occlusion.columns)
             raw.withUnsafeMutableBufferPointer {
                 occlusion.occlude(input.rawImage(n), into: $0.baseAddress!, channels: c, height: h, width: w, at: i, j, fill: fill, meanImage: input.rule.inputMean)
@@ -220,7 +226,7 @@ public final class IncrementalOcclusion {
 
     /// One layer's fixed-size output window per position, from a crop of its input: the base
     /// activations (or the image) with the previous layer's patch over them.
-    func recompute(_ piece: Piece, from previous: [Patch], base: ArraySlice<Float>) throws -> [Patch] {
+    func recompute(_ piece: Piece, from previous: [Patch], bases: [ArraySlice<Float>]) throws -> [Patch] {
         guard let runner = piece.runner else { return previous }
         let node = graph.nodes[piece.node]
         let input = piece.node == 0 ? graph.input : graph.nodes[piece.node - 1].shape!
@@ -239,7 +245,7 @@ public final class IncrementalOcclusion {
             }
             windows.append((top, left))
             let (y0, x0) = (top * piece.stride.0 - piece.pad.0, left * piece.stride.1 - piece.pad.1)
-            Self.fillCrop(&crops, at: k * c * cr * cc, base: base, patch: before, input: (c, h, w), crop: (cr, cc), origin: (y0, x0), outside: piece.outside)
+            Self.fillCrop(&crops, at: k * c * cr * cc, base: bases[k], patch: before, input: (c, h, w), crop: (cr, cc), origin: (y0, x0), outside: piece.outside)
         }
         let values = try runner.outputs(crops, count: previous.count, nodes: [0])[0]
         let size = output.channels * piece.window.rows * piece.window.columns
@@ -284,10 +290,10 @@ public final class IncrementalOcclusion {
     }
 
     /// The full patched activations of the last recomputed layer, run through the rest of the network.
-    func tailProbabilities(_ patches: [Patch], base: ArraySlice<Float>, shape: TensorShape) throws -> [Float] {
+    func tailProbabilities(_ patches: [Patch], bases: [ArraySlice<Float>], shape: TensorShape) throws -> [Float] {
         let (c, h, w) = (shape.channels, shape.height, shape.width)
-        var full = [Float](); full.reserveCapacity(patches.count * base.count)
-        for p in patches {
+        var full = [Float](); full.reserveCapacity(patches.count * shape.elementCount!)
+        for (p, base) in zip(patches, bases) {
             var copy = Array(base)
             for ch in 0..<c { for y in 0..<p.rows { for x in 0..<p.columns {
                 copy[(ch * h + p.top + y) * w + p.left + x] = p.values[(ch * p.rows + y) * p.columns + x]

@@ -79,12 +79,13 @@ struct OccludeCommand: StrataSubcommand {
             let runner = try BatchRunner(graph: graph, backend: try network.backend, batch: analysis.batchSize(spec),
                                          keeping: [node, graph.nodes.count - 1], weights: file.parameterTensors)
             _ = try runner.executor(runner.batch)   // plans made before the clock starts
-            let started = Date()
             // Under mpirun the occluded copies are spread over the ranks; rank 0 writes the results.
             let world = World.current
             let occluder = OccluderFill(argument: fill)!
-            let (r, method) = try occlude(graph, input, runner: runner, layer: node, patch: p, stride: s, fill: occluder, world: world,
-                                          weights: file.parameterTensors, progress: progress.update)
+            let (engine, why) = try incrementalEngine(graph, layer: node, batch: runner.batch, patch: p, stride: s, world: world, weights: file.parameterTensors)
+            let started = Date()
+            let (r, method) = try occlude(graph, input, runner: runner, engine: engine, why: why, layer: node, patch: p, stride: s, fill: occluder, world: world,
+                                          progress: progress.update)
             guard world.isRoot else { return 0 }
             let rate = Double(input.count * r.rows * r.columns) / max(Date().timeIntervalSince(started), 1e-9)
             let out = analysis.outPath
@@ -117,21 +118,32 @@ struct OccludeCommand: StrataSubcommand {
         }
     }
 
-    /// The occlusion maps: incrementally (exact) where the graph allows it, else (or with --full, or
-    /// over several ranks) by full forward passes. Returns the maps and how they were made.
-    func occlude(_ graph: Graph, _ input: AnalysisInput, runner: BatchRunner, layer: Int, patch: Int, stride: Int, fill: OccluderFill, world: any Communicator,
-                 weights: [String: (shape: [Int], values: [Float])], progress: @escaping (Int, Int) -> Void) throws -> (Occlusion, String) {
-        var why = full ? "--full" : world.isDistributed ? "spread over \(world.size) ranks" : "a network the incremental path does not recompute (branches or average pooling)"
-        if !full, !world.isDistributed, IncrementalOcclusion.supports(graph, layer: layer),
-           let engine = try IncrementalOcclusion(graph: graph, backend: try network.backend, batch: runner.batch, weights: weights, patch: patch, stride: stride) {
-            let predicted = engine.predictedSpeedUp
-            if predicted >= IncrementalOcclusion.worthwhile || incremental {
-                return (try engine.run(input, layer: layer, fill: fill, progress: progress),
-                        "incremental: each layer before the first fully connected one recomputed only inside the occluder's projective field "
-                        + "(exact; \(String(format: "%.1f", predicted))× fewer multiply-adds)")
-            }
-            why = "the occluder reaches most of each layer: the incremental path would save \(String(format: "%.1f", predicted))× the multiply-adds, "
-                + "under the \(IncrementalOcclusion.worthwhile)× it needs to be faster; --incremental takes it anyway"
+    /// The incremental engine, its plans made, where the network allows it and it saves enough
+    /// work (or --incremental); else nil and why the full path runs.
+    func incrementalEngine(_ graph: Graph, layer: Int, batch: Int, patch: Int, stride: Int, world: any Communicator,
+                           weights: [String: (shape: [Int], values: [Float])]) throws -> (IncrementalOcclusion?, String) {
+        if full { return (nil, "--full") }
+        if world.isDistributed { return (nil, "spread over \(world.size) ranks") }
+        guard IncrementalOcclusion.supports(graph, layer: layer),
+              let engine = try IncrementalOcclusion(graph: graph, backend: try network.backend, batch: batch, weights: weights, patch: patch, stride: stride) else {
+            return (nil, "a network the incremental path does not recompute (branches or average pooling)")
+        }
+        let predicted = engine.predictedSpeedUp
+        guard predicted >= IncrementalOcclusion.worthwhile || incremental else {
+            return (nil, "the occluder reaches most of each layer: the incremental path would save \(String(format: "%.1f", predicted))× the multiply-adds, "
+                    + "under the \(IncrementalOcclusion.worthwhile)× it needs to be faster; --incremental takes it anyway")
+        }
+        try engine.prepare()
+        return (engine, String(format: "%.1f", predicted))
+    }
+
+    /// The occlusion maps, by `engine` (exact) or by full forward passes; and how they were made.
+    func occlude(_ graph: Graph, _ input: AnalysisInput, runner: BatchRunner, engine: IncrementalOcclusion?, why: String, layer: Int, patch: Int, stride: Int,
+                 fill: OccluderFill, world: any Communicator, progress: @escaping (Int, Int) -> Void) throws -> (Occlusion, String) {
+        if let engine {
+            return (try engine.run(input, layer: layer, fill: fill, progress: progress),
+                    "incremental: each layer before the first fully connected one recomputed only inside the occluder's projective field "
+                    + "(exact; \(why)× fewer multiply-adds)")
         }
         return (try Occlusion.run(input, runner: runner, layer: layer, patch: patch, stride: stride, fill: fill, communicator: world, progress: progress),
                 "full: every occluded copy through the whole network (\(why))")
