@@ -39,11 +39,12 @@ public final class IncrementalOcclusion {
     let base: BatchRunner
     let batch: Int
 
-    /// The first node that mixes every position (the first fc or softmax), when the nodes before it
-    /// form a chain of supported layers; nil otherwise.
+    /// The first node that mixes every position (the first fc or softmax), when the whole graph is a
+    /// chain (each node reads the one before it) and the nodes before that one are supported
+    /// layers; nil otherwise.
     static func cut(_ graph: Graph) -> Int? {
+        guard graph.nodes.enumerated().allSatisfy({ i, node in node.inputs == [i == 0 ? .input : .node(i - 1)] }) else { return nil }
         for (i, node) in graph.nodes.enumerated() {
-            guard node.inputs == [i == 0 ? .input : .node(i - 1)] else { return nil }
             switch node.layer {
             case .fc, .softmax: return i > 0 ? i : nil
             case .conv, .maxpool, .lrn, .relu, .tanh, .dropout: continue

@@ -75,5 +75,19 @@ struct IncrementalOcclusionTests {
             """)
         #expect(IncrementalOcclusion.cut(branching) == nil)
         #expect(!IncrementalOcclusion.supports(branching, layer: 0))
+        // A branch after the first fully connected layer: the rest could not run as a chain either.
+        let branchingTail = try compile("""
+            name: t
+            input: {channels: 1, height: 8, width: 8}
+            layers:
+              - {name: a, op: conv, filters: 2, kernel: 3}
+              - {name: f, op: fc, units: 4}
+              - {name: g, op: fc, units: 4}
+              - {name: u, op: concat, from: [f, g]}
+              - {name: o, op: fc, units: 2}
+              - {name: prob, op: softmax}
+
+            """)
+        #expect(IncrementalOcclusion.cut(branchingTail) == nil)
     }
 }
