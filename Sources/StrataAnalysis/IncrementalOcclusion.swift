@@ -14,8 +14,11 @@ import StrataSpec
 /// graphs: a chain of conv, max-pool, LRN, ReLU, tanh and dropout layers, then fully connected
 /// layers and softmax; others (concat, average pooling) take the full path.
 public final class IncrementalOcclusion {
-    /// One layer of the recomputed part.
+    /// One step of the recomputed part: a layer that moves positions (or the first layer) and the
+    /// layers after it that keep them (ReLU, tanh, LRN, dropout), run together as one network.
     struct Piece {
+        /// The group's first node and its last, whose output the piece gives.
+        var first: Int
         var node: Int
         /// Nil for a layer that is the identity at inference (dropout): the patch passes through.
         var runner: BatchRunner?
@@ -62,9 +65,10 @@ public final class IncrementalOcclusion {
         var incremental = 0.0
         for piece in pieces where piece.runner != nil {
             let shape = graph.nodes[piece.node].shape!
-            incremental += Double(rows[piece.node].multiplyAdds) * Double(piece.window.rows * piece.window.columns) / Double(shape.height * shape.width)
+            let work = rows[piece.first...piece.node].reduce(0.0) { $0 + Double($1.multiplyAdds) }
+            incremental += work * Double(piece.window.rows * piece.window.columns) / Double(shape.height * shape.width)
         }
-        incremental += rows[pieces.count...].reduce(0.0) { $0 + Double($1.multiplyAdds) }
+        incremental += rows[(pieces.last!.node + 1)...].reduce(0.0) { $0 + Double($1.multiplyAdds) }
         let full = rows.reduce(0.0) { $0 + Double($1.multiplyAdds) }
         return incremental > 0 ? full / incremental : 1
     }
@@ -73,6 +77,14 @@ public final class IncrementalOcclusion {
     /// and the small per-layer runs cost about a third of the work saved (measured on zfnet-mini
     /// and ZFNet, docs/performance.md).
     public static let worthwhile = 1.5
+
+    /// Layers that keep positions, run in the same piece as the layer before them.
+    static func keepsPositions(_ layer: Layer) -> Bool {
+        switch layer {
+        case .relu, .tanh, .lrn, .dropout: true
+        case .conv, .maxpool, .avgpool, .fc, .softmax, .concat: false
+        }
+    }
 
     /// Whether `graph` can be occluded incrementally while tracking `layer`.
     public static func supports(_ graph: Graph, layer: Int) -> Bool { cut(graph).map { layer < $0 } ?? false }
@@ -92,9 +104,11 @@ public final class IncrementalOcclusion {
 
     /// Nil when the graph is not a chain this engine recomputes (`supports`).
     /// - Parameters:
+    ///   - layer: the layer whose strongest map `run` tracks (a piece ends there).
     ///   - patch: the occluder's side and `stride` its step, in input pixels (the windows are sized for them).
-    public init?(graph: Graph, backend: any Backend, batch: Int, weights: [String: (shape: [Int], values: [Float])], patch: Int, stride: Int) throws {
-        guard let cut = Self.cut(graph) else { return nil }
+    public init?(graph: Graph, backend: any Backend, batch: Int, weights: [String: (shape: [Int], values: [Float])], patch: Int, stride: Int,
+                 tracking layer: Int) throws {
+        guard let cut = Self.cut(graph), layer < cut else { return nil }
         self.graph = graph
         self.batch = batch
         // The largest field of each layer over the occluder's positions.
@@ -109,11 +123,15 @@ public final class IncrementalOcclusion {
         }
         self.occlusion = grid
         var pieces: [Piece] = []
-        for i in 0..<cut {
+        var i = 0
+        while i < cut {
+            // The group: node i, then the nodes after it that keep positions, up to the tracked layer.
+            var last = i
+            while last + 1 < cut, last != layer, Self.keepsPositions(graph.nodes[last + 1].layer) { last += 1 }
             let node = graph.nodes[i]
             let input = i == 0 ? graph.input : graph.nodes[i - 1].shape!
-            let output = node.shape!
-            guard largest[i].rows > 0 else { return nil }
+            let output = graph.nodes[last].shape!
+            guard largest[last].rows > 0 else { return nil }
             var kernel = (1, 1), step = (1, 1), pad = (0, 0), outside: Float = 0
             var overrides: [String: String] = [:]
             switch node.layer {
@@ -126,16 +144,20 @@ public final class IncrementalOcclusion {
                 outside = -Float.greatestFiniteMagnitude
             default: break
             }
-            let window = (min(largest[i].rows, output.height), min(largest[i].columns, output.width))
+            let window = (min(largest[last].rows, output.height), min(largest[last].columns, output.width))
             let crop = ((window.0 - 1) * step.0 + kernel.0, (window.1 - 1) * step.1 + kernel.1)
+            // Dropout is the identity at inference: left out of the piece (a piece of only dropout passes the patch through).
+            let members = (i...last).filter { k in if case .dropout = graph.nodes[k].layer { false } else { true } }
             var runner: BatchRunner?
-            if case .dropout = node.layer {} else {
-                let piece = try Self.network("\(graph.name)-\(node.name)", input: .chw(input.channels, crop.0, crop.1),
-                                             lines: Self.layerLine(node, overrides: overrides))
+            if !members.isEmpty {
+                let lines = members.map { Self.layerLine(graph.nodes[$0], overrides: $0 == i ? overrides : [:]) }.joined()
+                let piece = try Self.network("\(graph.name)-\(node.name)", input: .chw(input.channels, crop.0, crop.1), lines: lines)
                 let names = Set(piece.namedParameters().map(\.name))
-                runner = try BatchRunner(graph: piece, backend: backend, batch: batch, keeping: [0], weights: weights.filter { names.contains($0.key) })
+                runner = try BatchRunner(graph: piece, backend: backend, batch: batch, keeping: [members.count - 1],
+                                         weights: weights.filter { names.contains($0.key) })
             }
-            pieces.append(Piece(node: i, runner: runner, kernel: kernel, stride: step, pad: pad, outside: outside, window: window, crop: crop))
+            pieces.append(Piece(first: i, node: last, runner: runner, kernel: kernel, stride: step, pad: pad, outside: outside, window: window, crop: crop))
+            i = last + 1
         }
         self.pieces = pieces
         let tailGraph = try Self.network("\(graph.name)-tail", input: graph.nodes[cut - 1].shape!,
@@ -157,8 +179,8 @@ public final class IncrementalOcclusion {
     public func run(_ input: AnalysisInput, layer: Int, fill: OccluderFill = .grey,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Occlusion {
         guard let labels = input.labels else { throw SweepError("occlusion needs the images' labels") }
-        let cut = pieces.count
-        precondition(layer < cut, "the tracked layer is recomputed incrementally")
+        let cut = pieces.last!.node + 1
+        precondition(pieces.contains { $0.node == layer }, "the engine was made tracking another layer")
         var result = occlusion
         let positions = result.rows * result.columns, total = input.count * positions
         let activations = try base.outputs(input.images, count: input.count, nodes: Array(0..<cut))
@@ -182,7 +204,7 @@ public final class IncrementalOcclusion {
             var patches = try occludedInput(input, chunk.map { ($0 / positions, $0 % positions) }, fill: fill)
             var tracked: [Patch] = []
             for piece in pieces {
-                patches = try recompute(piece, from: patches, bases: images.map { slice(piece.node - 1, $0) })
+                patches = try recompute(piece, from: patches, bases: images.map { slice(piece.first - 1, $0) })
                 if piece.node == layer { tracked = patches }
             }
             let probabilities = try tailProbabilities(patches, bases: images.map { slice(cut - 1, $0) }, shape: graph.nodes[cut - 1].shape!)
@@ -229,10 +251,10 @@ public final class IncrementalOcclusion {
     /// activations (or the image) with the previous layer's patch over them.
     func recompute(_ piece: Piece, from previous: [Patch], bases: [ArraySlice<Float>]) throws -> [Patch] {
         guard let runner = piece.runner else { return previous }
-        let node = graph.nodes[piece.node]
-        let input = piece.node == 0 ? graph.input : graph.nodes[piece.node - 1].shape!
+        let node = graph.nodes[piece.first]
+        let input = piece.first == 0 ? graph.input : graph.nodes[piece.first - 1].shape!
         let (c, h, w) = (input.channels, input.height, input.width)
-        let output = node.shape!
+        let output = graph.nodes[piece.node].shape!
         let (cr, cc) = piece.crop
         var crops = [Float](repeating: 0, count: previous.count * c * cr * cc)
         var windows: [(top: Int, left: Int)] = []
@@ -248,7 +270,7 @@ public final class IncrementalOcclusion {
             let (y0, x0) = (top * piece.stride.0 - piece.pad.0, left * piece.stride.1 - piece.pad.1)
             Self.fillCrop(&crops, at: k * c * cr * cc, base: bases[k], patch: before, input: (c, h, w), crop: (cr, cc), origin: (y0, x0), outside: piece.outside)
         }
-        let values = try runner.outputs(crops, count: previous.count, nodes: [0])[0]
+        let values = try runner.outputs(crops, count: previous.count, nodes: [runner.graph.nodes.count - 1])[0]
         let size = output.channels * piece.window.rows * piece.window.columns
         return windows.enumerated().map { k, o in
             Patch(top: o.top, left: o.left, rows: piece.window.rows, columns: piece.window.columns, values: Array(values[(k * size)..<((k + 1) * size)]))

@@ -125,7 +125,8 @@ struct OccludeCommand: StrataSubcommand {
         if full { return (nil, "--full") }
         if world.isDistributed { return (nil, "spread over \(world.size) ranks") }
         guard IncrementalOcclusion.supports(graph, layer: layer),
-              let engine = try IncrementalOcclusion(graph: graph, backend: try network.backend, batch: batch, weights: weights, patch: patch, stride: stride) else {
+              let engine = try IncrementalOcclusion(graph: graph, backend: try network.backend, batch: batch, weights: weights, patch: patch, stride: stride,
+                                                    tracking: layer) else {
             return (nil, "a network the incremental path does not recompute (branches or average pooling)")
         }
         let predicted = engine.predictedSpeedUp

@@ -36,18 +36,21 @@ struct IncrementalOcclusionTests {
         return AnalysisInput(raw: randomImages(count, c * h * w), count: count, labels: Array((0..<count).map { $0 % 3 }), names: [], rule: rule)
     }
 
-    @Test(arguments: [(3, 2), (5, 3), (4, 4), (1, 1)])
-    func theMapsEqualTheFullForwardPasses(patch: Int, stride: Int) throws {
+    /// Occluder sizes and strides, and the tracked layer: t2 (the end of a piece: conv, tanh) or r1
+    /// (inside one: c1, r1 | n1).
+    @Test(arguments: [(3, 2, 5), (5, 3, 5), (4, 4, 1), (1, 1, 5), (3, 2, 1)])
+    func theMapsEqualTheFullForwardPasses(patch: Int, stride: Int, tracked: Int) throws {
         let graph = try compile(Self.spec)
         let weights = randomWeights(graph)
         let images = input(graph, count: 2)
-        let tracked = 5   // t2
         let full = try Occlusion.run(images, runner: BatchRunner(graph: graph, backend: CPUBackend(), batch: 16, keeping: [tracked, graph.nodes.count - 1],
                                                                   weights: weights),
                                      layer: tracked, patch: patch, stride: stride, fill: .grey)
         let cut = try #require(IncrementalOcclusion.cut(graph))
         #expect(cut == 7, "f1 is the first layer that mixes every position")
-        let engine = try #require(try IncrementalOcclusion(graph: graph, backend: CPUBackend(), batch: 16, weights: weights, patch: patch, stride: stride))
+        let engine = try #require(try IncrementalOcclusion(graph: graph, backend: CPUBackend(), batch: 16, weights: weights, patch: patch, stride: stride,
+                                                           tracking: tracked))
+        #expect(engine.pieces.map(\.node).contains(tracked), "a piece ends at the tracked layer")
         let fast = try engine.run(images, layer: tracked, fill: .grey)
         #expect(fast.strongestMap == full.strongestMap)
         #expect(fast.probability.count == full.probability.count)
