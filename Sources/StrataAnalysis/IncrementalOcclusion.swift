@@ -80,10 +80,7 @@ public final class IncrementalOcclusion {
 
     /// Layers that keep positions, run in the same piece as the layer before them.
     static func keepsPositions(_ layer: Layer) -> Bool {
-        switch layer {
-        case .relu, .tanh, .lrn, .dropout: true
-        case .conv, .maxpool, .avgpool, .fc, .softmax, .concat: false
-        }
+        if case .kept = layer.positions { true } else { false }
     }
 
     /// Whether `graph` can be occluded incrementally while tracking `layer`.
@@ -134,15 +131,14 @@ public final class IncrementalOcclusion {
             guard largest[last].rows > 0 else { return nil }
             var kernel = (1, 1), step = (1, 1), pad = (0, 0), outside: Float = 0
             var overrides: [String: String] = [:]
-            switch node.layer {
-            case .conv(let l):
-                (kernel, step, pad) = ((l.kernel.h, l.kernel.w), (l.stride.h, l.stride.w), (l.pad.h, l.pad.w))
+            if case .window(let k, let s, let p) = node.layer.positions {
+                (kernel, step, pad) = ((k.h, k.w), (s.h, s.w), (p.h, p.w))
                 overrides = ["pad": "0"]
-            case .maxpool(let l):
-                (kernel, step, pad) = ((l.window.kernel.h, l.window.kernel.w), (l.window.stride.h, l.window.stride.w), (l.window.pad.h, l.window.pad.w))
-                overrides = ["pad": "0", "ceil": "false"]
+            }
+            // Max-pooling: padding never wins, and the crop's size gives the window count exactly.
+            if case .maxpool = node.layer {
+                overrides["ceil"] = "false"
                 outside = -Float.greatestFiniteMagnitude
-            default: break
             }
             let window = (min(largest[last].rows, output.height), min(largest[last].columns, output.width))
             let crop = ((window.0 - 1) * step.0 + kernel.0, (window.1 - 1) * step.1 + kernel.1)

@@ -118,19 +118,12 @@ public enum ReceptiveField {
             guard case .node(let i) = value else { return (r, c) }
             let n = graph.nodes[i]
             var (r, c) = (r, c)
-            switch n.layer {
-            case .conv(let l):
-                (r, c) = (span(r, l.kernel.h, l.stride.h, l.pad.h), span(c, l.kernel.w, l.stride.w, l.pad.w))
-            case .maxpool(let l):
-                (r, c) = (span(r, l.window.kernel.h, l.window.stride.h, l.window.pad.h), span(c, l.window.kernel.w, l.window.stride.w, l.window.pad.w))
-            case .avgpool(let l):
-                (r, c) = (span(r, l.window.kernel.h, l.window.stride.h, l.window.pad.h), span(c, l.window.kernel.w, l.window.stride.w, l.window.pad.w))
-            case .fc, .softmax:
+            switch n.layer.positions {
+            case .window(let k, let s, let p): (r, c) = (span(r, k.h, s.h, p.h), span(c, k.w, s.w, p.w))
+            case .mixed:
                 whole = true
                 return nil
-            // Positions kept: across channels (LRN, concat) or elementwise. No default: a new
-            // layer type must say here what it does to positions, or the switch does not compile.
-            case .lrn, .relu, .tanh, .dropout, .concat: break
+            case .kept: break
             }
             var union: ((Int, Int), (Int, Int))?
             for input in n.inputs {

@@ -65,19 +65,13 @@ public enum ProjectiveField {
         guard case .window(let r, let c) = input, let shape = node.shape, shape.isFeatureMap else {
             return input == .none ? .none : .all
         }
-        func window(_ k: (h: Int, w: Int), _ s: (h: Int, w: Int), _ p: (h: Int, w: Int)) -> Region {
+        switch node.layer.positions {
+        case .window(let k, let s, let p):
             guard let rows = reach(r, kernel: k.h, stride: s.h, pad: p.h, length: shape.height),
                   let columns = reach(c, kernel: k.w, stride: s.w, pad: p.w, length: shape.width) else { return .none }
             return .window(rows: rows, columns: columns)
-        }
-        switch node.layer {
-        case .conv(let l): return window(l.kernel, l.stride, l.pad)
-        case .maxpool(let l): return window(l.window.kernel, l.window.stride, l.window.pad)
-        case .avgpool(let l): return window(l.window.kernel, l.window.stride, l.window.pad)
-        case .fc, .softmax: return .all
-        // Positions kept: across channels (LRN, concat) or elementwise. No default: a new layer
-        // type must say here what it does to positions, or the switch does not compile.
-        case .lrn, .relu, .tanh, .dropout, .concat: return input
+        case .mixed: return .all
+        case .kept: return input
         }
     }
 }
