@@ -108,6 +108,21 @@ public final class Canvas {
         self.cr = cr
         self.width = width
         self.height = height
+        Self.setFontOptions(cr)
+    }
+
+    /// Every text is drawn and measured with the same font options, set here rather than taken
+    /// from the surface or fontconfig's defaults: unhinted metrics (as PDF and SVG measure, so a
+    /// PNG's text sits where `TextLayout` measured it), no hinting, grey antialiasing. A figure's
+    /// pixels are then a function of the figure alone, not of what the process drew before.
+    static func setFontOptions(_ cr: OpaquePointer) {
+        let options = cairo_font_options_create()
+        defer { cairo_font_options_destroy(options) }
+        cairo_font_options_set_hint_metrics(options, CAIRO_HINT_METRICS_OFF)
+        cairo_font_options_set_hint_style(options, CAIRO_HINT_STYLE_NONE)
+        cairo_font_options_set_antialias(options, CAIRO_ANTIALIAS_GRAY)
+        cairo_font_options_set_subpixel_order(options, CAIRO_SUBPIXEL_ORDER_DEFAULT)
+        cairo_set_font_options(cr, options)
     }
 
     func setColour(_ c: Colour) { cairo_set_source_rgba(cr, c.r, c.g, c.b, c.a) }

@@ -39,11 +39,7 @@ public enum TextLayout {
             cairo_destroy(cr)
             cairo_surface_destroy(surface)
         }
-        // Unhinted metrics, as PDF and SVG measure (a PNG, drawn at 2 pixels a point, is within a few tenths of a point).
-        let options = cairo_font_options_create()
-        defer { cairo_font_options_destroy(options) }
-        cairo_font_options_set_hint_metrics(options, CAIRO_HINT_METRICS_OFF)
-        cairo_set_font_options(cr, options)
+        Canvas.setFontOptions(cr!)
         cairo_select_font_face(cr, Canvas.fontFamily, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(cr, size)
         return body { s in

@@ -224,7 +224,9 @@ struct MPITests {
         // Over ranks occlude takes the full path; --full makes one rank take it too, so the files match bit for bit.
         let occlude = ["occlude", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "7", "--batch", "8", "--patch", "2", "--stride", "1", "--full"]
         for (args, files) in [(sweep, ["sweep.csv", "summary.csv", "translate-x.png"]), (occlude, ["probability.npy", "top_class.npy", "activation.npy", "strongest_map.npy", "occlusion.png"])] {
-            let one = strata(args + ["--out", d + "/one-" + args[0]])
+            // One rank is a process of its own, as each of the two is (not this test process, whose
+            // other tests draw and compute alongside), with the ranks' one thread.
+            let one = try strataProcess(args + ["--out", d + "/one-" + args[0]], environment: ["STRATA_THREADS": "1"])
             #expect(one.status == 0, "\(one.errors)")
             let (two, _) = try mpirun(2, args + ["--out", d + "/two-" + args[0]])
             #expect(two.status == 0, "\(two.errors)")
