@@ -31,10 +31,13 @@ public struct OcclusionFigure: Drawing {
     public var clipPercent: Double
     /// The projection rule's name, e.g. `deconvnet`.
     public var rule: String
+    /// How the maps were approximated and how far they were measured from exact, when they were
+    /// (a caption line; nil for exact maps).
+    public var approximation: String?
 
     public init(occlusion: Occlusion, input: AnalysisInput, shape: TensorShape, shown: Int, projections: [[Float]]?,
                 fields: [(top: Int, left: Int, height: Int, width: Int)], network: String, layer: String, checkpoint: String,
-                fill: OccluderFill, scale: HeatmapScale, clipPercent: Double, rule: String = "deconvnet") {
+                fill: OccluderFill, scale: HeatmapScale, clipPercent: Double, rule: String = "deconvnet", approximation: String? = nil) {
         self.occlusion = occlusion
         self.input = input
         self.shape = shape
@@ -48,6 +51,7 @@ public struct OcclusionFigure: Drawing {
         self.scale = scale
         self.clipPercent = clipPercent
         self.rule = rule
+        self.approximation = approximation
     }
 
     // Layout, in points.
@@ -130,7 +134,7 @@ extension OcclusionFigure {
                 + (clipPercent > 0 ? "the largest \(Ticks.short(clipPercent))% of magnitudes clipped in (b) and (c)" : "nothing clipped") + "; (d) unclipped.",
             "(c): the \(rule) projection of the unoccluded image's largest activation in its strongest map\(channels), on a diverging map "
                 + "centred on 0 (white); dashed: that activation's receptive field.",
-        ]
+        ] + (approximation.map { ["Maps (b), (d), (e): \($0)."] } ?? [])
     }
 
     /// The occluder position where image `i`'s true class is least probable (the first on ties).

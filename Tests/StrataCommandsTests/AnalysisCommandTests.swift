@@ -142,6 +142,19 @@ struct AnalysisCommandTests {
         #expect(whole.status == 0 && whole.output.contains("full"), "\(whole.errors)")
         let (fast, slow) = (try NumpyArray.readFloats(path: d + "/occ-incremental/probability.npy"), try NumpyArray.readFloats(path: d + "/occ-full/probability.npy"))
         #expect(fast.shape == slow.shape && zip(fast.values, slow.values).allSatisfy { abs($0 - $1) < 1e-5 })
+        // --approximate states its bound and measures itself against the exact maps of --verify images.
+        let rough = strata("occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--limit", "5", "--patch", "2", "--stride", "1",
+                           "--show", "1", "--approximate", "0.5", "--drill-step", "2", "--verify", "2", "--out", d + "/occ-approximate")
+        #expect(rough.status == 0, "\(rough.errors)")
+        #expect(rough.output.contains("τ = 0.5") && rough.output.contains("drill-down computed"), "\(rough.output)")
+        #expect(rough.output.contains("measured on 2 images against the exact maps: top class the same at "), "\(rough.output)")
+        let roughRecord = try String(contentsOfFile: d + "/occ-approximate/run.json", encoding: .utf8)
+        #expect(roughRecord.contains("\"measured\": \"on 2 images against the exact maps") && roughRecord.contains("approximate (Krypton)"), "\(roughRecord)")
+        for (arguments, message) in [(["--approximate", "1.5"], "--approximate takes τ in (0, 1]"), (["--approximate", "0.5", "--full"], "--full and --approximate"),
+                                     (["--approximate", "0.5", "--drill-threshold", "2"], "--drill-threshold is a difference of probabilities")] {
+            let bad = strata(["occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--out", d + "/x"] + arguments)
+            #expect(bad.status == 2 && bad.errors.contains(message), "\(bad.errors)")
+        }
         let tooMany = strata("occlude", d + "/tiny.yaml", "--weights", d + checkpoint, "--data", d + "/data", "--show", "25", "--out", d + "/x")
         #expect(tooMany.status == 2 && tooMany.errors.contains("--show must be between 0 and 24"), "\(tooMany.errors)")
     }
