@@ -44,7 +44,8 @@ struct ExportCommand: StrataSubcommand {
         let compiler = Compiler()
         let graph: Graph
         do { graph = try compiler.shapedGraph(path: spec) } catch { return emit(error, sources: compiler.sources, errors: &errors) }
-        return CommandSupport.run(errors: &errors) {
+        var located = ""   // a layer with no ONNX form, rendered with its source line once `run` hands `errors` back
+        let status = CommandSupport.run(errors: &errors) {
             let file = try Safetensors.read(path: weights)
             try Weights.check(file, path: weights, graph: graph)
             let choice = mean.map(MeanChoice.init(argument:))
@@ -54,11 +55,12 @@ struct ExportCommand: StrataSubcommand {
                                                     meanDescription: rule.description, classes: try Checkpoint.classNames(file, path: weights))
             let outputs = try layers.map { try CommandSupport.layers($0, in: graph) } ?? [graph.nodes.count - 1]
             let model: Onnx_ModelProto
-            do {
+            do throws(DiagnosticError) {
                 model = try ONNXExport.model(graph: graph, parameters: file.parameterTensors, contract: contract, outputs: outputs,
                                              producerVersion: StrataCommand.configuration.version)
             } catch {
-                return emit(error, sources: compiler.sources, errors: &errors)
+                located = DiagnosticRenderer(sources: compiler.sources).render(error.diagnostics)
+                return 1
             }
             try ONNXExport.write(model, to: onnx)
             let parameters = model.graph.initializer.filter { $0.name != ONNXExport.meanName }.reduce(0) { $0 + $1.dims.reduce(1, *) }
@@ -67,5 +69,7 @@ struct ExportCommand: StrataSubcommand {
             output.write("outputs: \(outputs.map { "\(graph.nodes[$0].name) \(graph.nodes[$0].shape!.batchedDescription)" }.joined(separator: ", "))\n")
             return 0
         }
+        errors.write(located)
+        return status
     }
 }

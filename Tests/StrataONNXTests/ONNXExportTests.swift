@@ -226,7 +226,7 @@ struct ONNXPoolingTests {
             Issue.record("the export did not fail")
         } catch {
             // Both layers are reported, each at its `ceil`.
-            #expect(error.diagnostics.map(\.location?.description) == ["t.yaml:5:58", "t.yaml:6:58"], "\(error)")
+            #expect(error.diagnostics.map(\.location?.description) == ["t.yaml:5:64", "t.yaml:6:64"], "\(error)")
             #expect(error.diagnostics[0].message.hasPrefix("avgpool 'p' has no exact ONNX form: with 'ceil' and 'pad' (1)"), "\(error)")
             #expect(error.diagnostics[0].message.hasSuffix("use 'pad: 0' or 'ceil: false'"))
         }
