@@ -7,12 +7,13 @@ extension ONNXExport.InputContract {
         let (c, h, w) = (graph.input.channels, graph.input.height, graph.input.width)
         let channels = c == 3 ? "channels R, G, B" : c == 1 ? "one grey channel" : "\(c) channels"
         var text = "raw pixels scaled to [0, 1], float32, NCHW (N×\(c)×\(h)×\(w)), \(channels)"
-        if stored.height != h || stored.width != w {
+        let cropped = stored.height != h || stored.width != w
+        if cropped {
             text += "; each image is first brought to its stored size \(stored.height)×\(stored.width) (resized so the shorter side covers it, "
                 + "then centre-cropped), and the model takes its centre \(h)×\(w)"
         }
         text += mean == nil ? "; nothing is subtracted (\(meanDescription))"
-            : "; the model subtracts the mean image itself (\(meanDescription), its centre \(h)×\(w); initializer '\(ONNXExport.meanName)')"
+            : "; the model subtracts the mean image itself (\(meanDescription)\(cropped ? ", its centre \(h)×\(w)" : ""); initializer '\(ONNXExport.meanName)')"
         return text
     }
 
