@@ -12,7 +12,7 @@ extension ONNXExport.InputContract {
             text += "; each image is first brought to its stored size \(stored.height)×\(stored.width) (resized so the shorter side covers it, "
                 + "then centre-cropped), and the model takes its centre \(h)×\(w)"
         }
-        text += mean == nil ? "; nothing is subtracted (\(meanDescription))"
+        text += mean == nil ? "; the model subtracts no mean (\(noMeanReason))"
             : "; the model subtracts the mean image itself (\(meanDescription)\(cropped ? ", its centre \(h)×\(w)" : ""); initializer '\(ONNXExport.meanName)')"
         return text
     }
@@ -27,7 +27,7 @@ extension ONNXExport.InputContract {
             ("strata.input.range", "[0, 1]"),
             ("strata.input.stored_size", "\(stored.channels)×\(stored.height)×\(stored.width)"),
             ("strata.input.crop", stored.height == h && stored.width == w ? "none (stored at the input size)" : "centre \(h)×\(w)"),
-            ("strata.input.mean", mean == nil ? "none: \(meanDescription)" : "subtracted inside the model: \(meanDescription)"),
+            ("strata.input.mean", mean == nil ? "none (\(noMeanReason))" : "subtracted inside the model: \(meanDescription)"),
         ]
         if let classes { props.append(("strata.classes", JSONValue.strings(classes).text(.minimal))) }
         props.append(("strata.outputs", outputs.map { "\(graph.nodes[$0].name) (\(graph.nodes[$0].op)) \(graph.nodes[$0].shape!.batchedDescription)" }
@@ -35,5 +35,10 @@ extension ONNXExport.InputContract {
         props.append(("strata.network", graph.name))
         props.append(("strata.spec", graph.file))
         return props
+    }
+
+    /// Why nothing is subtracted: the input rule's "nothing (--mean none)" without its "nothing".
+    private var noMeanReason: String {
+        meanDescription.hasPrefix("nothing (") && meanDescription.hasSuffix(")") ? String(meanDescription.dropFirst(9).dropLast()) : meanDescription
     }
 }

@@ -51,11 +51,13 @@ extension Onnx_TensorProto {
         self.name = name
         self.dims = dims.map(Int64.init)
         dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        rawData = values.withUnsafeBufferPointer { buffer in
-            var data = Data(capacity: buffer.count * 4)
-            for v in buffer { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-            return data
-        }
+        let littleEndian = 1.littleEndian == 1
+        rawData = littleEndian ? values.withUnsafeBytes { Data($0) }   // the bytes as they are: a plain copy of 233 MiB for AlexNet
+            : values.withUnsafeBufferPointer { buffer in
+                var data = Data(capacity: buffer.count * 4)
+                for v in buffer { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+                return data
+            }
     }
 
     /// The values of a float32 tensor written with `raw_data` (or `float_data`).

@@ -155,7 +155,7 @@ struct ONNXGraphTests {
         let model = try roundTrip(try shipped("zfnet-mini"), contract: noMean)
         #expect(!model.graph.node.contains { $0.opType == "Sub" } && !model.graph.initializer.contains { $0.name == "input/mean" })
         let metadata = Dictionary(uniqueKeysWithValues: model.metadataProps.map { ($0.key, $0.value) })
-        #expect(metadata["strata.input.mean"] == "none: nothing (--mean none)")
+        #expect(metadata["strata.input.mean"] == "none (--mean none)")
         #expect(metadata["strata.classes"] == nil)
     }
 
