@@ -2,7 +2,6 @@ import Foundation
 import StrataDiagnostics
 import StrataIR
 import StrataONNX
-import SwiftProtobuf
 import Testing
 
 /// The package root, found from this file's path (Tests/StrataONNXTests/ONNXExportTests.swift).
