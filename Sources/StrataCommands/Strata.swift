@@ -17,7 +17,7 @@ public struct StrataCommand: ParsableCommand {
         abstract: "A declarative network compiler: YAML specs -> checked graph IR -> CPU and OpenCL kernels; the ZF paper's analyses as commands.",
         discussion: "Exit status: 0 on success, 1 when the spec has errors, 2 on a usage error.",
         version: "0.1.0",
-        subcommands: [Check.self, Compile.self, Init.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self,
+        subcommands: [Check.self, Compile.self, Init.self, ExportCommand.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self,
                       SweepCommand.self, OccludeCommand.self, DeconvCommand.self, FiltersCommand.self, EvolveCommand.self,
                       CorrespondCommand.self, ReportCommand.self, DevicesCommand.self, TuneCommand.self, ExperimentCommand.self, ProbeCommand.self,
                       RobustnessCommand.self])
