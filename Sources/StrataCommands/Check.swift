@@ -74,15 +74,7 @@ enum SummaryFormat {
     }
 
     /// 60965224 → "60,965,224".
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
+    static func grouped(_ n: Int) -> String { AttributeText.grouped(n) }
 
     static func mebibytes(_ bytes: Int) -> String {
         let mib = Double(bytes) / 1_048_576

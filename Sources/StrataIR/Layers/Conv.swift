@@ -77,6 +77,7 @@ public struct Conv: LayerDefinition, Equatable {
 
     public var layer: Layer { .conv(self) }
     public var diagramAttributes: [String]? { ["filters", "kernel", "stride", "groups"] }
+    public var channelGroups: Int { groups }
 
     public var filterParameters: [String] { ["weight"] }
 
