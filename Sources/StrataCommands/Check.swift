@@ -28,8 +28,10 @@ struct Check: StrataSubcommand {
         do {
             graph = try compiler.shapedGraph(path: spec)
         } catch {
+            CommandSupport.warn(compiler.loader, errors: &errors)
             return emit(error, sources: compiler.sources, errors: &errors)
         }
+        CommandSupport.warn(compiler.loader, errors: &errors)
         let summary = NetworkSummary(graph)
         output.write(json ? SummaryFormat.json(summary, batch: batch) : SummaryFormat.table(summary, file: spec, batch: batch))
         return 0

@@ -51,6 +51,7 @@ struct SpecDocument {
 
     /// Reads the top-level keys (the caller finishes the reader).
     static func read(_ r: inout AttributeReader, into doc: inout SpecDocument, bag: inout DiagnosticBag) {
+        _ = r.int("version", default: SpecVersion.unversioned, in: 1...SpecVersion.current, doc: SpecVersion.keyDoc)
         let name = r.string("name", optional: true, doc: "the network's name (a variant inherits its base's); it names output folders")
         if let entry = r.entries[key: "name"], name != nil || entry.value.isNull {
             let n = name ?? Located("", at: r.location)

@@ -74,8 +74,9 @@ public struct Experiment {
         do { bytes = try SpecLoader.readFromDisk(path) } catch {
             throw DiagnosticError(.error("cannot read experiment '\(path)': \((error as? FileError)?.reason ?? "\(error)")", at: nil))
         }
-        let (text, root) = try YAMLReader.parse(bytes: bytes, file: path)
+        let (text, parsed) = try YAMLReader.parse(bytes: bytes, file: path)
         loader.remember(text, file: path)
+        let root = loader.upgrade(parsed)
         var bag = DiagnosticBag()
         guard let entries = root.mapping else {
             throw DiagnosticError(.error("an experiment must be a mapping with 'name', 'base', 'data' and 'rows', got \(root.shortDescription)", at: root.location))
@@ -111,6 +112,7 @@ public struct Experiment {
     /// Reads the top-level keys (the caller finishes the reader).
     static func readHeader(_ r: inout AttributeReader) -> Header {
         var h = Header()
+        _ = r.int("version", default: SpecVersion.unversioned, in: 1...SpecVersion.current, doc: SpecVersion.keyDoc)
         h.name = r.string("name", doc: "the experiment's name; its output goes to runs/NAME unless `--out` says otherwise")
         if let name = h.name, let problem = FileName.problem(name.value) {
             r.report("'name' of the experiment, '\(name.value)', cannot be used: \(problem) (it names the default output folder runs/NAME)", at: name.location)
