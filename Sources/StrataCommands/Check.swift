@@ -28,8 +28,10 @@ struct Check: StrataSubcommand {
         do {
             graph = try compiler.shapedGraph(path: spec)
         } catch {
+            CommandSupport.warn(compiler.loader, errors: &errors)
             return emit(error, sources: compiler.sources, errors: &errors)
         }
+        CommandSupport.warn(compiler.loader, errors: &errors)
         let summary = NetworkSummary(graph)
         output.write(json ? SummaryFormat.json(summary, batch: batch) : SummaryFormat.table(summary, file: spec, batch: batch))
         return 0
@@ -74,15 +76,7 @@ enum SummaryFormat {
     }
 
     /// 60965224 → "60,965,224".
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
+    static func grouped(_ n: Int) -> String { AttributeText.grouped(n) }
 
     static func mebibytes(_ bytes: Int) -> String {
         let mib = Double(bytes) / 1_048_576

@@ -18,14 +18,27 @@ enum CommandSupport {
     /// Compiles a spec to a shaped graph, printing located diagnostics on failure.
     static func graph(_ path: String, errors: inout some TextOutputStream) -> (Graph, NetworkSpec)? {
         let compiler = Compiler()
+        let spec: NetworkSpec
         do {
-            let spec = try compiler.spec(path: path)
-            let graph = try ShapeInference.infer(GraphBuilder.build(spec))
-            return (graph, spec)
+            spec = try compiler.spec(path: path)
+        } catch {
+            warn(compiler.loader, errors: &errors)
+            _ = emit(error, sources: compiler.sources, errors: &errors)
+            return nil
+        }
+        warn(compiler.loader, errors: &errors)
+        do {
+            return (try ShapeInference.infer(GraphBuilder.build(spec)), spec)
         } catch {
             _ = emit(error, sources: compiler.sources, errors: &errors)
             return nil
         }
+    }
+
+    /// Prints what loading changed in files written for an older version of the spec language
+    /// (`SpecLoader.warnings`), each with its source line.
+    static func warn(_ loader: SpecLoader, errors: inout some TextOutputStream) {
+        if !loader.warnings.isEmpty { errors.write(DiagnosticRenderer(sources: loader.sources).render(loader.warnings)) }
     }
 
     /// Runs `body`, turning `CommandError`, `FormatError` and `DiagnosticError` into messages and exit 1.

@@ -61,7 +61,14 @@ struct Compile: StrataSubcommand {
     func execute(output: inout some TextOutputStream, errors: inout some TextOutputStream) throws -> Int32 {
         let compiler = Compiler()
         do {
-            let resolved = try compiler.spec(path: spec)
+            let resolved: NetworkSpec
+            do {
+                resolved = try compiler.spec(path: spec)
+            } catch {
+                CommandSupport.warn(compiler.loader, errors: &errors)
+                throw error
+            }
+            CommandSupport.warn(compiler.loader, errors: &errors)
             if stopAfter == .spec {
                 output.write(SpecPrinter.print(resolved))
                 return 0

@@ -45,9 +45,11 @@ struct ExperimentCommand: StrataSubcommand {
         do {
             experiment = try Experiment.load(path: file, loader: loader)
         } catch {
+            CommandSupport.warn(loader, errors: &errors)
             errors.write(DiagnosticRenderer(sources: loader.sources).render(error.diagnostics))
             return 1
         }
+        CommandSupport.warn(loader, errors: &errors)
         let live = errors is StandardStream
         var collected = ""
         defer { if !live { errors.write(collected) } }

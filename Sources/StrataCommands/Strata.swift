@@ -20,7 +20,7 @@ public struct StrataCommand: ParsableCommand {
         subcommands: [Check.self, Compile.self, Init.self, ExportCommand.self, Features.self, Grad.self, Bench.self, Train.self, Eval.self,
                       SweepCommand.self, OccludeCommand.self, DeconvCommand.self, FiltersCommand.self, EvolveCommand.self,
                       CorrespondCommand.self, ReportCommand.self, DevicesCommand.self, TuneCommand.self, ExperimentCommand.self, ProbeCommand.self,
-                      RobustnessCommand.self])
+                      RobustnessCommand.self, SchemaCommand.self, DrawCommand.self, UpgradeCommand.self])
 
     public init() {}
 }

@@ -1,4 +1,5 @@
-/// Stable, diffable text forms of the IR, for `strata compile --stop-after ir|shapes` and `--emit dot`.
+/// Stable, diffable text forms of the IR, for `strata compile --stop-after ir|shapes`, and (`GraphPrinter+DOT.swift`)
+/// the Graphviz picture of `--emit dot` and `strata draw`.
 ///
 ///     graph alexnet
 ///       %input: (N, 3, 227, 227)
@@ -16,29 +17,5 @@ public enum GraphPrinter {
             out += line + "\n"
         }
         return out
-    }
-
-    /// A Graphviz graph: one box per layer with its op, attributes and shape.
-    public static func dot(_ graph: Graph) -> String {
-        // Names are escaped; `\n` between the parts is DOT's line break inside a label.
-        func escape(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
-        func label(_ parts: [String]) -> String { "\"" + parts.map(escape).joined(separator: "\\n") + "\"" }
-        var out = "digraph \"\(escape(graph.name))\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n"
-        out += "  \"input\" [label=\(label(["input", graph.input.compactDescription])), shape=oval];\n"
-        for node in graph.nodes {
-            var op = node.op
-            let definition = node.layer.definition
-            let attributes = definition.attributeList.filter { definition.diagramAttributes?.contains($0.0) ?? true }
-            if !attributes.isEmpty { op += " " + attributes.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
-            var parts = [node.name, op]
-            if let shape = node.shape { parts.append(shape.compactDescription) }
-            out += "  \"\(escape(node.name))\" [label=\(label(parts))];\n"
-        }
-        for node in graph.nodes {
-            for input in node.inputs {
-                out += "  \"\(escape(graph.name(of: input)))\" -> \"\(escape(node.name))\";\n"
-            }
-        }
-        return out + "}\n"
     }
 }

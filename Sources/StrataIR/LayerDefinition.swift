@@ -38,6 +38,10 @@ public protocol LayerDefinition: Sendable {
     /// `attributeList` unless the layer picks (conv: filters, kernel, stride, groups).
     var diagramAttributes: [String]? { get }
 
+    /// Independent groups along channels (conv's `groups`: each group of outputs reads only its own
+    /// share of the input channels); 1 for the rest. A diagram draws one box per group.
+    var channelGroups: Int { get }
+
     /// This definition wrapped in the `Layer` enum.
     var layer: Layer { get }
 
@@ -51,6 +55,7 @@ extension LayerDefinition {
     public func multiplyAdds(inputs: [TensorShape], output: TensorShape) -> Int { 0 }
     public var attributeList: [(String, String)] { [] }
     public var diagramAttributes: [String]? { nil }
+    public var channelGroups: Int { 1 }
     public var filterParameters: [String] { [] }
 }
 
@@ -175,6 +180,17 @@ public enum Window {
 public enum AttributeText {
     /// An attribute pair `[h, w]` compactly: `3` when square, `[3, 5]` otherwise.
     public static func pair(_ p: (Int, Int)) -> String { p.0 == p.1 ? "\(p.0)" : "[\(p.0), \(p.1)]" }
+
+    /// A count with thousands separated: `60,965,224`.
+    public static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
 
     /// A number: `2` for whole numbers, `0.0001` otherwise.
     public static func number(_ x: Double) -> String {

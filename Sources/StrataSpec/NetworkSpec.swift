@@ -74,3 +74,14 @@ public struct LayerSpec: Sendable {
 
 /// The name `from:` uses for the network input; no layer may take it.
 public let inputReferenceName = "input"
+
+extension NetworkSpec {
+    /// A spec file's top-level keys as `SpecLoader` reads them (recorded in schema mode), with the
+    /// rules it applies: a spec names a `base` or writes `name`, `input` and `layers`; only a
+    /// variant writes `remove`, `set` and `insert`. Its references name the definitions `layer`,
+    /// `layer-changes`, `insert` and `training`.
+    public static var fileSchema: SchemaObject { SpecDocument.schema }
+
+    /// An entry of a variant's `insert`.
+    public static var insertSchema: SchemaObject { SpecDocument.insertSchema }
+}

@@ -14,6 +14,9 @@ public final class SpecLoader {
     public var readFile: (String) throws -> [UInt8]
     /// The text of every file read so far, by path as used in locations.
     public private(set) var sources: [String: String] = [:]
+    /// What loading changed in files written for an older version of the language (`SpecVersion`),
+    /// one warning per change at its place, for the commands to print.
+    public private(set) var warnings: [Diagnostic] = []
 
     /// Variants nest at most this deep: enough for any real chain, and a guard against runaway recursion.
     public static let maximumBaseDepth = 32
@@ -31,7 +34,7 @@ public final class SpecLoader {
     public func load(text: String, file: String) throws(DiagnosticError) -> NetworkSpec {
         sources[file] = text
         let root = try YAMLReader.parse(text: text, file: file)
-        return try resolve(root, file: file, stack: [file])
+        return try resolve(upgrade(root), file: file, stack: [file])
     }
 
     /// Resolves a spec document that is part of another file (an experiment's row, a variant of its
@@ -42,6 +45,14 @@ public final class SpecLoader {
 
     /// Records a file's text so that diagnostics can quote it.
     public func remember(_ text: String, file: String) { sources[file] = text }
+
+    /// A parsed file as the current version of the language reads it, its changes recorded in
+    /// `warnings` (once per place, however often the file is read).
+    public func upgrade(_ root: SpecNode) -> SpecNode {
+        let upgrade = SpecVersion.upgrade(root)
+        for edit in upgrade.edits where !warnings.contains(edit.warning) { warnings.append(edit.warning) }
+        return upgrade.root
+    }
 
     private func load(path: String, referencedFrom: SourceLocation?, stack: [String]) throws(DiagnosticError) -> NetworkSpec {
         let bytes: [UInt8]
@@ -60,7 +71,7 @@ public final class SpecLoader {
             throw error
         }
         sources[path] = parsed.text
-        return try resolve(parsed.root, file: path, stack: stack + [path])
+        return try resolve(upgrade(parsed.root), file: path, stack: stack + [path])
     }
 
     private func resolve(_ root: SpecNode, file: String, stack: [String]) throws(DiagnosticError) -> NetworkSpec {

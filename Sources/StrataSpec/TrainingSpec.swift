@@ -91,77 +91,81 @@ public struct TrainingSpec: Sendable {
         self.location = location
     }
 
-    static let keys = ["batch", "epochs", "optimizer", "schedule", "init", "filter_rms_clip", "augment", "freeze", "weights"]
-
     /// Decodes and validates the section; errors go to `bag`.
     static func decode(_ node: SpecNode, bag: inout DiagnosticBag) -> TrainingSpec {
-        var t = TrainingSpec(location: node.location)
         var r = AttributeReader(node: node, owner: "'training'")
-        t.batch = r.int("batch", default: 128, in: 1...1_048_576) ?? t.batch
-        t.epochs = r.int("epochs", default: 10, in: 1...1_000_000) ?? t.epochs
-        if var o = r.mapping("optimizer") {
-            t.optimizer.type = o.string("type", default: "sgd", oneOf: ["sgd"])?.value ?? "sgd"
-            t.optimizer.learningRate = o.double("lr", in: 0...1e6) ?? t.optimizer.learningRate
-            t.optimizer.momentum = o.double("momentum", default: 0.9, in: 0...1, openUpper: true) ?? t.optimizer.momentum
-            t.optimizer.weightDecay = o.double("weight_decay", default: 0.0005, in: 0...1e6) ?? t.optimizer.weightDecay
+        let t = read(&r, at: node.location)
+        r.finish()
+        bag.append(contentsOf: r.bag.diagnostics)
+        return t
+    }
+
+    /// The section's keys, recorded from `read`: the `training` definition of `strata schema`.
+    public static var schema: SchemaObject {
+        var r = AttributeReader(recordingSchemaAs: "'training'")
+        _ = read(&r, at: r.location)
+        r.finish()
+        return r.schema ?? SchemaObject()
+    }
+
+    /// Reads every key of the section (the caller finishes the reader).
+    static func read(_ r: inout AttributeReader, at location: SourceLocation) -> TrainingSpec {
+        var t = TrainingSpec(location: location)
+        t.batch = r.int("batch", default: 128, in: 1...1_048_576, doc: "images per step") ?? t.batch
+        t.epochs = r.int("epochs", default: 10, in: 1...1_000_000, doc: "passes over the training set") ?? t.epochs
+        if var o = r.mapping("optimizer", doc: "the optimizer; `lr` is required when it is written") {
+            t.optimizer.type = o.string("type", default: "sgd", oneOf: ["sgd"], doc: "stochastic gradient descent with momentum")?.value ?? "sgd"
+            t.optimizer.learningRate = o.double("lr", in: 0...1e6, doc: "the learning rate") ?? t.optimizer.learningRate
+            t.optimizer.momentum = o.double("momentum", default: 0.9, in: 0...1, openUpper: true, doc: "momentum, in [0, 1)") ?? t.optimizer.momentum
+            t.optimizer.weightDecay = o.double("weight_decay", default: 0.0005, in: 0...1e6, doc: "L2 weight decay (weights, not biases)")
+                ?? t.optimizer.weightDecay
             o.finish()
             r.merge(o)
         }
-        if var s = r.mapping("schedule") {
-            let type = s.string("type", oneOf: ["constant", "step", "plateau"])?.value
-            switch type {
-            case "step":
-                let factor = s.double("factor", default: 0.1, in: 0...1, openUpper: true) ?? 0.1
-                let epochs = s.intList("epochs", in: 1...1_000_000) ?? []
-                if zip(epochs, epochs.dropFirst()).contains(where: { $0 >= $1 }) {
-                    s.report("'epochs' of \(s.owner) must be increasing, got \(epochs)", at: s.location(of: "epochs"))
-                }
-                t.schedule = .step(factor: factor, epochs: epochs)
-            case "plateau":
-                let factor = s.double("factor", default: 0.1, in: 0...1, openUpper: true) ?? 0.1
-                let patience = s.int("patience", default: 1, in: 1...1_000_000) ?? 1
-                t.schedule = .plateau(factor: factor, patience: patience)
-            default:
-                t.schedule = .constant
-            }
+        if var s = r.mapping("schedule", doc: "how the learning rate changes; constant when absent") {
+            t.schedule = s.variant("type", doc: "the rule", [
+                VariantCase("constant", doc: "the learning rate never changes") { _ in .constant },
+                VariantCase("step", doc: "multiply the rate by `factor` at each epoch listed in `epochs`") { s in
+                    let factor = s.double("factor", default: 0.1, in: 0...1, openUpper: true, doc: "what the rate is multiplied by, in [0, 1)") ?? 0.1
+                    let epochs = s.intList("epochs", in: 1...1_000_000, doc: "the epochs after which the rate drops, increasing") ?? []
+                    if zip(epochs, epochs.dropFirst()).contains(where: { $0 >= $1 }) {
+                        s.report("'epochs' of \(s.owner) must be increasing, got \(epochs)", at: s.location(of: "epochs"))
+                    }
+                    return .step(factor: factor, epochs: epochs)
+                },
+                VariantCase("plateau", doc: "multiply the rate by `factor` when the validation error has not improved for `patience` epochs (the AlexNet rule)") { s in
+                    let factor = s.double("factor", default: 0.1, in: 0...1, openUpper: true, doc: "what the rate is multiplied by, in [0, 1)") ?? 0.1
+                    let patience = s.int("patience", default: 1, in: 1...1_000_000, doc: "epochs without improvement before the rate drops") ?? 1
+                    return .plateau(factor: factor, patience: patience)
+                },
+            ]) ?? .constant
             s.finish(extraCandidates: ["factor", "epochs", "patience"])
             r.merge(s)
         }
-        if var i = r.mapping("init") {
-            t.initialization.std = i.double("std", default: 0.01, in: 0...1e3) ?? 0.01
-            t.initialization.bias = i.double("bias", default: 0, in: -1e6...1e6) ?? 0
-            if var layers = i.mapping("layers") {
-                for entry in layers.entries {
-                    var l = AttributeReader(node: entry.value, owner: "init override for '\(entry.key)'")
-                    let o = LayerOverride(std: l.has("std") ? l.double("std", in: 0...1e3) : nil,
-                                          bias: l.has("bias") ? l.double("bias", in: -1e6...1e6) : nil)
-                    _ = l.node("std"); _ = l.node("bias")
-                    l.finish()
-                    layers.merge(l)
-                    t.initialization.layers[entry.key] = o
-                    t.initialization.layerLocations[entry.key] = entry.keyLocation
-                }
-                i.merge(layers)
+        if var i = r.mapping("init", doc: "initialisation: weights N(0, std²), biases constant, with per-layer overrides") {
+            t.initialization.std = i.double("std", default: 0.01, in: 0...1e3, doc: "standard deviation of the weights") ?? 0.01
+            t.initialization.bias = i.double("bias", default: 0, in: -1e6...1e6, doc: "the biases' starting value") ?? 0
+            i.namedMappings("layers", owner: { "init override for '\($0)'" }, doc: "overrides by layer name") { name, l in
+                let o = LayerOverride(std: l.double("std", optional: true, in: 0...1e3, doc: "this layer's weight standard deviation"),
+                                      bias: l.double("bias", optional: true, in: -1e6...1e6, doc: "this layer's starting bias"))
+                t.initialization.layers[name.value] = o
+                t.initialization.layerLocations[name.value] = name.location
             }
             i.finish()
             r.merge(i)
         }
-        if r.has("filter_rms_clip") {
-            t.filterRMSClip = r.double("filter_rms_clip", in: 1e-12...1e6)
-        } else {
-            _ = r.node("filter_rms_clip")
-        }
-        if var a = r.mapping("augment") {
-            t.augment.crop = a.has("crop") ? a.pair("crop", in: 1...65_536) : { _ = a.node("crop"); return nil }()
-            t.augment.flip = a.bool("flip", default: false) ?? false
-            t.augment.pcaColor = a.double("pca_color", default: 0, in: 0...10) ?? 0
+        t.filterRMSClip = r.double("filter_rms_clip", optional: true, in: 1e-12...1e6,
+                                   doc: "ZF's feature-scale clipping: after each update, a conv filter whose RMS exceeds this is scaled back to it")
+        if var a = r.mapping("augment", doc: "data augmentation") {
+            t.augment.crop = a.pair("crop", optional: true, in: 1...65_536, doc: "random crops of this size (`224` or `[h, w]`); none when absent")
+            t.augment.flip = a.bool("flip", default: false, doc: "random horizontal flips") ?? false
+            t.augment.pcaColor = a.double("pca_color", default: 0, in: 0...10, doc: "standard deviation of the PCA colour noise's α (the paper: 0.1); 0 turns it off") ?? 0
             a.finish()
             r.merge(a)
         }
-        if r.has("weights") { t.weights = r.string("weights") } else { _ = r.node("weights") }
-        t.freeze = r.layerNames("freeze") ?? []
-        r.finish()
-        bag.append(contentsOf: r.bag.diagnostics)
+        t.weights = r.string("weights", optional: true,
+                             doc: "pretrained weights (a .safetensors of weights or a checkpoint, relative to the spec's folder) loaded into the layers they fit by name")
+        t.freeze = r.layerNames("freeze", doc: "layers whose weights stay as initialised or loaded (no gradient, update or momentum)") ?? []
         return t
     }
 }

@@ -57,8 +57,15 @@ public struct Experiment {
     /// checkpoints (the first N test images), tabulated in OUT/robustness.csv and .md; nil: none.
     public var robustness: (limit: Int, seed: UInt64)? = nil
 
-    static let keys = ["name", "description", "base", "data", "training", "rows", "robustness"]
-    static let rowKeys = ["name", "spec", "remove", "set", "insert", "training", "data", "epochs", "seeds", "freeze", "weights", "lr", "batch", "early_stop"]
+    /// What the top level of an experiment file says, read and range-checked; its rows not yet read.
+    struct Header {
+        var name: Located<String>?
+        var base: Located<String>?
+        var data: Located<String>?
+        var epochs: Int?, batch: Int?, seeds: [UInt64] = [0], checkpointSteps = 0
+        var robustness: (limit: Int, seed: UInt64)?
+        var rows: SpecNode?
+    }
 
     /// Reads and checks `path`: every row resolved and shape-checked, every error of every row
     /// reported at once (located in the experiment file or the row's spec), before anything trains.
@@ -67,44 +74,19 @@ public struct Experiment {
         do { bytes = try SpecLoader.readFromDisk(path) } catch {
             throw DiagnosticError(.error("cannot read experiment '\(path)': \((error as? FileError)?.reason ?? "\(error)")", at: nil))
         }
-        let (text, root) = try YAMLReader.parse(bytes: bytes, file: path)
+        let (text, parsed) = try YAMLReader.parse(bytes: bytes, file: path)
         loader.remember(text, file: path)
+        let root = loader.upgrade(parsed)
         var bag = DiagnosticBag()
         guard let entries = root.mapping else {
             throw DiagnosticError(.error("an experiment must be a mapping with 'name', 'base', 'data' and 'rows', got \(root.shortDescription)", at: root.location))
         }
         var r = AttributeReader(entries, at: root.location, owner: "the experiment")
-        let name = r.string("name")
-        if let name, let problem = FileName.problem(name.value) {
-            r.report("'name' of the experiment, '\(name.value)', cannot be used: \(problem) (it names the default output folder runs/NAME)", at: name.location)
-        }
-        _ = r.has("description") ? r.string("description") : nil
-        let base = r.string("base")
-        let data = r.string("data")
-        var epochs: Int?, batch: Int?, seeds: [UInt64] = [0], checkpointSteps = 0
-        if var t = r.mapping("training") {
-            epochs = t.has("epochs") ? t.int("epochs", in: 1...1_000_000) : { _ = t.node("epochs"); return nil }()
-            batch = t.has("batch") ? t.int("batch", in: 1...1_048_576) : { _ = t.node("batch"); return nil }()
-            checkpointSteps = t.int("checkpoint_steps", default: 0, in: 0...1_000_000_000) ?? 0
-            if let list = t.intList("seeds", default: [0], in: 0...Int(Int32.max)) {
-                seeds = list.map(UInt64.init)
-                if Set(list).count != list.count { t.report("'seeds' of 'training' repeats a seed: \(list)", at: t.location(of: "seeds")) }
-            }
-            t.finish()
-            r.merge(t)
-        }
-        var robustness: (limit: Int, seed: UInt64)?
-        if var t = r.mapping("robustness") {
-            let limit = t.int("limit", default: 500, in: 1...1_000_000) ?? 500
-            let seed = t.int("seed", default: 0, in: 0...Int(Int32.max)) ?? 0
-            robustness = (limit, UInt64(seed))
-            t.finish()
-            r.merge(t)
-        }
-        let rowsNode = r.node("rows")
-        if rowsNode == nil { r.report("the experiment needs 'rows' (a list of rows, each a 'name' and edits of the base)", at: root.location) }
+        let header = readHeader(&r)
+        if header.rows == nil { r.report("the experiment needs 'rows' (a list of rows, each a 'name' and edits of the base)", at: root.location) }
         r.finish()
         bag.append(contentsOf: r.bag.diagnostics)
+        let (name, base, data, rowsNode) = (header.name, header.base, header.data, header.rows)
         let folder = (path as NSString).deletingLastPathComponent
         func relative(_ p: String) -> String { p.hasPrefix("/") || folder.isEmpty ? p : folder + "/" + p }
 
@@ -123,8 +105,59 @@ public struct Experiment {
             bag.error("'rows' of the experiment is empty", at: rowsNode!.location)
         }
         try bag.throwIfErrors()
-        return Experiment(file: path, name: name!.value, data: relative(data!.value), epochs: epochs, batch: batch, seeds: seeds,
-                          checkpointSteps: checkpointSteps, rows: rows, loader: loader, robustness: robustness)
+        return Experiment(file: path, name: name!.value, data: relative(data!.value), epochs: header.epochs, batch: header.batch, seeds: header.seeds,
+                          checkpointSteps: header.checkpointSteps, rows: rows, loader: loader, robustness: header.robustness)
+    }
+
+    /// Reads the top-level keys (the caller finishes the reader).
+    static func readHeader(_ r: inout AttributeReader) -> Header {
+        var h = Header()
+        _ = r.int("version", default: SpecVersion.unversioned, in: 1...SpecVersion.current, doc: SpecVersion.keyDoc)
+        h.name = r.string("name", doc: "the experiment's name; its output goes to runs/NAME unless `--out` says otherwise")
+        if let name = h.name, let problem = FileName.problem(name.value) {
+            r.report("'name' of the experiment, '\(name.value)', cannot be used: \(problem) (it names the default output folder runs/NAME)", at: name.location)
+        }
+        _ = r.string("description", optional: true, doc: "free text")
+        h.base = r.string("base", doc: "the network spec every row edits, relative to this file")
+        h.data = r.string("data", doc: "the data set's folder (relative to this file unless absolute)")
+        if var t = r.mapping("training", doc: "settings for every row (a row's own win)") {
+            h.epochs = t.int("epochs", optional: true, in: 1...1_000_000, doc: "epochs per row; the spec's when absent")
+            h.batch = t.int("batch", optional: true, in: 1...1_048_576, doc: "batch size; the spec's when absent")
+            h.checkpointSteps = t.int("checkpoint_steps", default: 0, in: 0...1_000_000_000,
+                                      doc: "also checkpoint every this many steps inside a row (0: at epoch ends)") ?? 0
+            if let list = t.intList("seeds", default: [0], in: 0...Int(Int32.max), doc: "the seeds each row trains with") {
+                h.seeds = list.map(UInt64.init)
+                if Set(list).count != list.count { t.report("'seeds' of 'training' repeats a seed: \(list)", at: t.location(of: "seeds")) }
+            }
+            t.finish()
+            r.merge(t)
+        }
+        if var t = r.mapping("robustness", doc: "after training, `strata robustness` on every row's checkpoints") {
+            let limit = t.int("limit", default: 500, in: 1...1_000_000, doc: "test images measured (the first N)") ?? 500
+            let seed = t.int("seed", default: 0, in: 0...Int(Int32.max), doc: "the seed of the random corruptions") ?? 0
+            h.robustness = (limit, UInt64(seed))
+            t.finish()
+            r.merge(t)
+        }
+        h.rows = r.node("rows", accepts: .list(.reference("experiment-row"), minimum: 1), required: true,
+                        doc: "the rows: each a variant of `base` (or its own `spec`) trained with every seed")
+        return h
+    }
+
+    /// An experiment file's keys, recorded from the readers: the `experiment` definition of `strata schema`.
+    public static var schema: SchemaObject {
+        var r = AttributeReader(recordingSchemaAs: "the experiment")
+        _ = readHeader(&r)
+        r.finish()
+        return r.schema ?? SchemaObject()
+    }
+
+    /// One row's keys: the `experiment-row` definition of `strata schema`.
+    public static var rowSchema: SchemaObject {
+        var r = AttributeReader(recordingSchemaAs: "a row")
+        _ = readRowKeys(&r, item: SpecNode(.mapping([]), at: r.location))
+        r.finish()
+        return r.schema ?? SchemaObject()
     }
     /// What a row's entry says, read and range-checked; its network not yet resolved.
     struct RowEntry {
@@ -144,36 +177,51 @@ public struct Experiment {
             bag.error("a row must be a mapping with a 'name' and edits of the base (remove, set, insert) or a 'spec', got \(item.shortDescription)", at: item.location)
             return nil
         }
-        var rr = AttributeReader(rowEntries, at: item.location, owner: "a row", ignoring: ["remove", "set", "insert", "training"])
-        guard let rowName = rr.string("name") else { bag.append(contentsOf: rr.bag.diagnostics); return nil }
-        if let problem = FileName.problem(rowName.value) {
-            bag.error("row name '\(rowName.value)' cannot be used: \(problem) (each row trains in OUT/rows/NAME)", at: rowName.location)
+        var rr = AttributeReader(rowEntries, at: item.location, owner: "a row")
+        let e = readRowKeys(&rr, item: item)
+        if let e, let problem = FileName.problem(e.name.value) {
+            bag.error("row name '\(e.name.value)' cannot be used: \(problem) (each row trains in OUT/rows/NAME)", at: e.name.location)
             return nil
         }
-        var e = RowEntry(item: item, name: rowName, edits: rowEntries.filter { ["remove", "set", "insert", "training"].contains($0.key) })
-        e.specFile = rr.has("spec") ? rr.string("spec") : { _ = rr.node("spec"); return nil }()
-        if var dr = rr.mapping("data") {
-            e.classes = dr.intList("classes", in: 0...1_000_000)
-            e.perClass = dr.has("per_class") ? dr.int("per_class", in: 1...1_000_000) : { _ = dr.node("per_class"); return nil }()
-            e.evaluationPerClass = dr.has("eval_per_class") ? dr.int("eval_per_class", in: 1...1_000_000) : { _ = dr.node("eval_per_class"); return nil }()
+        guard e != nil else { bag.append(contentsOf: rr.bag.diagnostics); return nil }
+        rr.finish()
+        bag.append(contentsOf: rr.bag.diagnostics)
+        return e
+    }
+
+    /// Reads a row's keys (the caller finishes the reader); nil without a name.
+    static func readRowKeys(_ rr: inout AttributeReader, item: SpecNode) -> RowEntry? {
+        // The row's edits of the base, which the spec loader reads as a variant: what they accept is
+        // what a variant's keys accept.
+        let variant = NetworkSpec.fileSchema
+        for key in ["remove", "set", "insert", "training"] {
+            _ = rr.node(key, accepts: variant[key]?.schema ?? .object(SchemaObject()), doc: "as in a variant of the base: " + (variant[key]?.doc ?? ""))
+        }
+        guard let rowName = rr.string("name", doc: "the row's name (a folder name: it trains in OUT/rows/NAME)") else { return nil }
+        var e = RowEntry(item: item, name: rowName, edits: (item.mapping ?? []).filter { ["remove", "set", "insert", "training"].contains($0.key) })
+        e.specFile = rr.string("spec", optional: true, doc: "a spec file of its own instead of edits of the base (relative to this file)")
+        if var dr = rr.mapping("data", doc: "which classes and images the row uses") {
+            e.classes = dr.intList("classes", in: 0...1_000_000, doc: "the classes it trains and is evaluated on, renumbered from 0 in this order")
+            e.perClass = dr.int("per_class", optional: true, in: 1...1_000_000, doc: "with `classes`: so many training images of each, drawn per seed")
+            e.evaluationPerClass = dr.int("eval_per_class", optional: true, in: 1...1_000_000,
+                                          doc: "with `classes`: so many held-out (test) images of each, the same for every seed; all when absent")
             if let c = e.classes, Set(c).count != c.count { dr.report("'classes' of a row's 'data' repeats a class: \(c)", at: dr.location(of: "classes")) }
             dr.finish()
             rr.merge(dr)
         }
-        e.epochs = rr.has("epochs") ? rr.int("epochs", in: 1...1_000_000) : { _ = rr.node("epochs"); return nil }()
-        e.seeds = rr.has("seeds") ? rr.intList("seeds", in: 0...Int(Int32.max)).map { $0.map(UInt64.init) } : { _ = rr.node("seeds"); return nil }()
-        e.freeze = rr.layerNames("freeze")
-        e.weights = rr.has("weights") ? rr.string("weights") : { _ = rr.node("weights"); return nil }()
-        e.lr = rr.has("lr") ? rr.double("lr", in: 0...1e6) : { _ = rr.node("lr"); return nil }()
-        e.batch = rr.has("batch") ? rr.int("batch", in: 1...1_048_576) : { _ = rr.node("batch"); return nil }()
-        if var er = rr.mapping("early_stop") {
-            let patience = er.int("patience", in: 1...1_000_000), n = er.int("per_class", in: 1...1_000_000)
+        e.epochs = rr.int("epochs", optional: true, in: 1...1_000_000, doc: "epochs for this row")
+        e.seeds = rr.intList("seeds", optional: true, in: 0...Int(Int32.max), doc: "seeds for this row").map { $0.map(UInt64.init) }
+        e.freeze = rr.layerNames("freeze", doc: "layers whose weights stay as loaded")
+        e.weights = rr.string("weights", optional: true, doc: "pretrained weights: a file, or `row:NAME` for an earlier row's checkpoint")
+        e.lr = rr.double("lr", optional: true, in: 0...1e6, doc: "a constant learning rate for this row")
+        e.batch = rr.int("batch", optional: true, in: 1...1_048_576, doc: "batch size for this row")
+        if var er = rr.mapping("early_stop", doc: "stop once the loss on held-out training images has not improved for `patience` epochs") {
+            let patience = er.int("patience", in: 1...1_000_000, doc: "epochs without a lower loss before stopping")
+            let n = er.int("per_class", in: 1...1_000_000, doc: "training images per class held out to measure the loss")
             if let patience, let n { e.earlyStop = (patience, n) }
             er.finish()
             rr.merge(er)
         }
-        rr.finish(extraCandidates: ["remove", "set", "insert", "training"])
-        bag.append(contentsOf: rr.bag.diagnostics)
         return e
     }
 

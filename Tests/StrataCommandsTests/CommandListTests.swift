@@ -14,7 +14,7 @@ struct CommandListTests {
         for command in StrataCommand.configuration.subcommands {
             #expect(command is any StrataSubcommand.Type, "\(command) does not conform to StrataSubcommand: it would never run")
         }
-        #expect(Self.names.count == 21)
+        #expect(Self.names.count == 24)
     }
 
     @Test func everyCommandIsInTheReferenceAndTheArchitecture() throws {

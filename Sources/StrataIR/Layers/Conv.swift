@@ -29,12 +29,13 @@ public struct Conv: LayerDefinition, Equatable {
     }
 
     public init?(attributes r: inout AttributeReader) {
-        let filters = r.int("filters", in: 1...1_048_576)
-        let kernel = r.pair("kernel", in: 1...65_536)
-        let stride = r.pair("stride", default: 1, in: 1...65_536)
-        let pad = r.pair("pad", default: 0, in: 0...65_536)
-        let groups = r.int("groups", default: 1, in: 1...1_048_576)
-        let bias = r.bool("bias", default: true)
+        let filters = r.int("filters", in: 1...1_048_576, doc: "output channels (the number of filters)")
+        let kernel = r.pair("kernel", in: 1...65_536, doc: "the filters' size: `11` or `[height, width]`")
+        let stride = r.pair("stride", default: 1, in: 1...65_536, doc: "step between windows")
+        let pad = r.pair("pad", default: 0, in: 0...65_536, doc: "zeros added on each side")
+        let groups = r.int("groups", default: 1, in: 1...1_048_576,
+                           doc: "filter groups: each sees C/groups input channels (AlexNet's two-GPU split); must divide the input channels and `filters`")
+        let bias = r.bool("bias", default: true, doc: "whether the layer adds a learnt bias per filter")
         guard let filters, let kernel, let stride, let pad, let groups, let bias else { return nil }
         if filters % groups != 0 {
             r.report("'groups' (\(groups)) of \(r.owner) must divide 'filters' (\(filters))", at: r.location(of: "groups"))
@@ -76,6 +77,7 @@ public struct Conv: LayerDefinition, Equatable {
 
     public var layer: Layer { .conv(self) }
     public var diagramAttributes: [String]? { ["filters", "kernel", "stride", "groups"] }
+    public var channelGroups: Int { groups }
 
     public var filterParameters: [String] { ["weight"] }
 

@@ -11,7 +11,7 @@ public struct Dropout: LayerDefinition, Equatable {
     public init(rate: Double = 0.5) { self.rate = rate }
 
     public init?(attributes r: inout AttributeReader) {
-        guard let rate = r.double("rate", default: 0.5, in: 0...1, openUpper: true) else { return nil }
+        guard let rate = r.double("rate", default: 0.5, in: 0...1, openUpper: true, doc: "probability of zeroing a value in training, in [0, 1)") else { return nil }
         self.rate = rate
     }
 

@@ -15,8 +15,8 @@ public struct FullyConnected: LayerDefinition, Equatable {
     }
 
     public init?(attributes r: inout AttributeReader) {
-        let units = r.int("units", in: 1...16_777_216)
-        let bias = r.bool("bias", default: true)
+        let units = r.int("units", in: 1...16_777_216, doc: "outputs")
+        let bias = r.bool("bias", default: true, doc: "whether the layer adds a learnt bias per unit")
         guard let units, let bias else { return nil }
         self.init(units: units, bias: bias)
     }

@@ -23,10 +23,10 @@ public struct LRN: LayerDefinition, Equatable {
     }
 
     public init?(attributes r: inout AttributeReader) {
-        let size = r.int("size", default: 5, in: 1...1023)
-        let alpha = r.double("alpha", default: 1e-4, in: 0...1e6)
-        let beta = r.double("beta", default: 0.75, in: 0...16)
-        let k = r.double("k", default: 2, in: 1e-9...1e6)
+        let size = r.int("size", default: 5, in: 1...1023, doc: "channels in the window, odd (centred on each channel)")
+        let alpha = r.double("alpha", default: 1e-4, in: 0...1e6, doc: "scale of the sum of squares, not divided by `size` (Caffe's and PyTorch's alpha is this times `size`)")
+        let beta = r.double("beta", default: 0.75, in: 0...16, doc: "exponent")
+        let k = r.double("k", default: 2, in: 1e-9...1e6, doc: "additive constant (the paper's 2; Caffe's default is 1)")
         guard let size, let alpha, let beta, let k else { return nil }
         if size % 2 == 0 {
             r.report("'size' of lrn must be odd (the window is centred on each channel), got \(size)", at: r.location(of: "size"))

@@ -21,10 +21,11 @@ public struct PoolWindow: Sendable, Equatable {
     }
 
     init?(attributes r: inout AttributeReader, op: String) {
-        let kernel = r.pair("kernel", in: 1...65_536)
-        let stride = r.has("stride") ? r.pair("stride", in: 1...65_536) : { _ = r.node("stride"); return kernel }()
-        let pad = r.pair("pad", default: 0, in: 0...65_536)
-        let ceil = r.bool("ceil", default: false)
+        let kernel = r.pair("kernel", in: 1...65_536, doc: "the window's size: `3` or `[height, width]`")
+        let stride = r.pair("stride", optional: true, in: 1...65_536,
+                            doc: "step between windows; the kernel when absent (a stride below the kernel overlaps, as AlexNet's pooling)") ?? kernel
+        let pad = r.pair("pad", default: 0, in: 0...65_536, doc: "padding on each side, at most half the kernel (max-pooling never picks it; average-pooling counts it as zeros)")
+        let ceil = r.bool("ceil", default: false, doc: "round the output size up instead of down, as Caffe does")
         guard let kernel, let stride, let pad, let ceil else { return nil }
         if pad.0 * 2 > kernel.0 || pad.1 * 2 > kernel.1 {
             r.report("'pad' (\(AttributeText.pair(pad))) of \(op) must be at most half of 'kernel' (\(AttributeText.pair(kernel)))", at: r.location(of: "pad"))
