@@ -51,8 +51,8 @@ struct OccludeCommand: StrataSubcommand {
                                valueName: "τ"))
     var approximate: Double?
 
-    @Option(help: "With --approximate: the coarse grid's step in positions (1: no drill-down).")
-    var drillStep = 4
+    @Option(help: "With --approximate: the coarse grid's step in positions (1: no drill-down; default: the largest whose occluders still cover every pixel, patch ÷ stride, at least 2).")
+    var drillStep: Int?
 
     @Option(help: "With --approximate: a position between coarse ones is computed where its coarse neighbours' p(true class) differ by more than this, their top classes differ or one leads its runner-up by less than a quarter of this; elsewhere it takes their mean.")
     var drillThreshold = 0.2
@@ -77,7 +77,7 @@ struct OccludeCommand: StrataSubcommand {
         if let approximate {
             guard approximate > 0, approximate <= 1 else { throw ValidationError("--approximate takes τ in (0, 1], a fraction of each layer, not \(approximate)") }
             if full { throw ValidationError("--full and --approximate choose opposite paths; give one") }
-            guard (1...64).contains(drillStep) else { throw ValidationError("--drill-step must be between 1 and 64") }
+            if let drillStep, !(1...64).contains(drillStep) { throw ValidationError("--drill-step must be between 1 and 64") }
             guard drillThreshold >= 0, drillThreshold <= 1 else { throw ValidationError("--drill-threshold is a difference of probabilities, in [0, 1]") }
             guard verify >= 0 else { throw ValidationError("--verify must be 0 or more") }
         }
@@ -111,6 +111,9 @@ struct OccludeCommand: StrataSubcommand {
             var measured: OcclusionAgreement?
             if let engine, engine.approximation != nil {
                 if let d = engine.lastDrillDown { method += "; the drill-down computed \(d.computed) of the \(d.of) positions between coarse ones" }
+                if let step = engine.approximation?.drillDown?.step, step * s > p {
+                    method += "; the coarse occluders, \(step * s) px apart, leave \(step * s - p)-px gaps no coarse position covers"
+                }
                 measured = try measure(graph, input.prefix(min(verify, input.count)), approximate: r, batch: runner.batch, layer: node, patch: p, stride: s,
                                        fill: occluder, weights: file.parameterTensors)
             }
@@ -152,7 +155,8 @@ struct OccludeCommand: StrataSubcommand {
     func incrementalEngine(_ graph: Graph, layer: Int, batch: Int, images: Int, patch: Int, stride: Int, world: any Communicator,
                            weights: [String: (shape: [Int], values: [Float])]) throws -> (IncrementalOcclusion?, String) {
         if full { return (nil, "--full") }
-        let approximation = approximate.map { OcclusionApproximation(threshold: $0, drillDown: drillStep > 1 ? .init(step: drillStep, moved: Float(drillThreshold)) : nil) }
+        let step = drillStep ?? max(2, patch / stride)
+        let approximation = approximate.map { OcclusionApproximation(threshold: $0, drillDown: step > 1 ? .init(step: step, moved: Float(drillThreshold)) : nil) }
         if world.isDistributed {
             if approximation != nil { throw CommandError("--approximate runs on one rank: run it without mpirun") }
             return (nil, "spread over \(world.size) ranks")

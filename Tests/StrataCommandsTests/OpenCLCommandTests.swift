@@ -89,6 +89,19 @@ struct OpenCLCommandTests {
             #expect(p.count == reference.0.count && zip(p, reference.0).allSatisfy { abs($0 - $1) < 1e-5 }, "\(name): p(true class)")
             #expect(zip(a, reference.1).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) }, "\(name): the tracked map's total")
         }
+        // The approximate path: τ = 1 without a drill-down is exact; τ = 0.5 is the same
+        // approximation on OpenCL as on the CPU.
+        func approximate(_ device: String, _ tau: String) throws -> [Float] {
+            let out = "\(d)/\(device)-approximate-\(tau)"
+            let run = strata("occlude", d + "/tiny.yaml", "--weights", d + "/w.safetensors", "--mean", "none", "--data", d + "/data", "--limit", "4",
+                             "--patch", "2", "--stride", "1", "--show", "0", "--approximate", tau, "--drill-step", "1", "--device", device, "--out", out)
+            #expect(run.status == 0 && run.output.contains("measured on 1 image against the exact maps"), "\(run.errors)")
+            return try NumpyArray.readFloats(path: out + "/probability.npy").values
+        }
+        #expect(zip(try approximate("opencl", "1"), reference.0).allSatisfy { abs($0 - $1) < 1e-5 })
+        let (gpu, cpu) = (try approximate("opencl", "0.5"), try approximate("cpu", "0.5"))
+        #expect(gpu.count == cpu.count && zip(gpu, cpu).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(zip(cpu, reference.0).contains { abs($0 - $1) > 1e-4 }, "τ = 0.5 leaves some of the occluder's effect out")
     }
 
     /// strata robustness on OpenCL: the same table as on the CPU, the proportions to one image in
