@@ -1,4 +1,5 @@
 import StrataIR
+import StrataMPI
 import StrataPlan
 import StrataSpec
 
@@ -185,7 +186,9 @@ public final class IncrementalOcclusion {
     /// Every occluded copy of every image: p(true class), the most probable class and `layer`'s
     /// strongest map's total, as `Occlusion.run` computes them with full forward passes (to float
     /// rounding when the engine is exact; within the approximation's stated bounds otherwise).
-    public func run(_ input: AnalysisInput, layer: Int, fill: OccluderFill = .grey,
+    /// Over several ranks each computes every size-th batch of copies, and each pass's maps are
+    /// summed over the ranks (the others' entries are zeros): the same maps as one rank, bit for bit.
+    public func run(_ input: AnalysisInput, layer: Int, fill: OccluderFill = .grey, communicator: any Communicator = SingleProcess(),
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Occlusion {
         guard input.labels != nil else { throw SweepError("occlusion needs the images' labels") }
         precondition(pieces.contains { $0.node == layer }, "the engine was made tracking another layer")
@@ -194,19 +197,20 @@ public final class IncrementalOcclusion {
         let all = (0..<(input.count * positions)).map { ($0 / positions, $0 % positions) }
         lastDrillDown = nil
         guard let drill = approximation?.drillDown else {
-            try compute(all, state, input: input, layer: layer, fill: fill, progress: { progress($0, all.count) })
+            try compute(all, state, input: input, layer: layer, fill: fill, communicator: communicator, progress: { progress($0, all.count) })
             return state.result
         }
         // Drill-down: the coarse grid first, then the fine positions only where p(true) moved.
         let coarse = all.filter { drill.isCoarse(position: $0.1, rows: state.result.rows, columns: state.result.columns) }
         var done = 0
-        try compute(coarse, state, input: input, layer: layer, fill: fill, progress: { progress($0, all.count) })
+        try compute(coarse, state, input: input, layer: layer, fill: fill, communicator: communicator, progress: { progress($0, all.count) })
         done = coarse.count
         let fine = all.filter { !drill.isCoarse(position: $0.1, rows: state.result.rows, columns: state.result.columns) }
         var exact: [(Int, Int)] = []
         for (n, p) in fine where !state.interpolate(image: n, position: p, drill: drill) { exact.append((n, p)) }
         lastDrillDown = (exact.count, fine.count)
-        try compute(exact, state, input: input, layer: layer, fill: fill, progress: { progress(done + $0, done + exact.count) })
+        try compute(exact, state, input: input, layer: layer, fill: fill, communicator: communicator,
+                    progress: { progress(done + $0, done + exact.count) })
         return state.result
     }
 
@@ -257,11 +261,13 @@ public final class IncrementalOcclusion {
 
     /// Computes the occluded copies `copies` (image, position), a batch at a time across images,
     /// into `state.result`. Every run is a full batch (the last padded with zeros), so the plans
-    /// `prepare` made are the only ones; the tail runs `tail.batch` copies at a time.
+    /// `prepare` made are the only ones; the tail runs `tail.batch` copies at a time. Over several
+    /// ranks each takes every size-th batch and the pass's values are summed over the ranks.
     func compute(_ copies: [(image: Int, position: Int)], _ state: RunState, input: AnalysisInput, layer: Int, fill: OccluderFill,
-                 progress: (Int) -> Void) throws {
+                 communicator: any Communicator, progress: (Int) -> Void) throws {
         let cut = pieces.last!.node + 1, classes = graph.classes, shape = graph.nodes[layer].shape!
-        let positions = state.result.rows * state.result.columns
+        // This pass's values, a row per copy: p(true), top class, tracked activation, top class's lead.
+        var values = [Double](repeating: 0, count: copies.count * 4)
         // The input of piece k and the output of node k for image n.
         func slice(_ k: Int, _ n: Int) -> ArraySlice<Float> {
             guard k >= 0 else { return input.images[(n * input.perImage)..<((n + 1) * input.perImage)] }
@@ -275,18 +281,19 @@ public final class IncrementalOcclusion {
             guard !waiting.isEmpty else { return }
             let probabilities = try tail.outputs(tailInput, count: tail.batch, nodes: [tail.graph.nodes.count - 1])[0]
             for (k, c) in waiting.enumerated() {
-                let (n, p) = copies[c], q = n * positions + p
                 let row = probabilities[(k * classes)..<((k + 1) * classes)]
-                state.result.probability[q] = row[k * classes + input.labels![n]]
                 let top = row.indices.max { row[$0] < row[$1] }!
-                state.result.topClass[q] = Int32(top - k * classes)
-                state.margin[q] = row[top] - (row.indices.lazy.filter { $0 != top }.map { row[$0] }.max() ?? 0)
+                values[c * 4] = Double(row[k * classes + input.labels![copies[c].image]])
+                values[c * 4 + 1] = Double(top - k * classes)
+                values[c * 4 + 3] = Double(row[top] - (row.indices.lazy.filter { $0 != top }.map { row[$0] }.max() ?? 0))
             }
             waiting.removeAll(keepingCapacity: true)
         }
-        var start = 0
+        var start = 0, index = 0
         while start < copies.count {
             let chunk = start..<min(start + batch, copies.count)
+            defer { (start, index) = (chunk.upperBound, index + 1); progress(start) }
+            guard communicator.takes(index) else { continue }
             let images = chunk.map { copies[$0].image }
             var patches = try occludedInput(input, chunk.map { copies[$0] }, fill: fill)
             var tracked: [Patch] = []
@@ -295,16 +302,23 @@ public final class IncrementalOcclusion {
                 if piece.node == layer { tracked = patches }
             }
             for (k, c) in chunk.enumerated() {
-                let (n, p) = copies[c]
-                state.result.activation[n * positions + p] = Self.planeTotal(slice(layer, n), patched: tracked[k], map: Int(state.result.strongestMap[n]), shape: shape)
+                let n = copies[c].image
+                values[c * 4 + 2] = Double(Self.planeTotal(slice(layer, n), patched: tracked[k], map: Int(state.result.strongestMap[n]), shape: shape))
                 if waiting.count == tail.batch { try runTail() }
                 Self.paste(patches[k], over: slice(cut - 1, n), shape: tailShape, into: &tailInput, at: waiting.count * tailSize)
                 waiting.append(c)
             }
-            start = chunk.upperBound
-            progress(start)
         }
         try runTail()
+        if communicator.isDistributed { communicator.allReduceSum(&values) }
+        let positions = state.result.rows * state.result.columns
+        for (c, (n, p)) in copies.enumerated() {
+            let q = n * positions + p
+            state.result.probability[q] = Float(values[c * 4])
+            state.result.topClass[q] = Int32(values[c * 4 + 1])
+            state.result.activation[q] = Float(values[c * 4 + 2])
+            state.margin[q] = Float(values[c * 4 + 3])
+        }
     }
 
     /// Makes every plan a run of `images` images needs (so a timed run does not include them).

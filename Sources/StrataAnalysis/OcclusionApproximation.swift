@@ -56,7 +56,7 @@ public struct OcclusionApproximation: Sendable, Equatable, CustomStringConvertib
     public var description: String {
         var s = "approximate (Krypton): each layer recomputed over at most τ = \(threshold) of its rows and columns around the occluder's field"
         if let d = drillDown {
-            s += "; drill-down: every \(d.step)th position first, a position between computed only where its coarse neighbours' p(true) differ by more "
+            s += "; drill-down: one position in \(d.step) along rows and columns first, a position between computed only where its coarse neighbours' p(true) differ by more "
                 + "than \(d.moved), their top classes differ or one leads its runner-up by less than \(d.lead), else their mean"
         }
         return s

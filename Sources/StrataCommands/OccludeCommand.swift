@@ -102,7 +102,7 @@ struct OccludeCommand: StrataSubcommand {
             // Under mpirun the occluded copies are spread over the ranks; rank 0 writes the results.
             let world = World.current
             let occluder = OccluderFill(argument: fill)!
-            let (engine, why) = try incrementalEngine(graph, layer: node, batch: runner.batch, images: input.count, patch: p, stride: s, world: world, weights: file.parameterTensors)
+            let (engine, why) = try incrementalEngine(graph, layer: node, batch: runner.batch, images: input.count, patch: p, stride: s, weights: file.parameterTensors)
             let started = Date()
             var (r, method) = try occlude(graph, input, runner: runner, engine: engine, why: why, layer: node, patch: p, stride: s, fill: occluder, world: world,
                                           progress: progress.update)
@@ -152,15 +152,11 @@ struct OccludeCommand: StrataSubcommand {
 
     /// The incremental engine, its plans made, where the network allows it and it saves enough
     /// work (or --incremental); else nil and why the full path runs.
-    func incrementalEngine(_ graph: Graph, layer: Int, batch: Int, images: Int, patch: Int, stride: Int, world: any Communicator,
+    func incrementalEngine(_ graph: Graph, layer: Int, batch: Int, images: Int, patch: Int, stride: Int,
                            weights: [String: (shape: [Int], values: [Float])]) throws -> (IncrementalOcclusion?, String) {
         if full { return (nil, "--full") }
         let step = drillStep ?? max(2, patch / stride)
         let approximation = approximate.map { OcclusionApproximation(threshold: $0, drillDown: step > 1 ? .init(step: step, moved: Float(drillThreshold)) : nil) }
-        if world.isDistributed {
-            if approximation != nil { throw CommandError("--approximate runs on one rank: run it without mpirun") }
-            return (nil, "spread over \(world.size) ranks")
-        }
         guard IncrementalOcclusion.supports(graph, layer: layer),
               let engine = try IncrementalOcclusion(graph: graph, backend: try network.backend, batch: batch, weights: weights, patch: patch, stride: stride,
                                                     tracking: layer, approximation: approximation) else {
@@ -191,7 +187,7 @@ struct OccludeCommand: StrataSubcommand {
                  fill: OccluderFill, world: any Communicator, progress: @escaping (Int, Int) -> Void) throws -> (Occlusion, String) {
         if let engine {
             let what = engine.approximation.map { "\($0)" } ?? "exact"
-            return (try engine.run(input, layer: layer, fill: fill, progress: progress),
+            return (try engine.run(input, layer: layer, fill: fill, communicator: world, progress: progress),
                     "incremental: each layer before the first fully connected one recomputed only inside the occluder's projective field "
                     + "(\(what); \(why)× fewer multiply-adds)")
         }

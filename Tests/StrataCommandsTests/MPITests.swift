@@ -214,25 +214,30 @@ struct MPITests {
         #expect(a == b)
     }
 
-    /// sweep, occlude and eval spread over 2 ranks write the files one rank writes, bit for bit.
+    /// sweep, occlude (full, incremental, approximate) and eval spread over 2 ranks write the files one
+    /// rank writes, bit for bit.
     @Test func sweepOccludeAndEvalOnTwoRanksWriteOneRanksFiles() throws {
         let d = try scratch(count: 64)
         defer { try? FileManager.default.removeItem(atPath: d) }
         #expect(strata("train", d + "/tiny.yaml", "--data", d + "/data", "--out", d + "/run", "--epochs", "1").status == 0)
         let w = d + "/run/checkpoints/latest.safetensors"
         let sweep = ["sweep", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "50", "--batch", "8", "--transform", "translate-x,noise"]
-        // Over ranks occlude takes the full path; --full makes one rank take it too, so the files match bit for bit.
-        let occlude = ["occlude", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "7", "--batch", "8", "--patch", "2", "--stride", "1", "--full"]
-        for (args, files) in [(sweep, ["sweep.csv", "summary.csv", "translate-x.png"]), (occlude, ["probability.npy", "top_class.npy", "activation.npy", "strongest_map.npy", "occlusion.png"])] {
+        // Each occlusion path (full, exact incremental, approximate with a drill-down) spread over the ranks.
+        let occlude = ["occlude", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--limit", "7", "--batch", "8", "--patch", "2", "--stride", "1"]
+        let maps = ["probability.npy", "top_class.npy", "activation.npy", "strongest_map.npy", "occlusion.png"]
+        for (name, args, files) in [("sweep", sweep, ["sweep.csv", "summary.csv", "translate-x.png"]), ("full", occlude + ["--full"], maps),
+                                    ("incremental", occlude + ["--incremental"], maps),
+                                    ("approximate", occlude + ["--approximate", "1", "--drill-step", "2", "--drill-threshold", "0.05"], maps)] {
             // One rank is a process of its own, as each of the two is (not this test process, whose
             // other tests draw and compute alongside), with the ranks' one thread.
-            let one = try strataProcess(args + ["--out", d + "/one-" + args[0]], environment: ["STRATA_THREADS": "1"])
+            let one = try strataProcess(args + ["--out", d + "/one-" + name], environment: ["STRATA_THREADS": "1"])
             #expect(one.status == 0, "\(one.errors)")
-            let (two, _) = try mpirun(2, args + ["--out", d + "/two-" + args[0]])
+            let (two, _) = try mpirun(2, args + ["--out", d + "/two-" + name])
             #expect(two.status == 0, "\(two.errors)")
+            if name != "sweep" { #expect(two.output.contains(name == "full" ? ", full)" : ", incremental)"), "\(two.output)") }
             for f in files {
-                let a = FileManager.default.contents(atPath: d + "/one-\(args[0])/" + f), b = FileManager.default.contents(atPath: d + "/two-\(args[0])/" + f)
-                #expect(a != nil && a == b, "\(args[0]): \(f) differs")
+                let a = FileManager.default.contents(atPath: d + "/one-\(name)/" + f), b = FileManager.default.contents(atPath: d + "/two-\(name)/" + f)
+                #expect(a != nil && a == b, "\(name): \(f) differs")
             }
         }
         let eval = ["eval", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--batch", "8", "--json"]
