@@ -218,6 +218,9 @@ public enum AtomicFile {
         let temporary = path + ".tmp-\(getpid())-\(n)"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FormatError(path: path, reason: "cannot write it: \(String(cString: strerror(errno)))") }
+        // A file written over keeps its permissions (a 0600 spec stays 0600).
+        var existing = stat()
+        if stat(path, &existing) == 0 { _ = fchmod(fd, existing.st_mode & 0o7777) }
         var ok = true
         data.withUnsafeBytes { raw in
             var offset = 0

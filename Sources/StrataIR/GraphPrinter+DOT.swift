@@ -42,7 +42,7 @@ extension GraphPrinter {
         let node = graph.nodes[index]
         let groups = node.layer.definition.channelGroups
         let outputs = node.shape.map { $0.dims[0] }
-        guard groups > 1 else { return [Part(id: node.name, outputs: outputs.map { 0..<$0 })] }
+        guard drawsGroups(groups) else { return [Part(id: node.name, outputs: outputs.map { 0..<$0 })] }
         let inputs = node.inputs.first.flatMap { graph.shape(of: $0) }.map { $0.dims[0] }
         func share(_ n: Int, _ g: Int) -> Range<Int> { n / groups * g ..< n / groups * (g + 1) }
         return (0..<groups).map { g in
@@ -60,7 +60,7 @@ extension GraphPrinter {
         func counted(_ n: Int?) -> [String] { n.map { $0 > 0 ? ["\(AttributeText.grouped($0)) parameters"] : [] } ?? [] }
         let whole = [node.name, op] + (node.shape.map { [$0.compactDescription] } ?? []) + counted(parameters)
         let groups = definition.channelGroups
-        guard groups > 1 else { return "  \(quote(node.name)) [label=\(label(whole))];\n" }
+        guard drawsGroups(groups) else { return "  \(quote(node.name)) [label=\(label(whole))];\n" }
         // The layer's own lines go in a frameless box beside its groups (a cluster's label would sit
         // where the edges come in).
         var out = "  subgraph \(quote("cluster_" + node.name)) {\n    style=rounded;\n    color=\"#888888\";\n"
@@ -95,6 +95,11 @@ extension GraphPrinter {
         }
         return out
     }
+
+    /// Whether a layer of `groups` channel groups is drawn a box per group: 2 to 16 (AlexNet's
+    /// towers, ResNeXt's cardinality); more (a depthwise convolution's one per channel) would be a
+    /// wall of boxes and edges, so such a layer is one box whose `groups=G` says it.
+    static func drawsGroups(_ groups: Int) -> Bool { (2...16).contains(groups) }
 
     /// Fills of the groups' boxes, the same colour for group g in every layer (the towers).
     static let palette = ["#cfe2f3", "#fce5cd", "#d9ead3", "#ead1dc", "#fff2cc", "#d0e0e3", "#f4cccc", "#d9d2e9"]

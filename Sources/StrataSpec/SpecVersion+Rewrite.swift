@@ -8,7 +8,7 @@ extension SpecVersion {
     /// the tree says (the rewritten text must read back as the upgraded tree, or nothing is written).
     public static func rewrite(text: String, file: String) throws(DiagnosticError) -> (text: String, upgrade: Upgrade)? {
         let root = try YAMLReader.parse(text: text, file: file)
-        if root.mapping?[key: "version"] != nil && version(of: root) == nil {
+        if root.mapping?[key: "version"].map({ !$0.value.isNull }) == true && version(of: root) == nil {
             let at = root.mapping?[key: "version"]?.value.location
             throw DiagnosticError(.error("'version' must be a spec version from 1 to \(current), got \(root.mapping?[key: "version"]?.value.shortDescription ?? "?")", at: at))
         }
@@ -58,7 +58,9 @@ extension SpecVersion {
                 replacements.append((o + 1, 0, "version: \(current), "))
             } else {
                 // A block mapping: a line of its own above the first key, at its indentation.
-                replacements.append((lineStarts[root.location.line - 1], 0, String(repeating: " ", count: root.location.column - 1) + "version: \(current)\n"))
+                // The file's own line ending (CRLF or LF), so a CRLF file stays one.
+                let ending = text.contains("\r\n") ? "\r\n" : "\n"
+                replacements.append((lineStarts[root.location.line - 1], 0, String(repeating: " ", count: root.location.column - 1) + "version: \(current)" + ending))
             }
         }
         for r in replacements.sorted(by: { $0.at > $1.at }) {

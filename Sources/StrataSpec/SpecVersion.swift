@@ -68,7 +68,8 @@ public enum SpecVersion {
     /// The version `root` names: `unversioned` when it names none, nil when `version` is not a
     /// version this Strata knows (the reader reports it).
     public static func version(of root: SpecNode) -> Int? {
-        guard let entry = root.mapping?[key: "version"] else { return unversioned }
+        // An explicit null is no version, as every reader takes a null key for an absent one.
+        guard let entry = root.mapping?[key: "version"], !entry.value.isNull else { return unversioned }
         guard let v = ScalarValue.int(entry.value), (1...current).contains(v) else { return nil }
         return v
     }

@@ -95,6 +95,22 @@ struct DrawCommandTests {
         #expect(dot.contains("\"mix\" [label=\"mix\\nconcat\\n10×8×8\"];"))
     }
 
+    /// A depthwise convolution (a group per channel) is one box saying its groups, not a wall of them.
+    @Test func aLayerOfManyGroupsIsOneBox() throws {
+        let path = try Self.write("""
+            name: depthwise
+            input: {channels: 64, height: 8, width: 8}
+            layers:
+              - {name: dw, op: conv, filters: 64, kernel: 3, pad: 1, groups: 64}
+              - {name: pw, op: conv, filters: 64, kernel: 1, groups: 16}
+            """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let dot = Self.draw(path)
+        #expect(!dot.contains("dw/group") && dot.contains("\"dw\" [label=\"dw\\nconv filters=64 kernel=3 stride=1 groups=64"), "\(dot)")
+        #expect(dot.contains("\"input\" -> \"dw\";"))
+        #expect(dot.contains("\"pw/group16\"") && dot.contains("\"dw\" -> \"pw/group1\" [label=\"maps 1–4\"];"), "16 groups are still drawn")
+    }
+
     @Test func withoutShapesEveryGroupJoinsEveryGroup() {
         let ir = strata("compile", packageRoot + "/networks/alexnet.yaml", "--stop-after", "ir", "--emit", "dot")
         #expect(ir.status == 0 && ir.output.contains("\"conv2/group2\" [label=\"group 2 of 2\", style=filled"))

@@ -91,6 +91,32 @@ struct UpgradeCommandTests {
         #expect(again.status == 0 && again.output == "\(path): version 2, nothing to upgrade\n")
     }
 
+    /// `version: ~` is no version, as every reader takes a null key (version 1, upgraded); a CRLF
+    /// file stays CRLF; the file keeps its permissions.
+    @Test func aNullVersionIsVersionOneAndTheFileKeepsItsLineEndingsAndMode() throws {
+        let directory = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/null.yaml"
+        let text = Self.versionOne.replacingOccurrences(of: "name: old-transfer", with: "version: ~\nname: old-transfer")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let (_, warnings) = try Self.load(path)
+        #expect(warnings.count == 2, "\(warnings)")
+        let run = strata("upgrade", path)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("version: 2\nname: old-transfer"))
+
+        let crlf = directory + "/crlf.yaml"
+        try Self.versionOne.replacingOccurrences(of: "\n", with: "\r\n").write(toFile: crlf, atomically: true, encoding: .utf8)
+        chmod(crlf, 0o600)
+        #expect(strata("upgrade", crlf).status == 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: crlf))
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.last == UInt8(ascii: "\r") }, "a line without its CR")
+        #expect(String(decoding: bytes, as: UTF8.self).contains("version: 2\r\nname: old-transfer"))
+        var st = stat()
+        #expect(stat(crlf, &st) == 0 && st.st_mode & 0o777 == 0o600)
+    }
+
     /// Network specs read the same in both versions: upgrading one only writes its version, and
     /// gives the same graph.
     @Test(arguments: [

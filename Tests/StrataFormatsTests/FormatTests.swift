@@ -84,6 +84,11 @@ struct SafetensorsTests {
         let siblings = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.contains("atomic.safetensors.tmp") }
         #expect(siblings.isEmpty)
         #expect(throws: FormatError.self) { try Safetensors.write(.init(), path: "/nonexistent/dir/w.safetensors") }
+        // A file written over keeps its permissions.
+        chmod(path, 0o600)
+        try AtomicFile.write(Data("x".utf8), to: path)
+        var st = stat()
+        #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
     }
 }
 
