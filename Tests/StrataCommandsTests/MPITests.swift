@@ -237,13 +237,42 @@ struct MPITests {
             if name != "sweep" { #expect(two.output.contains(name == "full" ? ", full)" : ", incremental)"), "\(two.output)") }
             for f in files {
                 let a = FileManager.default.contents(atPath: d + "/one-\(name)/" + f), b = FileManager.default.contents(atPath: d + "/two-\(name)/" + f)
-                #expect(a != nil && a == b, "\(name): \(f) differs")
+                #expect(a != nil && a == b, "\(name): \(f) differs\(Self.pixelDifference(d + "/one-\(name)/" + f, d + "/two-\(name)/" + f))")
             }
         }
         let eval = ["eval", d + "/tiny.yaml", "--weights", w, "--data", d + "/data", "--batch", "8", "--json"]
         let (two, _) = try mpirun(2, eval)
         #expect(two.status == 0, "\(two.errors)")
         #expect(two.output == strata(eval).output, "eval on 2 ranks: \(two.output)")
+    }
+
+    @Test func aPNGDifferenceSaysWhichPixels() throws {
+        let d = NSTemporaryDirectory() + "strata-pixels-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        var pixels = [Float](repeating: 10, count: 3 * 4 * 5)
+        try Images.encodePNG(.init(channels: 3, height: 4, width: 5, pixels: pixels)).write(to: URL(fileURLWithPath: d + "/a.png"))
+        pixels[2 * 20 + 2 * 5 + 3] = 40   // blue, row 2, column 3
+        try Images.encodePNG(.init(channels: 3, height: 4, width: 5, pixels: pixels)).write(to: URL(fileURLWithPath: d + "/b.png"))
+        #expect(Self.pixelDifference(d + "/a.png", d + "/b.png") == ": 1 channel values differ, by up to 30.0 of 255, in rows 2–2, columns 3–3")
+        #expect(Self.pixelDifference(d + "/a.png", d + "/a.png") == ": the same pixels, other bytes")
+    }
+
+    /// For two PNGs that differ: how (size, or the pixels that differ and by how much, and where),
+    /// so a failure says what to look for.
+    static func pixelDifference(_ a: String, _ b: String) -> String {
+        guard a.hasSuffix(".png"), let x = try? Images.decode(path: a, channels: 3), let y = try? Images.decode(path: b, channels: 3) else { return "" }
+        guard x.height == y.height, x.width == y.width else { return ": \(x.width)×\(x.height) against \(y.width)×\(y.height) pixels" }
+        // Planar values (channel, row, column); the box of rows and columns where they differ.
+        var count = 0, largest: Float = 0, box = (top: Int.max, bottom: -1, left: Int.max, right: -1)
+        let plane = x.height * x.width
+        for (k, (p, q)) in zip(x.pixels, y.pixels).enumerated() where p != q {
+            count += 1
+            largest = max(largest, abs(p - q))
+            let (row, column) = (k % plane / x.width, k % plane % x.width)
+            box = (min(box.top, row), max(box.bottom, row), min(box.left, column), max(box.right, column))
+        }
+        return count == 0 ? ": the same pixels, other bytes" : ": \(count) channel values differ, by up to \(largest) of 255, in rows \(box.top)–\(box.bottom), columns \(box.left)–\(box.right)"
     }
 
     /// Data-parallel on the OpenCL backend (PoCL here): 2 ranks at batch 8 for 3 steps end with one
