@@ -260,9 +260,10 @@ public final class IncrementalOcclusion {
     }
 
     /// Computes the occluded copies `copies` (image, position), a batch at a time across images,
-    /// into `state.result`. Every run is a full batch (the last padded with zeros), so the plans
-    /// `prepare` made are the only ones; the tail runs `tail.batch` copies at a time. Over several
-    /// ranks each takes every size-th batch and the pass's values are summed over the ranks.
+    /// into `state.result`. Every run is a full batch (the last filled out with earlier crops,
+    /// whose outputs are not read), so the plans `prepare` made are the only ones; the tail runs
+    /// `tail.batch` copies at a time. Over several ranks each takes every size-th batch and the
+    /// pass's values are summed over the ranks.
     func compute(_ copies: [(image: Int, position: Int)], _ state: RunState, input: AnalysisInput, layer: Int, fill: OccluderFill,
                  communicator: any Communicator, progress: (Int) -> Void) throws {
         let cut = pieces.last!.node + 1, classes = graph.classes, shape = graph.nodes[layer].shape!
@@ -349,7 +350,7 @@ public final class IncrementalOcclusion {
 
     /// One layer's fixed-size output window per position, from a crop of its input: the base
     /// activations (or the image) with the previous layer's patch over them; a full batch of crops
-    /// (zeros past `previous.count`).
+    /// (past `previous.count`, earlier crops or zeros, not read).
     func recompute(_ index: Int, from previous: [Patch], bases: [ArraySlice<Float>]) throws -> [Patch] {
         let piece = pieces[index]
         guard let runner = piece.runner else { return previous }
